@@ -1,0 +1,474 @@
+"""All writes of the intake side: tickets, callers, revisits, merges, reveals, taxonomy and knowledge.
+
+Outermost ``do_*`` functions own a durable transaction; ``check_*`` functions validate and raise
+InvalidInput naming each bad field. Transitions go through dispatch.actions' shared machinery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from callcenter.knowledge import weighted_terms
+from callcenter.models import (
+    AppealType,
+    AuditEntry,
+    Caller,
+    Channel,
+    IdempotencyKey,
+    KnowledgeArticle,
+    KnowledgeTerm,
+    Revisit,
+    Satisfaction,
+    Subject,
+    Ticket,
+    TicketCaller,
+    TicketNumberCounter,
+    TicketState,
+    Urgency,
+)
+from callcenter.phones import InvalidPhone, normalise_phone
+from dispatch import clock, workflow
+from dispatch.actions import (
+    MAX_TEXT,
+    emit_ticket_event,
+    require_text,
+    sync_ticket_state,
+    transition_ticket,
+    transition_work_order,
+    write_timeline,
+)
+from dispatch.calendar import local_zone
+from dispatch.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
+from dispatch.locks import lock_ticket, lock_tickets, lock_work_orders_of_ticket
+from dispatch.models import Role, User, WorkOrderState
+from dispatch.workflow import Machine
+from realtime.events import append_event
+
+# --- intake ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketInput:
+    channel: str
+    phone: str  # E.164, or "" for an anonymous letter or web form
+    caller_name: str
+    caller_confidential: bool
+    appeal_type: AppealType
+    subject: Subject
+    urgency: str
+    title: str
+    description: str
+    address: str
+    latitude: float | None
+    longitude: float | None
+
+
+def _text(data: dict[str, Any], name: str, errors: dict[str, list[str]], *, required: bool = False,
+          max_length: int = MAX_TEXT) -> str:
+    value = data.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[name] = [_("This field must be text.")]
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors[name] = [_("This field is required.")]
+    elif len(value) > max_length:
+        errors[name] = [_("At most %(n)d characters.") % {"n": max_length}]
+    return value
+
+
+def check_create_ticket(data: dict[str, Any]) -> TicketInput:
+    """Validate an intake form; every problem is reported against its field at once."""
+    errors: dict[str, list[str]] = {}
+    channel = data.get("channel")
+    if channel not in Channel.values:
+        errors["channel"] = [_("One of: %(v)s") % {"v": ", ".join(Channel.values)}]
+    urgency = data.get("urgency", Urgency.NORMAL) or Urgency.NORMAL
+    if urgency not in Urgency.values:
+        errors["urgency"] = [_("One of: %(v)s") % {"v": ", ".join(Urgency.values)}]
+    raw_phone = _text(data, "phone", errors, max_length=40)
+    phone = ""
+    if raw_phone:
+        try:
+            phone = normalise_phone(raw_phone)
+        except InvalidPhone:
+            errors["phone"] = [_("Not a valid phone number.")]
+    elif channel == Channel.PHONE:
+        errors["phone"] = [_("A phone call needs the caller's number.")]
+    caller_name = _text(data, "caller_name", errors, max_length=60)
+    confidential = data.get("caller_confidential", False)
+    if not isinstance(confidential, bool):
+        errors["caller_confidential"] = [_("Must be true or false.")]
+        confidential = False
+    title = _text(data, "title", errors, max_length=120)
+    description = _text(data, "description", errors, required=True)
+    address = _text(data, "address", errors, max_length=200)
+
+    appeal_type = None
+    appeal_code = data.get("appeal_type")
+    if isinstance(appeal_code, str):
+        appeal_type = AppealType.objects.filter(code=appeal_code).first()
+    if appeal_type is None:
+        errors["appeal_type"] = [_("Unknown appeal type.")]
+    subject = None
+    subject_code = data.get("subject")
+    if isinstance(subject_code, str):
+        subject = Subject.objects.filter(code=subject_code, active=True).first()
+    if subject is None:
+        errors["subject"] = [_("Unknown subject.")]
+    elif not subject.is_leaf:
+        errors["subject"] = [_("Choose a subject at the lowest level of the tree.")]
+
+    latitude, longitude = data.get("latitude"), data.get("longitude")
+    if (latitude is None) != (longitude is None):
+        errors["latitude" if latitude is None else "longitude"] = [_("Give both latitude and longitude, or neither.")]
+    for name, value, limit in (("latitude", latitude, 90), ("longitude", longitude, 180)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -limit <= value <= limit:
+            errors[name] = [_("A number between -%(n)d and %(n)d (WGS84 degrees).") % {"n": limit}]
+    if errors:
+        raise InvalidInput(_("Some fields are not valid."), fields=errors)
+    assert appeal_type is not None and subject is not None
+    return TicketInput(
+        channel=str(channel), phone=phone, caller_name=caller_name, caller_confidential=confidential,
+        appeal_type=appeal_type, subject=subject, urgency=str(urgency), title=title, description=description,
+        address=address, latitude=float(latitude) if latitude is not None else None,
+        longitude=float(longitude) if longitude is not None else None,
+    )
+
+
+def _next_ticket_number(at: dt.datetime) -> str:
+    day = at.astimezone(local_zone()).date()
+    # The counter row is created without racing (ON CONFLICT DO NOTHING), then bumped under its row lock.
+    TicketNumberCounter.objects.bulk_create([TicketNumberCounter(day=day)], ignore_conflicts=True)
+    TicketNumberCounter.objects.filter(day=day).update(last_value=F("last_value") + 1)
+    value = TicketNumberCounter.objects.get(day=day).last_value
+    return f"{settings.HOTLINE['TICKET_NUMBER_PREFIX']}-{day:%Y%m%d}-{value:06d}"
+
+
+def _claim_idempotency_key(actor: User, key: str, request_hash: str, at: dt.datetime) -> IdempotencyKey:
+    ttl = dt.timedelta(hours=settings.HOTLINE["IDEMPOTENCY_KEY_TTL_HOURS"])
+    IdempotencyKey.objects.filter(user=actor, key=key, created_at__lt=at - ttl).delete()
+    # A concurrent request with the same key waits here on the unique index until the first commits.
+    IdempotencyKey.objects.bulk_create(
+        [IdempotencyKey(user=actor, key=key, request_hash=request_hash, created_at=at)], ignore_conflicts=True
+    )
+    return IdempotencyKey.objects.select_for_update().get(user=actor, key=key)
+
+
+def do_create_ticket(data: dict[str, Any], *, actor: User, idempotency_key: str = "",
+                     request_hash: str = "") -> tuple[Ticket, bool]:
+    """Accept (受理) a ticket. Returns (ticket, created); a repeated idempotency key returns the first."""
+    if idempotency_key and (len(idempotency_key) > 100 or not request_hash):
+        raise InvalidInput(_("Idempotency-Key must be at most 100 characters."),
+                           fields={"Idempotency-Key": [_("At most 100 characters.")]})
+    workflow.authorise(Machine.TICKET, workflow.START, "accept", actor=actor, obj=None)
+    intake = check_create_ticket(data)
+    with transaction.atomic(durable=True):
+        at = clock.now()
+        claim = None
+        if idempotency_key:
+            claim = _claim_idempotency_key(actor, idempotency_key, request_hash, at)
+            if claim.request_hash != request_hash:
+                raise Unprocessable(_("This Idempotency-Key was used with a different request body."),
+                                    code="idempotency_key_reused")
+            if claim.ticket_id is not None:
+                return Ticket.objects.get(pk=claim.ticket_id), False
+        caller = None
+        if intake.phone:
+            caller, _created = Caller.objects.get_or_create(phone=intake.phone, defaults={"created_at": at})
+            if intake.caller_name and caller.name != intake.caller_name:
+                caller.name = intake.caller_name
+                caller.save(update_fields=["name"])
+        ticket = Ticket.objects.create(
+            number=_next_ticket_number(at), state=TicketState.ACCEPTED, channel=intake.channel, caller=caller,
+            caller_name=intake.caller_name, caller_confidential=intake.caller_confidential,
+            appeal_type=intake.appeal_type, subject=intake.subject, urgency=intake.urgency, title=intake.title,
+            description=intake.description, address=intake.address, latitude=intake.latitude,
+            longitude=intake.longitude, created_by=actor, created_at=at, updated_at=at,
+        )
+        if caller is not None:
+            TicketCaller.objects.create(ticket=ticket, caller=caller, caller_name=intake.caller_name,
+                                        confidential=intake.caller_confidential, via_ticket=ticket, added_at=at)
+        if claim is not None:
+            claim.ticket = ticket
+            claim.save(update_fields=["ticket"])
+        write_timeline(ticket=ticket, machine=Machine.TICKET, action="accept", from_state="",
+                       to_state=ticket.state, actor=actor, at=at,
+                       data={"channel": intake.channel, "subject": intake.subject.code})
+        emit_ticket_event(ticket, "ticket.created")
+    return ticket, True
+
+
+def do_resolve_ticket_directly(ticket_id: int, *, actor: User, answer: str, article_id: Any = None) -> Ticket:
+    """直接办结: the operator answered from the knowledge base; no agency is involved."""
+    require_text({"answer": answer}, required=["answer"])
+    article = None
+    if article_id is not None:
+        article = KnowledgeArticle.objects.filter(pk=article_id, active=True).first() \
+            if isinstance(article_id, int) else None
+        if article is None:
+            raise InvalidInput(_("Unknown knowledge article."), fields={"article_id": [_("Unknown article.")]})
+    with transaction.atomic(durable=True):
+        at = clock.now()
+        ticket = lock_ticket(ticket_id)
+        ticket.answered_by_article = article
+        ticket.resolution_note = answer
+        ticket.save(update_fields=["answered_by_article", "resolution_note"])
+        transition_ticket(ticket, "resolve_directly", actor=actor, at=at, note=answer,
+                          data={"article": article.code if article else None})
+    return ticket
+
+
+def do_merge_ticket(ticket_id: int, *, actor: User, master_id: Any, note: str = "") -> Ticket:
+    """合并: the duplicate ends; its callers join the master's revisit list."""
+    require_text({"note": note}, optional=["note"])
+    if not isinstance(master_id, int) or master_id == ticket_id:
+        raise InvalidInput(_("Choose another ticket to merge into."), fields={"master_id": [_("Invalid ticket.")]})
+    with transaction.atomic(durable=True):
+        at = clock.now()
+        tickets = lock_tickets([ticket_id, master_id])
+        duplicate, master = tickets[ticket_id], tickets[master_id]
+        if master.state in {TicketState.CLOSED, TicketState.MERGED, TicketState.CANCELLED}:
+            raise Conflict(_("The master ticket is already finished."), code="master_finished")
+        duplicate.master = master
+        duplicate.save(update_fields=["master"])
+        transition_ticket(duplicate, "merge", actor=actor, at=at, note=note, data={"master": master.number})
+        known = set(TicketCaller.objects.filter(ticket=master).values_list("caller_id", flat=True))
+        moved = []
+        for row in TicketCaller.objects.filter(ticket=duplicate).order_by("id"):
+            if row.caller_id not in known:
+                TicketCaller.objects.create(ticket=master, caller_id=row.caller_id, caller_name=row.caller_name,
+                                            confidential=row.confidential, via_ticket=duplicate, added_at=at)
+                moved.append(row.caller_id)
+        write_timeline(ticket=master, machine=Machine.TICKET, action="absorb_duplicate", from_state=master.state,
+                       to_state=master.state, actor=actor, at=at, note=note,
+                       data={"duplicate": duplicate.number, "callers_added": len(moved)})
+        emit_ticket_event(master, "ticket.merged", duplicate_id=duplicate.pk, duplicate_number=duplicate.number)
+    return duplicate
+
+
+def do_cancel_ticket(ticket_id: int, *, actor: User, reason: str) -> Ticket:
+    require_text({"reason": reason}, required=["reason"])
+    with transaction.atomic(durable=True):
+        at = clock.now()
+        ticket = lock_ticket(ticket_id)
+        work_orders = lock_work_orders_of_ticket(ticket)
+        workflow.authorise(Machine.TICKET, ticket.state, "cancel", actor=actor, obj=ticket, context={"now": at})
+        for work_order in work_orders:
+            if work_order.is_active and work_order.state != WorkOrderState.CLOSED:
+                transition_work_order(ticket, work_order, "cancel", actor=actor, at=at, note=reason, cascaded=True)
+        transition_ticket(ticket, "cancel", actor=actor, at=at, note=reason)
+    return ticket
+
+
+def check_revisit_ticket(*, satisfaction: Any, resolved: Any, note: Any) -> None:
+    errors: dict[str, list[str]] = {}
+    if satisfaction not in Satisfaction.values:
+        errors["satisfaction"] = [_("One of: %(v)s") % {"v": ", ".join(Satisfaction.values)}]
+    if resolved is not None and not isinstance(resolved, bool):
+        errors["resolved"] = [_("Must be true, false or null.")]
+    if satisfaction != Satisfaction.UNREACHABLE and resolved is None:
+        errors["resolved"] = [_("Say whether the problem was resolved.")]
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_TEXT):
+        errors["note"] = [_("At most %(n)d characters of text.") % {"n": MAX_TEXT}]
+    if errors:
+        raise InvalidInput(_("Some fields are not valid."), fields=errors)
+
+
+def do_revisit_ticket(ticket_id: int, *, actor: User, satisfaction: str, resolved: bool | None,
+                      note: str = "", caller_id: Any = None) -> Revisit:
+    """回访: record what the caller said about the handling."""
+    check_revisit_ticket(satisfaction=satisfaction, resolved=resolved, note=note)
+    with transaction.atomic(durable=True):
+        at = clock.now()
+        ticket = lock_ticket(ticket_id)
+        callers = set(TicketCaller.objects.filter(ticket=ticket).values_list("caller_id", flat=True))
+        if caller_id is not None and caller_id not in callers:
+            raise InvalidInput(_("That caller is not on this ticket's revisit list."),
+                               fields={"caller_id": [_("Not a caller of this ticket.")]})
+        transition_ticket(ticket, "revisit", actor=actor, at=at, note=note or "",
+                          data={"satisfaction": satisfaction, "resolved": resolved})
+        return Revisit.objects.create(ticket=ticket, caller_id=caller_id or ticket.caller_id,
+                                      satisfaction=satisfaction, resolved=resolved, note=note or "",
+                                      created_by=actor, created_at=at)
+
+
+def do_close_ticket(ticket_id: int, *, actor: User, note: str = "") -> Ticket:
+    """办结. Closing without a satisfied revisit needs a note saying why."""
+    require_text({"note": note}, optional=["note"])
+    with transaction.atomic(durable=True):
+        at = clock.now()
+        ticket = lock_ticket(ticket_id)
+        work_orders = lock_work_orders_of_ticket(ticket)
+        latest = ticket.revisits.order_by("-id").first()
+        content = latest is not None and latest.satisfaction in (Satisfaction.SATISFIED,
+                                                                  Satisfaction.BASICALLY_SATISFIED)
+        if workflow.find(Machine.TICKET, ticket.state, "close") and not content and not (note or "").strip():
+            raise InvalidInput(_("Say why the ticket is closed without a satisfied revisit."),
+                               fields={"note": [_("This field is required.")]})
+        workflow.authorise(Machine.TICKET, ticket.state, "close", actor=actor, obj=ticket, context={"now": at})
+        for work_order in work_orders:
+            if work_order.state == WorkOrderState.APPROVED:
+                transition_work_order(ticket, work_order, "close", actor=actor, at=at, cascaded=True)
+        transition_ticket(ticket, "close", actor=actor, at=at, note=note or "")
+    return ticket
+
+
+def do_reveal_caller(ticket_id: int, *, actor: User, reason: str) -> dict[str, Any]:
+    """Show an agency user the caller's full number and name, and write down who, when and why."""
+    require_text({"reason": reason}, required=["reason"])
+    if not actor.has_role(Role.AGENCY_HANDLER, Role.AGENCY_ADMIN, *workflow.INTAKE, Role.SUPERVISOR):
+        raise NotAllowed(_("Your role may not reveal caller details."))
+    with transaction.atomic(durable=True):
+        at = clock.now()
+        ticket = Ticket.objects.select_related("caller").get(pk=ticket_id)
+        callers = list(TicketCaller.objects.filter(ticket=ticket).select_related("caller").order_by("id"))
+        AuditEntry.objects.create(actor=actor, actor_agency_id=actor.agency_id, action="reveal_caller",
+                                  ticket=ticket, reason=reason, fields=["phone", "caller_name"], created_at=at)
+        append_event("caller.revealed", {"ticket_id": ticket.pk, "actor_id": actor.pk}, ticket_id=ticket.pk)
+    return {
+        "phone": ticket.caller.phone if ticket.caller else "",
+        "caller_name": ticket.caller_name,
+        "callers": [{"caller_id": row.caller_id, "phone": row.caller.phone, "name": row.caller_name}
+                    for row in callers],
+    }
+
+
+# --- reference data --------------------------------------------------------------------------------
+
+
+def _subject_rows(nodes: list[dict[str, Any]], parent: Subject | None, path: str, order: list[int]) -> None:
+    for node in nodes:
+        order[0] += 1
+        children = node.get("children") or []
+        full_path = f"{path} > {node['name']}" if path else node["name"]
+        subject, _created = Subject.objects.update_or_create(
+            code=node["code"],
+            defaults={
+                "name": node["name"], "name_en": node.get("name_en", ""), "parent": parent, "path": full_path,
+                "is_leaf": not children, "default_agency_function": node.get("default_agency_function", ""),
+                "time_limits": node.get("time_limits", {}), "sort_order": order[0], "active": True,
+            },
+        )
+        _subject_rows(children, subject, full_path, order)
+
+
+def do_load_taxonomy(document: dict[str, Any]) -> tuple[int, int]:
+    with transaction.atomic():
+        for position, row in enumerate(document["appeal_types"]):
+            AppealType.objects.update_or_create(
+                code=row["code"], defaults={"name": row["name"], "name_en": row.get("name_en", ""),
+                                            "sort_order": position},
+            )
+        _subject_rows(document["subjects"], None, "", [0])
+    return AppealType.objects.count(), Subject.objects.filter(is_leaf=True).count()
+
+
+def do_save_subject(subject: Subject) -> Subject:
+    """Admin edits: keep the stored full name and leaf flags true for the whole tree."""
+    with transaction.atomic():
+        parent_path = subject.parent.path if subject.parent_id and subject.parent else ""
+        subject.path = f"{parent_path} > {subject.name}" if parent_path else subject.name
+        subject.is_leaf = not subject.pk or not Subject.objects.filter(parent=subject).exists()
+        subject.save()
+        if subject.parent_id:
+            Subject.objects.filter(pk=subject.parent_id).update(is_leaf=False)
+        for child in Subject.objects.filter(parent=subject):
+            do_save_subject(child)
+    return subject
+
+
+def _index_article(article: KnowledgeArticle) -> None:
+    wanted = weighted_terms(article.title, article.keywords, article.body)
+    current = {row.term: row for row in KnowledgeTerm.objects.filter(article=article)}
+    stale = [row.pk for term, row in current.items() if term not in wanted]
+    KnowledgeTerm.objects.filter(pk__in=stale).delete()
+    fresh = []
+    for term, weight in wanted.items():
+        row = current.get(term)
+        if row is None:
+            fresh.append(KnowledgeTerm(article=article, term=term, weight=weight))
+        elif abs(row.weight - weight) > 1e-9:
+            KnowledgeTerm.objects.filter(pk=row.pk).update(weight=weight)
+    KnowledgeTerm.objects.bulk_create(fresh)
+
+
+def check_save_article(data: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {
+        "code": _text(data, "code", errors, required=True, max_length=40),
+        "title": _text(data, "title", errors, required=True, max_length=120),
+        "body": _text(data, "body", errors, required=True, max_length=20000),
+        "keywords": _text(data, "keywords", errors, max_length=300),
+    }
+    for name in ("valid_from", "valid_to"):
+        value = data.get(name)
+        if value in (None, ""):
+            cleaned[name] = None
+        elif isinstance(value, dt.date):
+            cleaned[name] = value
+        else:
+            try:
+                cleaned[name] = dt.date.fromisoformat(str(value))
+            except ValueError:
+                errors[name] = [_("A date like 2026-01-31.")]
+    if cleaned.get("valid_from") and cleaned.get("valid_to") and cleaned["valid_to"] < cleaned["valid_from"]:
+        errors["valid_to"] = [_("Must not be before the start of validity.")]
+    codes = data.get("subjects") or []
+    subjects = list(Subject.objects.filter(code__in=codes)) if isinstance(codes, list) else []
+    if not isinstance(codes, list) or len(subjects) != len(set(codes)):
+        errors["subjects"] = [_("Unknown subject codes.")]
+    active = data.get("active", True)
+    if not isinstance(active, bool):
+        errors["active"] = [_("Must be true or false.")]
+    if errors:
+        raise InvalidInput(_("Some fields are not valid."), fields=errors)
+    cleaned["subjects"] = subjects
+    cleaned["active"] = active
+    return cleaned
+
+
+def do_save_article(data: dict[str, Any], *, actor: User | None = None,
+                    article_id: int | None = None) -> KnowledgeArticle:
+    cleaned = check_save_article(data)
+    subjects = cleaned.pop("subjects")
+    with transaction.atomic():
+        if article_id is not None:
+            article = KnowledgeArticle.objects.select_for_update().get(pk=article_id)
+            if KnowledgeArticle.objects.filter(code=cleaned["code"]).exclude(pk=article_id).exists():
+                raise InvalidInput(_("Code already used."), fields={"code": [_("Code already used.")]})
+        else:
+            article = KnowledgeArticle.objects.filter(code=cleaned["code"]).first() or KnowledgeArticle()
+        changed = article.pk is None or any(getattr(article, k) != v for k, v in cleaned.items())
+        if changed:
+            for name, value in cleaned.items():
+                setattr(article, name, value)
+            article.updated_at = clock.now()
+            article.save()
+        if set(article.subjects.values_list("pk", flat=True)) != {s.pk for s in subjects}:
+            article.subjects.set(subjects)
+        _index_article(article)
+    return article
+
+
+def reindex_article(article: KnowledgeArticle) -> None:
+    with transaction.atomic():
+        _index_article(article)
+
+
+__all__ = [
+    "check_create_ticket", "do_cancel_ticket", "do_close_ticket", "do_create_ticket", "do_load_taxonomy",
+    "do_merge_ticket", "do_resolve_ticket_directly", "do_reveal_caller", "do_revisit_ticket",
+    "do_save_article", "do_save_subject", "sync_ticket_state",
+]

@@ -1,0 +1,256 @@
+"""Intake: callers, tickets, taxonomy, the knowledge base and the reveal audit log.
+
+Rows here are written only through callcenter/actions.py and dispatch/actions.py.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from dispatch import clock
+from dispatch.models import Agency, AgencyFunction, AppendOnlyModel, User
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    WEB = "web", _("Web portal")
+    APP = "app", _("Mobile app")
+    WECHAT = "wechat", _("WeChat")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    LETTER = "letter", _("Letter")
+    TRANSFER_110 = "transfer_110", _("Transfer from 110")
+    TRANSFER_119 = "transfer_119", _("Transfer from 119")
+    TRANSFER_120 = "transfer_120", _("Transfer from 120")
+
+
+class Urgency(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    URGENT = "urgent", _("Urgent")
+    EMERGENCY = "emergency", _("Emergency")
+
+
+class TicketState(models.TextChoices):
+    ACCEPTED = "accepted", _("Accepted")
+    DISPATCHED = "dispatched", _("Dispatched")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RETURNED = "returned", _("Returned, awaiting re-dispatch")
+    REPLIED = "replied", _("Replied, awaiting review")
+    PENDING_REVISIT = "pending_revisit", _("Awaiting revisit")
+    REVISITED = "revisited", _("Revisited")
+    CLOSED = "closed", _("Closed")
+    MERGED = "merged", _("Merged into another ticket")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+TERMINAL_TICKET_STATES = frozenset({TicketState.CLOSED, TicketState.MERGED, TicketState.CANCELLED})
+
+
+class AppealType(models.Model):
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=30)
+    name_en = models.CharField(_("English name"), max_length=60, blank=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("appeal type")
+        verbose_name_plural = _("appeal types")
+        ordering = ["sort_order", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subject(models.Model):
+    """A node of the subject classification tree; tickets take leaves only."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    name_en = models.CharField(_("English name"), max_length=120, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("parent")
+    )
+    path = models.CharField(_("full name"), max_length=200, blank=True, editable=False)
+    is_leaf = models.BooleanField(_("leaf"), default=True)
+    default_agency_function = models.CharField(
+        _("default responsible agency function"), max_length=30, choices=AgencyFunction.choices, blank=True
+    )
+    time_limits = models.JSONField(
+        _("time limits"), default=dict, blank=True,
+        help_text=_('Per urgency and stage, e.g. {"normal": {"sign": "1wd", "handle": "15wd"}, '
+                    '"urgent": {"sign": "2h"}}; "wd" = working days, "h" = clock hours.'),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("subject")
+        verbose_name_plural = _("subjects")
+        ordering = ["sort_order", "code"]
+
+    def __str__(self) -> str:
+        return self.path or self.name
+
+
+class Caller(models.Model):
+    phone = models.CharField(_("phone (E.164)"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=60, blank=True)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("caller")
+        verbose_name_plural = _("callers")
+
+    def __str__(self) -> str:
+        return f"Caller #{self.pk}"
+
+
+class Ticket(models.Model):
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    state = models.CharField(_("state"), max_length=20, choices=TicketState.choices, default=TicketState.ACCEPTED)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    caller = models.ForeignKey(
+        Caller, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("caller")
+    )
+    caller_name = models.CharField(_("caller name"), max_length=60, blank=True)
+    caller_confidential = models.BooleanField(_("caller asked for confidentiality"), default=False)
+    appeal_type = models.ForeignKey(AppealType, on_delete=models.PROTECT, verbose_name=_("appeal type"))
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, verbose_name=_("subject"))
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
+    title = models.CharField(_("title"), max_length=120, blank=True)
+    description = models.TextField(_("description"))
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    latitude = models.FloatField(_("latitude (WGS84)"), null=True, blank=True)
+    longitude = models.FloatField(_("longitude (WGS84)"), null=True, blank=True)
+    master = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates",
+        verbose_name=_("merged into"),
+    )
+    answered_by_article = models.ForeignKey(
+        "KnowledgeArticle", null=True, blank=True, on_delete=models.PROTECT, related_name="answered_tickets",
+        verbose_name=_("answered by article"),
+    )
+    resolution_note = models.TextField(_("resolution note"), blank=True)
+    redo_count = models.PositiveIntegerField(_("redo count"), default=0)
+    created_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("accepted at"), default=clock.now)
+    updated_at = models.DateTimeField(_("updated at"), default=clock.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["state", "-id"]),
+            models.Index(fields=["caller", "-created_at"]),
+            models.Index(fields=["subject", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class TicketCaller(models.Model):
+    """Everyone who called about a ticket: merged duplicates keep their callers on the revisit list."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ticket_callers")
+    caller = models.ForeignKey(Caller, on_delete=models.PROTECT, related_name="+")
+    caller_name = models.CharField(max_length=60, blank=True)
+    confidential = models.BooleanField(default=False)
+    via_ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("ticket caller")
+        verbose_name_plural = _("ticket callers")
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["ticket", "caller"], name="one_row_per_ticket_caller")]
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("Satisfied")
+    BASICALLY_SATISFIED = "basically_satisfied", _("Basically satisfied")
+    UNSATISFIED = "unsatisfied", _("Unsatisfied")
+    UNREACHABLE = "unreachable", _("Could not be reached")
+
+
+class Revisit(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="revisits")
+    caller = models.ForeignKey(Caller, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    satisfaction = models.CharField(_("satisfaction"), max_length=20, choices=Satisfaction.choices)
+    resolved = models.BooleanField(_("resolved"), null=True)
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("revisit")
+        verbose_name_plural = _("revisits")
+        ordering = ["id"]
+
+
+class KnowledgeArticle(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    title = models.CharField(_("title"), max_length=120)
+    body = models.TextField(_("body"))
+    subjects = models.ManyToManyField(Subject, blank=True, related_name="articles", verbose_name=_("subjects"))
+    keywords = models.CharField(_("keywords"), max_length=300, blank=True,
+                                help_text=_("Separated by spaces or commas."))
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("knowledge article")
+        verbose_name_plural = _("knowledge articles")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class KnowledgeTerm(models.Model):
+    """Inverted index of articles: Chinese character bigrams and whole Latin words, weighted by field."""
+
+    article = models.ForeignKey(KnowledgeArticle, on_delete=models.CASCADE, related_name="terms")
+    term = models.CharField(max_length=40)
+    weight = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["term", "article"], name="one_row_per_term_article")]
+
+
+class IdempotencyKey(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")]
+
+
+class TicketNumberCounter(models.Model):
+    day = models.DateField(primary_key=True)
+    last_value = models.PositiveIntegerField(default=0)
+
+
+class AuditEntry(AppendOnlyModel):
+    """Who saw protected personal data, when and why."""
+
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    actor_agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(_("action"), max_length=40)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries")
+    reason = models.TextField(_("reason"))
+    fields = models.JSONField(_("fields revealed"), default=list)
+    created_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        ordering = ["-id"]

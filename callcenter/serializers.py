@@ -1,0 +1,250 @@
+"""API representations of intake objects. Callers' details are masked unless the viewer may see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from callcenter.models import (
+    AppealType,
+    Channel,
+    KnowledgeArticle,
+    Revisit,
+    Satisfaction,
+    Subject,
+    Ticket,
+    TicketCaller,
+    Urgency,
+)
+from callcenter.phones import mask_phone
+from dispatch import workflow
+from dispatch.access import is_centre, sees_caller_details
+from dispatch.models import TimelineEntry, User, WorkOrder
+from dispatch.workflow import Machine
+
+HIDDEN_NAME = "***"
+
+
+def _viewer(serializer: serializers.BaseSerializer) -> User:
+    return serializer.context["request"].user
+
+
+def _shows_callers(serializer: serializers.BaseSerializer) -> bool:
+    cached = serializer.context.get("_shows_callers")
+    if cached is None:
+        cached = sees_caller_details(_viewer(serializer))
+        serializer.context["_shows_callers"] = cached
+    return bool(cached)
+
+
+def presented_phone(phone: str, full: bool) -> str:
+    return phone if full else mask_phone(phone)
+
+
+def presented_name(name: str, confidential: bool, full: bool) -> str:
+    return name if full or not confidential else (HIDDEN_NAME if name else "")
+
+
+class AppealTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AppealType
+        fields = ["id", "code", "name", "name_en"]
+
+
+class SubjectSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Subject
+        fields = ["id", "code", "name", "name_en", "path", "parent", "is_leaf", "default_agency_function",
+                  "time_limits", "active"]
+
+
+class SubjectBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Subject
+        fields = ["id", "code", "name", "path"]
+
+
+class TicketListSerializer(serializers.ModelSerializer):
+    appeal_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    subject = SubjectBriefSerializer(read_only=True)
+    caller_phone = serializers.SerializerMethodField()
+    caller_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "number", "state", "channel", "urgency", "appeal_type", "subject", "title", "address",
+                  "latitude", "longitude", "caller_phone", "caller_name", "caller_confidential", "created_at",
+                  "updated_at", "closed_at"]
+
+    def get_caller_phone(self, ticket: Ticket) -> str:
+        return presented_phone(ticket.caller.phone if ticket.caller else "", _shows_callers(self))
+
+    def get_caller_name(self, ticket: Ticket) -> str:
+        return presented_name(ticket.caller_name, ticket.caller_confidential, _shows_callers(self))
+
+
+class WorkOrderBriefSerializer(serializers.ModelSerializer):
+    agency = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkOrder
+        fields = ["id", "number", "agency", "responsibility", "state", "created_at", "signed_at", "replied_at",
+                  "reply_outcome", "redo_count"]
+
+    def get_agency(self, work_order: WorkOrder) -> dict[str, Any]:
+        return {"id": work_order.agency_id, "code": work_order.agency.code, "name": work_order.agency.name}
+
+
+class TicketCallerSerializer(serializers.ModelSerializer):
+    phone = serializers.SerializerMethodField()
+    name = serializers.SerializerMethodField()
+    via_ticket = serializers.SlugRelatedField(slug_field="number", read_only=True)
+
+    class Meta:
+        model = TicketCaller
+        fields = ["caller_id", "phone", "name", "confidential", "via_ticket", "added_at"]
+
+    def get_phone(self, row: TicketCaller) -> str:
+        return presented_phone(row.caller.phone, _shows_callers(self))
+
+    def get_name(self, row: TicketCaller) -> str:
+        return presented_name(row.caller_name, row.confidential, _shows_callers(self))
+
+
+class RevisitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Revisit
+        fields = ["id", "caller_id", "satisfaction", "resolved", "note", "created_at"]
+
+
+class TicketDetailSerializer(TicketListSerializer):
+    work_orders = serializers.SerializerMethodField()
+    callers = serializers.SerializerMethodField()
+    revisits = serializers.SerializerMethodField()
+    master = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    answered_by_article = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    available_actions = serializers.SerializerMethodField()
+
+    class Meta(TicketListSerializer.Meta):
+        fields = [*TicketListSerializer.Meta.fields, "description", "master", "answered_by_article",
+                  "resolution_note", "redo_count", "work_orders", "callers", "revisits", "available_actions"]
+
+    def _own_work_orders(self, ticket: Ticket) -> list[WorkOrder]:
+        viewer = _viewer(self)
+        rows = list(ticket.work_orders.all())
+        return rows if is_centre(viewer) else [wo for wo in rows if wo.agency_id == viewer.agency_id]
+
+    def get_work_orders(self, ticket: Ticket) -> list[dict[str, Any]]:
+        return WorkOrderBriefSerializer(self._own_work_orders(ticket), many=True, context=self.context).data
+
+    def get_callers(self, ticket: Ticket) -> list[dict[str, Any]]:
+        return TicketCallerSerializer(ticket.ticket_callers.all(), many=True, context=self.context).data
+
+    def get_revisits(self, ticket: Ticket) -> list[dict[str, Any]]:
+        if not is_centre(_viewer(self)):
+            return []
+        return RevisitSerializer(ticket.revisits.all(), many=True).data
+
+    def get_available_actions(self, ticket: Ticket) -> list[str]:
+        return workflow.available_actions(Machine.TICKET, ticket.state, _viewer(self))
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    actor_agency = serializers.SerializerMethodField()
+    work_order = serializers.SlugRelatedField(slug_field="number", read_only=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "machine", "work_order", "action", "from_state", "to_state", "actor", "actor_agency",
+                  "note", "data", "created_at"]
+
+    def get_actor(self, row: TimelineEntry) -> str | None:
+        return row.actor.get_full_name() or row.actor.username if row.actor else None
+
+    def get_actor_agency(self, row: TimelineEntry) -> str | None:
+        return row.actor_agency.name if row.actor_agency else None
+
+
+class KnowledgeArticleSerializer(serializers.ModelSerializer):
+    subjects = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+
+    class Meta:
+        model = KnowledgeArticle
+        fields = ["id", "code", "title", "body", "subjects", "keywords", "valid_from", "valid_to", "active",
+                  "updated_at"]
+
+
+# --- inputs (types only; domain rules live in the check_* actions) --------------------------------
+
+
+class TicketCreateInput(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    caller_name = serializers.CharField(required=False, allow_blank=True, max_length=60)
+    caller_confidential = serializers.BooleanField(required=False, default=False)
+    appeal_type = serializers.CharField(max_length=30)
+    subject = serializers.CharField(max_length=40)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=Urgency.NORMAL)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    description = serializers.CharField(max_length=5000)
+    address = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+
+
+class NoteInput(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class RequiredNoteInput(serializers.Serializer):
+    note = serializers.CharField(max_length=5000)
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class ResolveDirectlyInput(serializers.Serializer):
+    answer = serializers.CharField(max_length=5000)
+    article_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class DispatchInput(serializers.Serializer):
+    lead_agency_id = serializers.IntegerField()
+    co_agency_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                          max_length=20)
+    instructions = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    override_reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
+
+
+class MergeInput(serializers.Serializer):
+    master_id = serializers.IntegerField()
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class RevisitInput(serializers.Serializer):
+    satisfaction = serializers.ChoiceField(choices=Satisfaction.choices)
+    resolved = serializers.BooleanField(allow_null=True, required=False, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    caller_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class RedoInput(serializers.Serializer):
+    note = serializers.CharField(max_length=5000)
+    work_order_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
+                                           default=None, max_length=20)
+
+
+class ArticleInput(serializers.Serializer):
+    code = serializers.SlugField(max_length=40)
+    title = serializers.CharField(max_length=120)
+    body = serializers.CharField(max_length=20000)
+    subjects = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list)
+    keywords = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    valid_from = serializers.DateField(required=False, allow_null=True, default=None)
+    valid_to = serializers.DateField(required=False, allow_null=True, default=None)
+    active = serializers.BooleanField(required=False, default=True)

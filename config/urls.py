@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from callcenter import api as callcenter_api
+from config import views
+from dispatch import api as dispatch_api
+
+router = DefaultRouter()
+router.register("tickets", callcenter_api.TicketViewSet, basename="ticket")
+router.register("work-orders", dispatch_api.WorkOrderViewSet, basename="work-order")
+router.register("callers/history", callcenter_api.CallerHistoryViewSet, basename="caller-history")
+router.register("appeal-types", callcenter_api.AppealTypeViewSet, basename="appeal-type")
+router.register("subjects", callcenter_api.SubjectViewSet, basename="subject")
+router.register("knowledge", callcenter_api.KnowledgeArticleViewSet, basename="knowledge")
+router.register("agencies", dispatch_api.AgencyViewSet, basename="agency")
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", include(router.urls)),
+    path("api/me/", dispatch_api.MeView.as_view(), name="me"),
+    path("api/workflow/", dispatch_api.WorkflowTableView.as_view(), name="workflow"),
+    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

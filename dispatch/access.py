@@ -1,0 +1,58 @@
+"""Who may see what. Every read path for tickets and work orders starts from these querysets, so an
+object outside a user's scope simply does not exist for them (404), never 403 with a hint."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from callcenter.models import Ticket
+from dispatch.models import CENTRE_ROLES, Role, TimelineEntry, User, WorkOrder
+
+
+def is_centre(user: User) -> bool:
+    return user.is_authenticated and user.has_role(*CENTRE_ROLES)
+
+
+def is_agency(user: User) -> bool:
+    return user.is_authenticated and user.is_agency_staff
+
+
+def visible_tickets(user: User) -> QuerySet[Ticket]:
+    if is_centre(user):
+        return Ticket.objects.all()
+    if is_agency(user):
+        return Ticket.objects.filter(pk__in=WorkOrder.objects.filter(agency_id=user.agency_id).values("ticket_id"))
+    return Ticket.objects.none()
+
+
+def visible_work_orders(user: User) -> QuerySet[WorkOrder]:
+    if is_centre(user):
+        return WorkOrder.objects.all()
+    if is_agency(user):
+        return WorkOrder.objects.filter(agency_id=user.agency_id)
+    return WorkOrder.objects.none()
+
+
+def visible_timeline(user: User, ticket: Ticket) -> QuerySet[TimelineEntry]:
+    """Agencies read the ticket's own steps and their own work orders' steps, not other agencies'."""
+    rows = TimelineEntry.objects.filter(ticket=ticket)
+    if is_centre(user):
+        return rows
+    return rows.filter(work_order__isnull=True) | rows.filter(work_order__agency_id=user.agency_id)
+
+
+def sees_caller_details(user: User) -> bool:
+    """Centre staff see callers' numbers and names; agencies see them masked unless revealed."""
+    return is_centre(user)
+
+
+def may_read_caller_history(user: User) -> bool:
+    return user.has_role(Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.SUPERVISOR, Role.ADMIN)
+
+
+def may_edit_knowledge(user: User) -> bool:
+    return user.has_role(Role.DISPATCHER, Role.ADMIN)
+
+
+def may_read_audit(user: User) -> bool:
+    return user.has_role(Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN)

@@ -1,0 +1,56 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from dispatch.models import Agency, Role, TimelineEntry, User
+
+
+@admin.register(Agency)
+class AgencyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "function", "parent", "adcode", "active"]
+    list_filter = ["kind", "function", "active"]
+    search_fields = ["code", "name", "name_en", "adcode"]
+    autocomplete_fields = ["parent"]
+
+
+class RolesField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+
+class UserRolesForm(forms.ModelForm):
+    roles = RolesField(choices=Role.choices, required=False, label=_("roles"))
+
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class HotlineUserAdmin(UserAdmin):
+    form = UserRolesForm
+    list_display = ["username", "first_name", "agency", "roles", "is_active"]
+    list_filter = ["is_active", "agency__kind"]
+    autocomplete_fields = ["agency"]
+    fieldsets = (*UserAdmin.fieldsets, (_("Hotline"), {"fields": ("agency", "roles", "extension")}))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TimelineEntry)
+class TimelineEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "ticket", "work_order", "action", "from_state", "to_state", "actor", "created_at"]
+    list_filter = ["machine", "action"]
+    search_fields = ["ticket__number"]

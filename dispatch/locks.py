@@ -1,0 +1,38 @@
+"""Row locks for the write path. Always lock tickets before their work orders, each in pk order,
+so that two actions never wait on each other in opposite orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from callcenter.models import Ticket
+from dispatch.errors import NotFound
+from dispatch.models import WorkOrder
+
+
+def lock_ticket(ticket_id: int) -> Ticket:
+    ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).select_related("subject").first()
+    if ticket is None:
+        raise NotFound("No such ticket.")
+    return ticket
+
+
+def lock_tickets(ticket_ids: Iterable[int]) -> dict[int, Ticket]:
+    ids = sorted(set(ticket_ids))
+    tickets = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    if len(tickets) != len(ids):
+        raise NotFound("No such ticket.")
+    return tickets
+
+
+def lock_work_orders_of_ticket(ticket: Ticket) -> list[WorkOrder]:
+    return list(WorkOrder.objects.select_for_update().filter(ticket=ticket).select_related("agency").order_by("pk"))
+
+
+def lock_work_order(work_order_id: int) -> tuple[Ticket, WorkOrder]:
+    ticket_id = WorkOrder.objects.filter(pk=work_order_id).values_list("ticket_id", flat=True).first()
+    if ticket_id is None:
+        raise NotFound("No such work order.")
+    ticket = lock_ticket(ticket_id)
+    work_order = WorkOrder.objects.select_for_update().select_related("agency").get(pk=work_order_id)
+    return ticket, work_order

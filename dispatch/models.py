@@ -1,0 +1,341 @@
+"""Organisation (agencies, users, roles) and the dispatch side of the workflow.
+
+Rows here are written only through dispatch/actions.py and callcenter/actions.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from dispatch import clock
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", _("Hotline operator")
+    DISPATCHER = "dispatcher", _("Dispatcher")
+    COMMANDER = "commander", _("Dispatch commander")
+    AGENCY_HANDLER = "agency_handler", _("Agency handler")
+    AGENCY_ADMIN = "agency_admin", _("Agency administrator")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    AUDITOR = "auditor", _("Auditor")
+    ADMIN = "admin", _("Administrator")
+
+
+CENTRE_ROLES = frozenset(
+    {Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}
+)
+AGENCY_ROLES = frozenset({Role.AGENCY_HANDLER, Role.AGENCY_ADMIN})
+
+
+class AgencyKind(models.TextChoices):
+    CENTRE = "centre", _("Hotline centre")
+    DEPARTMENT = "department", _("City department")
+    DISTRICT = "district", _("District government")
+    STREET = "street", _("Street office")
+    UTILITY = "utility", _("Utility")
+    EMERGENCY = "emergency", _("Emergency service")
+
+
+class AgencyFunction(models.TextChoices):
+    """What an agency is responsible for; subjects name the function that normally handles them."""
+
+    HOTLINE = "hotline", _("Hotline")
+    URBAN_MANAGEMENT = "urban_management", _("Urban management")
+    HOUSING = "housing", _("Housing and construction")
+    ENVIRONMENT = "environment", _("Ecology and environment")
+    PUBLIC_SECURITY = "public_security", _("Public security")
+    TRAFFIC_POLICE = "traffic_police", _("Traffic police")
+    TRANSPORT = "transport", _("Transport")
+    MARKET_REGULATION = "market_regulation", _("Market regulation")
+    HUMAN_RESOURCES = "human_resources", _("Human resources and social security")
+    EDUCATION = "education", _("Education")
+    HEALTH = "health", _("Health")
+    NATURAL_RESOURCES = "natural_resources", _("Natural resources")
+    CIVIL_AFFAIRS = "civil_affairs", _("Civil affairs")
+    EMERGENCY_MANAGEMENT = "emergency_management", _("Emergency management")
+    WATER_RESOURCES = "water_resources", _("Water resources")
+    CULTURE_TOURISM = "culture_tourism", _("Culture and tourism")
+    COMMERCE = "commerce", _("Commerce")
+    AGRICULTURE = "agriculture", _("Agriculture and rural affairs")
+    WATER_SUPPLY = "water_supply", _("Water supply")
+    POWER_SUPPLY = "power_supply", _("Power supply")
+    GAS_SUPPLY = "gas_supply", _("Gas supply")
+    TELECOM = "telecom", _("Telecommunications")
+    DISTRICT_GOVERNMENT = "district_government", _("District government")
+    STREET_OFFICE = "street_office", _("Street office")
+    FIRE_RESCUE = "fire_rescue", _("Fire and rescue")
+    EMERGENCY_MEDICAL = "emergency_medical", _("Emergency medical service")
+
+
+class Agency(models.Model):
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=150, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=AgencyKind.choices)
+    function = models.CharField(_("function"), max_length=30, choices=AgencyFunction.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="children",
+    )
+    adcode = models.CharField(
+        _("administrative code"), max_length=12, blank=True,
+        help_text=_("Code of the district or street this agency serves; empty for city-wide agencies."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        verbose_name = _("agency")
+        verbose_name_plural = _("agencies")
+        ordering = ["sort_order", "code"]
+        indexes = [models.Index(fields=["function", "adcode"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _validate_roles(value: Any) -> None:
+    if not isinstance(value, list) or any(role not in Role.values for role in value):
+        raise ValidationError(_("Roles must be a list of: %(roles)s"), params={"roles": ", ".join(Role.values)})
+
+
+class User(AbstractUser):
+    agency = models.ForeignKey(
+        Agency, verbose_name=_("agency"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    roles = models.JSONField(_("roles"), default=list, blank=True, validators=[_validate_roles])
+    extension = models.CharField(_("phone extension"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.is_active and set(self.roles or ()) & set(roles))
+
+    @property
+    def is_centre_staff(self) -> bool:
+        return self.has_role(*CENTRE_ROLES)
+
+    @property
+    def is_agency_staff(self) -> bool:
+        return self.agency_id is not None and self.has_role(*AGENCY_ROLES)
+
+
+class WorkOrderState(models.TextChoices):
+    PENDING_SIGN = "pending_sign", _("Awaiting sign-off")
+    HANDLING = "handling", _("Being handled")
+    REPLIED = "replied", _("Replied, awaiting review")
+    APPROVED = "approved", _("Reply approved")
+    RETURNED = "returned", _("Returned")
+    CANCELLED = "cancelled", _("Cancelled")
+    CLOSED = "closed", _("Closed")
+
+
+#: Work orders in these states no longer count for the ticket's progress.
+INACTIVE_WORK_ORDER_STATES = frozenset({WorkOrderState.RETURNED, WorkOrderState.CANCELLED})
+
+
+class Responsibility(models.TextChoices):
+    LEAD = "lead", _("Lead (主办)")
+    CO_HANDLER = "co", _("Co-handling (协办)")
+
+
+class ReplyOutcome(models.TextChoices):
+    RESOLVED = "resolved", _("Resolved")
+    PARTIALLY_RESOLVED = "partial", _("Partially resolved")
+    EXPLAINED = "explained", _("Explained to the caller")
+    UNRESOLVABLE = "unresolvable", _("Cannot be resolved")
+
+
+class WorkOrder(models.Model):
+    ticket = models.ForeignKey(
+        "callcenter.Ticket", verbose_name=_("ticket"), on_delete=models.PROTECT, related_name="work_orders"
+    )
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    agency = models.ForeignKey(Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="work_orders")
+    responsibility = models.CharField(_("responsibility"), max_length=4, choices=Responsibility.choices)
+    state = models.CharField(_("state"), max_length=20, choices=WorkOrderState.choices,
+                             default=WorkOrderState.PENDING_SIGN)
+    instructions = models.TextField(_("dispatch instructions"), blank=True)
+    dispatched_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("dispatched at"), default=clock.now)
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+    replied_at = models.DateTimeField(_("replied at"), null=True, blank=True)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    return_reason = models.TextField(_("return reason"), blank=True)
+    return_legal_basis = models.TextField(_("legal basis of the return"), blank=True)
+    reply_text = models.TextField(_("reply"), blank=True)
+    reply_outcome = models.CharField(_("reply outcome"), max_length=20, choices=ReplyOutcome.choices, blank=True)
+    redo_count = models.PositiveIntegerField(_("redo count"), default=0)
+    urge_count = models.PositiveIntegerField(_("urge count"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("work order")
+        verbose_name_plural = _("work orders")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["agency", "state"]),
+            models.Index(fields=["ticket", "responsibility"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_active(self) -> bool:
+        return self.state not in INACTIVE_WORK_ORDER_STATES
+
+
+class Stage(models.TextChoices):
+    SIGN = "sign", _("Sign")
+    HANDLE = "handle", _("Handle")
+    REVIEW = "review", _("Review")
+    REVISIT = "revisit", _("Revisit")
+
+
+class StageClock(models.Model):
+    """One running or finished stage clock of a work order (or, for revisit, of the ticket).
+
+    Deadlines are rows with an indexed due time so that timer workers can claim what is due.
+    """
+
+    ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.CASCADE, related_name="stage_clocks")
+    work_order = models.ForeignKey(
+        WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="stage_clocks"
+    )
+    stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
+    started_at = models.DateTimeField(_("started at"))
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    due_error = models.CharField(
+        _("deadline error"), max_length=60, blank=True,
+        help_text=_("Why no deadline could be set, e.g. the working calendar does not know the year."),
+    )
+    stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
+    stopped_by = models.CharField(_("stopped by action"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("stage clock")
+        verbose_name_plural = _("stage clocks")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["stopped_at", "due_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["work_order", "stage"],
+                condition=Q(stopped_at__isnull=True, work_order__isnull=False),
+                name="one_running_clock_per_work_order_stage",
+            ),
+            models.UniqueConstraint(
+                fields=["ticket", "stage"],
+                condition=Q(stopped_at__isnull=True, work_order__isnull=True),
+                name="one_running_clock_per_ticket_stage",
+            ),
+        ]
+
+    @property
+    def is_overdue(self) -> bool:
+        end = self.stopped_at or clock.now()
+        return self.due_at is not None and end > self.due_at
+
+
+class AppendOnlyModel(models.Model):
+    """Rows that record what happened: written once, never changed or deleted through the ORM."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError(_("This record is append-only."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ValidationError(_("This record is append-only."))
+
+
+class TimelineEntry(AppendOnlyModel):
+    ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.PROTECT, related_name="timeline")
+    work_order = models.ForeignKey(
+        WorkOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="timeline"
+    )
+    machine = models.CharField(_("subject of the transition"), max_length=20)
+    action = models.CharField(_("action"), max_length=40)
+    from_state = models.CharField(_("from state"), max_length=20, blank=True)
+    to_state = models.CharField(_("to state"), max_length=20, blank=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(_("note"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline entries")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["ticket", "id"]), models.Index(fields=["work_order", "id"])]
+
+
+class ExtensionState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ExtensionRequest(models.Model):
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="extension_requests")
+    state = models.CharField(max_length=10, choices=ExtensionState.choices, default=ExtensionState.PENDING)
+    reason = models.TextField(_("reason"))
+    requested_due_at = models.DateTimeField(_("requested deadline"))
+    previous_due_at = models.DateTimeField(_("deadline before the request"), null=True, blank=True)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=clock.now)
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("extension request")
+        verbose_name_plural = _("extension requests")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["work_order"], condition=Q(state="pending"), name="one_pending_extension_per_work_order"
+            )
+        ]
+
+
+class SupervisionState(models.TextChoices):
+    OPEN = "open", _("Awaiting written answer")
+    ANSWERED = "answered", _("Answered")
+
+
+class SupervisionCase(models.Model):
+    """督办单: a supervisor's case against a work order that needs a written answer."""
+
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="supervision_cases")
+    state = models.CharField(max_length=10, choices=SupervisionState.choices, default=SupervisionState.OPEN)
+    instruction = models.TextField(_("instruction"))
+    answer_due_at = models.DateTimeField(_("answer due"), null=True, blank=True)
+    opened_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(default=clock.now)
+    answer = models.TextField(_("written answer"), blank=True)
+    answered_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("supervision case")
+        verbose_name_plural = _("supervision cases")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["work_order"], condition=Q(state="open"), name="one_open_supervision_per_work_order"
+            )
+        ]
