@@ -85,7 +85,7 @@ class Agency(models.Model):
     )
     adcode = models.CharField(
         _("administrative code"), max_length=12, blank=True,
-        help_text=_("Code of the district or street this agency serves; empty for city-wide agencies."),
+        help_text=_("Administrative code of the area served: the city code for city-wide agencies."),
     )
     active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("sort order"), default=0)

@@ -29,6 +29,8 @@ PG_DATABASE = "hotline"
 STARTUP_TIMEOUT = 60.0
 # Every server tool we call must come from the same installation, so the whole set is required.
 PG_SERVER_TOOLS = ("initdb", "pg_ctl", "postgres", "pg_isready", "createdb")
+# Loopback only, nothing written to disk, and in the foreground so stop() can terminate it.
+REDIS_OPTIONS = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
 
 
 class ServiceError(RuntimeError):
@@ -100,13 +102,10 @@ def start_postgres(tmpdir: str | os.PathLike[str]) -> tuple[str, StopFn]:
     _initdb(bindir, datadir, as_owner)
     port = free_port()
     _configure(datadir, port, socket_dir=base)
-    _check(
-        [*as_owner, str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(logfile), "-w", "-t", "60", "start"],
-        "pg_ctl start",
-        cwd=base,
-        logfile=logfile,
-    )
-    stop = _once(lambda: _stop_postgres(bindir, datadir, as_owner, base))
+    pg_ctl = [*as_owner, str(bindir / "pg_ctl"), "-D", str(datadir)]
+    start = [*pg_ctl, "-l", str(logfile), "-w", "-t", "60", "start"]
+    _check(start, "pg_ctl start", cwd=base, logfile=logfile)
+    stop = _once(lambda: _stop_postgres(pg_ctl, base))
     try:
         _wait_until(lambda: _pg_isready(bindir, port), "PostgreSQL to accept TCP connections")
         _check(
@@ -176,9 +175,9 @@ def _pg_isready(bindir: Path, port: int) -> bool:
     return subprocess.run(cmd, check=False).returncode == 0
 
 
-def _stop_postgres(bindir: Path, datadir: Path, as_owner: list[str], base: Path) -> None:
+def _stop_postgres(pg_ctl: list[str], base: Path) -> None:
     # Immediate mode: nothing in a throwaway cluster is worth a clean checkpoint.
-    cmd = [*as_owner, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "-t", "30", "stop"]
+    cmd = [*pg_ctl, "-m", "immediate", "-w", "-t", "30", "stop"]
     result = subprocess.run(cmd, cwd=base, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         print(f"warning: pg_ctl stop failed: {result.stdout}{result.stderr}".rstrip(), flush=True)
@@ -197,10 +196,9 @@ def start_redis(port: int | None = None) -> tuple[str, StopFn]:
         raise ServiceError("redis-server not found")
     port = port or free_port()
     # A file, not a pipe: nobody drains the output while tests run, and a full pipe blocks redis.
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed by stop()
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--daemonize", "no"],
+        [server, "--port", str(port), *REDIS_OPTIONS],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -208,7 +206,7 @@ def start_redis(port: int | None = None) -> tuple[str, StopFn]:
     )
     stop = _once(lambda: _stop_process(proc, log))
     try:
-        _wait_until(lambda: _redis_ping(port), "redis-server to answer PING", alive=lambda: proc.poll() is None)
+        _wait_until(lambda: _redis_ping(port), "redis PING", alive=lambda: proc.poll() is None)
     except ServiceError as exc:
         output = _read_log(log)
         stop()

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Run the test suite in two passes (standard library only).
+
+1. embedded:         SQLite + in-memory channel layer, tests marked ``postgres`` deselected.
+2. postgresql+redis: every test, against a throwaway PostgreSQL cluster and redis-server.
+
+Usage: python3 scripts/test.py [--backend embedded|postgres|both] [-- PYTEST_ARGS...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+# scripts/venv.py beside this file (scripts/ is on sys.path when run as a script), not the stdlib module.
+from venv import REPO_ROOT, ensure_venv
+
+import services
+
+EMBEDDED = "embedded"
+POSTGRES = "postgresql+redis"
+SERVICE_ENV = ("DATABASE_URL", "REDIS_URL", "HOTLINE_TEST_BACKEND")
+PYTEST_NO_TESTS = 5
+
+
+@dataclass(frozen=True)
+class PassResult:
+    name: str
+    outcome: str  # "passed", "failed" or "skipped"
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.outcome}" + (f" ({self.detail})" if self.detail else "")
+
+
+def main(argv: list[str]) -> int:
+    backend, pytest_args = parse_args(argv)
+    _cleanup_on_sigterm()
+    python = ensure_venv()
+    results: list[PassResult] = []
+    if backend in ("embedded", "both"):
+        results.append(run_embedded(python, pytest_args))
+    if backend in ("postgres", "both"):
+        results.append(run_postgres(python, pytest_args, required=backend == "postgres"))
+    print("=" * 78)
+    print(", ".join(str(result) for result in results), flush=True)
+    return 1 if any(result.outcome == "failed" for result in results) else 0
+
+
+def parse_args(argv: list[str]) -> tuple[str, list[str]]:
+    # Split by hand so every pytest option after `--` reaches pytest untouched.
+    split = argv.index("--") if "--" in argv else len(argv)
+    own, pytest_args = argv[:split], argv[split + 1 :]
+    parser = argparse.ArgumentParser(
+        prog="python3 scripts/test.py",
+        usage="%(prog)s [-h] [--backend {embedded,postgres,both}] [-- PYTEST_ARGS ...]",
+        description=__doc__.split("\nUsage:")[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Everything after `--` is passed to pytest, e.g. `python3 scripts/test.py -- -x -k dispatch`.",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("embedded", "postgres", "both"),
+        default="both",
+        help="which pass to run: embedded (SQLite), postgres (PostgreSQL + Redis) or both (default)",
+    )
+    return parser.parse_args(own).backend, pytest_args
+
+
+def run_embedded(python: Path, pytest_args: list[str]) -> PassResult:
+    _banner("pass: embedded (SQLite, in-memory channel layer; tests marked `postgres` deselected)")
+    code = _pytest(python, ["-m", "not postgres", *pytest_args], _base_env())
+    return _result(EMBEDDED, code)
+
+
+def run_postgres(python: Path, pytest_args: list[str], required: bool) -> PassResult:
+    _banner("pass: postgresql+redis (throwaway PostgreSQL cluster and redis-server; all tests)")
+    missing = _ensure_service_binaries()
+    if missing:
+        message = f"{missing} not installed; install with `apt-get install postgresql redis-server`"
+        if required or _in_ci():
+            print(f"ERROR: the postgresql+redis pass cannot run: {message}", flush=True)
+            return PassResult(POSTGRES, "failed", "servers not installed")
+        print(f"WARNING: the postgresql+redis pass did NOT run: {message}", flush=True)
+        return PassResult(POSTGRES, "skipped", "servers not installed")
+    cleanup = contextlib.ExitStack()
+    try:
+        return _run_against_servers(python, pytest_args, cleanup)
+    finally:
+        # Servers stop and the temp dir goes on every exit path, Ctrl-C and SIGTERM included.
+        cleanup.close()
+
+
+def _run_against_servers(python: Path, pytest_args: list[str], cleanup: contextlib.ExitStack) -> PassResult:
+    tmpdir = tempfile.mkdtemp(prefix="hotline-test-")
+    cleanup.callback(shutil.rmtree, tmpdir, ignore_errors=True)
+    try:
+        database_url, stop_postgres = services.start_postgres(tmpdir)
+        cleanup.callback(stop_postgres)
+        redis_url, stop_redis = services.start_redis()
+        cleanup.callback(stop_redis)
+    except services.ServiceError as exc:
+        print(f"ERROR: could not start the test servers: {exc}", flush=True)
+        return PassResult(POSTGRES, "failed", "servers did not start")
+    print(f"PostgreSQL: {database_url}\nRedis:      {redis_url}", flush=True)
+    env = _base_env() | {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "HOTLINE_TEST_BACKEND": "postgres",
+    }
+    return _result(POSTGRES, _pytest(python, pytest_args, env))
+
+
+def _ensure_service_binaries() -> str:
+    """Return what is still missing, installing it with apt-get when we are allowed to."""
+    missing = _missing_service_binaries()
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"{missing} not found; installing postgresql and redis-server with apt-get ...", flush=True)
+        apt_env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], env=apt_env, check=False)
+        install = ["apt-get", "install", "-y", "-q", "postgresql", "redis-server"]
+        subprocess.run(install, env=apt_env, check=False)
+        missing = _missing_service_binaries()
+    return missing
+
+
+def _missing_service_binaries() -> str:
+    missing = []
+    if services.find_postgres_bindir() is None:
+        missing.append("PostgreSQL server")
+    if services.find_redis_server() is None:
+        missing.append("redis-server")
+    return " and ".join(missing)
+
+
+def _pytest(python: Path, args: list[str], env: dict[str, str]) -> int:
+    cmd = [str(python), "-m", "pytest", *args]
+    print("$ " + " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
+
+
+def _result(name: str, code: int) -> PassResult:
+    if code == 0:
+        return PassResult(name, "passed")
+    if code == PYTEST_NO_TESTS:
+        return PassResult(name, "failed", "no tests collected")
+    return PassResult(name, "failed", f"pytest exit {code}")
+
+
+def _base_env() -> dict[str, str]:
+    # Settings pick their backends from these variables; a developer's shell must not leak in.
+    return {name: value for name, value in os.environ.items() if name not in SERVICE_ENV}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _banner(title: str) -> None:
+    print(f"\n{'=' * 78}\n== {title}\n{'=' * 78}", flush=True)
+
+
+def _cleanup_on_sigterm() -> None:
+    # A CI timeout sends SIGTERM; turning it into SystemExit lets the finally blocks stop the
+    # servers (and subprocess.run kill pytest) instead of leaking them.
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
