@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def manage(python: str, *args: str) -> None:
     cmd = [python, "manage.py", *args]
-    print("$ " + " ".join(["python", "manage.py", *args]), flush=True)
+    print(f"$ {shlex.join(['python', 'manage.py', *args])}", flush=True)
     result = subprocess.run(cmd, cwd=REPO_ROOT, check=False)
     if result.returncode != 0:
         raise SystemExit(f"manage.py {args[0]} failed (exit {result.returncode})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -144,7 +145,7 @@ def _missing_service_binaries() -> str:
 
 def _pytest(python: Path, args: list[str], env: dict[str, str]) -> int:
     cmd = [str(python), "-m", "pytest", *args]
-    print("$ " + " ".join(cmd), flush=True)
+    print(f"$ {shlex.join(cmd)}", flush=True)
     return subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
 
 
