@@ -218,8 +218,11 @@ STATES: dict[Machine, tuple[str, ...]] = {
 
 
 def actions(machine: Machine, *, include_system: bool = False) -> tuple[str, ...]:
+    """Actions on existing objects (creation, from START, has its own endpoint)."""
     seen: dict[str, None] = {}
     for row in TABLE:
+        if row.sources == {START}:
+            continue
         if row.machine == machine and (include_system or not row.is_system):
             seen.setdefault(row.action, None)
     return tuple(seen)
