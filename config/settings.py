@@ -195,5 +195,7 @@ HOTLINE = {
     # Country used to normalise callers' phone numbers given without a country code.
     "PHONE_REGION": os.environ.get("HOTLINE_PHONE_REGION", "CN"),
     "TICKET_NUMBER_PREFIX": "12345",
+    # Administrative code of the city the centre serves; agencies with it work city-wide.
+    "CITY_ADCODE": os.environ.get("HOTLINE_CITY_ADCODE", "450200"),
     "IDEMPOTENCY_KEY_TTL_HOURS": 24,
 }

@@ -499,5 +499,7 @@ def do_upsert_user(*, username: str, password: str | None, roles: list[str], age
         user.is_superuser = Role.ADMIN in roles
         if password and not user.check_password(password):
             user.set_password(password)
+        elif not password and user.pk is None:
+            user.set_unusable_password()
         user.save()
         return user

@@ -1,0 +1,293 @@
+"""Load the Liuzhou demo city: agencies, taxonomy, knowledge base, one user per role and a month of
+plausible ticket history in every state, all written through the real actions.
+
+Idempotent: reference data is upserted (unchanged rows stay unchanged) and the history is generated
+only into an empty ticket table, from a fixed seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from callcenter import actions as intake
+from callcenter.models import AppealType, KnowledgeArticle, Subject, Ticket
+from callcenter.phones import InvalidPhone, normalise_phone
+from dispatch import actions as dispatching
+from dispatch import clock
+from dispatch.models import Agency, Role, User
+from dispatch.proposals import propose_by_subject
+
+ROOT = Path(settings.BASE_DIR)
+DEMO_PASSWORD = "demo-12345"
+CENTRE = "lz-12345"
+
+DEMO_USERS: list[dict[str, Any]] = [
+    {"username": "operator", "roles": [Role.OPERATOR], "agency": CENTRE, "name": "话务员 小林", "extension": "8001"},
+    {"username": "dispatcher", "roles": [Role.DISPATCHER], "agency": CENTRE, "name": "派单员 老周"},
+    {"username": "commander", "roles": [Role.COMMANDER], "agency": CENTRE, "name": "指挥长 韦队"},
+    {"username": "supervisor", "roles": [Role.SUPERVISOR], "agency": CENTRE, "name": "督查员 覃科"},
+    {"username": "auditor", "roles": [Role.AUDITOR], "agency": CENTRE, "name": "审计员 蓝工"},
+    {"username": "admin", "roles": [Role.ADMIN], "agency": CENTRE, "name": "系统管理员"},
+    {"username": "handler", "roles": [Role.AGENCY_HANDLER], "agency": "lz-cgj", "name": "市城管局 承办人"},
+    {"username": "agencyadmin", "roles": [Role.AGENCY_ADMIN], "agency": "lz-cgj", "name": "市城管局 管理员"},
+]
+
+# Approximate centres of the urban districts (WGS84), for plausible ticket locations.
+DISTRICTS = {
+    "450202": (24.3155, 109.4120), "450203": (24.2995, 109.4530), "450204": (24.2890, 109.3880),
+    "450205": (24.3650, 109.4060), "450206": (24.2560, 109.3350),
+}
+ROADS = ["龙城路", "五一路", "文惠路", "八一路", "桂中大道", "潭中西路", "东环大道", "航生路", "屏山大道", "柳石路",
+         "飞鹅路", "西环路", "北雀路", "跃进路", "广场路", "弯塘路", "红光路", "革新路", "谷埠街", "曙光东路"]
+SURNAMES = ["张", "李", "王", "刘", "陈", "杨", "黄", "赵", "周", "吴", "韦", "覃", "蓝", "莫", "廖"]
+DETAILS = {
+    "complaint": "该问题已持续一周左右，多次反映未见改善，请相关部门尽快处理并回复。",
+    "help": "市民请求协助处理，情况比较急，希望尽快安排人员到场。",
+    "consultation": "市民咨询相关政策规定和办理流程。",
+    "report": "市民举报存在违规行为，请依法核查处理。",
+    "suggestion": "市民建议相关部门加强日常管理和巡查。",
+    "praise": "市民对相关部门工作人员的及时处理表示感谢。",
+}
+
+# Final states of the history and how many tickets end in each.
+TARGETS = [
+    ("closed", 52), ("closed_direct", 34), ("in_progress", 24), ("pending_revisit", 15), ("dispatched", 14),
+    ("replied", 12), ("accepted", 10), ("returned", 9), ("revisited", 8), ("merged", 8), ("redo_closed", 8),
+    ("cancelled", 6),
+]
+PATHS: dict[str, list[str]] = {
+    "accepted": [],
+    "closed_direct": ["resolve"],
+    "cancelled": ["cancel"],
+    "merged": ["merge"],
+    "dispatched": ["dispatch"],
+    "returned": ["dispatch", "sign", "return"],
+    "in_progress": ["dispatch", "sign", "note"],
+    "replied": ["dispatch", "sign", "reply"],
+    "pending_revisit": ["dispatch", "sign", "reply", "approve"],
+    "revisited": ["dispatch", "sign", "reply", "approve", "revisit_unhappy"],
+    "closed": ["dispatch", "sign", "note", "reply", "approve", "revisit_happy", "close"],
+    "redo_closed": ["dispatch", "sign", "reply", "approve", "revisit_unhappy", "redo", "reply", "approve",
+                    "revisit_happy", "close"],
+}
+# How long after the previous step each step happens, in minutes (low, high).
+DELAYS = {
+    "dispatch": (5, 90), "sign": (30, 20 * 60), "note": (60, 24 * 60), "return": (60, 8 * 60),
+    "reply": (12 * 60, 6 * 24 * 60), "approve": (30, 8 * 60), "revisit_happy": (12 * 60, 48 * 60),
+    "revisit_unhappy": (12 * 60, 48 * 60), "redo": (30, 4 * 60), "close": (5, 120), "resolve": (2, 8),
+    "cancel": (10, 120), "merge": (5, 60), "redispatch": (30, 240),
+}
+
+
+class Command(BaseCommand):
+    help = "Load the Liuzhou demo city (agencies, taxonomy, knowledge base, users, ticket history)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--tickets", type=int, default=200, help="historical tickets to generate")
+        parser.add_argument("--seed", type=int, default=12345)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._load_agencies()
+        appeal_types, leaves = intake.do_load_taxonomy(self._json("callcenter/data/taxonomy.json"))
+        for article in self._json("callcenter/data/knowledge.json"):
+            intake.do_save_article(article)
+        for spec in DEMO_USERS:
+            dispatching.do_upsert_user(username=spec["username"], password=DEMO_PASSWORD, roles=spec["roles"],
+                                       agency_code=spec["agency"], first_name=spec["name"],
+                                       extension=spec.get("extension", ""))
+        self.stdout.write(f"Reference data: {Agency.objects.count()} agencies, {appeal_types} appeal types, "
+                          f"{leaves} subjects, {KnowledgeArticle.objects.count()} knowledge articles.")
+        if Ticket.objects.exists():
+            self.stdout.write(f"History already present ({Ticket.objects.count()} tickets); left as it is.")
+        else:
+            History(random.Random(options["seed"]), options["tickets"]).generate()
+            self.stdout.write(f"Generated {Ticket.objects.count()} historical tickets.")
+        self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+        for spec in DEMO_USERS:
+            roles = ", ".join(spec["roles"])
+            self.stdout.write(f"  {spec['username']:<12} {roles:<16} {spec['name']}")
+
+    def _json(self, relative: str) -> Any:
+        return json.loads((ROOT / relative).read_text(encoding="utf-8"))
+
+    def _load_agencies(self) -> None:
+        with transaction.atomic():
+            for order, row in enumerate(self._json("dispatch/data/agencies.json")):
+                dispatching.do_upsert_agency(
+                    code=row["code"], name=row["name"], name_en=row.get("name_en", ""), kind=row["kind"],
+                    function=row["function"], parent_code=row.get("parent"), adcode=row.get("adcode", ""),
+                    sort_order=order,
+                )
+
+
+class History:
+    """A month of tickets, each walked through the real actions at plausible past times."""
+
+    def __init__(self, rng: random.Random, count: int):
+        self.rng = rng
+        self.count = count
+        self.now = clock.now()
+        self.users = {u.username: u for u in User.objects.filter(username__in=[s["username"] for s in DEMO_USERS])}
+        self.leaves = list(Subject.objects.filter(is_leaf=True, active=True).order_by("code"))
+        self.appeal_types = {a.code: a for a in AppealType.objects.all()}
+        self.articles = list(KnowledgeArticle.objects.filter(active=True, valid_to__isnull=True)
+                             .prefetch_related("subjects").order_by("code"))
+        self.phones = self._phone_pool(90)
+        self.handlers: dict[int, User] = {}
+
+    def _phone_pool(self, size: int) -> list[str]:
+        pool: list[str] = []
+        prefixes = ["138", "139", "137", "135", "150", "151", "158", "159", "186", "188", "177", "199"]
+        while len(pool) < size:
+            raw = self.rng.choice(prefixes) + "".join(self.rng.choice("0123456789") for _ in range(8))
+            if self.rng.random() < 0.1:
+                raw = "0772-" + self.rng.choice("23") + "".join(self.rng.choice("0123456789") for _ in range(6))
+            try:
+                pool.append(normalise_phone(raw))
+            except InvalidPhone:
+                continue
+        return pool
+
+    def handler_for(self, agency: Agency) -> User:
+        if agency.pk not in self.handlers:
+            demo = next((u for u in self.users.values() if u.agency_id == agency.pk and u.is_agency_staff), None)
+            self.handlers[agency.pk] = demo or dispatching.do_upsert_user(
+                username=f"{agency.code}.handler", password=None, roles=[Role.AGENCY_HANDLER],
+                agency_code=agency.code, first_name=f"{agency.name} 承办人")
+        return self.handlers[agency.pk]
+
+    def generate(self) -> None:
+        total = sum(n for _state, n in TARGETS)
+        # Every final state appears at least once, whatever the count; the rest keep the proportions.
+        plan = [state for state, n in TARGETS for _ in range(max(1, round(n * self.count / total)))]
+        # The longest paths go to the oldest tickets, so that they can finish before today.
+        plan.sort(key=lambda state: -len(PATHS[state]))
+        span = dt.timedelta(days=30)
+        start = self.now - span
+        for index, target in enumerate(plan):
+            created = start + span * (index / max(len(plan), 1)) * 0.97
+            created = created.replace(hour=self.rng.randint(8, 20), minute=self.rng.randint(0, 59))
+            if created >= self.now - dt.timedelta(hours=1):
+                created = self.now - dt.timedelta(hours=self.rng.randint(2, 12))
+            self._walk(target, created)
+
+    def _walk(self, target: str, created: dt.datetime) -> None:
+        rng = self.rng
+        direct = target == "closed_direct"
+        article = rng.choice(self.articles) if direct and self.articles else None
+        subject = article.subjects.first() if article and article.subjects.exists() else rng.choice(self.leaves)
+        assert subject is not None
+        appeal = "consultation" if direct else rng.choice(["complaint", "complaint", "help", "report", "suggestion",
+                                                           "consultation", "praise"])
+        adcode = rng.choice(list(DISTRICTS))
+        lat, lon = DISTRICTS[adcode]
+        road = rng.choice(ROADS)
+        payload = {
+            "channel": rng.choice(["phone"] * 6 + ["wechat", "web", "app", "sms"]),
+            "phone": rng.choice(self.phones),
+            "caller_name": rng.choice(SURNAMES) + rng.choice(["先生", "女士"]),
+            "caller_confidential": rng.random() < 0.1,
+            "appeal_type": appeal, "subject": subject.code,
+            "urgency": rng.choices(["normal", "urgent", "emergency"], weights=[88, 10, 2])[0],
+            "title": f"{road}{subject.name}",
+            "description": f"{road}{rng.randint(1, 300)}号附近{subject.name}问题。{DETAILS[appeal]}",
+            "address": f"柳州市{road}{rng.randint(1, 300)}号",
+            "latitude": round(lat + rng.uniform(-0.02, 0.02), 6),
+            "longitude": round(lon + rng.uniform(-0.02, 0.02), 6),
+        }
+        operator, dispatcher = self.users["operator"], self.users["dispatcher"]
+        with clock.pinned_at(created):
+            ticket, _created = intake.do_create_ticket(payload, actor=operator)
+        proposal = propose_by_subject(subject, district_adcode=adcode)
+        lead = proposal.lead or Agency.objects.get(code="lz-cgj")
+        at = created
+        state: dict[str, Any] = {"wo": None}
+
+        def step(name: str, run: Callable[[], Any]) -> bool:
+            nonlocal at
+            low, high = DELAYS[name]
+            at = at + dt.timedelta(minutes=rng.randint(low, high))
+            if at >= self.now:
+                return False
+            with clock.pinned_at(at):
+                run()
+            return True
+
+        handler = self.handler_for(lead)
+        for name in PATHS[target]:
+            wo_id = state["wo"]
+            runners: dict[str, Callable[[], Any]] = {
+                "resolve": lambda: intake.do_resolve_ticket_directly(
+                    ticket.pk, actor=operator, answer="已根据知识库内容答复市民。",
+                    article_id=article.pk if article else None),
+                "cancel": lambda: intake.do_cancel_ticket(ticket.pk, actor=operator, reason="市民来电撤回诉求。"),
+                "merge": lambda: self._merge_into_earlier(ticket, operator),
+                "dispatch": lambda: state.update(wo=self._dispatch(ticket, lead, dispatcher, rng)),
+                "sign": lambda: dispatching.do_sign_work_order(wo_id, actor=handler),
+                "note": lambda: dispatching.do_note_work_order(wo_id, actor=handler, note="已安排人员现场核查。"),
+                "return": lambda: dispatching.do_return_work_order(
+                    wo_id, actor=handler, reason="经核查，该事项不属于本单位职责范围。",
+                    legal_basis="依据本单位“三定”方案规定的职责。"),
+                "reply": lambda: dispatching.do_reply_work_order(
+                    wo_id, actor=handler, reply="已到现场处理完毕，并与市民沟通说明。",
+                    outcome=rng.choice(["resolved", "resolved", "resolved", "explained", "partial"])),
+                "approve": lambda: dispatching.do_approve_work_order(wo_id, actor=dispatcher),
+                "revisit_happy": lambda: intake.do_revisit_ticket(
+                    ticket.pk, actor=operator, satisfaction=rng.choice(["satisfied"] * 4 + ["basically_satisfied"]),
+                    resolved=True),
+                "revisit_unhappy": lambda: intake.do_revisit_ticket(
+                    ticket.pk, actor=operator, satisfaction="unsatisfied", resolved=False,
+                    note="市民表示问题仍未解决。"),
+                "redo": lambda: dispatching.do_redo_ticket(ticket.pk, actor=dispatcher, note="回访不满意，请重新办理。"),
+                "close": lambda: intake.do_close_ticket(ticket.pk, actor=operator),
+            }
+            if not step(name, runners[name]):
+                return
+            if name in ("sign", "reply", "approve"):
+                self._co_handlers_follow(ticket, name, dispatcher)
+            if name == "sign" and rng.random() < 0.15:
+                step("note", lambda: dispatching.do_urge_work_order(state["wo"], actor=dispatcher,
+                                                                    note="请加快办理进度。"))
+
+    def _dispatch(self, ticket: Ticket, lead: Agency, dispatcher: User, rng: random.Random) -> int:
+        co: list[int] = []
+        if rng.random() < 0.12:
+            districts = list(Agency.objects.filter(kind="district", adcode__in=list(DISTRICTS))
+                             .exclude(pk=lead.pk).order_by("code"))
+            if districts:
+                co = [rng.choice(districts).pk]
+        done = dispatching.do_dispatch_ticket(ticket.pk, actor=dispatcher, lead_agency_id=lead.pk, co_agency_ids=co,
+                                              instructions="请按时限办理并回复。")
+        work_order = done.work_orders.filter(responsibility="lead").order_by("-id").first()
+        assert work_order is not None
+        return work_order.pk
+
+    def _co_handlers_follow(self, ticket: Ticket, name: str, dispatcher: User) -> None:
+        """Co-handling agencies sign, reply and are approved alongside the lead."""
+        wanted = {"sign": "pending_sign", "reply": "handling", "approve": "replied"}[name]
+        for wo in ticket.work_orders.filter(responsibility="co", state=wanted).select_related("agency"):
+            handler = self.handler_for(wo.agency)
+            if name == "sign":
+                dispatching.do_sign_work_order(wo.pk, actor=handler)
+            elif name == "reply":
+                dispatching.do_reply_work_order(wo.pk, actor=handler, reply="已配合主办单位完成处理。",
+                                                outcome="resolved")
+            else:
+                dispatching.do_approve_work_order(wo.pk, actor=dispatcher)
+
+    def _merge_into_earlier(self, ticket: Ticket, operator: User) -> None:
+        master = (Ticket.objects.filter(subject=ticket.subject, state__in=["dispatched", "in_progress", "accepted"])
+                  .exclude(pk=ticket.pk).order_by("-id").first()
+                  or Ticket.objects.filter(state__in=["dispatched", "in_progress"]).exclude(pk=ticket.pk)
+                  .order_by("-id").first())
+        if master is not None:
+            intake.do_merge_ticket(ticket.pk, actor=operator, master_id=master.pk, note="同一问题重复来电，合并处理。")
