@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Max
 
 from callcenter import actions as intake
 from callcenter.models import AppealType, KnowledgeArticle, Subject, Ticket
@@ -285,9 +286,16 @@ class History:
                 dispatching.do_approve_work_order(wo.pk, actor=dispatcher)
 
     def _merge_into_earlier(self, ticket: Ticket, operator: User) -> None:
-        master = (Ticket.objects.filter(subject=ticket.subject, state__in=["dispatched", "in_progress", "accepted"])
-                  .exclude(pk=ticket.pk).order_by("-id").first()
-                  or Ticket.objects.filter(state__in=["dispatched", "in_progress"]).exclude(pk=ticket.pk)
-                  .order_by("-id").first())
-        if master is not None:
-            intake.do_merge_ticket(ticket.pk, actor=operator, master_id=master.pk, note="同一问题重复来电，合并处理。")
+        """Merge into an open ticket on the same subject whose history ends before now (else a fresh one)."""
+        now = clock.now()
+        master = (Ticket.objects.filter(subject=ticket.subject, state__in=["accepted", "dispatched", "in_progress"])
+                  .exclude(pk=ticket.pk).annotate(last_step=Max("timeline__created_at"))
+                  .filter(last_step__lt=now).order_by("-id").first())
+        if master is None:
+            payload = {"channel": "phone", "phone": self.rng.choice(self.phones), "caller_name": "市民",
+                       "appeal_type": ticket.appeal_type.code, "subject": ticket.subject.code,
+                       "description": ticket.description, "address": ticket.address, "title": ticket.title,
+                       "latitude": ticket.latitude, "longitude": ticket.longitude}
+            with clock.pinned_at(ticket.created_at - dt.timedelta(minutes=10)):
+                master, _created = intake.do_create_ticket(payload, actor=operator)
+        intake.do_merge_ticket(ticket.pk, actor=operator, master_id=master.pk, note="同一问题重复来电，合并处理。")
