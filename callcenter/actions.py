@@ -70,8 +70,9 @@ class TicketInput:
     longitude: float | None
 
 
-def _text(data: dict[str, Any], name: str, errors: dict[str, list[str]], *, required: bool = False,
-          max_length: int = MAX_TEXT) -> str:
+def _text(
+    data: dict[str, Any], name: str, errors: dict[str, list[str]], *, required: bool = False, max_length: int = MAX_TEXT
+) -> str:
     value = data.get(name, "")
     if value is None:
         value = ""
@@ -140,9 +141,17 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
         raise InvalidInput(_("Some fields are not valid."), fields=errors)
     assert appeal_type is not None and subject is not None
     return TicketInput(
-        channel=str(channel), phone=phone, caller_name=caller_name, caller_confidential=confidential,
-        appeal_type=appeal_type, subject=subject, urgency=str(urgency), title=title, description=description,
-        address=address, latitude=float(latitude) if latitude is not None else None,
+        channel=str(channel),
+        phone=phone,
+        caller_name=caller_name,
+        caller_confidential=confidential,
+        appeal_type=appeal_type,
+        subject=subject,
+        urgency=str(urgency),
+        title=title,
+        description=description,
+        address=address,
+        latitude=float(latitude) if latitude is not None else None,
         longitude=float(longitude) if longitude is not None else None,
     )
 
@@ -166,12 +175,15 @@ def _claim_idempotency_key(actor: User, key: str, request_hash: str, at: dt.date
     return IdempotencyKey.objects.select_for_update().get(user=actor, key=key)
 
 
-def do_create_ticket(data: dict[str, Any], *, actor: User, idempotency_key: str = "",
-                     request_hash: str = "") -> tuple[Ticket, bool]:
+def do_create_ticket(
+    data: dict[str, Any], *, actor: User, idempotency_key: str = "", request_hash: str = ""
+) -> tuple[Ticket, bool]:
     """Accept (受理) a ticket. Returns (ticket, created); a repeated idempotency key returns the first."""
     if idempotency_key and (len(idempotency_key) > 100 or not request_hash):
-        raise InvalidInput(_("Idempotency-Key must be at most 100 characters."),
-                           fields={"Idempotency-Key": [_("At most 100 characters.")]})
+        raise InvalidInput(
+            _("Idempotency-Key must be at most 100 characters."),
+            fields={"Idempotency-Key": [_("At most 100 characters.")]},
+        )
     workflow.authorise(Machine.TICKET, workflow.START, "accept", actor=actor, obj=None)
     intake = check_create_ticket(data)
     with transaction.atomic(durable=True):
@@ -180,8 +192,9 @@ def do_create_ticket(data: dict[str, Any], *, actor: User, idempotency_key: str 
         if idempotency_key:
             claim = _claim_idempotency_key(actor, idempotency_key, request_hash, at)
             if claim.request_hash != request_hash:
-                raise Unprocessable(_("This Idempotency-Key was used with a different request body."),
-                                    code="idempotency_key_reused")
+                raise Unprocessable(
+                    _("This Idempotency-Key was used with a different request body."), code="idempotency_key_reused"
+                )
             if claim.ticket_id is not None:
                 return Ticket.objects.get(pk=claim.ticket_id), False
         caller = None
@@ -191,21 +204,46 @@ def do_create_ticket(data: dict[str, Any], *, actor: User, idempotency_key: str 
                 caller.name = intake.caller_name
                 caller.save(update_fields=["name"])
         ticket = Ticket.objects.create(
-            number=_next_ticket_number(at), state=TicketState.ACCEPTED, channel=intake.channel, caller=caller,
-            caller_name=intake.caller_name, caller_confidential=intake.caller_confidential,
-            appeal_type=intake.appeal_type, subject=intake.subject, urgency=intake.urgency, title=intake.title,
-            description=intake.description, address=intake.address, latitude=intake.latitude,
-            longitude=intake.longitude, created_by=actor, created_at=at, updated_at=at,
+            number=_next_ticket_number(at),
+            state=TicketState.ACCEPTED,
+            channel=intake.channel,
+            caller=caller,
+            caller_name=intake.caller_name,
+            caller_confidential=intake.caller_confidential,
+            appeal_type=intake.appeal_type,
+            subject=intake.subject,
+            urgency=intake.urgency,
+            title=intake.title,
+            description=intake.description,
+            address=intake.address,
+            latitude=intake.latitude,
+            longitude=intake.longitude,
+            created_by=actor,
+            created_at=at,
+            updated_at=at,
         )
         if caller is not None:
-            TicketCaller.objects.create(ticket=ticket, caller=caller, caller_name=intake.caller_name,
-                                        confidential=intake.caller_confidential, via_ticket=ticket, added_at=at)
+            TicketCaller.objects.create(
+                ticket=ticket,
+                caller=caller,
+                caller_name=intake.caller_name,
+                confidential=intake.caller_confidential,
+                via_ticket=ticket,
+                added_at=at,
+            )
         if claim is not None:
             claim.ticket = ticket
             claim.save(update_fields=["ticket"])
-        write_timeline(ticket=ticket, machine=Machine.TICKET, action="accept", from_state="",
-                       to_state=ticket.state, actor=actor, at=at,
-                       data={"channel": intake.channel, "subject": intake.subject.code})
+        write_timeline(
+            ticket=ticket,
+            machine=Machine.TICKET,
+            action="accept",
+            from_state="",
+            to_state=ticket.state,
+            actor=actor,
+            at=at,
+            data={"channel": intake.channel, "subject": intake.subject.code},
+        )
         emit_ticket_event(ticket, "ticket.created")
     return ticket, True
 
@@ -215,8 +253,9 @@ def do_resolve_ticket_directly(ticket_id: int, *, actor: User, answer: str, arti
     require_text({"answer": answer}, required=["answer"])
     article = None
     if article_id is not None:
-        article = KnowledgeArticle.objects.filter(pk=article_id, active=True).first() \
-            if isinstance(article_id, int) else None
+        article = (
+            KnowledgeArticle.objects.filter(pk=article_id, active=True).first() if isinstance(article_id, int) else None
+        )
         if article is None:
             raise InvalidInput(_("Unknown knowledge article."), fields={"article_id": [_("Unknown article.")]})
     with transaction.atomic(durable=True):
@@ -225,8 +264,14 @@ def do_resolve_ticket_directly(ticket_id: int, *, actor: User, answer: str, arti
         ticket.answered_by_article = article
         ticket.resolution_note = answer
         ticket.save(update_fields=["answered_by_article", "resolution_note"])
-        transition_ticket(ticket, "resolve_directly", actor=actor, at=at, note=answer,
-                          data={"article": article.code if article else None})
+        transition_ticket(
+            ticket,
+            "resolve_directly",
+            actor=actor,
+            at=at,
+            note=answer,
+            data={"article": article.code if article else None},
+        )
     return ticket
 
 
@@ -248,12 +293,26 @@ def do_merge_ticket(ticket_id: int, *, actor: User, master_id: Any, note: str = 
         moved = []
         for row in TicketCaller.objects.filter(ticket=duplicate).order_by("id"):
             if row.caller_id not in known:
-                TicketCaller.objects.create(ticket=master, caller_id=row.caller_id, caller_name=row.caller_name,
-                                            confidential=row.confidential, via_ticket=duplicate, added_at=at)
+                TicketCaller.objects.create(
+                    ticket=master,
+                    caller_id=row.caller_id,
+                    caller_name=row.caller_name,
+                    confidential=row.confidential,
+                    via_ticket=duplicate,
+                    added_at=at,
+                )
                 moved.append(row.caller_id)
-        write_timeline(ticket=master, machine=Machine.TICKET, action="absorb_duplicate", from_state=master.state,
-                       to_state=master.state, actor=actor, at=at, note=note,
-                       data={"duplicate": duplicate.number, "callers_added": len(moved)})
+        write_timeline(
+            ticket=master,
+            machine=Machine.TICKET,
+            action="absorb_duplicate",
+            from_state=master.state,
+            to_state=master.state,
+            actor=actor,
+            at=at,
+            note=note,
+            data={"duplicate": duplicate.number, "callers_added": len(moved)},
+        )
         emit_ticket_event(master, "ticket.merged", duplicate_id=duplicate.pk, duplicate_number=duplicate.number)
     return duplicate
 
@@ -286,8 +345,9 @@ def check_revisit_ticket(*, satisfaction: Any, resolved: Any, note: Any) -> None
         raise InvalidInput(_("Some fields are not valid."), fields=errors)
 
 
-def do_revisit_ticket(ticket_id: int, *, actor: User, satisfaction: str, resolved: bool | None,
-                      note: str = "", caller_id: Any = None) -> Revisit:
+def do_revisit_ticket(
+    ticket_id: int, *, actor: User, satisfaction: str, resolved: bool | None, note: str = "", caller_id: Any = None
+) -> Revisit:
     """回访: record what the caller said about the handling."""
     check_revisit_ticket(satisfaction=satisfaction, resolved=resolved, note=note)
     with transaction.atomic(durable=True):
@@ -295,13 +355,27 @@ def do_revisit_ticket(ticket_id: int, *, actor: User, satisfaction: str, resolve
         ticket = lock_ticket(ticket_id)
         callers = set(TicketCaller.objects.filter(ticket=ticket).values_list("caller_id", flat=True))
         if caller_id is not None and caller_id not in callers:
-            raise InvalidInput(_("That caller is not on this ticket's revisit list."),
-                               fields={"caller_id": [_("Not a caller of this ticket.")]})
-        transition_ticket(ticket, "revisit", actor=actor, at=at, note=note or "",
-                          data={"satisfaction": satisfaction, "resolved": resolved})
-        return Revisit.objects.create(ticket=ticket, caller_id=caller_id or ticket.caller_id,
-                                      satisfaction=satisfaction, resolved=resolved, note=note or "",
-                                      created_by=actor, created_at=at)
+            raise InvalidInput(
+                _("That caller is not on this ticket's revisit list."),
+                fields={"caller_id": [_("Not a caller of this ticket.")]},
+            )
+        transition_ticket(
+            ticket,
+            "revisit",
+            actor=actor,
+            at=at,
+            note=note or "",
+            data={"satisfaction": satisfaction, "resolved": resolved},
+        )
+        return Revisit.objects.create(
+            ticket=ticket,
+            caller_id=caller_id or ticket.caller_id,
+            satisfaction=satisfaction,
+            resolved=resolved,
+            note=note or "",
+            created_by=actor,
+            created_at=at,
+        )
 
 
 def do_close_ticket(ticket_id: int, *, actor: User, note: str = "") -> Ticket:
@@ -312,11 +386,15 @@ def do_close_ticket(ticket_id: int, *, actor: User, note: str = "") -> Ticket:
         ticket = lock_ticket(ticket_id)
         work_orders = lock_work_orders_of_ticket(ticket)
         latest = ticket.revisits.order_by("-id").first()
-        content = latest is not None and latest.satisfaction in (Satisfaction.SATISFIED,
-                                                                  Satisfaction.BASICALLY_SATISFIED)
+        content = latest is not None and latest.satisfaction in (
+            Satisfaction.SATISFIED,
+            Satisfaction.BASICALLY_SATISFIED,
+        )
         if workflow.find(Machine.TICKET, ticket.state, "close") and not content and not (note or "").strip():
-            raise InvalidInput(_("Say why the ticket is closed without a satisfied revisit."),
-                               fields={"note": [_("This field is required.")]})
+            raise InvalidInput(
+                _("Say why the ticket is closed without a satisfied revisit."),
+                fields={"note": [_("This field is required.")]},
+            )
         workflow.authorise(Machine.TICKET, ticket.state, "close", actor=actor, obj=ticket, context={"now": at})
         for work_order in work_orders:
             if work_order.state == WorkOrderState.APPROVED:
@@ -334,14 +412,22 @@ def do_reveal_caller(ticket_id: int, *, actor: User, reason: str) -> dict[str, A
         at = clock.now()
         ticket = Ticket.objects.select_related("caller").get(pk=ticket_id)
         callers = list(TicketCaller.objects.filter(ticket=ticket).select_related("caller").order_by("id"))
-        AuditEntry.objects.create(actor=actor, actor_agency_id=actor.agency_id, action="reveal_caller",
-                                  ticket=ticket, reason=reason, fields=["phone", "caller_name"], created_at=at)
+        AuditEntry.objects.create(
+            actor=actor,
+            actor_agency_id=actor.agency_id,
+            action="reveal_caller",
+            ticket=ticket,
+            reason=reason,
+            fields=["phone", "caller_name"],
+            created_at=at,
+        )
         append_event("caller.revealed", {"ticket_id": ticket.pk, "actor_id": actor.pk}, ticket_id=ticket.pk)
     return {
         "phone": ticket.caller.phone if ticket.caller else "",
         "caller_name": ticket.caller_name,
-        "callers": [{"caller_id": row.caller_id, "phone": row.caller.phone, "name": row.caller_name}
-                    for row in callers],
+        "callers": [
+            {"caller_id": row.caller_id, "phone": row.caller.phone, "name": row.caller_name} for row in callers
+        ],
     }
 
 
@@ -356,9 +442,15 @@ def _subject_rows(nodes: list[dict[str, Any]], parent: Subject | None, path: str
         subject, _created = Subject.objects.update_or_create(
             code=node["code"],
             defaults={
-                "name": node["name"], "name_en": node.get("name_en", ""), "parent": parent, "path": full_path,
-                "is_leaf": not children, "default_agency_function": node.get("default_agency_function", ""),
-                "time_limits": node.get("time_limits", {}), "sort_order": order[0], "active": True,
+                "name": node["name"],
+                "name_en": node.get("name_en", ""),
+                "parent": parent,
+                "path": full_path,
+                "is_leaf": not children,
+                "default_agency_function": node.get("default_agency_function", ""),
+                "time_limits": node.get("time_limits", {}),
+                "sort_order": order[0],
+                "active": True,
             },
         )
         _subject_rows(children, subject, full_path, order)
@@ -368,8 +460,8 @@ def do_load_taxonomy(document: dict[str, Any]) -> tuple[int, int]:
     with transaction.atomic():
         for position, row in enumerate(document["appeal_types"]):
             AppealType.objects.update_or_create(
-                code=row["code"], defaults={"name": row["name"], "name_en": row.get("name_en", ""),
-                                            "sort_order": position},
+                code=row["code"],
+                defaults={"name": row["name"], "name_en": row.get("name_en", ""), "sort_order": position},
             )
         _subject_rows(document["subjects"], None, "", [0])
     return AppealType.objects.count(), Subject.objects.filter(is_leaf=True).count()
@@ -439,8 +531,9 @@ def check_save_article(data: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def do_save_article(data: dict[str, Any], *, actor: User | None = None,
-                    article_id: int | None = None) -> KnowledgeArticle:
+def do_save_article(
+    data: dict[str, Any], *, actor: User | None = None, article_id: int | None = None
+) -> KnowledgeArticle:
     cleaned = check_save_article(data)
     subjects = cleaned.pop("subjects")
     with transaction.atomic():
@@ -468,7 +561,16 @@ def reindex_article(article: KnowledgeArticle) -> None:
 
 
 __all__ = [
-    "check_create_ticket", "do_cancel_ticket", "do_close_ticket", "do_create_ticket", "do_load_taxonomy",
-    "do_merge_ticket", "do_resolve_ticket_directly", "do_reveal_caller", "do_revisit_ticket",
-    "do_save_article", "do_save_subject", "sync_ticket_state",
+    "check_create_ticket",
+    "do_cancel_ticket",
+    "do_close_ticket",
+    "do_create_ticket",
+    "do_load_taxonomy",
+    "do_merge_ticket",
+    "do_resolve_ticket_directly",
+    "do_reveal_caller",
+    "do_revisit_ticket",
+    "do_save_article",
+    "do_save_subject",
+    "sync_ticket_state",
 ]

@@ -28,7 +28,6 @@ from callcenter.serializers import (
     NoteInput,
     ReasonInput,
     RedoInput,
-    RequiredNoteInput,
     ResolveDirectlyInput,
     RevisitInput,
     SubjectSerializer,
@@ -39,7 +38,7 @@ from callcenter.serializers import (
 )
 from dispatch import actions as dispatch_actions
 from dispatch import clock
-from dispatch.access import may_edit_knowledge, may_read_caller_history, visible_tickets, visible_timeline
+from dispatch.access import current_user, may_edit_knowledge, may_read_caller_history, visible_tickets, visible_timeline
 from dispatch.calendar import local_zone
 from dispatch.errors import InvalidInput, NotAllowed
 from dispatch.models import WorkOrder
@@ -72,11 +71,15 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = TicketListSerializer
 
     def get_queryset(self) -> QuerySet[Ticket]:
-        tickets = visible_tickets(self.request.user).select_related("subject", "appeal_type", "caller")
+        tickets = visible_tickets(current_user(self.request)).select_related("subject", "appeal_type", "caller")
         if self.action == "list":
             params = self.request.query_params
-            for name, lookup in (("state", "state"), ("subject", "subject__code"), ("urgency", "urgency"),
-                                 ("number", "number")):
+            for name, lookup in (
+                ("state", "state"),
+                ("subject", "subject__code"),
+                ("urgency", "urgency"),
+                ("number", "number"),
+            ):
                 if params.get(name):
                     tickets = tickets.filter(**{lookup: params[name]})
             return tickets.order_by("-id")
@@ -100,13 +103,19 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def _visible_id(self) -> int:
         return int(self.get_object().pk)
 
-    @extend_schema(request=TicketCreateInput, responses={201: TicketDetailSerializer},
-                   parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)])
+    @extend_schema(
+        request=TicketCreateInput,
+        responses={201: TicketDetailSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
     def create(self, request: Request) -> Response:
         data = validated(TicketCreateInput, request)
         key = request.headers.get("Idempotency-Key", "").strip()
         ticket, created = actions.do_create_ticket(
-            data, actor=request.user, idempotency_key=key, request_hash=request_fingerprint(request.data) if key else ""
+            data,
+            actor=current_user(request),
+            idempotency_key=key,
+            request_hash=request_fingerprint(request.data) if key else "",
         )
         return self._detail(ticket.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -114,7 +123,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["get"])
     def timeline(self, request: Request, pk: str) -> Response:
         ticket = self.get_object()
-        rows = visible_timeline(request.user, ticket).select_related("actor", "actor_agency", "work_order")
+        rows = visible_timeline(current_user(request), ticket).select_related("actor", "actor_agency", "work_order")
         return Response(TimelineEntrySerializer(rows.order_by("id"), many=True).data)
 
     @extend_schema(request=ResolveDirectlyInput, responses=TicketDetailSerializer)
@@ -122,8 +131,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def resolve_directly(self, request: Request, pk: str) -> Response:
         data = validated(ResolveDirectlyInput, request)
         ticket_id = self._visible_id()
-        actions.do_resolve_ticket_directly(ticket_id, actor=request.user, answer=data["answer"],
-                                           article_id=data.get("article_id"))
+        actions.do_resolve_ticket_directly(
+            ticket_id, actor=current_user(request), answer=data["answer"], article_id=data.get("article_id")
+        )
         return self._detail(ticket_id)
 
     @extend_schema(request=DispatchInput, responses=TicketDetailSerializer)
@@ -132,7 +142,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         # Named dispatch_ticket because APIView.dispatch is the request entry point.
         data = validated(DispatchInput, request)
         ticket_id = self._visible_id()
-        dispatch_actions.do_dispatch_ticket(ticket_id, actor=request.user, **data)
+        dispatch_actions.do_dispatch_ticket(ticket_id, actor=current_user(request), **data)
         return self._detail(ticket_id)
 
     @extend_schema(request=DispatchInput, responses=TicketDetailSerializer)
@@ -140,7 +150,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def redispatch(self, request: Request, pk: str) -> Response:
         data = validated(DispatchInput, request)
         ticket_id = self._visible_id()
-        dispatch_actions.do_redispatch_ticket(ticket_id, actor=request.user, **data)
+        dispatch_actions.do_redispatch_ticket(ticket_id, actor=current_user(request), **data)
         return self._detail(ticket_id)
 
     @extend_schema(request=MergeInput, responses=TicketDetailSerializer)
@@ -150,7 +160,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket_id = self._visible_id()
         if not self.get_queryset().filter(pk=data["master_id"]).exists():
             raise InvalidInput(_("Unknown master ticket."), fields={"master_id": [_("Unknown ticket.")]})
-        actions.do_merge_ticket(ticket_id, actor=request.user, master_id=data["master_id"], note=data["note"])
+        actions.do_merge_ticket(ticket_id, actor=current_user(request), master_id=data["master_id"], note=data["note"])
         return self._detail(ticket_id)
 
     @extend_schema(request=ReasonInput, responses=TicketDetailSerializer)
@@ -158,7 +168,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def cancel(self, request: Request, pk: str) -> Response:
         data = validated(ReasonInput, request)
         ticket_id = self._visible_id()
-        actions.do_cancel_ticket(ticket_id, actor=request.user, reason=data["reason"])
+        actions.do_cancel_ticket(ticket_id, actor=current_user(request), reason=data["reason"])
         return self._detail(ticket_id)
 
     @extend_schema(request=RevisitInput, responses=TicketDetailSerializer)
@@ -166,7 +176,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def revisit(self, request: Request, pk: str) -> Response:
         data = validated(RevisitInput, request)
         ticket_id = self._visible_id()
-        actions.do_revisit_ticket(ticket_id, actor=request.user, **data)
+        actions.do_revisit_ticket(ticket_id, actor=current_user(request), **data)
         return self._detail(ticket_id)
 
     @extend_schema(request=RedoInput, responses=TicketDetailSerializer)
@@ -174,7 +184,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def redo(self, request: Request, pk: str) -> Response:
         data = validated(RedoInput, request)
         ticket_id = self._visible_id()
-        dispatch_actions.do_redo_ticket(ticket_id, actor=request.user, **data)
+        dispatch_actions.do_redo_ticket(ticket_id, actor=current_user(request), **data)
         return self._detail(ticket_id)
 
     @extend_schema(request=NoteInput, responses=TicketDetailSerializer)
@@ -182,7 +192,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def close(self, request: Request, pk: str) -> Response:
         data = validated(NoteInput, request)
         ticket_id = self._visible_id()
-        actions.do_close_ticket(ticket_id, actor=request.user, note=data["note"])
+        actions.do_close_ticket(ticket_id, actor=current_user(request), note=data["note"])
         return self._detail(ticket_id)
 
     @extend_schema(request=ReasonInput, responses={200: dict})
@@ -191,24 +201,26 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         """Show the caller's full number and name to an agency user; the reason is audited."""
         data = validated(ReasonInput, request)
         ticket_id = self._visible_id()
-        return Response(actions.do_reveal_caller(ticket_id, actor=request.user, reason=data["reason"]))
+        return Response(actions.do_reveal_caller(ticket_id, actor=current_user(request), reason=data["reason"]))
 
 
 class CallerHistoryViewSet(viewsets.ViewSet):
     """The operator's screen pop: every earlier ticket of a phone number, newest first."""
 
-    @extend_schema(parameters=[OpenApiParameter("phone", str, required=True)],
-                   responses=TicketListSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("phone", str, required=True)], responses=TicketListSerializer(many=True)
+    )
     def list(self, request: Request) -> Response:
-        if not may_read_caller_history(request.user):
+        if not may_read_caller_history(current_user(request)):
             raise NotAllowed(_("Your role may not read caller histories."))
         raw = request.query_params.get("phone", "")
         try:
             phone = normalise_phone(raw)
         except InvalidPhone:
-            raise InvalidInput(_("Not a valid phone number."), fields={"phone": [_("Not a valid phone number.")]}) \
-                from None
-        tickets = caller_history(phone, visible_tickets(request.user).select_related("caller"))[:200]
+            raise InvalidInput(
+                _("Not a valid phone number."), fields={"phone": [_("Not a valid phone number.")]}
+            ) from None
+        tickets = caller_history(phone, visible_tickets(current_user(request)).select_related("caller"))[:200]
         data = TicketListSerializer(tickets, many=True, context={"request": request}).data
         return Response({"phone": phone, "count": len(data), "tickets": data})
 
@@ -245,26 +257,28 @@ class KnowledgeArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                 raise InvalidInput(_("Unknown subject."), fields={"subject": [_("Unknown subject.")]})
             subject_id = subject.pk
         hits = search_articles(query, today=clock.now().astimezone(local_zone()).date(), subject_id=subject_id)
-        return Response({
-            "query": query,
-            "results": [{**KnowledgeArticleSerializer(hit.article).data, "score": hit.score} for hit in hits],
-        })
+        return Response(
+            {
+                "query": query,
+                "results": [{**KnowledgeArticleSerializer(hit.article).data, "score": hit.score} for hit in hits],
+            }
+        )
 
     @extend_schema(request=ArticleInput, responses={201: KnowledgeArticleSerializer})
     def create(self, request: Request) -> Response:
-        if not may_edit_knowledge(request.user):
+        if not may_edit_knowledge(current_user(request)):
             raise NotAllowed(_("Your role may not edit the knowledge base."))
         data = validated(ArticleInput, request)
         if KnowledgeArticle.objects.filter(code=data["code"]).exists():
             raise InvalidInput(_("Code already used."), fields={"code": [_("Code already used.")]})
-        article = actions.do_save_article(data, actor=request.user)
+        article = actions.do_save_article(data, actor=current_user(request))
         return Response(KnowledgeArticleSerializer(article).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ArticleInput, responses=KnowledgeArticleSerializer)
     def update(self, request: Request, pk: str) -> Response:
-        if not may_edit_knowledge(request.user):
+        if not may_edit_knowledge(current_user(request)):
             raise NotAllowed(_("Your role may not edit the knowledge base."))
         article_id = self.get_object().pk
         data = validated(ArticleInput, request)
-        article = actions.do_save_article(data, actor=request.user, article_id=article_id)
+        article = actions.do_save_article(data, actor=current_user(request), article_id=article_id)
         return Response(KnowledgeArticleSerializer(article).data)

@@ -36,7 +36,7 @@ def terms_of(text: str) -> Counter[str]:
             if len(run) == 1:
                 terms[run] += 1
             else:
-                terms.update(run[i:i + 2] for i in range(len(run) - 1))
+                terms.update(run[i : i + 2] for i in range(len(run) - 1))
         else:
             terms[run[:MAX_TERM_LENGTH]] += 1
     return terms

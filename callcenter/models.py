@@ -77,9 +77,13 @@ class Subject(models.Model):
         _("default responsible agency function"), max_length=30, choices=AgencyFunction.choices, blank=True
     )
     time_limits = models.JSONField(
-        _("time limits"), default=dict, blank=True,
-        help_text=_('Per urgency and stage, e.g. {"normal": {"sign": "1wd", "handle": "15wd"}, '
-                    '"urgent": {"sign": "2h"}}; "wd" = working days, "h" = clock hours.'),
+        _("time limits"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Per urgency and stage, e.g. {"normal": {"sign": "1wd", "handle": "15wd"}, '
+            '"urgent": {"sign": "2h"}}; "wd" = working days, "h" = clock hours.'
+        ),
     )
     active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(default=0)
@@ -124,11 +128,19 @@ class Ticket(models.Model):
     latitude = models.FloatField(_("latitude (WGS84)"), null=True, blank=True)
     longitude = models.FloatField(_("longitude (WGS84)"), null=True, blank=True)
     master = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
         verbose_name=_("merged into"),
     )
     answered_by_article = models.ForeignKey(
-        "KnowledgeArticle", null=True, blank=True, on_delete=models.PROTECT, related_name="answered_tickets",
+        "KnowledgeArticle",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="answered_tickets",
         verbose_name=_("answered by article"),
     )
     resolution_note = models.TextField(_("resolution note"), blank=True)
@@ -168,6 +180,9 @@ class TicketCaller(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["ticket", "caller"], name="one_row_per_ticket_caller")]
 
+    def __str__(self) -> str:
+        return f"{self.ticket_id}:{self.caller_id}"
+
 
 class Satisfaction(models.TextChoices):
     SATISFIED = "satisfied", _("Satisfied")
@@ -190,14 +205,18 @@ class Revisit(models.Model):
         verbose_name_plural = _("revisits")
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.ticket_id}:{self.satisfaction}"
+
 
 class KnowledgeArticle(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     title = models.CharField(_("title"), max_length=120)
     body = models.TextField(_("body"))
     subjects = models.ManyToManyField(Subject, blank=True, related_name="articles", verbose_name=_("subjects"))
-    keywords = models.CharField(_("keywords"), max_length=300, blank=True,
-                                help_text=_("Separated by spaces or commas."))
+    keywords = models.CharField(
+        _("keywords"), max_length=300, blank=True, help_text=_("Separated by spaces or commas.")
+    )
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_to = models.DateField(_("valid to"), null=True, blank=True)
     active = models.BooleanField(_("active"), default=True)
@@ -222,6 +241,9 @@ class KnowledgeTerm(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["term", "article"], name="one_row_per_term_article")]
 
+    def __str__(self) -> str:
+        return self.term
+
 
 class IdempotencyKey(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
@@ -233,10 +255,16 @@ class IdempotencyKey(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")]
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class TicketNumberCounter(models.Model):
     day = models.DateField(primary_key=True)
     last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last_value}"
 
 
 class AuditEntry(AppendOnlyModel):

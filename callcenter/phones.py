@@ -24,9 +24,10 @@ def national_digits(e164: str) -> str:
     """The number as dialled inside its country: 13812341234, 07722801234."""
     parsed = phonenumbers.parse(e164, None)
     digits = phonenumbers.national_significant_number(parsed)
-    if phonenumbers.number_type(parsed) in (phonenumbers.PhoneNumberType.FIXED_LINE,
-                                            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE) \
-            and not digits.startswith("1"):
+    if phonenumbers.number_type(parsed) in (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ) and not digits.startswith("1"):
         return "0" + digits
     return digits
 

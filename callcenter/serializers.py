@@ -53,12 +53,23 @@ class AppealTypeSerializer(serializers.ModelSerializer):
 
 
 class SubjectSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # "parent" is also an attribute of DRF fields in the type stubs, hence the ignore.
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)  # type: ignore[assignment,var-annotated]
 
     class Meta:
         model = Subject
-        fields = ["id", "code", "name", "name_en", "path", "parent", "is_leaf", "default_agency_function",
-                  "time_limits", "active"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "name_en",
+            "path",
+            "parent",
+            "is_leaf",
+            "default_agency_function",
+            "time_limits",
+            "active",
+        ]
 
 
 class SubjectBriefSerializer(serializers.ModelSerializer):
@@ -68,16 +79,32 @@ class SubjectBriefSerializer(serializers.ModelSerializer):
 
 
 class TicketListSerializer(serializers.ModelSerializer):
-    appeal_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    appeal_type: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     subject = SubjectBriefSerializer(read_only=True)
     caller_phone = serializers.SerializerMethodField()
     caller_name = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
-        fields = ["id", "number", "state", "channel", "urgency", "appeal_type", "subject", "title", "address",
-                  "latitude", "longitude", "caller_phone", "caller_name", "caller_confidential", "created_at",
-                  "updated_at", "closed_at"]
+        fields = [
+            "id",
+            "number",
+            "state",
+            "channel",
+            "urgency",
+            "appeal_type",
+            "subject",
+            "title",
+            "address",
+            "latitude",
+            "longitude",
+            "caller_phone",
+            "caller_name",
+            "caller_confidential",
+            "created_at",
+            "updated_at",
+            "closed_at",
+        ]
 
     def get_caller_phone(self, ticket: Ticket) -> str:
         return presented_phone(ticket.caller.phone if ticket.caller else "", _shows_callers(self))
@@ -91,8 +118,18 @@ class WorkOrderBriefSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WorkOrder
-        fields = ["id", "number", "agency", "responsibility", "state", "created_at", "signed_at", "replied_at",
-                  "reply_outcome", "redo_count"]
+        fields = [
+            "id",
+            "number",
+            "agency",
+            "responsibility",
+            "state",
+            "created_at",
+            "signed_at",
+            "replied_at",
+            "reply_outcome",
+            "redo_count",
+        ]
 
     def get_agency(self, work_order: WorkOrder) -> dict[str, Any]:
         return {"id": work_order.agency_id, "code": work_order.agency.code, "name": work_order.agency.name}
@@ -101,7 +138,7 @@ class WorkOrderBriefSerializer(serializers.ModelSerializer):
 class TicketCallerSerializer(serializers.ModelSerializer):
     phone = serializers.SerializerMethodField()
     name = serializers.SerializerMethodField()
-    via_ticket = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    via_ticket: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="number", read_only=True)
 
     class Meta:
         model = TicketCaller
@@ -124,26 +161,38 @@ class TicketDetailSerializer(TicketListSerializer):
     work_orders = serializers.SerializerMethodField()
     callers = serializers.SerializerMethodField()
     revisits = serializers.SerializerMethodField()
-    master = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    answered_by_article = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    master: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    answered_by_article: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     available_actions = serializers.SerializerMethodField()
 
     class Meta(TicketListSerializer.Meta):
-        fields = [*TicketListSerializer.Meta.fields, "description", "master", "answered_by_article",
-                  "resolution_note", "redo_count", "work_orders", "callers", "revisits", "available_actions"]
+        fields = [
+            *TicketListSerializer.Meta.fields,
+            "description",
+            "master",
+            "answered_by_article",
+            "resolution_note",
+            "redo_count",
+            "work_orders",
+            "callers",
+            "revisits",
+            "available_actions",
+        ]
 
     def _own_work_orders(self, ticket: Ticket) -> list[WorkOrder]:
         viewer = _viewer(self)
         rows = list(ticket.work_orders.all())
         return rows if is_centre(viewer) else [wo for wo in rows if wo.agency_id == viewer.agency_id]
 
-    def get_work_orders(self, ticket: Ticket) -> list[dict[str, Any]]:
+    def get_work_orders(self, ticket: Ticket) -> Any:
         return WorkOrderBriefSerializer(self._own_work_orders(ticket), many=True, context=self.context).data
 
-    def get_callers(self, ticket: Ticket) -> list[dict[str, Any]]:
+    def get_callers(self, ticket: Ticket) -> Any:
         return TicketCallerSerializer(ticket.ticket_callers.all(), many=True, context=self.context).data
 
-    def get_revisits(self, ticket: Ticket) -> list[dict[str, Any]]:
+    def get_revisits(self, ticket: Ticket) -> Any:
         if not is_centre(_viewer(self)):
             return []
         return RevisitSerializer(ticket.revisits.all(), many=True).data
@@ -155,12 +204,23 @@ class TicketDetailSerializer(TicketListSerializer):
 class TimelineEntrySerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
     actor_agency = serializers.SerializerMethodField()
-    work_order = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    work_order: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="number", read_only=True)
 
     class Meta:
         model = TimelineEntry
-        fields = ["id", "machine", "work_order", "action", "from_state", "to_state", "actor", "actor_agency",
-                  "note", "data", "created_at"]
+        fields = [
+            "id",
+            "machine",
+            "work_order",
+            "action",
+            "from_state",
+            "to_state",
+            "actor",
+            "actor_agency",
+            "note",
+            "data",
+            "created_at",
+        ]
 
     def get_actor(self, row: TimelineEntry) -> str | None:
         return row.actor.get_full_name() or row.actor.username if row.actor else None
@@ -170,12 +230,24 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
 
 
 class KnowledgeArticleSerializer(serializers.ModelSerializer):
-    subjects = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    subjects: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True
+    )
 
     class Meta:
         model = KnowledgeArticle
-        fields = ["id", "code", "title", "body", "subjects", "keywords", "valid_from", "valid_to", "active",
-                  "updated_at"]
+        fields = [
+            "id",
+            "code",
+            "title",
+            "body",
+            "subjects",
+            "keywords",
+            "valid_from",
+            "valid_to",
+            "active",
+            "updated_at",
+        ]
 
 
 # --- inputs (types only; domain rules live in the check_* actions) --------------------------------
@@ -215,8 +287,7 @@ class ResolveDirectlyInput(serializers.Serializer):
 
 class DispatchInput(serializers.Serializer):
     lead_agency_id = serializers.IntegerField()
-    co_agency_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
-                                          max_length=20)
+    co_agency_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=20)
     instructions = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
@@ -235,8 +306,9 @@ class RevisitInput(serializers.Serializer):
 
 class RedoInput(serializers.Serializer):
     note = serializers.CharField(max_length=5000)
-    work_order_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
-                                           default=None, max_length=20)
+    work_order_ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, allow_null=True, default=None, max_length=20
+    )
 
 
 class ArticleInput(serializers.Serializer):

@@ -8,6 +8,7 @@ import importlib.util
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -191,7 +192,7 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
-HOTLINE = {
+HOTLINE: dict[str, Any] = {
     # Country used to normalise callers' phone numbers given without a country code.
     "PHONE_REGION": os.environ.get("HOTLINE_PHONE_REGION", "CN"),
     "TICKET_NUMBER_PREFIX": "12345",

@@ -4,6 +4,8 @@ object outside a user's scope simply does not exist for them (404), never 403 wi
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
 
 from callcenter.models import Ticket
 from dispatch.models import CENTRE_ROLES, Role, TimelineEntry, User, WorkOrder
@@ -21,7 +23,7 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
     if is_centre(user):
         return Ticket.objects.all()
     if is_agency(user):
-        return Ticket.objects.filter(pk__in=WorkOrder.objects.filter(agency_id=user.agency_id).values("ticket_id"))
+        return Ticket.objects.filter(pk__in=WorkOrder.objects.filter(agency_id=user.agency_id or 0).values("ticket_id"))
     return Ticket.objects.none()
 
 
@@ -29,7 +31,7 @@ def visible_work_orders(user: User) -> QuerySet[WorkOrder]:
     if is_centre(user):
         return WorkOrder.objects.all()
     if is_agency(user):
-        return WorkOrder.objects.filter(agency_id=user.agency_id)
+        return WorkOrder.objects.filter(agency_id=user.agency_id or 0)
     return WorkOrder.objects.none()
 
 
@@ -38,7 +40,7 @@ def visible_timeline(user: User, ticket: Ticket) -> QuerySet[TimelineEntry]:
     rows = TimelineEntry.objects.filter(ticket=ticket)
     if is_centre(user):
         return rows
-    return rows.filter(work_order__isnull=True) | rows.filter(work_order__agency_id=user.agency_id)
+    return rows.filter(work_order__isnull=True) | rows.filter(work_order__agency_id=user.agency_id or 0)
 
 
 def sees_caller_details(user: User) -> bool:
@@ -56,3 +58,11 @@ def may_edit_knowledge(user: User) -> bool:
 
 def may_read_audit(user: User) -> bool:
     return user.has_role(Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN)
+
+
+def current_user(request: Request) -> User:
+    """The authenticated user of an API request (every endpoint requires authentication)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user

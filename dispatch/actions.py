@@ -61,13 +61,31 @@ def require_text(fields: dict[str, Any], *, required: Sequence[str] = (), option
         raise InvalidInput(_("Some fields are not valid."), fields=errors)
 
 
-def write_timeline(*, ticket: Ticket, machine: Machine, action: str, from_state: str, to_state: str,
-                   actor: User | None, at: dt.datetime, work_order: WorkOrder | None = None, note: str = "",
-                   data: dict[str, Any] | None = None) -> TimelineEntry:
+def write_timeline(
+    *,
+    ticket: Ticket,
+    machine: Machine,
+    action: str,
+    from_state: str,
+    to_state: str,
+    actor: User | None,
+    at: dt.datetime,
+    work_order: WorkOrder | None = None,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> TimelineEntry:
     return TimelineEntry.objects.create(
-        ticket=ticket, work_order=work_order, machine=machine.value, action=action, from_state=from_state,
-        to_state=to_state, actor=actor, actor_agency_id=actor.agency_id if actor else None, note=note,
-        data=data or {}, created_at=at,
+        ticket=ticket,
+        work_order=work_order,
+        machine=machine.value,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        actor_agency_id=actor.agency_id if actor else None,
+        note=note,
+        data=data or {},
+        created_at=at,
     )
 
 
@@ -77,51 +95,93 @@ def agency_ids_of_ticket(ticket: Ticket) -> list[int]:
 
 def ticket_summary(ticket: Ticket) -> dict[str, Any]:
     # Events reach agency screens: no personal data here, only what identifies and classifies.
-    return {"id": ticket.pk, "number": ticket.number, "state": ticket.state, "urgency": ticket.urgency,
-            "subject_id": ticket.subject_id, "appeal_type_id": ticket.appeal_type_id,
-            "latitude": ticket.latitude, "longitude": ticket.longitude}
+    return {
+        "id": ticket.pk,
+        "number": ticket.number,
+        "state": ticket.state,
+        "urgency": ticket.urgency,
+        "subject_id": ticket.subject_id,
+        "appeal_type_id": ticket.appeal_type_id,
+        "latitude": ticket.latitude,
+        "longitude": ticket.longitude,
+    }
 
 
 def work_order_summary(work_order: WorkOrder) -> dict[str, Any]:
-    return {"id": work_order.pk, "number": work_order.number, "ticket_id": work_order.ticket_id,
-            "agency_id": work_order.agency_id, "responsibility": work_order.responsibility,
-            "state": work_order.state}
+    return {
+        "id": work_order.pk,
+        "number": work_order.number,
+        "ticket_id": work_order.ticket_id,
+        "agency_id": work_order.agency_id,
+        "responsibility": work_order.responsibility,
+        "state": work_order.state,
+    }
 
 
 def emit_ticket_event(ticket: Ticket, event_type: str, **details: Any) -> None:
-    append_event(event_type, {"ticket": ticket_summary(ticket), **details}, ticket_id=ticket.pk,
-                 agency_ids=agency_ids_of_ticket(ticket))
+    append_event(
+        event_type,
+        {"ticket": ticket_summary(ticket), **details},
+        ticket_id=ticket.pk,
+        agency_ids=agency_ids_of_ticket(ticket),
+    )
 
 
 def emit_work_order_event(work_order: WorkOrder, event_type: str, **details: Any) -> None:
-    append_event(event_type, {"work_order": work_order_summary(work_order), **details},
-                 ticket_id=work_order.ticket_id, agency_ids=[work_order.agency_id])
+    append_event(
+        event_type,
+        {"work_order": work_order_summary(work_order), **details},
+        ticket_id=work_order.ticket_id,
+        agency_ids=[work_order.agency_id],
+    )
 
 
-def start_stage_clock(ticket: Ticket, work_order: WorkOrder | None, stage: str, at: dt.datetime,
-                      *, due_at: dt.datetime | None = None, inherit: bool = False) -> StageClock:
+def start_stage_clock(
+    ticket: Ticket,
+    work_order: WorkOrder | None,
+    stage: str,
+    at: dt.datetime,
+    *,
+    due_at: dt.datetime | None = None,
+    inherit: bool = False,
+) -> StageClock:
     due_error = ""
     if inherit:
-        previous = (StageClock.objects.filter(ticket=ticket, work_order=work_order, stage=stage)
-                    .exclude(stopped_at__isnull=True).order_by("-id").first())
+        previous = (
+            StageClock.objects.filter(ticket=ticket, work_order=work_order, stage=stage)
+            .exclude(stopped_at__isnull=True)
+            .order_by("-id")
+            .first()
+        )
         due_at = previous.due_at if previous else None
         due_error = previous.due_error if previous else ""
     if due_at is None and not inherit:
         due_at, due_error = due_for(ticket, stage, at)
-    return StageClock.objects.create(ticket=ticket, work_order=work_order, stage=stage, started_at=at,
-                                     due_at=due_at, due_error=due_error)
+    return StageClock.objects.create(
+        ticket=ticket, work_order=work_order, stage=stage, started_at=at, due_at=due_at, due_error=due_error
+    )
 
 
-def stop_stage_clocks(ticket: Ticket, work_order: WorkOrder | None, stages: Iterable[str], at: dt.datetime,
-                      action: str) -> None:
+def stop_stage_clocks(
+    ticket: Ticket, work_order: WorkOrder | None, stages: Iterable[str], at: dt.datetime, action: str
+) -> None:
     stages = list(stages)
     if stages:
-        StageClock.objects.filter(ticket=ticket, work_order=work_order, stage__in=stages,
-                                  stopped_at__isnull=True).update(stopped_at=at, stopped_by=action)
+        StageClock.objects.filter(
+            ticket=ticket, work_order=work_order, stage__in=stages, stopped_at__isnull=True
+        ).update(stopped_at=at, stopped_by=action)
 
 
-def transition_ticket(ticket: Ticket, action: str, *, actor: User, at: dt.datetime, note: str = "",
-                      data: dict[str, Any] | None = None, emit: bool = True) -> Transition:
+def transition_ticket(
+    ticket: Ticket,
+    action: str,
+    *,
+    actor: User,
+    at: dt.datetime,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    emit: bool = True,
+) -> Transition:
     row = workflow.authorise(Machine.TICKET, ticket.state, action, actor=actor, obj=ticket, context={"now": at})
     from_state, to_state = ticket.state, row.next_state(ticket.state)
     ticket.state = to_state
@@ -130,8 +190,17 @@ def transition_ticket(ticket: Ticket, action: str, *, actor: User, at: dt.dateti
         ticket.closed_at = at
     ticket.save(update_fields=["state", "updated_at", "closed_at"])
     stop_stage_clocks(ticket, None, row.stops, at, action)
-    write_timeline(ticket=ticket, machine=Machine.TICKET, action=action, from_state=from_state, to_state=to_state,
-                   actor=actor, at=at, note=note, data=data)
+    write_timeline(
+        ticket=ticket,
+        machine=Machine.TICKET,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        at=at,
+        note=note,
+        data=data,
+    )
     if emit:
         emit_ticket_event(ticket, "ticket.changed", action=action, from_state=from_state, to_state=to_state)
     return row
@@ -147,12 +216,29 @@ _TIMESTAMP_ON_ENTRY = {
 }
 
 
-def transition_work_order(ticket: Ticket, work_order: WorkOrder, action: str, *, actor: User, at: dt.datetime,
-                          note: str = "", data: dict[str, Any] | None = None, cascaded: bool = False,
-                          changes: dict[str, Any] | None = None) -> Transition:
+def transition_work_order(
+    ticket: Ticket,
+    work_order: WorkOrder,
+    action: str,
+    *,
+    actor: User,
+    at: dt.datetime,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    cascaded: bool = False,
+    changes: dict[str, Any] | None = None,
+) -> Transition:
     """Move one work order; ``cascaded`` when a ticket action already authorised the actor."""
-    row = workflow.authorise(Machine.WORK_ORDER, work_order.state, action, actor=actor, obj=work_order,
-                             agency_id=work_order.agency_id, context={"now": at}, cascaded=cascaded)
+    row = workflow.authorise(
+        Machine.WORK_ORDER,
+        work_order.state,
+        action,
+        actor=actor,
+        obj=work_order,
+        agency_id=work_order.agency_id,
+        context={"now": at},
+        cascaded=cascaded,
+    )
     from_state, to_state = work_order.state, row.next_state(work_order.state)
     for name, value in (changes or {}).items():
         setattr(work_order, name, value)
@@ -167,8 +253,18 @@ def transition_work_order(ticket: Ticket, work_order: WorkOrder, action: str, *,
     stop_stage_clocks(ticket, work_order, row.stops, at, action)
     for stage in row.starts:
         start_stage_clock(ticket, work_order, stage, at, inherit=(action == "send_back" and stage == Stage.HANDLE))
-    write_timeline(ticket=ticket, work_order=work_order, machine=Machine.WORK_ORDER, action=action,
-                   from_state=from_state, to_state=to_state, actor=actor, at=at, note=note, data=data)
+    write_timeline(
+        ticket=ticket,
+        work_order=work_order,
+        machine=Machine.WORK_ORDER,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        at=at,
+        note=note,
+        data=data,
+    )
     emit_work_order_event(work_order, "work_order.changed", action=action, from_state=from_state, to_state=to_state)
     return row
 
@@ -187,10 +283,16 @@ def sync_ticket_state(ticket: Ticket, *, actor: User, at: dt.datetime) -> None:
     ticket.save(update_fields=["state", "updated_at"])
     if derived == TicketState.PENDING_REVISIT:
         start_stage_clock(ticket, None, Stage.REVISIT, at)
-    write_timeline(ticket=ticket, machine=Machine.TICKET, action="follow_work_orders", from_state=from_state,
-                   to_state=derived, actor=actor, at=at)
-    emit_ticket_event(ticket, "ticket.changed", action="follow_work_orders", from_state=from_state,
-                      to_state=derived)
+    write_timeline(
+        ticket=ticket,
+        machine=Machine.TICKET,
+        action="follow_work_orders",
+        from_state=from_state,
+        to_state=derived,
+        actor=actor,
+        at=at,
+    )
+    emit_ticket_event(ticket, "ticket.changed", action="follow_work_orders", from_state=from_state, to_state=derived)
 
 
 def _work_order_number(ticket: Ticket) -> str:
@@ -198,18 +300,34 @@ def _work_order_number(ticket: Ticket) -> str:
     return f"{ticket.number}-{sequence:02d}"
 
 
-def create_work_order(ticket: Ticket, agency: Agency, responsibility: str, *, actor: User, at: dt.datetime,
-                      instructions: str) -> WorkOrder:
+def create_work_order(
+    ticket: Ticket, agency: Agency, responsibility: str, *, actor: User, at: dt.datetime, instructions: str
+) -> WorkOrder:
     workflow.authorise(Machine.WORK_ORDER, workflow.START, "create", actor=actor, obj=ticket)
     work_order = WorkOrder.objects.create(
-        ticket=ticket, number=_work_order_number(ticket), agency=agency, responsibility=responsibility,
-        state=WorkOrderState.PENDING_SIGN, instructions=instructions, dispatched_by=actor, created_at=at,
+        ticket=ticket,
+        number=_work_order_number(ticket),
+        agency=agency,
+        responsibility=responsibility,
+        state=WorkOrderState.PENDING_SIGN,
+        instructions=instructions,
+        dispatched_by=actor,
+        created_at=at,
         updated_at=at,
     )
     start_stage_clock(ticket, work_order, Stage.SIGN, at)
-    write_timeline(ticket=ticket, work_order=work_order, machine=Machine.WORK_ORDER, action="create",
-                   from_state="", to_state=work_order.state, actor=actor, at=at, note=instructions,
-                   data={"agency": agency.code, "responsibility": responsibility})
+    write_timeline(
+        ticket=ticket,
+        work_order=work_order,
+        machine=Machine.WORK_ORDER,
+        action="create",
+        from_state="",
+        to_state=work_order.state,
+        actor=actor,
+        at=at,
+        note=instructions,
+        data={"agency": agency.code, "responsibility": responsibility},
+    )
     emit_work_order_event(work_order, "work_order.created")
     return work_order
 
@@ -241,10 +359,20 @@ def check_dispatch_ticket(*, lead_agency_id: Any, co_agency_ids: Any, instructio
     return agencies[lead_agency_id], [agencies[i] for i in co_agency_ids]
 
 
-def _dispatch(ticket_id: int, action: str, *, actor: User, lead_agency_id: Any, co_agency_ids: Any,
-              instructions: Any, override_reason: str = "", proposal: dict[str, Any] | None = None) -> Ticket:
-    lead, co_handlers = check_dispatch_ticket(lead_agency_id=lead_agency_id, co_agency_ids=co_agency_ids or [],
-                                              instructions=instructions)
+def _dispatch(
+    ticket_id: int,
+    action: str,
+    *,
+    actor: User,
+    lead_agency_id: Any,
+    co_agency_ids: Any,
+    instructions: Any,
+    override_reason: str = "",
+    proposal: dict[str, Any] | None = None,
+) -> Ticket:
+    lead, co_handlers = check_dispatch_ticket(
+        lead_agency_id=lead_agency_id, co_agency_ids=co_agency_ids or [], instructions=instructions
+    )
     with transaction.atomic(durable=True):
         at = clock.now()
         ticket = lock_ticket(ticket_id)
@@ -252,12 +380,15 @@ def _dispatch(ticket_id: int, action: str, *, actor: User, lead_agency_id: Any, 
         existing = lock_work_orders_of_ticket(ticket)
         busy = {wo.agency_id for wo in existing if wo.is_active}
         if busy & {lead.pk, *(a.pk for a in co_handlers)}:
-            raise InvalidInput(_("An agency already holds an active work order on this ticket."),
-                               fields={"lead_agency_id": [_("Already working on this ticket.")]})
+            raise InvalidInput(
+                _("An agency already holds an active work order on this ticket."),
+                fields={"lead_agency_id": [_("Already working on this ticket.")]},
+            )
         create_work_order(ticket, lead, Responsibility.LEAD, actor=actor, at=at, instructions=instructions or "")
         for agency in co_handlers:
-            create_work_order(ticket, agency, Responsibility.CO_HANDLER, actor=actor, at=at,
-                              instructions=instructions or "")
+            create_work_order(
+                ticket, agency, Responsibility.CO_HANDLER, actor=actor, at=at, instructions=instructions or ""
+            )
         data: dict[str, Any] = {"lead": lead.code, "co_handlers": [a.code for a in co_handlers]}
         if override_reason:
             data["override_reason"] = override_reason
@@ -268,18 +399,46 @@ def _dispatch(ticket_id: int, action: str, *, actor: User, lead_agency_id: Any, 
     return ticket
 
 
-def do_dispatch_ticket(ticket_id: int, *, actor: User, lead_agency_id: Any, co_agency_ids: Any = None,
-                       instructions: Any = "", override_reason: str = "",
-                       proposal: dict[str, Any] | None = None) -> Ticket:
-    return _dispatch(ticket_id, "dispatch", actor=actor, lead_agency_id=lead_agency_id,
-                     co_agency_ids=co_agency_ids, instructions=instructions, override_reason=override_reason,
-                     proposal=proposal)
+def do_dispatch_ticket(
+    ticket_id: int,
+    *,
+    actor: User,
+    lead_agency_id: Any,
+    co_agency_ids: Any = None,
+    instructions: Any = "",
+    override_reason: str = "",
+    proposal: dict[str, Any] | None = None,
+) -> Ticket:
+    return _dispatch(
+        ticket_id,
+        "dispatch",
+        actor=actor,
+        lead_agency_id=lead_agency_id,
+        co_agency_ids=co_agency_ids,
+        instructions=instructions,
+        override_reason=override_reason,
+        proposal=proposal,
+    )
 
 
-def do_redispatch_ticket(ticket_id: int, *, actor: User, lead_agency_id: Any, co_agency_ids: Any = None,
-                         instructions: Any = "", override_reason: str = "") -> Ticket:
-    return _dispatch(ticket_id, "redispatch", actor=actor, lead_agency_id=lead_agency_id,
-                     co_agency_ids=co_agency_ids, instructions=instructions, override_reason=override_reason)
+def do_redispatch_ticket(
+    ticket_id: int,
+    *,
+    actor: User,
+    lead_agency_id: Any,
+    co_agency_ids: Any = None,
+    instructions: Any = "",
+    override_reason: str = "",
+) -> Ticket:
+    return _dispatch(
+        ticket_id,
+        "redispatch",
+        actor=actor,
+        lead_agency_id=lead_agency_id,
+        co_agency_ids=co_agency_ids,
+        instructions=instructions,
+        override_reason=override_reason,
+    )
 
 
 def do_redo_ticket(ticket_id: int, *, actor: User, note: str, work_order_ids: Any = None) -> Ticket:
@@ -296,15 +455,26 @@ def do_redo_ticket(ticket_id: int, *, actor: User, note: str, work_order_ids: An
                 raise InvalidInput(_("A list of work order ids."), fields={"work_order_ids": [_("A list of ids.")]})
             chosen = [wo for wo in approved if wo.pk in set(work_order_ids)]
             if not chosen or len(chosen) != len(set(work_order_ids)):
-                raise InvalidInput(_("Only approved work orders of this ticket can be redone."),
-                                   fields={"work_order_ids": [_("Not an approved work order of this ticket.")]})
-        transition_ticket(ticket, "redo", actor=actor, at=at, note=note,
-                          data={"work_orders": [wo.number for wo in chosen]})
+                raise InvalidInput(
+                    _("Only approved work orders of this ticket can be redone."),
+                    fields={"work_order_ids": [_("Not an approved work order of this ticket.")]},
+                )
+        transition_ticket(
+            ticket, "redo", actor=actor, at=at, note=note, data={"work_orders": [wo.number for wo in chosen]}
+        )
         ticket.redo_count += 1
         ticket.save(update_fields=["redo_count"])
         for wo in chosen:
-            transition_work_order(ticket, wo, "redo", actor=actor, at=at, note=note, cascaded=True,
-                                  changes={"redo_count": wo.redo_count + 1, "replied_at": None, "approved_at": None})
+            transition_work_order(
+                ticket,
+                wo,
+                "redo",
+                actor=actor,
+                at=at,
+                note=note,
+                cascaded=True,
+                changes={"redo_count": wo.redo_count + 1, "replied_at": None, "approved_at": None},
+            )
         sync_ticket_state(ticket, actor=actor, at=at)
     return ticket
 
@@ -312,8 +482,15 @@ def do_redo_ticket(ticket_id: int, *, actor: User, note: str, work_order_ids: An
 # --- the work-order lifecycle ----------------------------------------------------------------------
 
 
-def _work_order_action(work_order_id: int, action: str, *, actor: User, note: str = "",
-                       data: dict[str, Any] | None = None, changes: dict[str, Any] | None = None) -> WorkOrder:
+def _work_order_action(
+    work_order_id: int,
+    action: str,
+    *,
+    actor: User,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    changes: dict[str, Any] | None = None,
+) -> WorkOrder:
     with transaction.atomic(durable=True):
         at = clock.now()
         ticket, work_order = lock_work_order(work_order_id)
@@ -333,9 +510,14 @@ def check_return_work_order(*, reason: Any, legal_basis: Any) -> None:
 
 def do_return_work_order(work_order_id: int, *, actor: User, reason: str, legal_basis: str) -> WorkOrder:
     check_return_work_order(reason=reason, legal_basis=legal_basis)
-    return _work_order_action(work_order_id, "return", actor=actor, note=reason,
-                              data={"legal_basis": legal_basis},
-                              changes={"return_reason": reason, "return_legal_basis": legal_basis})
+    return _work_order_action(
+        work_order_id,
+        "return",
+        actor=actor,
+        note=reason,
+        data={"legal_basis": legal_basis},
+        changes={"return_reason": reason, "return_legal_basis": legal_basis},
+    )
 
 
 def do_note_work_order(work_order_id: int, *, actor: User, note: str) -> WorkOrder:
@@ -346,14 +528,22 @@ def do_note_work_order(work_order_id: int, *, actor: User, note: str) -> WorkOrd
 def check_reply_work_order(*, reply: Any, outcome: Any) -> None:
     require_text({"reply": reply}, required=["reply"])
     if outcome not in ReplyOutcome.values:
-        raise InvalidInput(_("Some fields are not valid."),
-                           fields={"outcome": [_("One of: %(v)s") % {"v": ", ".join(ReplyOutcome.values)}]})
+        raise InvalidInput(
+            _("Some fields are not valid."),
+            fields={"outcome": [_("One of: %(v)s") % {"v": ", ".join(ReplyOutcome.values)}]},
+        )
 
 
 def do_reply_work_order(work_order_id: int, *, actor: User, reply: str, outcome: str) -> WorkOrder:
     check_reply_work_order(reply=reply, outcome=outcome)
-    return _work_order_action(work_order_id, "reply", actor=actor, note=reply, data={"outcome": outcome},
-                              changes={"reply_text": reply, "reply_outcome": outcome})
+    return _work_order_action(
+        work_order_id,
+        "reply",
+        actor=actor,
+        note=reply,
+        data={"outcome": outcome},
+        changes={"reply_text": reply, "reply_outcome": outcome},
+    )
 
 
 def do_approve_work_order(work_order_id: int, *, actor: User, note: str = "") -> WorkOrder:
@@ -371,8 +561,9 @@ def do_urge_work_order(work_order_id: int, *, actor: User, note: str) -> WorkOrd
     with transaction.atomic(durable=True):
         at = clock.now()
         ticket, work_order = lock_work_order(work_order_id)
-        transition_work_order(ticket, work_order, "urge", actor=actor, at=at, note=note,
-                              changes={"urge_count": work_order.urge_count + 1})
+        transition_work_order(
+            ticket, work_order, "urge", actor=actor, at=at, note=note, changes={"urge_count": work_order.urge_count + 1}
+        )
     return work_order
 
 
@@ -388,49 +579,81 @@ def _running_handle_clock(work_order: WorkOrder) -> StageClock | None:
 def check_request_extension(*, reason: Any, requested_due_at: Any, now: dt.datetime) -> None:
     require_text({"reason": reason}, required=["reason"])
     if not isinstance(requested_due_at, dt.datetime) or requested_due_at.tzinfo is None:
-        raise InvalidInput(_("Some fields are not valid."),
-                           fields={"requested_due_at": [_("A date and time with a time zone.")]})
+        raise InvalidInput(
+            _("Some fields are not valid."), fields={"requested_due_at": [_("A date and time with a time zone.")]}
+        )
     if requested_due_at <= now:
-        raise InvalidInput(_("Some fields are not valid."),
-                           fields={"requested_due_at": [_("The new deadline must be in the future.")]})
+        raise InvalidInput(
+            _("Some fields are not valid."), fields={"requested_due_at": [_("The new deadline must be in the future.")]}
+        )
 
 
-def do_request_extension(work_order_id: int, *, actor: User, reason: str, requested_due_at: dt.datetime
-                         ) -> ExtensionRequest:
+def do_request_extension(
+    work_order_id: int, *, actor: User, reason: str, requested_due_at: dt.datetime
+) -> ExtensionRequest:
     check_request_extension(reason=reason, requested_due_at=requested_due_at, now=clock.now())
     with transaction.atomic(durable=True):
         at = clock.now()
         ticket, work_order = lock_work_order(work_order_id)
         running = _running_handle_clock(work_order)
         if running is not None and running.due_at is not None and requested_due_at <= running.due_at:
-            raise InvalidInput(_("Some fields are not valid."),
-                               fields={"requested_due_at": [_("Must be later than the current deadline.")]})
-        transition_work_order(ticket, work_order, "request_extension", actor=actor, at=at, note=reason,
-                              data={"requested_due_at": requested_due_at.isoformat()})
+            raise InvalidInput(
+                _("Some fields are not valid."),
+                fields={"requested_due_at": [_("Must be later than the current deadline.")]},
+            )
+        transition_work_order(
+            ticket,
+            work_order,
+            "request_extension",
+            actor=actor,
+            at=at,
+            note=reason,
+            data={"requested_due_at": requested_due_at.isoformat()},
+        )
         return ExtensionRequest.objects.create(
-            work_order=work_order, reason=reason, requested_due_at=requested_due_at,
-            previous_due_at=running.due_at if running else None, requested_by=actor, requested_at=at,
+            work_order=work_order,
+            reason=reason,
+            requested_due_at=requested_due_at,
+            previous_due_at=running.due_at if running else None,
+            requested_by=actor,
+            requested_at=at,
         )
 
 
-def do_decide_extension(work_order_id: int, *, actor: User, approve: bool, note: str = "",
-                        new_due_at: dt.datetime | None = None) -> ExtensionRequest:
+def do_decide_extension(
+    work_order_id: int, *, actor: User, approve: bool, note: str = "", new_due_at: dt.datetime | None = None
+) -> ExtensionRequest:
     require_text({"note": note}, required=[] if approve else ["note"], optional=["note"] if approve else [])
     if new_due_at is not None and (not isinstance(new_due_at, dt.datetime) or new_due_at.tzinfo is None):
-        raise InvalidInput(_("Some fields are not valid."), fields={"new_due_at": [_("A date and time with a time zone.")]})
+        raise InvalidInput(
+            _("Some fields are not valid."), fields={"new_due_at": [_("A date and time with a time zone.")]}
+        )
     with transaction.atomic(durable=True):
         at = clock.now()
         ticket, work_order = lock_work_order(work_order_id)
         action = "approve_extension" if approve else "reject_extension"
-        workflow.authorise(Machine.WORK_ORDER, work_order.state, action, actor=actor, obj=work_order,
-                           agency_id=work_order.agency_id, context={"now": at})
-        request = ExtensionRequest.objects.select_for_update().get(work_order=work_order,
-                                                                   state=ExtensionState.PENDING)
+        workflow.authorise(
+            Machine.WORK_ORDER,
+            work_order.state,
+            action,
+            actor=actor,
+            obj=work_order,
+            agency_id=work_order.agency_id,
+            context={"now": at},
+        )
+        request = ExtensionRequest.objects.select_for_update().get(work_order=work_order, state=ExtensionState.PENDING)
         granted = new_due_at or request.requested_due_at
         if approve and granted <= at:
             raise InvalidInput(_("Some fields are not valid."), fields={"new_due_at": [_("Must be in the future.")]})
-        transition_work_order(ticket, work_order, action, actor=actor, at=at, note=note,
-                              data={"granted_due_at": granted.isoformat()} if approve else {})
+        transition_work_order(
+            ticket,
+            work_order,
+            action,
+            actor=actor,
+            at=at,
+            note=note,
+            data={"granted_due_at": granted.isoformat()} if approve else {},
+        )
         request.state = ExtensionState.APPROVED if approve else ExtensionState.REJECTED
         request.decided_by, request.decided_at, request.decision_note = actor, at, note
         request.save()
@@ -441,15 +664,17 @@ def do_decide_extension(work_order_id: int, *, actor: User, approve: bool, note:
         return request
 
 
-def do_supervise_work_order(work_order_id: int, *, actor: User, instruction: str,
-                            answer_due_at: dt.datetime | None = None) -> SupervisionCase:
+def do_supervise_work_order(
+    work_order_id: int, *, actor: User, instruction: str, answer_due_at: dt.datetime | None = None
+) -> SupervisionCase:
     require_text({"instruction": instruction}, required=["instruction"])
     with transaction.atomic(durable=True):
         at = clock.now()
         ticket, work_order = lock_work_order(work_order_id)
         transition_work_order(ticket, work_order, "supervise", actor=actor, at=at, note=instruction)
-        return SupervisionCase.objects.create(work_order=work_order, instruction=instruction,
-                                              answer_due_at=answer_due_at, opened_by=actor, opened_at=at)
+        return SupervisionCase.objects.create(
+            work_order=work_order, instruction=instruction, answer_due_at=answer_due_at, opened_by=actor, opened_at=at
+        )
 
 
 def do_answer_supervision(work_order_id: int, *, actor: User, answer: str) -> SupervisionCase:
@@ -467,9 +692,18 @@ def do_answer_supervision(work_order_id: int, *, actor: User, answer: str) -> Su
 # --- organisation (reference data; used by loaders and the admin) ----------------------------------
 
 
-def do_upsert_agency(*, code: str, name: str, kind: str, function: str, name_en: str = "",
-                     parent_code: str | None = None, adcode: str = "", active: bool = True,
-                     sort_order: int = 0) -> Agency:
+def do_upsert_agency(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    function: str,
+    name_en: str = "",
+    parent_code: str | None = None,
+    adcode: str = "",
+    active: bool = True,
+    sort_order: int = 0,
+) -> Agency:
     with transaction.atomic():
         parent = None
         if parent_code:
@@ -478,14 +712,30 @@ def do_upsert_agency(*, code: str, name: str, kind: str, function: str, name_en:
                 raise NotFound(f"Unknown parent agency {parent_code}")
         agency, _created = Agency.objects.update_or_create(
             code=code,
-            defaults={"name": name, "name_en": name_en, "kind": kind, "function": function, "parent": parent,
-                      "adcode": adcode, "active": active, "sort_order": sort_order},
+            defaults={
+                "name": name,
+                "name_en": name_en,
+                "kind": kind,
+                "function": function,
+                "parent": parent,
+                "adcode": adcode,
+                "active": active,
+                "sort_order": sort_order,
+            },
         )
         return agency
 
 
-def do_upsert_user(*, username: str, password: str | None, roles: list[str], agency_code: str | None,
-                   first_name: str = "", extension: str = "", is_staff: bool = False) -> User:
+def do_upsert_user(
+    *,
+    username: str,
+    password: str | None,
+    roles: Sequence[str],
+    agency_code: str | None,
+    first_name: str = "",
+    extension: str = "",
+    is_staff: bool = False,
+) -> User:
     bad = [r for r in roles if r not in Role.values]
     if bad:
         raise InvalidInput(_("Unknown role."), fields={"roles": bad})

@@ -26,7 +26,7 @@ class UserRolesForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = "__all__"
+        fields = ["username", "agency", "roles", "extension"]
 
 
 @admin.register(User)
@@ -35,7 +35,7 @@ class HotlineUserAdmin(UserAdmin):
     list_display = ["username", "first_name", "agency", "roles", "is_active"]
     list_filter = ["is_active", "agency__kind"]
     autocomplete_fields = ["agency"]
-    fieldsets = (*UserAdmin.fieldsets, (_("Hotline"), {"fields": ("agency", "roles", "extension")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), (_("Hotline"), {"fields": ("agency", "roles", "extension")}))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

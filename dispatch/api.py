@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from callcenter.api import validated
 from callcenter.serializers import NoteInput, ReasonInput, RequiredNoteInput, TimelineEntrySerializer
 from dispatch import actions, workflow
-from dispatch.access import visible_work_orders
+from dispatch.access import current_user, visible_work_orders
 from dispatch.models import (
     Agency,
     ExtensionRequest,
@@ -29,7 +29,8 @@ from dispatch.workflow import Machine
 
 
 class AgencySerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # "parent" is also an attribute of DRF fields in the type stubs, hence the ignore.
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)  # type: ignore[assignment,var-annotated]
 
     class Meta:
         model = Agency
@@ -45,8 +46,16 @@ class StageClockSerializer(serializers.ModelSerializer):
 class ExtensionRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExtensionRequest
-        fields = ["id", "state", "reason", "requested_due_at", "previous_due_at", "requested_at", "decided_at",
-                  "decision_note"]
+        fields = [
+            "id",
+            "state",
+            "reason",
+            "requested_due_at",
+            "previous_due_at",
+            "requested_at",
+            "decided_at",
+            "decision_note",
+        ]
 
 
 class SupervisionCaseSerializer(serializers.ModelSerializer):
@@ -63,21 +72,48 @@ class WorkOrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WorkOrder
-        fields = ["id", "number", "ticket", "agency", "responsibility", "state", "instructions", "created_at",
-                  "signed_at", "replied_at", "approved_at", "finished_at", "return_reason", "return_legal_basis",
-                  "reply_text", "reply_outcome", "redo_count", "urge_count", "clocks", "available_actions"]
+        fields = [
+            "id",
+            "number",
+            "ticket",
+            "agency",
+            "responsibility",
+            "state",
+            "instructions",
+            "created_at",
+            "signed_at",
+            "replied_at",
+            "approved_at",
+            "finished_at",
+            "return_reason",
+            "return_legal_basis",
+            "reply_text",
+            "reply_outcome",
+            "redo_count",
+            "urge_count",
+            "clocks",
+            "available_actions",
+        ]
 
     def get_ticket(self, work_order: WorkOrder) -> dict[str, Any]:
         ticket = work_order.ticket
-        return {"id": ticket.pk, "number": ticket.number, "state": ticket.state, "urgency": ticket.urgency,
-                "subject": ticket.subject.path, "title": ticket.title, "address": ticket.address}
+        return {
+            "id": ticket.pk,
+            "number": ticket.number,
+            "state": ticket.state,
+            "urgency": ticket.urgency,
+            "subject": ticket.subject.path,
+            "title": ticket.title,
+            "address": ticket.address,
+        }
 
-    def get_clocks(self, work_order: WorkOrder) -> list[dict[str, Any]]:
+    def get_clocks(self, work_order: WorkOrder) -> Any:
         return StageClockSerializer(work_order.stage_clocks.all(), many=True).data
 
     def get_available_actions(self, work_order: WorkOrder) -> list[str]:
-        return workflow.available_actions(Machine.WORK_ORDER, work_order.state, self.context["request"].user,
-                                          agency_id=work_order.agency_id)
+        return workflow.available_actions(
+            Machine.WORK_ORDER, work_order.state, current_user(self.context["request"]), agency_id=work_order.agency_id
+        )
 
 
 class WorkOrderDetailSerializer(WorkOrderSerializer):
@@ -123,9 +159,11 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     serializer_class = WorkOrderSerializer
 
     def get_queryset(self) -> QuerySet[WorkOrder]:
-        rows = (visible_work_orders(self.request.user)
-                .select_related("agency", "agency__parent", "ticket", "ticket__subject")
-                .prefetch_related(Prefetch("stage_clocks", queryset=StageClock.objects.order_by("id"))))
+        rows = (
+            visible_work_orders(current_user(self.request))
+            .select_related("agency", "agency__parent", "ticket", "ticket__subject")
+            .prefetch_related(Prefetch("stage_clocks", queryset=StageClock.objects.order_by("id")))
+        )
         if self.action == "list":
             params = self.request.query_params
             for name, lookup in (("state", "state"), ("agency", "agency__code"), ("ticket", "ticket__number")):
@@ -137,8 +175,13 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         return WorkOrderSerializer if self.action == "list" else WorkOrderDetailSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("state", str), OpenApiParameter("agency", str),
-                               OpenApiParameter("ticket", str, description="Ticket number")])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str),
+            OpenApiParameter("agency", str),
+            OpenApiParameter("ticket", str, description="Ticket number"),
+        ]
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
@@ -160,91 +203,91 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def sign(self, request: Request, pk: str) -> Response:
         data = validated(NoteInput, request)
-        actions.do_sign_work_order(self._visible_id(), actor=request.user, note=data["note"])
+        actions.do_sign_work_order(self._visible_id(), actor=current_user(request), note=data["note"])
         return self._detail(int(pk))
 
     @extend_schema(request=ReturnInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"], url_path="return")
     def return_(self, request: Request, pk: str) -> Response:
         data = validated(ReturnInput, request)
-        actions.do_return_work_order(self._visible_id(), actor=request.user, **data)
+        actions.do_return_work_order(self._visible_id(), actor=current_user(request), **data)
         return self._detail(int(pk))
 
     @extend_schema(request=RequiredNoteInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def note(self, request: Request, pk: str) -> Response:
         data = validated(RequiredNoteInput, request)
-        actions.do_note_work_order(self._visible_id(), actor=request.user, note=data["note"])
+        actions.do_note_work_order(self._visible_id(), actor=current_user(request), note=data["note"])
         return self._detail(int(pk))
 
     @extend_schema(request=ReplyInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def reply(self, request: Request, pk: str) -> Response:
         data = validated(ReplyInput, request)
-        actions.do_reply_work_order(self._visible_id(), actor=request.user, **data)
+        actions.do_reply_work_order(self._visible_id(), actor=current_user(request), **data)
         return self._detail(int(pk))
 
     @extend_schema(request=NoteInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
         data = validated(NoteInput, request)
-        actions.do_approve_work_order(self._visible_id(), actor=request.user, note=data["note"])
+        actions.do_approve_work_order(self._visible_id(), actor=current_user(request), note=data["note"])
         return self._detail(int(pk))
 
     @extend_schema(request=RequiredNoteInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def send_back(self, request: Request, pk: str) -> Response:
         data = validated(RequiredNoteInput, request)
-        actions.do_send_back_work_order(self._visible_id(), actor=request.user, note=data["note"])
+        actions.do_send_back_work_order(self._visible_id(), actor=current_user(request), note=data["note"])
         return self._detail(int(pk))
 
     @extend_schema(request=ExtensionInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def request_extension(self, request: Request, pk: str) -> Response:
         data = validated(ExtensionInput, request)
-        actions.do_request_extension(self._visible_id(), actor=request.user, **data)
+        actions.do_request_extension(self._visible_id(), actor=current_user(request), **data)
         return self._detail(int(pk))
 
     @extend_schema(request=ExtensionDecisionInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def approve_extension(self, request: Request, pk: str) -> Response:
         data = validated(ExtensionDecisionInput, request)
-        actions.do_decide_extension(self._visible_id(), actor=request.user, approve=True, **data)
+        actions.do_decide_extension(self._visible_id(), actor=current_user(request), approve=True, **data)
         return self._detail(int(pk))
 
     @extend_schema(request=ExtensionDecisionInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def reject_extension(self, request: Request, pk: str) -> Response:
         data = validated(ExtensionDecisionInput, request)
-        actions.do_decide_extension(self._visible_id(), actor=request.user, approve=False, note=data["note"])
+        actions.do_decide_extension(self._visible_id(), actor=current_user(request), approve=False, note=data["note"])
         return self._detail(int(pk))
 
     @extend_schema(request=RequiredNoteInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def urge(self, request: Request, pk: str) -> Response:
         data = validated(RequiredNoteInput, request)
-        actions.do_urge_work_order(self._visible_id(), actor=request.user, note=data["note"])
+        actions.do_urge_work_order(self._visible_id(), actor=current_user(request), note=data["note"])
         return self._detail(int(pk))
 
     @extend_schema(request=SuperviseInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def supervise(self, request: Request, pk: str) -> Response:
         data = validated(SuperviseInput, request)
-        actions.do_supervise_work_order(self._visible_id(), actor=request.user, **data)
+        actions.do_supervise_work_order(self._visible_id(), actor=current_user(request), **data)
         return self._detail(int(pk))
 
     @extend_schema(request=AnswerInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def answer_supervision(self, request: Request, pk: str) -> Response:
         data = validated(AnswerInput, request)
-        actions.do_answer_supervision(self._visible_id(), actor=request.user, answer=data["answer"])
+        actions.do_answer_supervision(self._visible_id(), actor=current_user(request), answer=data["answer"])
         return self._detail(int(pk))
 
     @extend_schema(request=ReasonInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         data = validated(ReasonInput, request)
-        actions.do_cancel_work_order(self._visible_id(), actor=request.user, reason=data["reason"])
+        actions.do_cancel_work_order(self._visible_id(), actor=current_user(request), reason=data["reason"])
         return self._detail(int(pk))
 
 
@@ -259,12 +302,16 @@ class AgencyViewSet(viewsets.ReadOnlyModelViewSet):
 class MeView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
-        user: User = request.user
-        return Response({
-            "id": user.pk, "username": user.username, "name": user.get_full_name() or user.username,
-            "roles": user.roles,
-            "agency": AgencySerializer(user.agency).data if user.agency else None,
-        })
+        user = current_user(request)
+        return Response(
+            {
+                "id": user.pk,
+                "username": user.username,
+                "name": user.get_full_name() or user.username,
+                "roles": user.roles,
+                "agency": AgencySerializer(user.agency).data if user.agency else None,
+            }
+        )
 
 
 class WorkflowTableView(APIView):
@@ -272,10 +319,21 @@ class WorkflowTableView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
-        return Response([
-            {"machine": row.machine.value, "from": sorted(row.sources), "action": row.action, "to": row.target,
-             "roles": sorted(row.roles), "system": row.is_system, "own_agency_only": row.own_agency_only,
-             "guards": [g.code for g in row.guards], "starts": list(row.starts), "stops": list(row.stops),
-             "label": str(row.label)}
-            for row in workflow.TABLE
-        ])
+        return Response(
+            [
+                {
+                    "machine": row.machine.value,
+                    "from": sorted(row.sources),
+                    "action": row.action,
+                    "to": row.target,
+                    "roles": sorted(row.roles),
+                    "system": row.is_system,
+                    "own_agency_only": row.own_agency_only,
+                    "guards": [g.code for g in row.guards],
+                    "starts": list(row.starts),
+                    "stops": list(row.stops),
+                    "label": str(row.label),
+                }
+                for row in workflow.TABLE
+            ]
+        )

@@ -27,9 +27,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
 
 
-CENTRE_ROLES = frozenset(
-    {Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}
-)
+CENTRE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN})
 AGENCY_ROLES = frozenset({Role.AGENCY_HANDLER, Role.AGENCY_ADMIN})
 
 
@@ -80,11 +78,17 @@ class Agency(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=AgencyKind.choices)
     function = models.CharField(_("function"), max_length=30, choices=AgencyFunction.choices)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT,
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="children",
     )
     adcode = models.CharField(
-        _("administrative code"), max_length=12, blank=True,
+        _("administrative code"),
+        max_length=12,
+        blank=True,
         help_text=_("Administrative code of the area served: the city code for city-wide agencies."),
     )
     active = models.BooleanField(_("active"), default=True)
@@ -161,8 +165,9 @@ class WorkOrder(models.Model):
     number = models.CharField(_("number"), max_length=40, unique=True)
     agency = models.ForeignKey(Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="work_orders")
     responsibility = models.CharField(_("responsibility"), max_length=4, choices=Responsibility.choices)
-    state = models.CharField(_("state"), max_length=20, choices=WorkOrderState.choices,
-                             default=WorkOrderState.PENDING_SIGN)
+    state = models.CharField(
+        _("state"), max_length=20, choices=WorkOrderState.choices, default=WorkOrderState.PENDING_SIGN
+    )
     instructions = models.TextField(_("dispatch instructions"), blank=True)
     dispatched_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("dispatched at"), default=clock.now)
@@ -216,7 +221,9 @@ class StageClock(models.Model):
     started_at = models.DateTimeField(_("started at"))
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
     due_error = models.CharField(
-        _("deadline error"), max_length=60, blank=True,
+        _("deadline error"),
+        max_length=60,
+        blank=True,
         help_text=_("Why no deadline could be set, e.g. the working calendar does not know the year."),
     )
     stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
@@ -239,6 +246,9 @@ class StageClock(models.Model):
                 name="one_running_clock_per_ticket_stage",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.stage}@{self.work_order_id or self.ticket_id}"
 
     @property
     def is_overdue(self) -> bool:
@@ -263,9 +273,7 @@ class AppendOnlyModel(models.Model):
 
 class TimelineEntry(AppendOnlyModel):
     ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.PROTECT, related_name="timeline")
-    work_order = models.ForeignKey(
-        WorkOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="timeline"
-    )
+    work_order = models.ForeignKey(WorkOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="timeline")
     machine = models.CharField(_("subject of the transition"), max_length=20)
     action = models.CharField(_("action"), max_length=40)
     from_state = models.CharField(_("from state"), max_length=20, blank=True)
@@ -281,6 +289,9 @@ class TimelineEntry(AppendOnlyModel):
         verbose_name_plural = _("timeline entries")
         ordering = ["id"]
         indexes = [models.Index(fields=["ticket", "id"]), models.Index(fields=["work_order", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.from_state}->{self.to_state}"
 
 
 class ExtensionState(models.TextChoices):
@@ -311,6 +322,9 @@ class ExtensionRequest(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.work_order_id}:{self.state}"
+
 
 class SupervisionState(models.TextChoices):
     OPEN = "open", _("Awaiting written answer")
@@ -339,3 +353,6 @@ class SupervisionCase(models.Model):
                 fields=["work_order"], condition=Q(state="open"), name="one_open_supervision_per_work_order"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.work_order_id}:{self.state}"

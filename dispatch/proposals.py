@@ -33,15 +33,18 @@ def propose_by_subject(subject: Subject, *, district_adcode: str = "") -> Propos
             candidates += list(active.filter(function=function, adcode=district_adcode).order_by("sort_order", "id"))
             if candidates:
                 reasons.append(f"subject {subject.code} -> {function} in district {district_adcode}")
-        city = list(active.filter(function=function, kind__in=CITY_WIDE_KINDS,
-                                  adcode__in=[settings.HOTLINE["CITY_ADCODE"], ""])
-                    .exclude(pk__in=[a.pk for a in candidates]).order_by("sort_order", "id"))
+        city = list(
+            active.filter(function=function, kind__in=CITY_WIDE_KINDS, adcode__in=[settings.HOTLINE["CITY_ADCODE"], ""])
+            .exclude(pk__in=[a.pk for a in candidates])
+            .order_by("sort_order", "id")
+        )
         if city and not candidates:
             reasons.append(f"subject {subject.code} -> city-wide {function}")
         candidates += city
     if not candidates and district_adcode:
-        candidates = list(active.filter(function=AgencyFunction.DISTRICT_GOVERNMENT, adcode=district_adcode,
-                                        kind=AgencyKind.DISTRICT))
+        candidates = list(
+            active.filter(function=AgencyFunction.DISTRICT_GOVERNMENT, adcode=district_adcode, kind=AgencyKind.DISTRICT)
+        )
         if candidates:
             reasons.append(f"fallback: district government of {district_adcode}")
     return Proposal(lead=candidates[0] if candidates else None, candidates=candidates, reasons=reasons)

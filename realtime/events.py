@@ -18,8 +18,9 @@ logger = logging.getLogger(__name__)
 EVENTS_GROUP = "hotline.events"
 
 
-def append_event(event_type: str, payload: dict[str, Any], *, ticket_id: int | None = None,
-                 agency_ids: Iterable[int] = ()) -> Event:
+def append_event(
+    event_type: str, payload: dict[str, Any], *, ticket_id: int | None = None, agency_ids: Iterable[int] = ()
+) -> Event:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events are appended inside the transaction of the change they describe")
     event = Event.objects.create(

@@ -21,3 +21,6 @@ class Event(models.Model):
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.pk} {self.type}"

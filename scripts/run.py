@@ -35,9 +35,7 @@ def main(argv: list[str]) -> int:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python3 scripts/run.py", description="Start the 12345 hotline demo."
-    )
+    parser = argparse.ArgumentParser(prog="python3 scripts/run.py", description="Start the 12345 hotline demo.")
     parser.add_argument("--host", default="127.0.0.1", help="address Daphne binds (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port Daphne listens on (default 8000)")
     return parser.parse_args(argv)

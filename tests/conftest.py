@@ -22,16 +22,32 @@ TAXONOMY = {
         {"code": "praise", "name": "表扬", "name_en": "Praise"},
     ],
     "subjects": [
-        {"code": "t-urban", "name": "城乡建设", "children": [
-            {"code": "t-appearance", "name": "市容环卫", "children": [
-                {"code": "t-garbage", "name": "垃圾清运", "default_agency_function": "urban_management",
-                 "time_limits": {"normal": {"sign": "1wd", "handle": "5wd"}}},
-                {"code": "t-vendors", "name": "占道经营", "default_agency_function": "urban_management"},
-            ]},
-            {"code": "t-housing", "name": "住房保障", "children": [
-                {"code": "t-property", "name": "物业管理", "default_agency_function": "housing"},
-            ]},
-        ]},
+        {
+            "code": "t-urban",
+            "name": "城乡建设",
+            "children": [
+                {
+                    "code": "t-appearance",
+                    "name": "市容环卫",
+                    "children": [
+                        {
+                            "code": "t-garbage",
+                            "name": "垃圾清运",
+                            "default_agency_function": "urban_management",
+                            "time_limits": {"normal": {"sign": "1wd", "handle": "5wd"}},
+                        },
+                        {"code": "t-vendors", "name": "占道经营", "default_agency_function": "urban_management"},
+                    ],
+                },
+                {
+                    "code": "t-housing",
+                    "name": "住房保障",
+                    "children": [
+                        {"code": "t-property", "name": "物业管理", "default_agency_function": "housing"},
+                    ],
+                },
+            ],
+        },
     ],
 }
 
@@ -67,33 +83,52 @@ def world(db: Any) -> World:
     agency_b = do_upsert_agency(code="zjj", name="市住建局", kind="department", function="housing")
     agency_c = do_upsert_agency(code="sjj", name="市市场监管局", kind="department", function="market_regulation")
     do_load_taxonomy(TAXONOMY)
-    users = {name: do_upsert_user(username=name, password=None, roles=roles, agency_code="centre")
-             for name, roles in CENTRE_USERS.items()}
-    users["handler_a"] = do_upsert_user(username="handler_a", password=None, roles=[Role.AGENCY_HANDLER],
-                                        agency_code="cgj")
-    users["agencyadmin_a"] = do_upsert_user(username="agencyadmin_a", password=None, roles=[Role.AGENCY_ADMIN],
-                                            agency_code="cgj")
-    users["handler_b"] = do_upsert_user(username="handler_b", password=None, roles=[Role.AGENCY_HANDLER],
-                                        agency_code="zjj")
-    users["handler_c"] = do_upsert_user(username="handler_c", password=None, roles=[Role.AGENCY_HANDLER],
-                                        agency_code="sjj")
+    users = {
+        name: do_upsert_user(username=name, password=None, roles=roles, agency_code="centre")
+        for name, roles in CENTRE_USERS.items()
+    }
+    users["handler_a"] = do_upsert_user(
+        username="handler_a", password=None, roles=[Role.AGENCY_HANDLER], agency_code="cgj"
+    )
+    users["agencyadmin_a"] = do_upsert_user(
+        username="agencyadmin_a", password=None, roles=[Role.AGENCY_ADMIN], agency_code="cgj"
+    )
+    users["handler_b"] = do_upsert_user(
+        username="handler_b", password=None, roles=[Role.AGENCY_HANDLER], agency_code="zjj"
+    )
+    users["handler_c"] = do_upsert_user(
+        username="handler_c", password=None, roles=[Role.AGENCY_HANDLER], agency_code="sjj"
+    )
     users["nobody"] = do_upsert_user(username="nobody", password=None, roles=[], agency_code=None)
     return World(centre, agency_a, agency_b, agency_c, users)
 
 
 @pytest.fixture
 def articles(world: World) -> None:
-    do_save_article({"code": "kb-garbage-times", "title": "城区生活垃圾清运时间安排",
-                     "body": "城区生活垃圾每日清运两次，清运时间为早上6点至8点和晚上7点至9点。",
-                     "subjects": ["t-garbage"], "keywords": "垃圾 清运 时间"})
+    do_save_article(
+        {
+            "code": "kb-garbage-times",
+            "title": "城区生活垃圾清运时间安排",
+            "body": "城区生活垃圾每日清运两次，清运时间为早上6点至8点和晚上7点至9点。",
+            "subjects": ["t-garbage"],
+            "keywords": "垃圾 清运 时间",
+        }
+    )
 
 
 def ticket_payload(**overrides: Any) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "channel": "phone", "phone": "13812341234", "caller_name": "张先生", "appeal_type": "complaint",
-        "subject": "t-garbage", "urgency": "normal", "title": "垃圾未清运",
-        "description": "小区门口垃圾堆放三天无人清运，气味很大。", "address": "柳州市城中区文惠路12号",
-        "latitude": 24.3126, "longitude": 109.4112,
+        "channel": "phone",
+        "phone": "13812341234",
+        "caller_name": "张先生",
+        "appeal_type": "complaint",
+        "subject": "t-garbage",
+        "urgency": "normal",
+        "title": "垃圾未清运",
+        "description": "小区门口垃圾堆放三天无人清运，气味很大。",
+        "address": "柳州市城中区文惠路12号",
+        "latitude": 24.3126,
+        "longitude": 109.4112,
     }
     payload.update(overrides)
     return payload

@@ -314,8 +314,14 @@ CELLS = _cells()
 # --- checks -----------------------------------------------------------------------------------------
 
 
+# One client for the whole matrix: a new client loads the middleware again on its first request, and
+# WhiteNoise's finder scan makes that cost more than most cells' own work.
+_CLIENT = APIClient()
+
+
 def _client(world: World, role: str) -> APIClient:
-    return APIClient() if role == "anonymous" else world.client(role)
+    _CLIENT.force_authenticate(None if role == "anonymous" else world.users[role])
+    return _CLIENT
 
 
 def _url(cell: Cell, scene: Scene) -> str:

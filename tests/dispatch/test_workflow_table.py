@@ -46,8 +46,9 @@ class Builder:
         if state == "cancelled":
             self.post("operator", f"/api/tickets/{ticket_id}/cancel/", {"reason": "误登记"})
             return ticket_id, None
-        data = self.post("dispatcher", f"/api/tickets/{ticket_id}/dispatch/",
-                         {"lead_agency_id": self.world.agency_a.pk})
+        data = self.post(
+            "dispatcher", f"/api/tickets/{ticket_id}/dispatch/", {"lead_agency_id": self.world.agency_a.pk}
+        )
         wo = data["work_orders"][0]["id"]
         # An open supervision case early on lets answer_supervision be tried in every later state.
         if supervised:
@@ -66,24 +67,40 @@ class Builder:
         return ticket_id, wo
 
     def step(self, ticket_id: int, wo: int, step: str) -> None:
-        calls = {
+        calls: dict[str, tuple[str, str, dict[str, Any]]] = {
             "sign": ("handler_a", f"/api/work-orders/{wo}/sign/", {}),
-            "return": ("handler_a", f"/api/work-orders/{wo}/return/", {"reason": "非本单位职责", "legal_basis": "三定方案"}),
+            "return": (
+                "handler_a",
+                f"/api/work-orders/{wo}/return/",
+                {"reason": "非本单位职责", "legal_basis": "三定方案"},
+            ),
             "reply": ("handler_a", f"/api/work-orders/{wo}/reply/", {"reply": "已处理", "outcome": "resolved"}),
             "approve": ("dispatcher", f"/api/work-orders/{wo}/approve/", {}),
-            "revisit_unsatisfied": ("operator", f"/api/tickets/{ticket_id}/revisit/",
-                                    {"satisfaction": "unsatisfied", "resolved": False}),
-            "revisit_satisfied": ("operator", f"/api/tickets/{ticket_id}/revisit/",
-                                  {"satisfaction": "satisfied", "resolved": True}),
+            "revisit_unsatisfied": (
+                "operator",
+                f"/api/tickets/{ticket_id}/revisit/",
+                {"satisfaction": "unsatisfied", "resolved": False},
+            ),
+            "revisit_satisfied": (
+                "operator",
+                f"/api/tickets/{ticket_id}/revisit/",
+                {"satisfaction": "satisfied", "resolved": True},
+            ),
             "close": ("operator", f"/api/tickets/{ticket_id}/close/", {}),
         }
         who, url, body = calls[step]
         self.post(who, url, body)
 
     def work_order(self, state: str, *, supervised: bool = True) -> tuple[int, int]:
-        by_ticket_state = {"pending_sign": "dispatched", "handling": "in_progress", "replied": "replied",
-                           "approved": "pending_revisit", "returned": "returned", "closed": "closed",
-                           "cancelled": "dispatched"}
+        by_ticket_state = {
+            "pending_sign": "dispatched",
+            "handling": "in_progress",
+            "replied": "replied",
+            "approved": "pending_revisit",
+            "returned": "returned",
+            "closed": "closed",
+            "cancelled": "dispatched",
+        }
         ticket_id, wo = self.ticket(by_ticket_state[state], supervised=supervised)
         assert wo is not None
         if state == "cancelled":
@@ -93,19 +110,26 @@ class Builder:
 
 def _who_for(case: workflow.TableWalkCase) -> str:
     """A user the row allows; for pairs not in the table, one allowed elsewhere, so a refusal is about state."""
-    roles = case.row.roles if case.row else next(
-        row.roles for row in workflow.TABLE if row.machine == case.machine and row.action == case.action)
-    for role, user in ((Role.OPERATOR, "operator"), (Role.DISPATCHER, "dispatcher"),
-                       (Role.SUPERVISOR, "supervisor"), (Role.AGENCY_HANDLER, "handler_a")):
+    roles = (
+        case.row.roles
+        if case.row
+        else next(row.roles for row in workflow.TABLE if row.machine == case.machine and row.action == case.action)
+    )
+    for role, user in (
+        (Role.OPERATOR, "operator"),
+        (Role.DISPATCHER, "dispatcher"),
+        (Role.SUPERVISOR, "supervisor"),
+        (Role.AGENCY_HANDLER, "handler_a"),
+    ):
         if role in roles:
             return user
-    raise AssertionError(f"no test user for {action}")
+    raise AssertionError(f"no test user for {case.action}")
 
 
-def _body(action: str, world: World, ticket_id: int) -> dict:
+def _body(action: str, world: World, ticket_id: int) -> dict[str, Any]:
     future = (timezone.now() + dt.timedelta(days=90)).isoformat()
     other = Builder(world).ticket("accepted")[0] if action == "merge" else None
-    return {
+    bodies: dict[str, dict[str, Any]] = {
         "resolve_directly": {"answer": "已答复"},
         "dispatch": {"lead_agency_id": world.agency_b.pk},
         "redispatch": {"lead_agency_id": world.agency_b.pk},
@@ -126,7 +150,8 @@ def _body(action: str, world: World, ticket_id: int) -> dict:
         "urge": {"note": "请加快"},
         "supervise": {"instruction": "督办"},
         "answer_supervision": {"answer": "已说明"},
-    }[action]
+    }
+    return bodies[action]
 
 
 def _url(machine: Machine, object_id: int, action: str) -> str:
@@ -151,8 +176,11 @@ def test_every_state_action_pair(world: World, case: workflow.TableWalkCase) -> 
     else:
         ticket_id, object_id = builder.work_order(case.state, supervised=case.action != "supervise")
         if case.action in ("approve_extension", "reject_extension") and case.state == "handling":
-            builder.post("handler_a", f"/api/work-orders/{object_id}/request_extension/",
-                         {"reason": "需协调", "requested_due_at": (timezone.now() + dt.timedelta(days=60)).isoformat()})
+            builder.post(
+                "handler_a",
+                f"/api/work-orders/{object_id}/request_extension/",
+                {"reason": "需协调", "requested_due_at": (timezone.now() + dt.timedelta(days=60)).isoformat()},
+            )
     body = _body(case.action, world, ticket_id)
     before = _snapshot(case.machine, object_id)
     response = world.client(_who_for(case)).post(_url(case.machine, object_id, case.action), body, format="json")
@@ -162,7 +190,7 @@ def test_every_state_action_pair(world: World, case: workflow.TableWalkCase) -> 
         assert _snapshot(case.machine, object_id) == before
     else:
         assert response.status_code == 200, response.content
-        state, timeline_rows, events = _snapshot(case.machine, object_id)
+        _state, timeline_rows, events = _snapshot(case.machine, object_id)
         assert timeline_rows > before[1]
         assert events > before[2]
         latest = TimelineEntry.objects.filter(action=case.action, machine=case.machine).order_by("-id").first()

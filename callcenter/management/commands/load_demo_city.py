@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,34 @@ DEMO_USERS: list[dict[str, Any]] = [
 
 # Approximate centres of the urban districts (WGS84), for plausible ticket locations.
 DISTRICTS = {
-    "450202": (24.3155, 109.4120), "450203": (24.2995, 109.4530), "450204": (24.2890, 109.3880),
-    "450205": (24.3650, 109.4060), "450206": (24.2560, 109.3350),
+    "450202": (24.3155, 109.4120),
+    "450203": (24.2995, 109.4530),
+    "450204": (24.2890, 109.3880),
+    "450205": (24.3650, 109.4060),
+    "450206": (24.2560, 109.3350),
 }
-ROADS = ["龙城路", "五一路", "文惠路", "八一路", "桂中大道", "潭中西路", "东环大道", "航生路", "屏山大道", "柳石路",
-         "飞鹅路", "西环路", "北雀路", "跃进路", "广场路", "弯塘路", "红光路", "革新路", "谷埠街", "曙光东路"]
+ROADS = [
+    "龙城路",
+    "五一路",
+    "文惠路",
+    "八一路",
+    "桂中大道",
+    "潭中西路",
+    "东环大道",
+    "航生路",
+    "屏山大道",
+    "柳石路",
+    "飞鹅路",
+    "西环路",
+    "北雀路",
+    "跃进路",
+    "广场路",
+    "弯塘路",
+    "红光路",
+    "革新路",
+    "谷埠街",
+    "曙光东路",
+]
 SURNAMES = ["张", "李", "王", "刘", "陈", "杨", "黄", "赵", "周", "吴", "韦", "覃", "蓝", "莫", "廖"]
 DETAILS = {
     "complaint": "该问题已持续一周左右，多次反映未见改善，请相关部门尽快处理并回复。",
@@ -61,8 +85,17 @@ DETAILS = {
 
 # Final states of the history and how many tickets end in each.
 TARGETS = [
-    ("closed", 52), ("closed_direct", 34), ("in_progress", 24), ("pending_revisit", 15), ("dispatched", 14),
-    ("replied", 12), ("accepted", 10), ("returned", 9), ("revisited", 8), ("merged", 8), ("redo_closed", 8),
+    ("closed", 52),
+    ("closed_direct", 34),
+    ("in_progress", 24),
+    ("pending_revisit", 15),
+    ("dispatched", 14),
+    ("replied", 12),
+    ("accepted", 10),
+    ("returned", 9),
+    ("revisited", 8),
+    ("merged", 8),
+    ("redo_closed", 8),
     ("cancelled", 6),
 ]
 PATHS: dict[str, list[str]] = {
@@ -77,15 +110,35 @@ PATHS: dict[str, list[str]] = {
     "pending_revisit": ["dispatch", "sign", "reply", "approve"],
     "revisited": ["dispatch", "sign", "reply", "approve", "revisit_unhappy"],
     "closed": ["dispatch", "sign", "note", "reply", "approve", "revisit_happy", "close"],
-    "redo_closed": ["dispatch", "sign", "reply", "approve", "revisit_unhappy", "redo", "reply", "approve",
-                    "revisit_happy", "close"],
+    "redo_closed": [
+        "dispatch",
+        "sign",
+        "reply",
+        "approve",
+        "revisit_unhappy",
+        "redo",
+        "reply",
+        "approve",
+        "revisit_happy",
+        "close",
+    ],
 }
 # How long after the previous step each step happens, in minutes (low, high).
 DELAYS = {
-    "dispatch": (5, 90), "sign": (30, 20 * 60), "note": (60, 24 * 60), "return": (60, 8 * 60),
-    "reply": (12 * 60, 6 * 24 * 60), "approve": (30, 8 * 60), "revisit_happy": (12 * 60, 48 * 60),
-    "revisit_unhappy": (12 * 60, 48 * 60), "redo": (30, 4 * 60), "close": (5, 120), "resolve": (2, 8),
-    "cancel": (10, 120), "merge": (5, 60), "redispatch": (30, 240),
+    "dispatch": (5, 90),
+    "sign": (30, 20 * 60),
+    "note": (60, 24 * 60),
+    "return": (60, 8 * 60),
+    "reply": (12 * 60, 6 * 24 * 60),
+    "approve": (30, 8 * 60),
+    "revisit_happy": (12 * 60, 48 * 60),
+    "revisit_unhappy": (12 * 60, 48 * 60),
+    "redo": (30, 4 * 60),
+    "close": (5, 120),
+    "resolve": (2, 8),
+    "cancel": (10, 120),
+    "merge": (5, 60),
+    "redispatch": (30, 240),
 }
 
 
@@ -102,17 +155,24 @@ class Command(BaseCommand):
         for article in self._json("callcenter/data/knowledge.json"):
             intake.do_save_article(article)
         for spec in DEMO_USERS:
-            dispatching.do_upsert_user(username=spec["username"], password=DEMO_PASSWORD, roles=spec["roles"],
-                                       agency_code=spec["agency"], first_name=spec["name"],
-                                       extension=spec.get("extension", ""))
-        self.stdout.write(f"Reference data: {Agency.objects.count()} agencies, {appeal_types} appeal types, "
-                          f"{leaves} subjects, {KnowledgeArticle.objects.count()} knowledge articles.")
+            dispatching.do_upsert_user(
+                username=spec["username"],
+                password=DEMO_PASSWORD,
+                roles=spec["roles"],
+                agency_code=spec["agency"],
+                first_name=spec["name"],
+                extension=spec.get("extension", ""),
+            )
+        self.stdout.write(
+            f"Reference data: {Agency.objects.count()} agencies, {appeal_types} appeal types, "
+            f"{leaves} subjects, {KnowledgeArticle.objects.count()} knowledge articles."
+        )
         if Ticket.objects.exists():
             self.stdout.write(f"History already present ({Ticket.objects.count()} tickets); left as it is.")
         else:
             History(random.Random(options["seed"]), options["tickets"]).generate()
             self.stdout.write(f"Generated {Ticket.objects.count()} historical tickets.")
-        self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for spec in DEMO_USERS:
             roles = ", ".join(spec["roles"])
             self.stdout.write(f"  {spec['username']:<12} {roles:<16} {spec['name']}")
@@ -124,10 +184,24 @@ class Command(BaseCommand):
         with transaction.atomic():
             for order, row in enumerate(self._json("dispatch/data/agencies.json")):
                 dispatching.do_upsert_agency(
-                    code=row["code"], name=row["name"], name_en=row.get("name_en", ""), kind=row["kind"],
-                    function=row["function"], parent_code=row.get("parent"), adcode=row.get("adcode", ""),
+                    code=row["code"],
+                    name=row["name"],
+                    name_en=row.get("name_en", ""),
+                    kind=row["kind"],
+                    function=row["function"],
+                    parent_code=row.get("parent"),
+                    adcode=row.get("adcode", ""),
                     sort_order=order,
                 )
+
+
+@dataclass
+class Walk:
+    ticket: Ticket
+    lead: Agency
+    handler: User
+    article: KnowledgeArticle | None
+    work_order_id: int = 0
 
 
 class History:
@@ -140,8 +214,11 @@ class History:
         self.users = {u.username: u for u in User.objects.filter(username__in=[s["username"] for s in DEMO_USERS])}
         self.leaves = list(Subject.objects.filter(is_leaf=True, active=True).order_by("code"))
         self.appeal_types = {a.code: a for a in AppealType.objects.all()}
-        self.articles = list(KnowledgeArticle.objects.filter(active=True, valid_to__isnull=True)
-                             .prefetch_related("subjects").order_by("code"))
+        self.articles = list(
+            KnowledgeArticle.objects.filter(active=True, valid_to__isnull=True)
+            .prefetch_related("subjects")
+            .order_by("code")
+        )
         self.phones = self._phone_pool(90)
         self.handlers: dict[int, User] = {}
 
@@ -162,8 +239,12 @@ class History:
         if agency.pk not in self.handlers:
             demo = next((u for u in self.users.values() if u.agency_id == agency.pk and u.is_agency_staff), None)
             self.handlers[agency.pk] = demo or dispatching.do_upsert_user(
-                username=f"{agency.code}.handler", password=None, roles=[Role.AGENCY_HANDLER],
-                agency_code=agency.code, first_name=f"{agency.name} 承办人")
+                username=f"{agency.code}.handler",
+                password=None,
+                roles=[Role.AGENCY_HANDLER],
+                agency_code=agency.code,
+                first_name=f"{agency.name} 承办人",
+            )
         return self.handlers[agency.pk]
 
     def generate(self) -> None:
@@ -187,8 +268,11 @@ class History:
         article = rng.choice(self.articles) if direct and self.articles else None
         subject = article.subjects.first() if article and article.subjects.exists() else rng.choice(self.leaves)
         assert subject is not None
-        appeal = "consultation" if direct else rng.choice(["complaint", "complaint", "help", "report", "suggestion",
-                                                           "consultation", "praise"])
+        appeal = (
+            "consultation"
+            if direct
+            else rng.choice(["complaint", "complaint", "help", "report", "suggestion", "consultation", "praise"])
+        )
         adcode = rng.choice(list(DISTRICTS))
         lat, lon = DISTRICTS[adcode]
         road = rng.choice(ROADS)
@@ -197,7 +281,8 @@ class History:
             "phone": rng.choice(self.phones),
             "caller_name": rng.choice(SURNAMES) + rng.choice(["先生", "女士"]),
             "caller_confidential": rng.random() < 0.1,
-            "appeal_type": appeal, "subject": subject.code,
+            "appeal_type": appeal,
+            "subject": subject.code,
             "urgency": rng.choices(["normal", "urgent", "emergency"], weights=[88, 10, 2])[0],
             "title": f"{road}{subject.name}",
             "description": f"{road}{rng.randint(1, 300)}号附近{subject.name}问题。{DETAILS[appeal]}",
@@ -211,7 +296,6 @@ class History:
         proposal = propose_by_subject(subject, district_adcode=adcode)
         lead = proposal.lead or Agency.objects.get(code="lz-cgj")
         at = created
-        state: dict[str, Any] = {"wo": None}
 
         def step(name: str, run: Callable[[], Any]) -> bool:
             nonlocal at
@@ -223,51 +307,85 @@ class History:
                 run()
             return True
 
-        handler = self.handler_for(lead)
+        walk = Walk(ticket=ticket, lead=lead, handler=self.handler_for(lead), article=article)
         for name in PATHS[target]:
-            wo_id = state["wo"]
-            runners: dict[str, Callable[[], Any]] = {
-                "resolve": lambda: intake.do_resolve_ticket_directly(
-                    ticket.pk, actor=operator, answer="已根据知识库内容答复市民。",
-                    article_id=article.pk if article else None),
-                "cancel": lambda: intake.do_cancel_ticket(ticket.pk, actor=operator, reason="市民来电撤回诉求。"),
-                "merge": lambda: self._merge_into_earlier(ticket, operator),
-                "dispatch": lambda: state.update(wo=self._dispatch(ticket, lead, dispatcher, rng)),
-                "sign": lambda: dispatching.do_sign_work_order(wo_id, actor=handler),
-                "note": lambda: dispatching.do_note_work_order(wo_id, actor=handler, note="已安排人员现场核查。"),
-                "return": lambda: dispatching.do_return_work_order(
-                    wo_id, actor=handler, reason="经核查，该事项不属于本单位职责范围。",
-                    legal_basis="依据本单位“三定”方案规定的职责。"),
-                "reply": lambda: dispatching.do_reply_work_order(
-                    wo_id, actor=handler, reply="已到现场处理完毕，并与市民沟通说明。",
-                    outcome=rng.choice(["resolved", "resolved", "resolved", "explained", "partial"])),
-                "approve": lambda: dispatching.do_approve_work_order(wo_id, actor=dispatcher),
-                "revisit_happy": lambda: intake.do_revisit_ticket(
-                    ticket.pk, actor=operator, satisfaction=rng.choice(["satisfied"] * 4 + ["basically_satisfied"]),
-                    resolved=True),
-                "revisit_unhappy": lambda: intake.do_revisit_ticket(
-                    ticket.pk, actor=operator, satisfaction="unsatisfied", resolved=False,
-                    note="市民表示问题仍未解决。"),
-                "redo": lambda: dispatching.do_redo_ticket(ticket.pk, actor=dispatcher, note="回访不满意，请重新办理。"),
-                "close": lambda: intake.do_close_ticket(ticket.pk, actor=operator),
-            }
-            if not step(name, runners[name]):
+            if not step(name, lambda name=name: self._run(name, walk)):  # type: ignore[misc]
                 return
             if name in ("sign", "reply", "approve"):
                 self._co_handlers_follow(ticket, name, dispatcher)
             if name == "sign" and rng.random() < 0.15:
-                step("note", lambda: dispatching.do_urge_work_order(state["wo"], actor=dispatcher,
-                                                                    note="请加快办理进度。"))
+                step(
+                    "note",
+                    lambda: dispatching.do_urge_work_order(
+                        walk.work_order_id, actor=dispatcher, note="请加快办理进度。"
+                    ),
+                )
+
+    def _run(self, name: str, walk: Walk) -> None:
+        operator, dispatcher, rng = self.users["operator"], self.users["dispatcher"], self.rng
+        ticket_id, wo_id, handler = walk.ticket.pk, walk.work_order_id, walk.handler
+        if name == "resolve":
+            intake.do_resolve_ticket_directly(
+                ticket_id,
+                actor=operator,
+                answer="已根据知识库内容答复市民。",
+                article_id=walk.article.pk if walk.article else None,
+            )
+        elif name == "cancel":
+            intake.do_cancel_ticket(ticket_id, actor=operator, reason="市民来电撤回诉求。")
+        elif name == "merge":
+            self._merge_into_earlier(walk.ticket, operator)
+        elif name == "dispatch":
+            walk.work_order_id = self._dispatch(walk.ticket, walk.lead, dispatcher, rng)
+        elif name == "sign":
+            dispatching.do_sign_work_order(wo_id, actor=handler)
+        elif name == "note":
+            dispatching.do_note_work_order(wo_id, actor=handler, note="已安排人员现场核查。")
+        elif name == "return":
+            dispatching.do_return_work_order(
+                wo_id,
+                actor=handler,
+                reason="经核查，该事项不属于本单位职责范围。",
+                legal_basis="依据本单位“三定”方案规定的职责。",
+            )
+        elif name == "reply":
+            dispatching.do_reply_work_order(
+                wo_id,
+                actor=handler,
+                reply="已到现场处理完毕，并与市民沟通说明。",
+                outcome=rng.choice(["resolved", "resolved", "explained", "partial"]),
+            )
+        elif name == "approve":
+            dispatching.do_approve_work_order(wo_id, actor=dispatcher)
+        elif name == "revisit_happy":
+            intake.do_revisit_ticket(
+                ticket_id,
+                actor=operator,
+                resolved=True,
+                satisfaction=rng.choice(["satisfied"] * 4 + ["basically_satisfied"]),
+            )
+        elif name == "revisit_unhappy":
+            intake.do_revisit_ticket(
+                ticket_id, actor=operator, satisfaction="unsatisfied", resolved=False, note="市民表示问题仍未解决。"
+            )
+        elif name == "redo":
+            dispatching.do_redo_ticket(ticket_id, actor=dispatcher, note="回访不满意，请重新办理。")
+        elif name == "close":
+            intake.do_close_ticket(ticket_id, actor=operator)
+        else:
+            raise ValueError(name)
 
     def _dispatch(self, ticket: Ticket, lead: Agency, dispatcher: User, rng: random.Random) -> int:
         co: list[int] = []
         if rng.random() < 0.12:
-            districts = list(Agency.objects.filter(kind="district", adcode__in=list(DISTRICTS))
-                             .exclude(pk=lead.pk).order_by("code"))
+            districts = list(
+                Agency.objects.filter(kind="district", adcode__in=list(DISTRICTS)).exclude(pk=lead.pk).order_by("code")
+            )
             if districts:
                 co = [rng.choice(districts).pk]
-        done = dispatching.do_dispatch_ticket(ticket.pk, actor=dispatcher, lead_agency_id=lead.pk, co_agency_ids=co,
-                                              instructions="请按时限办理并回复。")
+        done = dispatching.do_dispatch_ticket(
+            ticket.pk, actor=dispatcher, lead_agency_id=lead.pk, co_agency_ids=co, instructions="请按时限办理并回复。"
+        )
         work_order = done.work_orders.filter(responsibility="lead").order_by("-id").first()
         assert work_order is not None
         return work_order.pk
@@ -280,22 +398,37 @@ class History:
             if name == "sign":
                 dispatching.do_sign_work_order(wo.pk, actor=handler)
             elif name == "reply":
-                dispatching.do_reply_work_order(wo.pk, actor=handler, reply="已配合主办单位完成处理。",
-                                                outcome="resolved")
+                dispatching.do_reply_work_order(
+                    wo.pk, actor=handler, reply="已配合主办单位完成处理。", outcome="resolved"
+                )
             else:
                 dispatching.do_approve_work_order(wo.pk, actor=dispatcher)
 
     def _merge_into_earlier(self, ticket: Ticket, operator: User) -> None:
         """Merge into an open ticket on the same subject whose history ends before now (else a fresh one)."""
         now = clock.now()
-        master = (Ticket.objects.filter(subject=ticket.subject, state__in=["accepted", "dispatched", "in_progress"])
-                  .exclude(pk=ticket.pk).annotate(last_step=Max("timeline__created_at"))
-                  .filter(last_step__lt=now).order_by("-id").first())
+        candidate = (
+            Ticket.objects.filter(subject=ticket.subject, state__in=["accepted", "dispatched", "in_progress"])
+            .exclude(pk=ticket.pk)
+            .annotate(last_step=Max("timeline__created_at"))
+            .filter(last_step__lt=now)
+            .order_by("-id")
+            .first()
+        )
+        master: Ticket | None = candidate
         if master is None:
-            payload = {"channel": "phone", "phone": self.rng.choice(self.phones), "caller_name": "市民",
-                       "appeal_type": ticket.appeal_type.code, "subject": ticket.subject.code,
-                       "description": ticket.description, "address": ticket.address, "title": ticket.title,
-                       "latitude": ticket.latitude, "longitude": ticket.longitude}
+            payload = {
+                "channel": "phone",
+                "phone": self.rng.choice(self.phones),
+                "caller_name": "市民",
+                "appeal_type": ticket.appeal_type.code,
+                "subject": ticket.subject.code,
+                "description": ticket.description,
+                "address": ticket.address,
+                "title": ticket.title,
+                "latitude": ticket.latitude,
+                "longitude": ticket.longitude,
+            }
             with clock.pinned_at(ticket.created_at - dt.timedelta(minutes=10)):
                 master, _created = intake.do_create_ticket(payload, actor=operator)
         intake.do_merge_ticket(ticket.pk, actor=operator, master_id=master.pk, note="同一问题重复来电，合并处理。")
