@@ -325,6 +325,14 @@ TABLE: tuple[Transition, ...] = (
 )
 
 
+MACHINE_LABELS = {Machine.TICKET: _("ticket"), Machine.WORK_ORDER: _("work order")}
+
+
+def state_label(machine: Machine, state: str) -> str:
+    choices = TicketState if machine == Machine.TICKET else WorkOrderState
+    return str(choices(state).label) if state in choices.values else state
+
+
 def _build_index(table: Iterable[Transition]) -> dict[tuple[Machine, str, str], Transition]:
     index: dict[tuple[Machine, str, str], Transition] = {}
     for row in table:
@@ -391,7 +399,7 @@ def authorise(
     if row is None:
         raise Conflict(
             _("Action '%(action)s' is not allowed on a %(machine)s in state '%(state)s'.")
-            % {"action": action, "machine": machine.value.replace("_", " "), "state": state},
+            % {"action": action, "machine": MACHINE_LABELS[machine], "state": state_label(machine, state)},
             code="transition_not_allowed",
         )
     if not row.is_system and not cascaded:
