@@ -69,6 +69,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     """Tickets (工单). Agencies see only tickets behind their own work orders."""
 
     serializer_class = TicketListSerializer
+    queryset = Ticket.objects.none()  # the real one depends on the user: get_queryset
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self) -> QuerySet[Ticket]:
         tickets = visible_tickets(current_user(self.request)).select_related("subject", "appeal_type", "caller")

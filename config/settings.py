@@ -180,6 +180,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStateEnum": "callcenter.models.TicketState",
+        "WorkOrderStateEnum": "dispatch.models.WorkOrderState",
+        "ExtensionStateEnum": "dispatch.models.ExtensionState",
+        "SupervisionStateEnum": "dispatch.models.SupervisionState",
+        "AgencyFunctionEnum": "dispatch.models.AgencyFunction",
+        "ReplyOutcomeEnum": "dispatch.models.ReplyOutcome",
+    },
 }
 
 # Personal data never goes to logs: loggers below carry ids and codes only.

@@ -157,6 +157,8 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     """Work orders (派单/转办): each agency sees and acts on its own only."""
 
     serializer_class = WorkOrderSerializer
+    queryset = WorkOrder.objects.none()  # the real one depends on the user: get_queryset
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self) -> QuerySet[WorkOrder]:
         rows = (

@@ -1,0 +1,31 @@
+"""The OpenAPI schema covers every workflow action, and the docs page works offline."""
+
+from __future__ import annotations
+
+import re
+
+from dispatch import workflow
+from dispatch.workflow import Machine
+from tests.conftest import World
+
+
+def test_schema_lists_every_public_workflow_action(world: World) -> None:
+    response = world.client("operator").get("/api/schema/?format=json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for machine, base in ((Machine.TICKET, "tickets"), (Machine.WORK_ORDER, "work-orders")):
+        for action in workflow.actions(machine):
+            assert f"/api/{base}/{{id}}/{action}/" in paths, action
+    assert "/api/tickets/" in paths and "post" in paths["/api/tickets/"]
+
+
+def test_docs_page_loads_its_assets_locally(world: World) -> None:
+    client = world.client("operator")
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+    assert assets, html[:500]
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert client.get(asset).status_code == 200
