@@ -101,7 +101,8 @@ def test_validity_is_judged_on_the_pinned_date(world: World, kb: dict[str, dict[
     assert "resident-medical-insurance-2025" not in search(world, query, SUMMER_2026)
     # Articles valid from 2026-01-01 are not offered before that day.
     assert "garbage-collection-schedule" not in search(world, "垃圾清运时间", AUTUMN_2025)
-    # The last valid day counts, in Asia/Shanghai time: 2026-09-30 23:30 there is 15:30 UTC.
+    # The last valid day counts, in Asia/Shanghai time: at 00:30 on 1 October there it is still
+    # 30 September in UTC, so a UTC date would wrongly keep the article.
     last_evening = dt.datetime(2026, 9, 30, 23, 30, tzinfo=SHANGHAI)
     next_morning = dt.datetime(2026, 10, 1, 0, 30, tzinfo=SHANGHAI)
     assert search(world, "秋季义务教育学校招生入学报名", last_evening)[0] == "school-enrolment-2026"

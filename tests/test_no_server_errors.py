@@ -1,0 +1,55 @@
+"""Whatever JSON arrives, every write endpoint answers 2xx or 4xx, never 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dispatch import workflow
+from dispatch.workflow import Machine
+from tests.conftest import World, ticket_payload
+
+SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=30)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                           max_size=3), max_leaves=6)
+FIELDS = ["channel", "phone", "caller_name", "caller_confidential", "appeal_type", "subject", "urgency", "description",
+          "latitude", "longitude", "lead_agency_id", "co_agency_ids", "master_id", "satisfaction", "resolved",
+          "reason", "legal_basis", "reply", "outcome", "requested_due_at", "new_due_at", "note", "answer",
+          "instruction", "article_id", "work_order_ids", "answer_due_at"]
+BODIES = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=6) | VALUES
+
+SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _targets(world: World) -> list[tuple[str, str]]:
+    client = world.client("operator")
+    ticket = client.post("/api/tickets/", ticket_payload(), format="json").json()
+    dispatched = world.client("dispatcher").post(
+        f"/api/tickets/{ticket['id']}/dispatch/", {"lead_agency_id": world.agency_a.pk}, format="json").json()
+    work_order = dispatched["work_orders"][0]["id"]
+    urls = [("operator", "/api/tickets/")]
+    urls += [("dispatcher", f"/api/tickets/{ticket['id']}/{a}/") for a in workflow.actions(Machine.TICKET)]
+    urls += [("handler_a", f"/api/work-orders/{work_order}/{a}/") for a in workflow.actions(Machine.WORK_ORDER)]
+    urls += [("supervisor", f"/api/work-orders/{work_order}/{a}/") for a in ("urge", "supervise")]
+    urls += [("dispatcher", "/api/knowledge/")]
+    return urls
+
+
+@SLOW
+@given(body=BODIES, target=st.integers(0, 10_000))
+def test_random_json_never_causes_a_server_error(world: World, body: Any, target: int) -> None:
+    targets = _targets(world)
+    who, url = targets[target % len(targets)]
+    response = world.client(who).post(url, body, format="json")
+    assert response.status_code < 500, (url, body, response.content)
+    assert "code" in response.json() or response.status_code in (200, 201)
+
+
+@SLOW
+@given(raw=st.binary(max_size=200))
+def test_garbage_bytes_get_a_clear_400(world: World, raw: bytes) -> None:
+    response = world.client("operator").post("/api/tickets/", raw, content_type="application/json")
+    assert 400 <= response.status_code < 500
+    assert response.json()["code"]
