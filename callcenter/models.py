@@ -249,7 +249,8 @@ class IdempotencyKey(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=100)
     request_hash = models.CharField(max_length=64)
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    # Empty while the first request holding the key is still creating its ticket.
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=clock.now)
 
     class Meta:
