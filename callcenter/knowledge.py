@@ -86,5 +86,5 @@ def search_articles(query: str, *, today: dt.date, subject_id: int | None = None
         ((score * (matched[aid] / len(query_terms)) ** 2, aid) for aid, score in scores.items()),
         key=lambda pair: (-pair[0], pair[1]),
     )[:limit]
-    articles = KnowledgeArticle.objects.in_bulk([aid for _, aid in ranked])
+    articles = KnowledgeArticle.objects.prefetch_related("subjects").in_bulk([aid for _, aid in ranked])
     return [SearchHit(articles[aid], round(score, 4), matched[aid]) for score, aid in ranked if aid in articles]

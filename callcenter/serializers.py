@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from callcenter.models import (
@@ -24,6 +26,26 @@ from dispatch.models import TimelineEntry, User, WorkOrder
 from dispatch.workflow import Machine
 
 HIDDEN_NAME = "***"
+
+
+class StrictFloatField(serializers.FloatField):
+    """A number, but not a JSON boolean (which Python would otherwise read as 0 or 1)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that states its offset: deadlines are never guessed into a time zone."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(_("Give the time zone, e.g. 2026-11-21T09:00:00+08:00."))
+        return super().to_internal_value(value)
 
 
 def _viewer(serializer: serializers.BaseSerializer) -> User:
@@ -264,8 +286,8 @@ class TicketCreateInput(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, max_length=120)
     description = serializers.CharField(max_length=5000)
     address = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
-    longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180)
 
 
 class NoteInput(serializers.Serializer):

@@ -459,9 +459,7 @@ def do_redo_ticket(ticket_id: int, *, actor: User, note: str, work_order_ids: An
                     _("Only approved work orders of this ticket can be redone."),
                     fields={"work_order_ids": [_("Not an approved work order of this ticket.")]},
                 )
-        transition_ticket(
-            ticket, "redo", actor=actor, at=at, note=note, data={"work_orders": [wo.number for wo in chosen]}
-        )
+        transition_ticket(ticket, "redo", actor=actor, at=at, note=note, data={"work_orders_redone": len(chosen)})
         ticket.redo_count += 1
         ticket.save(update_fields=["redo_count"])
         for wo in chosen:

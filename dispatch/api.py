@@ -13,7 +13,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.api import validated
-from callcenter.serializers import NoteInput, ReasonInput, RequiredNoteInput, TimelineEntrySerializer
+from callcenter.serializers import (
+    AwareDateTimeField,
+    NoteInput,
+    ReasonInput,
+    RequiredNoteInput,
+    TimelineEntrySerializer,
+)
 from dispatch import actions, workflow
 from dispatch.access import current_user, visible_work_orders
 from dispatch.models import (
@@ -22,7 +28,6 @@ from dispatch.models import (
     ReplyOutcome,
     StageClock,
     SupervisionCase,
-    User,
     WorkOrder,
 )
 from dispatch.workflow import Machine
@@ -136,17 +141,17 @@ class ReplyInput(serializers.Serializer):
 
 class ExtensionInput(serializers.Serializer):
     reason = serializers.CharField(max_length=5000)
-    requested_due_at = serializers.DateTimeField()
+    requested_due_at = AwareDateTimeField()
 
 
 class ExtensionDecisionInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
-    new_due_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    new_due_at = AwareDateTimeField(required=False, allow_null=True, default=None)
 
 
 class SuperviseInput(serializers.Serializer):
     instruction = serializers.CharField(max_length=5000)
-    answer_due_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    answer_due_at = AwareDateTimeField(required=False, allow_null=True, default=None)
 
 
 class AnswerInput(serializers.Serializer):
