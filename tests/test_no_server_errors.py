@@ -11,13 +11,47 @@ from dispatch import workflow
 from dispatch.workflow import Machine
 from tests.conftest import World, ticket_payload
 
-SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=30)
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                           max_size=3), max_leaves=6)
-FIELDS = ["channel", "phone", "caller_name", "caller_confidential", "appeal_type", "subject", "urgency", "description",
-          "latitude", "longitude", "lead_agency_id", "co_agency_ids", "master_id", "satisfaction", "resolved",
-          "reason", "legal_basis", "reply", "outcome", "requested_due_at", "new_due_at", "note", "answer",
-          "instruction", "article_id", "work_order_ids", "answer_due_at"]
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+FIELDS = [
+    "channel",
+    "phone",
+    "caller_name",
+    "caller_confidential",
+    "appeal_type",
+    "subject",
+    "urgency",
+    "description",
+    "latitude",
+    "longitude",
+    "lead_agency_id",
+    "co_agency_ids",
+    "master_id",
+    "satisfaction",
+    "resolved",
+    "reason",
+    "legal_basis",
+    "reply",
+    "outcome",
+    "requested_due_at",
+    "new_due_at",
+    "note",
+    "answer",
+    "instruction",
+    "article_id",
+    "work_order_ids",
+    "answer_due_at",
+]
 BODIES = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=6) | VALUES
 
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -26,8 +60,11 @@ SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def _targets(world: World) -> list[tuple[str, str]]:
     client = world.client("operator")
     ticket = client.post("/api/tickets/", ticket_payload(), format="json").json()
-    dispatched = world.client("dispatcher").post(
-        f"/api/tickets/{ticket['id']}/dispatch/", {"lead_agency_id": world.agency_a.pk}, format="json").json()
+    dispatched = (
+        world.client("dispatcher")
+        .post(f"/api/tickets/{ticket['id']}/dispatch/", {"lead_agency_id": world.agency_a.pk}, format="json")
+        .json()
+    )
     work_order = dispatched["work_orders"][0]["id"]
     urls = [("operator", "/api/tickets/")]
     urls += [("dispatcher", f"/api/tickets/{ticket['id']}/{a}/") for a in workflow.actions(Machine.TICKET)]
@@ -53,3 +90,12 @@ def test_garbage_bytes_get_a_clear_400(world: World, raw: bytes) -> None:
     response = world.client("operator").post("/api/tickets/", raw, content_type="application/json")
     assert 400 <= response.status_code < 500
     assert response.json()["code"]
+
+
+def test_non_finite_numbers_are_refused_as_bad_json(world: World) -> None:
+    body = (
+        b'{"channel": "phone", "phone": "13812341234", "appeal_type": "complaint", "subject": "t-garbage", '
+        b'"description": "x", "latitude": NaN, "longitude": Infinity}'
+    )
+    response = world.client("operator").post("/api/tickets/", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
