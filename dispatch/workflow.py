@@ -380,6 +380,11 @@ def available_actions(machine: Machine, state: str, user: User, *, agency_id: in
     return result
 
 
+def _may_ever(machine: Machine, action: str, actor: User) -> bool:
+    rows = [row for row in TABLE if row.machine == machine and row.action == action]
+    return any(row.is_system or actor.has_role(*row.roles) for row in rows)
+
+
 def authorise(
     machine: Machine,
     state: str,
@@ -395,6 +400,9 @@ def authorise(
 
     ``cascaded`` is for work-order moves caused by a ticket action whose roles were already checked.
     """
+    if not cascaded and not _may_ever(machine, action, actor):
+        # A role that can never do this learns nothing about the object's state.
+        raise NotAllowed(_("Your role may not do '%(action)s'.") % {"action": action})
     row = find(machine, state, action)
     if row is None:
         raise Conflict(

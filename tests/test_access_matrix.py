@@ -84,8 +84,9 @@ def _advance(world: World, lane: str, ticket: Ticket, state: str) -> WorkOrder |
     if state == "accepted":
         return None
     agency = world.agency_a if lane == "a" else world.agency_b
-    dispatching.do_dispatch_ticket(ticket.pk, actor=users["dispatcher"], lead_agency_id=agency.pk,
-                                   instructions="请核实处理")
+    dispatching.do_dispatch_ticket(
+        ticket.pk, actor=users["dispatcher"], lead_agency_id=agency.pk, instructions="请核实处理"
+    )
     wo = WorkOrder.objects.get(ticket=ticket)
     handler = _handler(world, lane)
     if state == "pending_sign":
@@ -97,26 +98,30 @@ def _advance(world: World, lane: str, ticket: Ticket, state: str) -> WorkOrder |
     else:
         dispatching.do_sign_work_order(wo.pk, actor=handler)
         if state == "extension_pending":
-            dispatching.do_request_extension(wo.pk, actor=handler, reason="需协调",
-                                             requested_due_at=timezone.now() + dt.timedelta(days=120))
+            dispatching.do_request_extension(
+                wo.pk, actor=handler, reason="需协调", requested_due_at=timezone.now() + dt.timedelta(days=120)
+            )
         elif state != "handling":
             dispatching.do_reply_work_order(wo.pk, actor=handler, reply="已处理", outcome="resolved")
             if state != "replied":
                 dispatching.do_approve_work_order(wo.pk, actor=users["dispatcher"])
                 if state == "revisited_unsatisfied":
-                    intake.do_revisit_ticket(ticket.pk, actor=users["operator"], satisfaction="unsatisfied",
-                                             resolved=False)
+                    intake.do_revisit_ticket(
+                        ticket.pk, actor=users["operator"], satisfaction="unsatisfied", resolved=False
+                    )
                 elif state == "revisited_satisfied":
-                    intake.do_revisit_ticket(ticket.pk, actor=users["operator"], satisfaction="satisfied",
-                                             resolved=True)
+                    intake.do_revisit_ticket(
+                        ticket.pk, actor=users["operator"], satisfaction="satisfied", resolved=True
+                    )
                 else:
                     assert state == "pending_revisit", state
     wo.refresh_from_db()
     return wo
 
 
-def build_scene(world: World, state: str | None, *, master: bool = False, article: bool = False,
-                lanes: tuple[str, ...] = ("a", "b")) -> Scene:
+def build_scene(
+    world: World, state: str | None, *, master: bool = False, article: bool = False, lanes: tuple[str, ...] = ("a", "b")
+) -> Scene:
     tickets: dict[str, Ticket] = {}
     work_orders: dict[str, WorkOrder] = {}
     if state is not None:
@@ -130,11 +135,15 @@ def build_scene(world: World, state: str | None, *, master: bool = False, articl
     if master:
         scene.master = _new_ticket(world, "b")
     if article:
-        scene.article = intake.do_save_article({
-            "code": "kb-garbage-times", "title": "城区生活垃圾清运时间安排",
-            "body": "城区生活垃圾每日清运两次，清运时间为早上6点至8点和晚上7点至9点。",
-            "subjects": ["t-garbage"], "keywords": "垃圾 清运 时间",
-        })
+        scene.article = intake.do_save_article(
+            {
+                "code": "kb-garbage-times",
+                "title": "城区生活垃圾清运时间安排",
+                "body": "城区生活垃圾每日清运两次，清运时间为早上6点至8点和晚上7点至9点。",
+                "subjects": ["t-garbage"],
+                "keywords": "垃圾 清运 时间",
+            }
+        )
     return scene
 
 
@@ -160,8 +169,13 @@ def _future(days: int) -> str:
 
 
 def _article_body(code: str, title: str) -> dict[str, Any]:
-    return {"code": code, "title": title, "body": "城区生活垃圾每日清运两次。", "subjects": ["t-garbage"],
-            "keywords": "垃圾 清运"}
+    return {
+        "code": code,
+        "title": title,
+        "body": "城区生活垃圾每日清运两次。",
+        "subjects": ["t-garbage"],
+        "keywords": "垃圾 清运",
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,8 +194,16 @@ class Endpoint:
     article: bool = False
 
 
-def _obj(name: str, method: str, path: str, state: str, allowed: frozenset[str], *, agency_own: bool = False,
-         body: Callable[[Scene], dict[str, Any]] | None = None) -> Endpoint:
+def _obj(
+    name: str,
+    method: str,
+    path: str,
+    state: str,
+    allowed: frozenset[str],
+    *,
+    agency_own: bool = False,
+    body: Callable[[Scene], dict[str, Any]] | None = None,
+) -> Endpoint:
     return Endpoint(name, method, path, allowed, state, "object", agency_own, body=body)
 
 
@@ -192,70 +214,227 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _obj("tickets.detail", "get", "/api/tickets/{ticket}/", "pending_sign", READERS, agency_own=True),
     _obj("tickets.timeline", "get", "/api/tickets/{ticket}/timeline/", "handling", READERS, agency_own=True),
     # --- tickets: create and the actions on accepted tickets, which no agency can see yet
-    Endpoint("tickets.create", "post", "/api/tickets/", INTAKE, "pending_sign", "global", ok=201,
-             body=lambda s: ticket_payload()),
-    Endpoint("tickets.resolve_directly", "post", "/api/tickets/{ticket}/resolve_directly/", INTAKE, "accepted",
-             "unassigned", body=lambda s: {"answer": "已告知市民清运时间"}),
-    Endpoint("tickets.dispatch", "post", "/api/tickets/{ticket}/dispatch/", INTAKE, "accepted", "unassigned",
-             body=lambda s: {"lead_agency_id": s.world.agency_c.pk, "instructions": "请处理"}),
-    Endpoint("tickets.merge", "post", "/api/tickets/{ticket}/merge/", INTAKE, "accepted", "unassigned",
-             body=lambda s: {"master_id": s.master.pk if s.master else 0, "note": "同一问题"}, master=True),
-    Endpoint("tickets.cancel@accepted", "post", "/api/tickets/{ticket}/cancel/", INTAKE, "accepted",
-             "unassigned", body=lambda s: {"reason": "市民撤回诉求"}),
+    Endpoint(
+        "tickets.create",
+        "post",
+        "/api/tickets/",
+        INTAKE,
+        "pending_sign",
+        "global",
+        ok=201,
+        body=lambda s: ticket_payload(),
+    ),
+    Endpoint(
+        "tickets.resolve_directly",
+        "post",
+        "/api/tickets/{ticket}/resolve_directly/",
+        INTAKE,
+        "accepted",
+        "unassigned",
+        body=lambda s: {"answer": "已告知市民清运时间"},
+    ),
+    Endpoint(
+        "tickets.dispatch",
+        "post",
+        "/api/tickets/{ticket}/dispatch/",
+        INTAKE,
+        "accepted",
+        "unassigned",
+        body=lambda s: {"lead_agency_id": s.world.agency_c.pk, "instructions": "请处理"},
+    ),
+    Endpoint(
+        "tickets.merge",
+        "post",
+        "/api/tickets/{ticket}/merge/",
+        INTAKE,
+        "accepted",
+        "unassigned",
+        body=lambda s: {"master_id": s.master.pk if s.master else 0, "note": "同一问题"},
+        master=True,
+    ),
+    Endpoint(
+        "tickets.cancel@accepted",
+        "post",
+        "/api/tickets/{ticket}/cancel/",
+        INTAKE,
+        "accepted",
+        "unassigned",
+        body=lambda s: {"reason": "市民撤回诉求"},
+    ),
     # --- tickets: actions on tickets in agencies' hands
-    _obj("tickets.cancel@dispatched", "post", "/api/tickets/{ticket}/cancel/", "pending_sign", CENTRE_CONTROL,
-         body=lambda s: {"reason": "市民撤回诉求"}),
-    _obj("tickets.redispatch", "post", "/api/tickets/{ticket}/redispatch/", "returned", INTAKE,
-         body=lambda s: {"lead_agency_id": s.world.agency_c.pk}),
-    _obj("tickets.revisit", "post", "/api/tickets/{ticket}/revisit/", "pending_revisit", INTAKE,
-         body=lambda s: {"satisfaction": "satisfied", "resolved": True}),
-    _obj("tickets.redo", "post", "/api/tickets/{ticket}/redo/", "revisited_unsatisfied", INTAKE,
-         body=lambda s: {"note": "市民不满意，请重新处理"}),
-    _obj("tickets.close", "post", "/api/tickets/{ticket}/close/", "pending_revisit", INTAKE,
-         body=lambda s: {"note": "三次回访均无人接听"}),
-    _obj("tickets.reveal", "post", "/api/tickets/{ticket}/reveal/", "pending_sign",
-         frozenset({"operator", "dispatcher", "admin", "supervisor"}), agency_own=True,
-         body=lambda s: {"reason": "需与市民核实具体位置"}),
+    _obj(
+        "tickets.cancel@dispatched",
+        "post",
+        "/api/tickets/{ticket}/cancel/",
+        "pending_sign",
+        CENTRE_CONTROL,
+        body=lambda s: {"reason": "市民撤回诉求"},
+    ),
+    _obj(
+        "tickets.redispatch",
+        "post",
+        "/api/tickets/{ticket}/redispatch/",
+        "returned",
+        INTAKE,
+        body=lambda s: {"lead_agency_id": s.world.agency_c.pk},
+    ),
+    _obj(
+        "tickets.revisit",
+        "post",
+        "/api/tickets/{ticket}/revisit/",
+        "pending_revisit",
+        INTAKE,
+        body=lambda s: {"satisfaction": "satisfied", "resolved": True},
+    ),
+    _obj(
+        "tickets.redo",
+        "post",
+        "/api/tickets/{ticket}/redo/",
+        "revisited_unsatisfied",
+        INTAKE,
+        body=lambda s: {"note": "市民不满意，请重新处理"},
+    ),
+    _obj(
+        "tickets.close",
+        "post",
+        "/api/tickets/{ticket}/close/",
+        "pending_revisit",
+        INTAKE,
+        body=lambda s: {"note": "三次回访均无人接听"},
+    ),
+    _obj(
+        "tickets.reveal",
+        "post",
+        "/api/tickets/{ticket}/reveal/",
+        "pending_sign",
+        frozenset({"operator", "dispatcher", "admin", "supervisor"}),
+        agency_own=True,
+        body=lambda s: {"reason": "需与市民核实具体位置"},
+    ),
     # --- work orders: reads
     Endpoint("work-orders.list", "get", "/api/work-orders/", EVERYONE, "pending_sign", "list"),
     _obj("work-orders.detail", "get", "/api/work-orders/{wo}/", "handling", READERS, agency_own=True),
-    _obj("work-orders.timeline", "get", "/api/work-orders/{wo}/timeline/", "handling", READERS,
-         agency_own=True),
+    _obj("work-orders.timeline", "get", "/api/work-orders/{wo}/timeline/", "handling", READERS, agency_own=True),
     # --- work orders: actions
     _obj("work-orders.sign", "post", "/api/work-orders/{wo}/sign/", "pending_sign", NONE, agency_own=True),
-    _obj("work-orders.return", "post", "/api/work-orders/{wo}/return/", "pending_sign", NONE, agency_own=True,
-         body=lambda s: {"reason": "不属于本单位职责", "legal_basis": "《柳州市城市市容和环境卫生管理条例》"}),
-    _obj("work-orders.note", "post", "/api/work-orders/{wo}/note/", "handling", NONE, agency_own=True,
-         body=lambda s: {"note": "已安排人员现场查看"}),
-    _obj("work-orders.reply", "post", "/api/work-orders/{wo}/reply/", "handling", NONE, agency_own=True,
-         body=lambda s: {"reply": "已清运完毕", "outcome": "resolved"}),
+    _obj(
+        "work-orders.return",
+        "post",
+        "/api/work-orders/{wo}/return/",
+        "pending_sign",
+        NONE,
+        agency_own=True,
+        body=lambda s: {"reason": "不属于本单位职责", "legal_basis": "《柳州市城市市容和环境卫生管理条例》"},
+    ),
+    _obj(
+        "work-orders.note",
+        "post",
+        "/api/work-orders/{wo}/note/",
+        "handling",
+        NONE,
+        agency_own=True,
+        body=lambda s: {"note": "已安排人员现场查看"},
+    ),
+    _obj(
+        "work-orders.reply",
+        "post",
+        "/api/work-orders/{wo}/reply/",
+        "handling",
+        NONE,
+        agency_own=True,
+        body=lambda s: {"reply": "已清运完毕", "outcome": "resolved"},
+    ),
     _obj("work-orders.approve", "post", "/api/work-orders/{wo}/approve/", "replied", CENTRE_CONTROL),
-    _obj("work-orders.send_back", "post", "/api/work-orders/{wo}/send_back/", "replied", CENTRE_CONTROL,
-         body=lambda s: {"note": "请补充现场照片"}),
-    _obj("work-orders.request_extension", "post", "/api/work-orders/{wo}/request_extension/", "handling", NONE,
-         agency_own=True, body=lambda s: {"reason": "需协调清运车辆", "requested_due_at": _future(200)}),
-    _obj("work-orders.approve_extension", "post", "/api/work-orders/{wo}/approve_extension/",
-         "extension_pending", EXTENSION_DECIDERS, body=lambda s: {"note": "同意"}),
-    _obj("work-orders.reject_extension", "post", "/api/work-orders/{wo}/reject_extension/",
-         "extension_pending", EXTENSION_DECIDERS, body=lambda s: {"note": "理由不充分"}),
-    _obj("work-orders.urge", "post", "/api/work-orders/{wo}/urge/", "pending_sign", EXTENSION_DECIDERS,
-         body=lambda s: {"note": "请尽快签收"}),
-    _obj("work-orders.supervise", "post", "/api/work-orders/{wo}/supervise/", "handling", SUPERVISORS,
-         body=lambda s: {"instruction": "请说明未办结原因"}),
-    _obj("work-orders.answer_supervision", "post", "/api/work-orders/{wo}/answer_supervision/", "supervised",
-         NONE, agency_own=True, body=lambda s: {"answer": "已加派人手"}),
-    _obj("work-orders.cancel", "post", "/api/work-orders/{wo}/cancel/", "handling", CENTRE_CONTROL,
-         body=lambda s: {"reason": "派错单位"}),
+    _obj(
+        "work-orders.send_back",
+        "post",
+        "/api/work-orders/{wo}/send_back/",
+        "replied",
+        CENTRE_CONTROL,
+        body=lambda s: {"note": "请补充现场照片"},
+    ),
+    _obj(
+        "work-orders.request_extension",
+        "post",
+        "/api/work-orders/{wo}/request_extension/",
+        "handling",
+        NONE,
+        agency_own=True,
+        body=lambda s: {"reason": "需协调清运车辆", "requested_due_at": _future(200)},
+    ),
+    _obj(
+        "work-orders.approve_extension",
+        "post",
+        "/api/work-orders/{wo}/approve_extension/",
+        "extension_pending",
+        EXTENSION_DECIDERS,
+        body=lambda s: {"note": "同意"},
+    ),
+    _obj(
+        "work-orders.reject_extension",
+        "post",
+        "/api/work-orders/{wo}/reject_extension/",
+        "extension_pending",
+        EXTENSION_DECIDERS,
+        body=lambda s: {"note": "理由不充分"},
+    ),
+    _obj(
+        "work-orders.urge",
+        "post",
+        "/api/work-orders/{wo}/urge/",
+        "pending_sign",
+        EXTENSION_DECIDERS,
+        body=lambda s: {"note": "请尽快签收"},
+    ),
+    _obj(
+        "work-orders.supervise",
+        "post",
+        "/api/work-orders/{wo}/supervise/",
+        "handling",
+        SUPERVISORS,
+        body=lambda s: {"instruction": "请说明未办结原因"},
+    ),
+    _obj(
+        "work-orders.answer_supervision",
+        "post",
+        "/api/work-orders/{wo}/answer_supervision/",
+        "supervised",
+        NONE,
+        agency_own=True,
+        body=lambda s: {"answer": "已加派人手"},
+    ),
+    _obj(
+        "work-orders.cancel",
+        "post",
+        "/api/work-orders/{wo}/cancel/",
+        "handling",
+        CENTRE_CONTROL,
+        body=lambda s: {"reason": "派错单位"},
+    ),
     # --- everything else
-    Endpoint("callers.history", "get", f"/api/callers/history/?phone={PHONE_NATIONAL}", HISTORY_READERS,
-             "pending_sign"),
+    Endpoint(
+        "callers.history", "get", f"/api/callers/history/?phone={PHONE_NATIONAL}", HISTORY_READERS, "pending_sign"
+    ),
     Endpoint("knowledge.list", "get", "/api/knowledge/", EVERYONE, article=True),
     Endpoint("knowledge.search", "get", "/api/knowledge/?q=垃圾清运时间", EVERYONE, article=True),
     Endpoint("knowledge.detail", "get", "/api/knowledge/{article}/", EVERYONE, article=True),
-    Endpoint("knowledge.create", "post", "/api/knowledge/", CENTRE_CONTROL, ok=201, article=True,
-             body=lambda s: _article_body("kb-new", "大件垃圾预约回收")),
-    Endpoint("knowledge.update", "put", "/api/knowledge/{article}/", CENTRE_CONTROL, article=True,
-             body=lambda s: _article_body("kb-garbage-times", "垃圾清运时间调整通知")),
+    Endpoint(
+        "knowledge.create",
+        "post",
+        "/api/knowledge/",
+        CENTRE_CONTROL,
+        ok=201,
+        article=True,
+        body=lambda s: _article_body("kb-new", "大件垃圾预约回收"),
+    ),
+    Endpoint(
+        "knowledge.update",
+        "put",
+        "/api/knowledge/{article}/",
+        CENTRE_CONTROL,
+        article=True,
+        body=lambda s: _article_body("kb-garbage-times", "垃圾清运时间调整通知"),
+    ),
     Endpoint("agencies.list", "get", "/api/agencies/", EVERYONE),
     Endpoint("subjects.list", "get", "/api/subjects/", EVERYONE),
     Endpoint("appeal-types.list", "get", "/api/appeal-types/", EVERYONE),
@@ -297,7 +476,7 @@ class Cell:
 
 
 def _cells() -> list[Cell]:
-    cells = []
+    cells: list[Cell] = []
     for ep in ENDPOINTS:
         for role in ROLES:
             if role in AGENCY_USERS and ep.scope == "object":
@@ -394,7 +573,9 @@ def _assert_visible_rows(cell: Cell, scene: Scene, body: Any) -> None:
     elif name == "tickets.create":
         assert body["state"] == "accepted" and body["caller_phone"] == PHONE_E164
     elif name in ("knowledge.create", "knowledge.update"):
-        assert KnowledgeArticle.objects.get(pk=body["id"]).title == cell.endpoint.body(scene)["title"]
+        make_body = cell.endpoint.body
+        assert make_body is not None
+        assert KnowledgeArticle.objects.get(pk=body["id"]).title == make_body(scene)["title"]
     elif name in ("knowledge.list", "knowledge.detail", "knowledge.search"):
         rows = body if name == "knowledge.detail" else body["results"]
         codes = [rows["code"]] if name == "knowledge.detail" else [row["code"] for row in rows]
@@ -481,64 +662,184 @@ class WrongState:
 
 
 WRONG_STATE = (
-    WrongState("tickets.resolve_directly@dispatched", "/api/tickets/{ticket}/resolve_directly/", "pending_sign",
-               "operator", body=lambda s: {"answer": "已答复"}),
-    WrongState("tickets.dispatch@dispatched", "/api/tickets/{ticket}/dispatch/", "pending_sign", "dispatcher",
-               body=lambda s: {"lead_agency_id": s.world.agency_c.pk}),
-    WrongState("tickets.redispatch@dispatched", "/api/tickets/{ticket}/redispatch/", "pending_sign",
-               "dispatcher", body=lambda s: {"lead_agency_id": s.world.agency_c.pk}),
-    WrongState("tickets.merge@dispatched", "/api/tickets/{ticket}/merge/", "pending_sign", "operator",
-               body=lambda s: {"master_id": s.tickets["b"].pk}),
-    WrongState("tickets.cancel@pending_revisit", "/api/tickets/{ticket}/cancel/", "pending_revisit", "dispatcher",
-               body=lambda s: {"reason": "撤回"}),
-    WrongState("tickets.revisit@handling", "/api/tickets/{ticket}/revisit/", "handling", "operator",
-               body=lambda s: {"satisfaction": "satisfied", "resolved": True}),
-    WrongState("tickets.redo@pending_revisit", "/api/tickets/{ticket}/redo/", "pending_revisit", "dispatcher",
-               body=lambda s: {"note": "重办"}),
-    WrongState("tickets.redo@revisited_satisfied", "/api/tickets/{ticket}/redo/", "revisited_satisfied",
-               "dispatcher", code="revisit_not_unsatisfied", body=lambda s: {"note": "重办"}),
-    WrongState("tickets.close@handling", "/api/tickets/{ticket}/close/", "handling", "dispatcher",
-               body=lambda s: {"note": "办结"}),
+    WrongState(
+        "tickets.resolve_directly@dispatched",
+        "/api/tickets/{ticket}/resolve_directly/",
+        "pending_sign",
+        "operator",
+        body=lambda s: {"answer": "已答复"},
+    ),
+    WrongState(
+        "tickets.dispatch@dispatched",
+        "/api/tickets/{ticket}/dispatch/",
+        "pending_sign",
+        "dispatcher",
+        body=lambda s: {"lead_agency_id": s.world.agency_c.pk},
+    ),
+    WrongState(
+        "tickets.redispatch@dispatched",
+        "/api/tickets/{ticket}/redispatch/",
+        "pending_sign",
+        "dispatcher",
+        body=lambda s: {"lead_agency_id": s.world.agency_c.pk},
+    ),
+    WrongState(
+        "tickets.merge@dispatched",
+        "/api/tickets/{ticket}/merge/",
+        "pending_sign",
+        "operator",
+        body=lambda s: {"master_id": s.tickets["b"].pk},
+    ),
+    WrongState(
+        "tickets.cancel@pending_revisit",
+        "/api/tickets/{ticket}/cancel/",
+        "pending_revisit",
+        "dispatcher",
+        body=lambda s: {"reason": "撤回"},
+    ),
+    WrongState(
+        "tickets.revisit@handling",
+        "/api/tickets/{ticket}/revisit/",
+        "handling",
+        "operator",
+        body=lambda s: {"satisfaction": "satisfied", "resolved": True},
+    ),
+    WrongState(
+        "tickets.redo@pending_revisit",
+        "/api/tickets/{ticket}/redo/",
+        "pending_revisit",
+        "dispatcher",
+        body=lambda s: {"note": "重办"},
+    ),
+    WrongState(
+        "tickets.redo@revisited_satisfied",
+        "/api/tickets/{ticket}/redo/",
+        "revisited_satisfied",
+        "dispatcher",
+        code="revisit_not_unsatisfied",
+        body=lambda s: {"note": "重办"},
+    ),
+    WrongState(
+        "tickets.close@handling",
+        "/api/tickets/{ticket}/close/",
+        "handling",
+        "dispatcher",
+        body=lambda s: {"note": "办结"},
+    ),
     WrongState("work-orders.sign@handling", "/api/work-orders/{wo}/sign/", "handling", "handler_a"),
-    WrongState("work-orders.return@replied", "/api/work-orders/{wo}/return/", "replied", "handler_a",
-               body=lambda s: {"reason": "不属于本单位", "legal_basis": "三定方案"}),
-    WrongState("work-orders.return@extension_pending", "/api/work-orders/{wo}/return/", "extension_pending",
-               "handler_a", code="extension_pending",
-               body=lambda s: {"reason": "不属于本单位", "legal_basis": "三定方案"}),
-    WrongState("work-orders.note@pending_sign", "/api/work-orders/{wo}/note/", "pending_sign", "handler_a",
-               body=lambda s: {"note": "进展"}),
-    WrongState("work-orders.reply@pending_sign", "/api/work-orders/{wo}/reply/", "pending_sign", "handler_a",
-               body=lambda s: {"reply": "已处理", "outcome": "resolved"}),
+    WrongState(
+        "work-orders.return@replied",
+        "/api/work-orders/{wo}/return/",
+        "replied",
+        "handler_a",
+        body=lambda s: {"reason": "不属于本单位", "legal_basis": "三定方案"},
+    ),
+    WrongState(
+        "work-orders.return@extension_pending",
+        "/api/work-orders/{wo}/return/",
+        "extension_pending",
+        "handler_a",
+        code="extension_pending",
+        body=lambda s: {"reason": "不属于本单位", "legal_basis": "三定方案"},
+    ),
+    WrongState(
+        "work-orders.note@pending_sign",
+        "/api/work-orders/{wo}/note/",
+        "pending_sign",
+        "handler_a",
+        body=lambda s: {"note": "进展"},
+    ),
+    WrongState(
+        "work-orders.reply@pending_sign",
+        "/api/work-orders/{wo}/reply/",
+        "pending_sign",
+        "handler_a",
+        body=lambda s: {"reply": "已处理", "outcome": "resolved"},
+    ),
     WrongState("work-orders.approve@handling", "/api/work-orders/{wo}/approve/", "handling", "dispatcher"),
-    WrongState("work-orders.send_back@handling", "/api/work-orders/{wo}/send_back/", "handling", "dispatcher",
-               body=lambda s: {"note": "退回"}),
-    WrongState("work-orders.request_extension@pending_sign", "/api/work-orders/{wo}/request_extension/",
-               "pending_sign", "handler_a", body=lambda s: {"reason": "延期", "requested_due_at": _future(200)}),
-    WrongState("work-orders.request_extension@extension_pending", "/api/work-orders/{wo}/request_extension/",
-               "extension_pending", "handler_a", code="extension_pending",
-               body=lambda s: {"reason": "再延期", "requested_due_at": _future(300)}),
-    WrongState("work-orders.approve_extension@handling", "/api/work-orders/{wo}/approve_extension/", "handling",
-               "dispatcher", code="no_pending_extension"),
-    WrongState("work-orders.reject_extension@handling", "/api/work-orders/{wo}/reject_extension/", "handling",
-               "supervisor", code="no_pending_extension", body=lambda s: {"note": "不同意"}),
-    WrongState("work-orders.urge@replied", "/api/work-orders/{wo}/urge/", "replied", "supervisor",
-               body=lambda s: {"note": "催办"}),
-    WrongState("work-orders.supervise@supervised", "/api/work-orders/{wo}/supervise/", "supervised",
-               "supervisor", code="supervision_open", body=lambda s: {"instruction": "再次督办"}),
-    WrongState("work-orders.supervise@returned", "/api/work-orders/{wo}/supervise/", "returned", "admin",
-               body=lambda s: {"instruction": "督办"}),
-    WrongState("work-orders.answer_supervision@handling", "/api/work-orders/{wo}/answer_supervision/",
-               "handling", "agencyadmin_a", code="no_open_supervision", body=lambda s: {"answer": "答复"}),
-    WrongState("work-orders.cancel@returned", "/api/work-orders/{wo}/cancel/", "returned", "dispatcher",
-               body=lambda s: {"reason": "撤回"}),
+    WrongState(
+        "work-orders.send_back@handling",
+        "/api/work-orders/{wo}/send_back/",
+        "handling",
+        "dispatcher",
+        body=lambda s: {"note": "退回"},
+    ),
+    WrongState(
+        "work-orders.request_extension@pending_sign",
+        "/api/work-orders/{wo}/request_extension/",
+        "pending_sign",
+        "handler_a",
+        body=lambda s: {"reason": "延期", "requested_due_at": _future(200)},
+    ),
+    WrongState(
+        "work-orders.request_extension@extension_pending",
+        "/api/work-orders/{wo}/request_extension/",
+        "extension_pending",
+        "handler_a",
+        code="extension_pending",
+        body=lambda s: {"reason": "再延期", "requested_due_at": _future(300)},
+    ),
+    WrongState(
+        "work-orders.approve_extension@handling",
+        "/api/work-orders/{wo}/approve_extension/",
+        "handling",
+        "dispatcher",
+        code="no_pending_extension",
+    ),
+    WrongState(
+        "work-orders.reject_extension@handling",
+        "/api/work-orders/{wo}/reject_extension/",
+        "handling",
+        "supervisor",
+        code="no_pending_extension",
+        body=lambda s: {"note": "不同意"},
+    ),
+    WrongState(
+        "work-orders.urge@replied",
+        "/api/work-orders/{wo}/urge/",
+        "replied",
+        "supervisor",
+        body=lambda s: {"note": "催办"},
+    ),
+    WrongState(
+        "work-orders.supervise@supervised",
+        "/api/work-orders/{wo}/supervise/",
+        "supervised",
+        "supervisor",
+        code="supervision_open",
+        body=lambda s: {"instruction": "再次督办"},
+    ),
+    WrongState(
+        "work-orders.supervise@returned",
+        "/api/work-orders/{wo}/supervise/",
+        "returned",
+        "admin",
+        body=lambda s: {"instruction": "督办"},
+    ),
+    WrongState(
+        "work-orders.answer_supervision@handling",
+        "/api/work-orders/{wo}/answer_supervision/",
+        "handling",
+        "agencyadmin_a",
+        code="no_open_supervision",
+        body=lambda s: {"answer": "答复"},
+    ),
+    WrongState(
+        "work-orders.cancel@returned",
+        "/api/work-orders/{wo}/cancel/",
+        "returned",
+        "dispatcher",
+        body=lambda s: {"reason": "撤回"},
+    ),
 )
 
 
 @pytest.mark.parametrize("case", WRONG_STATE, ids=[case.name for case in WRONG_STATE])
 def test_allowed_role_in_wrong_state_gets_409(world: World, case: WrongState) -> None:
     scene = build_scene(world, case.state)
-    url = case.path.format(ticket=scene.tickets["a"].pk,
-                           wo=scene.work_orders["a"].pk if "a" in scene.work_orders else "")
+    url = case.path.format(
+        ticket=scene.tickets["a"].pk, wo=scene.work_orders["a"].pk if "a" in scene.work_orders else ""
+    )
     before = snapshot()
     response = world.client(case.role).post(url, case.body(scene) if case.body else {}, format="json")
     assert response.status_code == 409, response.content.decode()
@@ -568,26 +869,32 @@ def test_confidential_caller_name_is_hidden_from_agencies_only(world: World) -> 
 def test_reveal_returns_the_full_number_and_writes_an_audit_entry(world: World) -> None:
     scene = build_scene(world, "pending_sign")
     ticket = scene.tickets["a"]
-    response = world.client("handler_a").post(f"/api/tickets/{ticket.pk}/reveal/",
-                                              {"reason": "需电话联系市民确认位置"}, format="json")
+    response = world.client("handler_a").post(
+        f"/api/tickets/{ticket.pk}/reveal/", {"reason": "需电话联系市民确认位置"}, format="json"
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["phone"] == PHONE_E164 and body["caller_name"] == SECRET_NAME
     assert [(c["phone"], c["name"]) for c in body["callers"]] == [(PHONE_E164, SECRET_NAME)]
     entry = AuditEntry.objects.get()
     assert (entry.actor, entry.actor_agency, entry.ticket, entry.action, entry.reason) == (
-        world.users["handler_a"], world.agency_a, ticket, "reveal_caller", "需电话联系市民确认位置")
+        world.users["handler_a"],
+        world.agency_a,
+        ticket,
+        "reveal_caller",
+        "需电话联系市民确认位置",
+    )
     assert set(entry.fields) == {"phone", "caller_name"}
     # Revealing does not unmask the ordinary reads.
     assert world.client("handler_a").get(f"/api/tickets/{ticket.pk}/").json()["caller_phone"] == PHONE_MASKED
 
 
-@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": None}],
-                         ids=["missing", "empty", "blank", "null"])
+@pytest.mark.parametrize(
+    "body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": None}], ids=["missing", "empty", "blank", "null"]
+)
 def test_reveal_needs_a_reason(world: World, body: dict[str, Any]) -> None:
     scene = build_scene(world, "pending_sign")
-    response = world.client("handler_a").post(f"/api/tickets/{scene.tickets['a'].pk}/reveal/", body,
-                                              format="json")
+    response = world.client("handler_a").post(f"/api/tickets/{scene.tickets['a'].pk}/reveal/", body, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "invalid_input" and "reason" in response.json()["fields"]
     assert AuditEntry.objects.count() == 0
@@ -595,8 +902,9 @@ def test_reveal_needs_a_reason(world: World, body: dict[str, Any]) -> None:
 
 def test_reveal_of_another_agencys_ticket_is_not_found_and_not_audited(world: World) -> None:
     scene = build_scene(world, "pending_sign")
-    response = world.client("handler_b").post(f"/api/tickets/{scene.tickets['a'].pk}/reveal/",
-                                              {"reason": "想看看"}, format="json")
+    response = world.client("handler_b").post(
+        f"/api/tickets/{scene.tickets['a'].pk}/reveal/", {"reason": "想看看"}, format="json"
+    )
     assert response.status_code == 404
     assert PHONE_NATIONAL not in response.content.decode() and SECRET_NAME not in response.content.decode()
     assert AuditEntry.objects.count() == 0
@@ -614,17 +922,49 @@ def test_agency_cannot_find_a_foreign_ticket_by_number(world: World) -> None:
 
 def test_co_handling_agency_sees_the_shared_ticket_but_only_its_own_work_order(world: World) -> None:
     ticket = _new_ticket(world, "a")
-    dispatching.do_dispatch_ticket(ticket.pk, actor=world.users["dispatcher"], lead_agency_id=world.agency_a.pk,
-                                   co_agency_ids=[world.agency_b.pk])
+    dispatching.do_dispatch_ticket(
+        ticket.pk, actor=world.users["dispatcher"], lead_agency_id=world.agency_a.pk, co_agency_ids=[world.agency_b.pk]
+    )
     lead = WorkOrder.objects.get(ticket=ticket, agency=world.agency_a)
     co = WorkOrder.objects.get(ticket=ticket, agency=world.agency_b)
     client = world.client("handler_b")
     detail = client.get(f"/api/tickets/{ticket.pk}/").json()
     assert [wo["number"] for wo in detail["work_orders"]] == [co.number]
-    for url in (f"/api/tickets/{ticket.pk}/", f"/api/tickets/{ticket.pk}/timeline/", "/api/work-orders/",
-                f"/api/work-orders/{co.pk}/", f"/api/work-orders/{co.pk}/timeline/", "/api/tickets/"):
+    for url in (
+        f"/api/tickets/{ticket.pk}/",
+        f"/api/tickets/{ticket.pk}/timeline/",
+        "/api/work-orders/",
+        f"/api/work-orders/{co.pk}/",
+        f"/api/work-orders/{co.pk}/timeline/",
+        "/api/tickets/",
+    ):
         text = client.get(url).content.decode()
         assert lead.number not in text and PHONE_NATIONAL not in text, url
     assert client.get(f"/api/work-orders/{lead.pk}/").status_code == 404
     assert client.post(f"/api/work-orders/{lead.pk}/sign/", {}, format="json").status_code == 404
     assert WorkOrder.objects.get(pk=lead.pk).state == "pending_sign"
+
+
+def test_redo_of_a_co_handled_ticket_does_not_show_the_other_agencys_work_order(world: World) -> None:
+    """The ticket-level 'redo' row is shown to every agency on the ticket: it must not list work-order
+    numbers (it once did, so the lead agency read the co-handler's number and vice versa)."""
+    users = world.users
+    ticket = _new_ticket(world, "a")
+    dispatching.do_dispatch_ticket(
+        ticket.pk, actor=users["dispatcher"], lead_agency_id=world.agency_a.pk, co_agency_ids=[world.agency_b.pk]
+    )
+    lead = WorkOrder.objects.get(ticket=ticket, agency=world.agency_a)
+    co = WorkOrder.objects.get(ticket=ticket, agency=world.agency_b)
+    for wo, handler in ((lead, "handler_a"), (co, "handler_b")):
+        dispatching.do_sign_work_order(wo.pk, actor=users[handler])
+        dispatching.do_reply_work_order(wo.pk, actor=users[handler], reply="已处理", outcome="resolved")
+        dispatching.do_approve_work_order(wo.pk, actor=users["dispatcher"])
+    intake.do_revisit_ticket(ticket.pk, actor=users["operator"], satisfaction="unsatisfied", resolved=False)
+    redo = world.client("dispatcher").post(
+        f"/api/tickets/{ticket.pk}/redo/", {"note": "市民不满意", "work_order_ids": [lead.pk, co.pk]}, format="json"
+    )
+    assert redo.status_code == 200, redo.content
+    for who, own, foreign in (("handler_a", lead, co), ("handler_b", co, lead)):
+        text = world.client(who).get(f"/api/tickets/{ticket.pk}/timeline/").content.decode()
+        assert own.number in text
+        assert foreign.number not in text, f"{who} reads {foreign.number}"

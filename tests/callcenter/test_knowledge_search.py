@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcenter.actions import do_load_taxonomy, do_save_article
-from callcenter.models import KnowledgeArticle, KnowledgeTerm
 from callcenter.knowledge import terms_of
+from callcenter.models import KnowledgeArticle, KnowledgeTerm
 from dispatch.clock import pinned_at
 from tests.conftest import World
 
@@ -37,8 +37,7 @@ def kb(world: World) -> dict[str, dict[str, Any]]:
     return {article["code"]: article for article in articles}
 
 
-def search(world: World, query: str, at: dt.datetime = SUMMER_2026, who: str = "operator",
-           **params: str) -> list[str]:
+def search(world: World, query: str, at: dt.datetime = SUMMER_2026, who: str = "operator", **params: str) -> list[str]:
     url = f"/api/knowledge/?q={quote(query)}" + "".join(f"&{k}={quote(v)}" for k, v in params.items())
     with pinned_at(at):
         response = world.client(who).get(url)
@@ -62,20 +61,34 @@ def test_garbage_collection_times(world: World, kb: dict[str, dict[str, Any]]) -
     assert "renovation-waste-application" in codes[1:]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("社保卡丢了怎么补办", "social-security-card-application"),
-    ("家里突然停电了，邻居家也没电", "power-outage-reporting"),
-    ("明天小区计划停电查询", "planned-power-outage-notice"),
-    ("楼下烧烤店油烟太大", "cooking-fumes-rules"),
-    ("电梯困人了怎么办", "elevator-entrapment"),
-    ("租房可以提取住房公积金吗", "housing-provident-fund-withdrawal"),
-    ("厨房闻到燃气泄漏的味道", "gas-leak-emergency"),
-    ("老板拖欠工资三个月", "wage-arrears-complaint"),
-    ("自来水发黄有异味", "tap-water-quality"),
-], ids=["social-security-card", "power-outage", "planned-outage", "cooking-fumes", "elevator", "provident-fund",
-        "gas-leak", "wage-arrears", "water-quality"])
-def test_realistic_questions_find_the_right_article_first(world: World, kb: dict[str, dict[str, Any]], query: str,
-                                                           expected: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("社保卡丢了怎么补办", "social-security-card-application"),
+        ("家里突然停电了，邻居家也没电", "power-outage-reporting"),
+        ("明天小区计划停电查询", "planned-power-outage-notice"),
+        ("楼下烧烤店油烟太大", "cooking-fumes-rules"),
+        ("电梯困人了怎么办", "elevator-entrapment"),
+        ("租房可以提取住房公积金吗", "housing-provident-fund-withdrawal"),
+        ("厨房闻到燃气泄漏的味道", "gas-leak-emergency"),
+        ("老板拖欠工资三个月", "wage-arrears-complaint"),
+        ("自来水发黄有异味", "tap-water-quality"),
+    ],
+    ids=[
+        "social-security-card",
+        "power-outage",
+        "planned-outage",
+        "cooking-fumes",
+        "elevator",
+        "provident-fund",
+        "gas-leak",
+        "wage-arrears",
+        "water-quality",
+    ],
+)
+def test_realistic_questions_find_the_right_article_first(
+    world: World, kb: dict[str, dict[str, Any]], query: str, expected: str
+) -> None:
     assert expected in kb  # the expected answer is a real article
     assert search(world, query)[0] == expected
 
@@ -103,19 +116,25 @@ def test_validity_is_judged_on_the_pinned_date(world: World, kb: dict[str, dict[
     assert "garbage-collection-schedule" not in search(world, "垃圾清运时间", AUTUMN_2025)
     # The last valid day counts, in Asia/Shanghai time: at 00:30 on 1 October there it is still
     # 30 September in UTC, so a UTC date would wrongly keep the article.
-    last_evening = dt.datetime(2026, 9, 30, 23, 30, tzinfo=SHANGHAI)
-    next_morning = dt.datetime(2026, 10, 1, 0, 30, tzinfo=SHANGHAI)
+    # Pinned in UTC, as timezone.now() reads it: the code must convert to local time itself.
+    last_evening = dt.datetime(2026, 9, 30, 23, 30, tzinfo=SHANGHAI).astimezone(dt.UTC)
+    next_morning = dt.datetime(2026, 10, 1, 0, 30, tzinfo=SHANGHAI).astimezone(dt.UTC)
     assert search(world, "秋季义务教育学校招生入学报名", last_evening)[0] == "school-enrolment-2026"
     assert "school-enrolment-2026" not in search(world, "秋季义务教育学校招生入学报名", next_morning)
 
 
-@pytest.mark.parametrize(("wide", "narrow", "expected"), [
-    ("交管１２１２３ＡＰＰ", "交管12123APP", "illegal-parking-report"),
-    ("停电报修９５５９８", "停电报修95598", "power-outage-reporting"),
-    ("ａｐｐ补卡　社保卡", "app补卡 社保卡", "social-security-card-application"),
-], ids=["digits-and-letters", "digits", "letters-and-ideographic-space"])
-def test_full_width_characters_are_normalised(world: World, kb: dict[str, dict[str, Any]], wide: str, narrow: str,
-                                              expected: str) -> None:
+@pytest.mark.parametrize(
+    ("wide", "narrow", "expected"),
+    [
+        ("交管１２１２３ＡＰＰ", "交管12123APP", "illegal-parking-report"),
+        ("停电报修９５５９８", "停电报修95598", "power-outage-reporting"),
+        ("ａｐｐ补卡　社保卡", "app补卡 社保卡", "social-security-card-application"),
+    ],
+    ids=["digits-and-letters", "digits", "letters-and-ideographic-space"],
+)
+def test_full_width_characters_are_normalised(
+    world: World, kb: dict[str, dict[str, Any]], wide: str, narrow: str, expected: str
+) -> None:
     assert terms_of(wide) == terms_of(narrow)
     wide_codes = search(world, wide)
     assert wide_codes[0] == expected
@@ -153,8 +172,12 @@ def test_editing_an_article_reindexes_it(world: World, kb: dict[str, dict[str, A
     assert search(world, "台风巡回")[0] == "garbage-collection-schedule"
     assert search(world, "紫藤花香") == []
 
-    new = {**kb["garbage-collection-schedule"], "title": "城区垃圾桶清洗消毒安排",
-           "body": "每周对城区垃圾桶清洗消毒一次，使用紫藤花香型消毒液。", "keywords": "垃圾桶 清洗 消毒"}
+    new = {
+        **kb["garbage-collection-schedule"],
+        "title": "城区垃圾桶清洗消毒安排",
+        "body": "每周对城区垃圾桶清洗消毒一次，使用紫藤花香型消毒液。",
+        "keywords": "垃圾桶 清洗 消毒",
+    }
     response = world.client("dispatcher").put(f"/api/knowledge/{article.pk}/", new, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["title"] == "城区垃圾桶清洗消毒安排"
@@ -175,12 +198,12 @@ def test_a_deactivated_article_is_no_longer_found(world: World, kb: dict[str, di
 def test_an_agency_handler_may_search_but_not_edit(world: World, kb: dict[str, dict[str, Any]]) -> None:
     assert search(world, "垃圾清运时间", who="handler_a")[0] == "garbage-collection-schedule"
     client = world.client("handler_a")
-    created = client.post("/api/knowledge/", {"code": "kb-handler", "title": "处理指引", "body": "正文"},
-                          format="json")
+    created = client.post("/api/knowledge/", {"code": "kb-handler", "title": "处理指引", "body": "正文"}, format="json")
     assert created.status_code == 403 and created.json()["code"] == "permission_denied"
     assert KnowledgeArticle.objects.count() == len(kb)
     article = KnowledgeArticle.objects.get(code="garbage-collection-schedule")
-    edited = client.put(f"/api/knowledge/{article.pk}/", {**kb["garbage-collection-schedule"], "title": "改"},
-                        format="json")
+    edited = client.put(
+        f"/api/knowledge/{article.pk}/", {**kb["garbage-collection-schedule"], "title": "改"}, format="json"
+    )
     assert edited.status_code == 403
     assert KnowledgeArticle.objects.get(pk=article.pk).title == kb["garbage-collection-schedule"]["title"]

@@ -221,3 +221,16 @@ def test_a_role_outside_the_row_is_refused_with_403_and_nothing_changes(world: W
     response = world.client("agencyadmin_a").post(f"/api/tickets/{ticket_id}/cancel/", {"reason": "x"}, format="json")
     assert response.status_code == 403
     assert _snapshot(Machine.WORK_ORDER, wo) == before
+
+
+def test_a_role_that_can_never_act_gets_403_whatever_the_state(world: World) -> None:
+    ticket_id, wo = Builder(world).work_order("pending_sign")
+    # The handler may never dispatch: the answer must not reveal that the ticket is already dispatched.
+    response = world.client("handler_a").post(
+        f"/api/tickets/{ticket_id}/dispatch/", {"lead_agency_id": world.agency_b.pk}, format="json"
+    )
+    assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+    response = world.client("operator").post(
+        f"/api/work-orders/{wo}/reply/", {"reply": "x", "outcome": "resolved"}, format="json"
+    )
+    assert response.status_code == 403
