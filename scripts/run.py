@@ -16,8 +16,7 @@ import shutil
 import subprocess
 import sys
 
-# scripts/venv.py beside this file, not the standard library module.
-from venv import REPO_ROOT, ensure_venv, venv_bin
+from environment import REPO_ROOT, ensure_venv, venv_bin
 
 
 def main(argv: list[str]) -> int:

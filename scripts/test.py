@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Run the test suite in two passes (standard library only).
 
+0. checks:           ruff (lint and format), mypy, and no model change without a migration.
 1. embedded:         SQLite + in-memory channel layer, tests marked ``postgres`` deselected.
 2. postgresql+redis: every test, against a throwaway PostgreSQL cluster and redis-server.
 
@@ -21,11 +22,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-
-# scripts/venv.py beside this file (scripts/ is on sys.path when run as a script), not the stdlib module.
-from venv import REPO_ROOT, ensure_venv
+from xml.etree import ElementTree
 
 import services
+from environment import REPO_ROOT, ensure_venv
 
 EMBEDDED = "embedded"
 POSTGRES = "postgresql+redis"
@@ -38,6 +38,8 @@ class PassResult:
     name: str
     outcome: str  # "passed", "failed" or "skipped"
     detail: str = ""
+    passed: int = 0
+    failed: int = 0
 
     def __str__(self) -> str:
         return f"{self.name}: {self.outcome}" + (f" ({self.detail})" if self.detail else "")
@@ -47,14 +49,38 @@ def main(argv: list[str]) -> int:
     backend, pytest_args = parse_args(argv)
     _cleanup_on_sigterm()
     python = ensure_venv()
-    results: list[PassResult] = []
+    results: list[PassResult] = [run_checks(python)]
     if backend in ("embedded", "both"):
         results.append(run_embedded(python, pytest_args))
     if backend in ("postgres", "both"):
         results.append(run_postgres(python, pytest_args, required=backend == "postgres"))
     print("=" * 78)
     print(", ".join(str(result) for result in results), flush=True)
+    passed = sum(r.passed for r in results)
+    failed = sum(r.failed for r in results)
+    # One plain closing line over every pass, so a reader of the last line sees the whole run.
+    print(f"tests: {passed} passed, {failed} failed", flush=True)
     return 1 if any(result.outcome == "failed" for result in results) else 0
+
+
+CHECKS = (
+    ("ruff", ["-m", "ruff", "check", "."]),
+    ("ruff format", ["-m", "ruff", "format", "--check", "."]),
+    ("mypy", ["-m", "mypy", "."]),
+    ("migrations", ["manage.py", "makemigrations", "--check", "--dry-run"]),
+)
+
+
+def run_checks(python: Path) -> PassResult:
+    _banner("pass: checks (ruff, ruff format, mypy, makemigrations --check)")
+    failures = []
+    for name, args in CHECKS:
+        print(f"$ {name}", flush=True)
+        if subprocess.run([str(python), *args], cwd=REPO_ROOT, env=_base_env(), check=False).returncode != 0:
+            failures.append(name)
+    if failures:
+        return PassResult("checks", "failed", ", ".join(failures), failed=len(failures))
+    return PassResult("checks", "passed", passed=len(CHECKS))
 
 
 def parse_args(argv: list[str]) -> tuple[str, list[str]]:
@@ -79,8 +105,7 @@ def parse_args(argv: list[str]) -> tuple[str, list[str]]:
 
 def run_embedded(python: Path, pytest_args: list[str]) -> PassResult:
     _banner("pass: embedded (SQLite, in-memory channel layer; tests marked `postgres` deselected)")
-    code = _pytest(python, ["-m", "not postgres", *pytest_args], _base_env())
-    return _result(EMBEDDED, code)
+    return _pytest(EMBEDDED, python, ["-m", "not postgres", *pytest_args], _base_env())
 
 
 def run_postgres(python: Path, pytest_args: list[str], required: bool) -> PassResult:
@@ -118,7 +143,7 @@ def _run_against_servers(python: Path, pytest_args: list[str], cleanup: contextl
         "REDIS_URL": redis_url,
         "HOTLINE_TEST_BACKEND": "postgres",
     }
-    return _result(POSTGRES, _pytest(python, pytest_args, env))
+    return _pytest(POSTGRES, python, pytest_args, env)
 
 
 def _ensure_service_binaries() -> str:
@@ -143,18 +168,31 @@ def _missing_service_binaries() -> str:
     return " and ".join(missing)
 
 
-def _pytest(python: Path, args: list[str], env: dict[str, str]) -> int:
-    cmd = [str(python), "-m", "pytest", *args]
-    print(f"$ {shlex.join(cmd)}", flush=True)
-    return subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
-
-
-def _result(name: str, code: int) -> PassResult:
+def _pytest(name: str, python: Path, args: list[str], env: dict[str, str]) -> PassResult:
+    with tempfile.TemporaryDirectory(prefix="hotline-junit-") as junit_dir:
+        junit = Path(junit_dir) / "report.xml"
+        cmd = [str(python), "-m", "pytest", f"--junitxml={junit}", *args]
+        print(f"$ {shlex.join(cmd)}", flush=True)
+        code = subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
+        passed, failed = _junit_counts(junit)
     if code == 0:
-        return PassResult(name, "passed")
+        return PassResult(name, "passed", passed=passed, failed=failed)
     if code == PYTEST_NO_TESTS:
-        return PassResult(name, "failed", "no tests collected")
-    return PassResult(name, "failed", f"pytest exit {code}")
+        return PassResult(name, "failed", "no tests collected", passed=passed, failed=max(failed, 1))
+    return PassResult(name, "failed", f"pytest exit {code}", passed=passed, failed=max(failed, 1))
+
+
+def _junit_counts(report: Path) -> tuple[int, int]:
+    """(passed, failed or errored) from pytest's JUnit XML report; (0, 0) when there is none."""
+    if not report.exists():
+        return 0, 0
+    passed = failed = 0
+    for suite in ElementTree.parse(report).getroot().iter("testsuite"):
+        total, skipped = int(suite.get("tests", 0)), int(suite.get("skipped", 0))
+        broken = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        passed += total - skipped - broken
+        failed += broken
+    return passed, failed
 
 
 def _base_env() -> dict[str, str]:
