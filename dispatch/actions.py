@@ -180,7 +180,6 @@ def transition_ticket(
     at: dt.datetime,
     note: str = "",
     data: dict[str, Any] | None = None,
-    emit: bool = True,
 ) -> Transition:
     row = workflow.authorise(Machine.TICKET, ticket.state, action, actor=actor, obj=ticket, context={"now": at})
     from_state, to_state = ticket.state, row.next_state(ticket.state)
@@ -201,8 +200,7 @@ def transition_ticket(
         note=note,
         data=data,
     )
-    if emit:
-        emit_ticket_event(ticket, "ticket.changed", action=action, from_state=from_state, to_state=to_state)
+    emit_ticket_event(ticket, "ticket.changed", action=action, from_state=from_state, to_state=to_state)
     return row
 
 
