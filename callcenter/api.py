@@ -13,6 +13,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from callcenter import actions
 from callcenter.knowledge import search_articles
@@ -206,23 +207,29 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(actions.do_reveal_caller(ticket_id, actor=current_user(request), reason=data["reason"]))
 
 
-class CallerHistoryViewSet(viewsets.ViewSet):
-    """The operator's screen pop: every earlier ticket of a phone number, newest first."""
+class CallerHistoryInput(serializers.Serializer):
+    phone = serializers.CharField(max_length=40)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("phone", str, required=True)], responses=TicketListSerializer(many=True)
-    )
-    def list(self, request: Request) -> Response:
-        if not may_read_caller_history(current_user(request)):
+
+class CallerHistoryView(APIView):
+    """The operator's screen pop: every earlier ticket of a phone number, newest first.
+
+    The number travels in the request body, not the URL, so that it never lands in access logs.
+    """
+
+    @extend_schema(request=CallerHistoryInput, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        user = current_user(request)
+        if not may_read_caller_history(user):
             raise NotAllowed(_("Your role may not read caller histories."))
-        raw = request.query_params.get("phone", "")
+        raw = validated(CallerHistoryInput, request)["phone"]
         try:
             phone = normalise_phone(raw)
         except InvalidPhone:
             raise InvalidInput(
                 _("Not a valid phone number."), fields={"phone": [_("Not a valid phone number.")]}
             ) from None
-        tickets = caller_history(phone, visible_tickets(current_user(request)).select_related("caller"))[:200]
+        tickets = caller_history(phone, visible_tickets(user).select_related("caller"))[:200]
         data = TicketListSerializer(tickets, many=True, context={"request": request}).data
         return Response({"phone": phone, "count": len(data), "tickets": data})
 

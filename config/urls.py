@@ -12,7 +12,6 @@ from dispatch import api as dispatch_api
 router = DefaultRouter()
 router.register("tickets", callcenter_api.TicketViewSet, basename="ticket")
 router.register("work-orders", dispatch_api.WorkOrderViewSet, basename="work-order")
-router.register("callers/history", callcenter_api.CallerHistoryViewSet, basename="caller-history")
 router.register("appeal-types", callcenter_api.AppealTypeViewSet, basename="appeal-type")
 router.register("subjects", callcenter_api.SubjectViewSet, basename="subject")
 router.register("knowledge", callcenter_api.KnowledgeArticleViewSet, basename="knowledge")
@@ -25,6 +24,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
+    path("api/callers/history/", callcenter_api.CallerHistoryView.as_view(), name="caller-history"),
     path("api/me/", dispatch_api.MeView.as_view(), name="me"),
     path("api/workflow/", dispatch_api.WorkflowTableView.as_view(), name="workflow"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),

@@ -164,7 +164,7 @@ def test_merge_keeps_every_caller_on_the_revisit_list(world: World) -> None:
     master_now = world.client("operator").get(f"/api/tickets/{master['id']}/").json()
     assert {c["phone"] for c in master_now["callers"]} == {"+8613812341234", "+8613900001111"}
     # The second caller's history shows the duplicate and, through the revisit list, the master.
-    history = world.client("operator").get("/api/callers/history/?phone=139-0000-1111").json()
+    history = world.client("operator").post("/api/callers/history/", {"phone": "139-0000-1111"}, format="json").json()
     assert [t["number"] for t in history["tickets"]] == [duplicate["number"], master["number"]]
 
 
