@@ -5,6 +5,7 @@ from django.http import HttpRequest
 
 from callcenter import actions
 from callcenter.models import AppealType, AuditEntry, KnowledgeArticle, Subject
+from dispatch import clock
 from dispatch.admin import ReadOnlyAdmin
 
 
@@ -30,6 +31,11 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
     list_filter = ["active"]
     search_fields = ["code", "title", "keywords"]
     filter_horizontal = ["subjects"]
+    readonly_fields = ["updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: KnowledgeArticle, form: Any, change: bool) -> None:
+        obj.updated_at = clock.now()
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
