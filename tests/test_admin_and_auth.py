@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
+from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -19,7 +20,7 @@ MODELS = [model for model in admin.site._registry if model._meta.app_label in {"
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m._meta.label for m in MODELS])
-def test_admin_pages_of_reference_data_load(world: World, model: type) -> None:
+def test_admin_pages_of_reference_data_load(world: World, model: type[Model]) -> None:
     client = Client()
     client.force_login(world.users["admin"])
     opts = model._meta
