@@ -49,6 +49,8 @@ from dispatch.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
 from dispatch.locks import lock_ticket, lock_tickets, lock_work_orders_of_ticket
 from dispatch.models import Role, User, WorkOrderState
 from dispatch.workflow import Machine
+from gis.actions import placement_summary, record_placement
+from gis.coords import CoordinateSystem, convert_point
 from realtime.events import append_event
 
 # --- intake ----------------------------------------------------------------------------------------
@@ -129,6 +131,10 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     elif not subject.is_leaf:
         errors["subject"] = [_("Choose a subject at the lowest level of the tree.")]
 
+    system = data.get("coordinate_system") or CoordinateSystem.WGS84
+    if system not in CoordinateSystem.__members__.values():
+        errors["coordinate_system"] = [_("One of: %(v)s") % {"v": ", ".join(s.value for s in CoordinateSystem)}]
+        system = CoordinateSystem.WGS84
     latitude, longitude = data.get("latitude"), data.get("longitude")
     if (latitude is None) != (longitude is None):
         errors["latitude" if latitude is None else "longitude"] = [_("Give both latitude and longitude, or neither.")]
@@ -140,6 +146,9 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     if errors:
         raise InvalidInput(_("Some fields are not valid."), fields=errors)
     assert appeal_type is not None and subject is not None
+    if latitude is not None and longitude is not None:
+        # Stored coordinates are always WGS84; Chinese map apps send GCJ-02 or BD-09.
+        longitude, latitude = convert_point(float(longitude), float(latitude), str(system), CoordinateSystem.WGS84)
     return TicketInput(
         channel=str(channel),
         phone=phone,
@@ -234,6 +243,7 @@ def do_create_ticket(
         if claim is not None:
             claim.ticket = ticket
             claim.save(update_fields=["ticket"])
+        placement = record_placement(ticket)
         write_timeline(
             ticket=ticket,
             machine=Machine.TICKET,
@@ -242,9 +252,9 @@ def do_create_ticket(
             to_state=ticket.state,
             actor=actor,
             at=at,
-            data={"channel": intake.channel, "subject": intake.subject.code},
+            data={"channel": intake.channel, "subject": intake.subject.code, "placement": placement_summary(placement)},
         )
-        emit_ticket_event(ticket, "ticket.created")
+        emit_ticket_event(ticket, "ticket.created", placement=placement_summary(placement))
     return ticket, True
 
 

@@ -286,6 +286,12 @@ class TicketCreateInput(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, max_length=120)
     description = serializers.CharField(max_length=5000)
     address = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    coordinate_system = serializers.ChoiceField(
+        choices=["wgs84", "gcj02", "bd09"],
+        required=False,
+        default="wgs84",
+        help_text="Coordinate system of latitude/longitude; stored as WGS84.",
+    )
     latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90)
     longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180)
 

@@ -38,6 +38,7 @@ from dispatch.models import (
     WorkOrderState,
 )
 from dispatch.workflow import Machine, Transition
+from gis.routing import proposal_for
 from realtime.events import append_event
 
 MAX_TEXT = 5000
@@ -366,7 +367,6 @@ def _dispatch(
     co_agency_ids: Any,
     instructions: Any,
     override_reason: str = "",
-    proposal: dict[str, Any] | None = None,
 ) -> Ticket:
     lead, co_handlers = check_dispatch_ticket(
         lead_agency_id=lead_agency_id, co_agency_ids=co_agency_ids or [], instructions=instructions
@@ -376,6 +376,22 @@ def _dispatch(
         ticket = lock_ticket(ticket_id)
         workflow.authorise(Machine.TICKET, ticket.state, action, actor=actor, obj=ticket, context={"now": at})
         existing = lock_work_orders_of_ticket(ticket)
+        returned = frozenset(wo.agency_id for wo in existing if wo.state == WorkOrderState.RETURNED)
+        # Agencies that returned the ticket are left out, so a re-dispatch proposes the next candidate.
+        decision = proposal_for(ticket, exclude_agency_ids=returned)
+        proposal: dict[str, Any] = {}
+        if decision is not None and decision.lead is not None:
+            proposal = {
+                "lead": decision.lead.code,
+                "rule_id": decision.rule_id,
+                "near_boundary": bool(decision.placement and decision.placement.near_boundary),
+            }
+            if decision.lead.pk != lead.pk and not (override_reason or "").strip():
+                raise InvalidInput(
+                    _("Routing proposes %(agency)s; say why this ticket goes elsewhere.")
+                    % {"agency": decision.lead.name},
+                    fields={"override_reason": [_("Required when overriding the routing proposal.")]},
+                )
         busy = {wo.agency_id for wo in existing if wo.is_active}
         if busy & {lead.pk, *(a.pk for a in co_handlers)}:
             raise InvalidInput(
@@ -388,10 +404,10 @@ def _dispatch(
                 ticket, agency, Responsibility.CO_HANDLER, actor=actor, at=at, instructions=instructions or ""
             )
         data: dict[str, Any] = {"lead": lead.code, "co_handlers": [a.code for a in co_handlers]}
-        if override_reason:
-            data["override_reason"] = override_reason
         if proposal:
             data["proposal"] = proposal
+        if override_reason and (not proposal or proposal["lead"] != lead.code):
+            data["override_reason"] = override_reason
         transition_ticket(ticket, action, actor=actor, at=at, note=instructions or "", data=data)
         sync_ticket_state(ticket, actor=actor, at=at)
     return ticket
@@ -405,7 +421,6 @@ def do_dispatch_ticket(
     co_agency_ids: Any = None,
     instructions: Any = "",
     override_reason: str = "",
-    proposal: dict[str, Any] | None = None,
 ) -> Ticket:
     return _dispatch(
         ticket_id,
@@ -415,7 +430,6 @@ def do_dispatch_ticket(
         co_agency_ids=co_agency_ids,
         instructions=instructions,
         override_reason=override_reason,
-        proposal=proposal,
     )
 
 

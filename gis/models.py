@@ -82,18 +82,27 @@ class RoutingRule(models.Model):
     """
 
     subject = models.ForeignKey(
-        "callcenter.Subject", null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules",
+        "callcenter.Subject",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="routing_rules",
         help_text=_("Empty: any subject."),
     )
     jurisdiction_code = models.CharField(_("jurisdiction code"), max_length=20, blank=True)
     level = models.CharField(_("level"), max_length=10, choices=Level.choices, blank=True)
     lead_agency = models.ForeignKey(
-        "dispatch.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "dispatch.Agency",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         verbose_name=_("lead agency"),
     )
     lead_function = models.CharField(_("lead agency function"), max_length=30, blank=True)
-    co_agencies = models.ManyToManyField("dispatch.Agency", blank=True, related_name="+",
-                                         verbose_name=_("co-handling agencies"))
+    co_agencies = models.ManyToManyField(
+        "dispatch.Agency", blank=True, related_name="+", verbose_name=_("co-handling agencies")
+    )
     priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher wins among matching rules."))
     prefer = models.BooleanField(_("preferred"), default=False, help_text=_("Wins over any priority."))
     active = models.BooleanField(_("active"), default=True)
