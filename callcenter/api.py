@@ -39,7 +39,14 @@ from callcenter.serializers import (
 )
 from dispatch import actions as dispatch_actions
 from dispatch import clock
-from dispatch.access import current_user, may_edit_knowledge, may_read_caller_history, visible_tickets, visible_timeline
+from dispatch.access import (
+    current_user,
+    is_centre,
+    may_edit_knowledge,
+    may_read_caller_history,
+    visible_tickets,
+    visible_timeline,
+)
 from dispatch.calendar import local_zone
 from dispatch.errors import InvalidInput, NotAllowed
 from dispatch.models import WorkOrder
@@ -86,7 +93,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 if params.get(name):
                     tickets = tickets.filter(**{lookup: params[name]})
             return tickets.order_by("-id")
-        return tickets.select_related("master", "answered_by_article").prefetch_related(
+        return tickets.select_related("master", "answered_by_article", "placement").prefetch_related(
             Prefetch("work_orders", queryset=WorkOrder.objects.select_related("agency").order_by("id")),
             Prefetch("ticket_callers", queryset=TicketCaller.objects.select_related("caller", "via_ticket")),
             "revisits",
@@ -128,6 +135,44 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket = self.get_object()
         rows = visible_timeline(current_user(request), ticket).select_related("actor", "actor_agency", "work_order")
         return Response(TimelineEntrySerializer(rows.order_by("id"), many=True).data)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def routing(self, request: Request, pk: str) -> Response:
+        """Where the ticket lies and whom routing proposes now (agencies that returned it left out)."""
+        from gis.routing import proposal_for
+
+        ticket = self.get_object()
+        returned = frozenset(ticket.work_orders.filter(state="returned").values_list("agency_id", flat=True))
+        decision = proposal_for(ticket, exclude_agency_ids=returned)
+        stored = getattr(ticket, "placement", None)
+        return Response(
+            {
+                "placement": {
+                    "district": {"code": stored.district_code, "name": stored.district_name},
+                    "street": {"code": stored.street_code, "name": stored.street_name},
+                    "grid": {"code": stored.grid_code, "name": stored.grid_name},
+                    "layer_versions": stored.layer_versions,
+                    "near_boundary": stored.near_boundary,
+                    "proposal_at_intake": stored.proposal,
+                }
+                if stored
+                else None,
+                "proposal": decision.as_dict() if decision else None,
+            }
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("radius", float), OpenApiParameter("hours", float)], responses={200: dict}
+    )
+    @action(detail=True, methods=["get"])
+    def duplicates(self, request: Request, pk: str) -> Response:
+        """Possible duplicates: the same subject within the radius, or the same caller, within the hours."""
+        from gis.api import ticket_duplicates
+
+        if not is_centre(current_user(request)):
+            raise NotAllowed(_("Only the centre merges tickets."))
+        return Response(ticket_duplicates(self.get_object(), request))
 
     @extend_schema(request=ResolveDirectlyInput, responses=TicketDetailSerializer)
     @action(detail=True, methods=["post"])

@@ -188,6 +188,7 @@ class TicketDetailSerializer(TicketListSerializer):
         slug_field="code", read_only=True
     )
     available_actions = serializers.SerializerMethodField()
+    placement = serializers.SerializerMethodField()
 
     class Meta(TicketListSerializer.Meta):
         fields = [
@@ -201,6 +202,7 @@ class TicketDetailSerializer(TicketListSerializer):
             "callers",
             "revisits",
             "available_actions",
+            "placement",
         ]
 
     def _own_work_orders(self, ticket: Ticket) -> list[WorkOrder]:
@@ -218,6 +220,20 @@ class TicketDetailSerializer(TicketListSerializer):
         if not is_centre(_viewer(self)):
             return []
         return RevisitSerializer(ticket.revisits.all(), many=True).data
+
+    def get_placement(self, ticket: Ticket) -> dict[str, Any] | None:
+        placement = getattr(ticket, "placement", None)
+        if placement is None:
+            return None
+        return {
+            "district": {"code": placement.district_code, "name": placement.district_name},
+            "street": {"code": placement.street_code, "name": placement.street_name},
+            "grid": {"code": placement.grid_code, "name": placement.grid_name},
+            "near_boundary": placement.near_boundary,
+            "layer_versions": placement.layer_versions,
+            "proposed_lead": placement.proposal.get("lead"),
+            "reasons": [r.get("text") for r in placement.proposal.get("reasons", [])],
+        }
 
     def get_available_actions(self, ticket: Ticket) -> list[str]:
         return workflow.available_actions(Machine.TICKET, ticket.state, _viewer(self))

@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from callcenter import api as callcenter_api
 from config import views
 from dispatch import api as dispatch_api
+from gis import api as gis_api
 
 router = DefaultRouter()
 router.register("tickets", callcenter_api.TicketViewSet, basename="ticket")
@@ -26,6 +27,13 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/callers/history/", callcenter_api.CallerHistoryView.as_view(), name="caller-history"),
     path("api/me/", dispatch_api.MeView.as_view(), name="me"),
+    path("api/geo/route/", gis_api.RouteView.as_view(), name="geo-route"),
+    path("api/geo/reverse/", gis_api.ReverseGeocodeView.as_view(), name="geo-reverse"),
+    path("api/geo/geocode/", gis_api.GeocodeView.as_view(), name="geo-geocode"),
+    path("api/geo/layers/", gis_api.LayerListView.as_view(), name="geo-layers"),
+    path("api/geo/layers/<str:level>/", gis_api.LayerGeoJSONView.as_view(), name="geo-layer"),
+    path("api/geo/tickets/", gis_api.MapTicketsView.as_view(), name="geo-tickets"),
+    path("api/geo/hotspots/", gis_api.HotspotsView.as_view(), name="geo-hotspots"),
     path("api/workflow/", dispatch_api.WorkflowTableView.as_view(), name="workflow"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -7,8 +7,9 @@ matched against the normalised names of :class:`~gis.models.GazetteerEntry` (:fu
 1. an entry whose normalised name *is* the address (with or without its district) scores 1;
 2. an entry whose name is *contained* in the address scores 0.6-0.95, more the more of the address it explains,
    so the longest contained name wins ("文惠路12号" beats "文惠路" for "文惠路12号3栋");
-3. otherwise names *similar* to the address (Dice coefficient of character bigrams, for typos such as
-   "文慧路" and partial names such as "窑埠") score at most 0.55, below any containment;
+3. otherwise names *similar* to the address (Dice coefficient of character bigrams of the place part, for
+   typos such as "文慧路" and partial names such as "窑埠") score at most 0.55, below any containment; a house
+   number other than the caller's halves the similarity;
 4. a district named in the address that disagrees with the entry's district multiplies the score by
    :data:`DISTRICT_CONFLICT_FACTOR`.
 
@@ -18,13 +19,14 @@ Ties go to the more precise kind (address > community > landmark > road), then t
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
 import json
 import math
 import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +52,13 @@ _TRADITIONAL_TO_SIMPLIFIED = str.maketrans(
 _MIN_REMAINDER_AFTER_PREFIX = 2
 
 # Words ending in 市 that are not cities (supermarket, food market, night market, ...): "华润超市..." keeps its
-# name although it looks like "XX市" at the start of an address.
-_NOT_A_CITY_BEFORE_SHI = "超菜夜集门城都股上花鱼街早黑墟"
+# name although it looks like "XX市" at the start of an address; neither is 市 right after a district or county
+# ("城中区市政..."), nor 市场 (market).
+_NOT_A_CITY_BEFORE_SHI = "超菜夜集门城都股上花鱼街早黑墟区县"
 
 _COUNTRY_PREFIXES = ("中华人民共和国", "中国")
 _PROVINCE_PREFIX = re.compile(rf"^(?:广西壮族自治区|广西|[{_CJK}]{{2,6}}?自治区|[{_CJK}]{{2,3}}省)")
-_CITY_PREFIX = re.compile(rf"^(?:柳州市|柳州|[{_CJK}]{{1,2}}[^{_NOT_A_CITY_BEFORE_SHI}\W\d]市(?!场))")
+_CITY_PREFIX = re.compile(rf"^(?:柳州市(?!场)|柳州|[{_CJK}]{{2,3}}(?<![{_NOT_A_CITY_BEFORE_SHI}])市(?!场))")
 
 _CHINESE_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 # A run of Chinese numerals directly before a house-number word: "十二号", "一二八弄", "三号楼", "五栋".
@@ -91,12 +94,7 @@ def _strip_punctuation(text: str) -> str:
         category = unicodedata.category(char)
         if category[0] not in "PZSC":
             kept.append(char)
-        elif (
-            category == "Pd"
-            and 0 < index < len(text) - 1
-            and text[index - 1].isdigit()
-            and text[index + 1].isdigit()
-        ):
+        elif category == "Pd" and 0 < index < len(text) - 1 and text[index - 1].isdigit() and text[index + 1].isdigit():
             kept.append("-")
     return "".join(kept)
 
@@ -189,7 +187,7 @@ def canonical_district(name: str) -> str:
     return _DISTRICT_ALIASES.get(name, name)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class AddressParts:
     district: str  # official name, "" when the address names none
     place: str  # road, community or landmark: what comes before the house number
@@ -237,13 +235,21 @@ CONTAINED_BASE_SCORE = 0.6
 CONTAINED_COVERAGE_WEIGHT = 0.35
 SIMILAR_WEIGHT = 0.55
 MIN_SIMILARITY = 0.4
+OTHER_HOUSE_FACTOR = 0.5
+NEAR_HOUSE_SPAN = 100
+_LEADING_NUMBER = re.compile(r"\d+")
 DISTRICT_CONFLICT_FACTOR = 0.7
 #: The longest stretch of address text used to look for similar names; callers sometimes dictate a paragraph.
 MAX_FUZZY_TEXT = 40
-KIND_PRECEDENCE = {PlaceKind.ADDRESS: 0, PlaceKind.COMMUNITY: 1, PlaceKind.LANDMARK: 2, PlaceKind.ROAD: 3}
+KIND_PRECEDENCE: dict[str, int] = {
+    PlaceKind.ADDRESS: 0,
+    PlaceKind.COMMUNITY: 1,
+    PlaceKind.LANDMARK: 2,
+    PlaceKind.ROAD: 3,
+}
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Candidate:
     entry_id: int
     name: str
@@ -289,14 +295,19 @@ class _Windows:
         best = (0.0, "")
         for length in sorted(lengths):
             for stretch, grams in self.of_length(length):
-                best = max(best, (_dice(name_grams, grams), stretch))
+                similarity = _dice(name_grams, grams)
+                if similarity > best[0]:
+                    best = (similarity, stretch)
         return best
 
 
 def _narrowing_pattern(place: str) -> str:
-    """A regex any similar name must match: a bigram of the place, or two characters one apart ("文.路").
+    """A regex a name must match to be scored for similarity: a bigram of the place, or two characters one
+    apart ("文.路").
 
-    The skip-grams keep names with a typo in the middle ("文慧路" for "文惠路"), which share no bigram.
+    The skip-grams keep names with a typo in the middle ("文慧路" for "文惠路"), which share no bigram. What
+    this leaves out is only the weakest kind of similarity (first and last character in common, lengths
+    differing), which would score about 0.25 at best.
     """
     text = place[:MAX_FUZZY_TEXT]
     grams = {re.escape(text[i : i + 2]) for i in range(len(text) - 1)}
@@ -323,6 +334,33 @@ def _candidate_entries(normalized: str, place: str) -> Iterator[tuple[Any, ...]]
     yield from rows.iterator()
 
 
+def _similarity(windows: _Windows, entry_normalized: str, house_number: str) -> tuple[float, str]:
+    """How similar the entry is to the address, and to which stretch of it.
+
+    Places are compared with places: house numbers share digits by chance ("文昌路230号" and "文慧路30号"
+    share "30号"), which must not make a house on another road look like a typo of the caller's road.
+    A house other than the caller's only half counts: the road itself is the better answer then. Among other
+    houses, nearer numbers score a little higher, so the operator sees the neighbours of the caller's house.
+    """
+    entry_parts = split_address(entry_normalized)
+    similarity, matched = windows.most_similar(entry_parts.place or entry_normalized)
+    if entry_parts.house_number:
+        if entry_parts.house_number == house_number:
+            matched += house_number
+        else:
+            similarity *= OTHER_HOUSE_FACTOR * _nearness(entry_parts.house_number, house_number)
+    return similarity, matched
+
+
+def _nearness(house_number: str, other: str) -> float:
+    """1 for the same leading number, falling linearly to 0.9 at NEAR_HOUSE_SPAN apart or more (or unknown)."""
+    first, second = _LEADING_NUMBER.match(house_number), _LEADING_NUMBER.match(other)
+    if not (first and second):
+        return 0.9
+    distance = abs(int(first.group()) - int(second.group()))
+    return 1.0 - 0.1 * min(1.0, distance / NEAR_HOUSE_SPAN)
+
+
 def geocode(text: str, *, limit: int = 5) -> list[Candidate]:
     """Up to ``limit`` gazetteer entries matching the address ``text``, best first. One database query."""
     normalized = normalize_address(text)
@@ -330,11 +368,12 @@ def geocode(text: str, *, limit: int = 5) -> list[Candidate]:
         return []
     parts = split_address(normalized)
     whole_forms = {normalized, parts.without_district}
-    core = parts.core
-    windows = _Windows(core[:MAX_FUZZY_TEXT])
+    core = parts.core or normalized
+    fuzzy_text = (parts.place or core)[:MAX_FUZZY_TEXT]
+    windows = _Windows(fuzzy_text)
     candidates: list[Candidate] = []
     for entry_id, name, entry_normalized, kind, district, latitude, longitude, generated in _candidate_entries(
-        normalized, parts.place or core
+        normalized, fuzzy_text
     ):
         if not entry_normalized:
             continue
@@ -345,7 +384,7 @@ def geocode(text: str, *, limit: int = 5) -> list[Candidate]:
             score = CONTAINED_BASE_SCORE + CONTAINED_COVERAGE_WEIGHT * coverage
             method, matched = "contained", entry_normalized
         else:
-            similarity, matched = windows.most_similar(entry_normalized)
+            similarity, matched = _similarity(windows, entry_normalized, parts.house_number)
             if similarity < MIN_SIMILARITY:
                 continue
             score, method = SIMILAR_WEIGHT * similarity, "similar"
@@ -367,7 +406,7 @@ def geocode(text: str, *, limit: int = 5) -> list[Candidate]:
                 district_conflict=conflict,
             )
         )
-    candidates.sort(key=lambda c: (-c.score, KIND_PRECEDENCE.get(PlaceKind(c.kind), len(KIND_PRECEDENCE)), c.name))
+    candidates.sort(key=lambda c: (-c.score, KIND_PRECEDENCE.get(c.kind, len(KIND_PRECEDENCE)), c.name))
     return candidates[:limit]
 
 
@@ -403,15 +442,16 @@ class GazetteerFileRefused(ValueError):
         self.problems = problems
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _RawRecord:
     where: str  # "line 7" or "feature 3", for error messages
     fields: Mapping[str, Any]
     latitude: Any
     longitude: Any
+    problem: str = ""  # found while reading, e.g. a feature that is not a Point
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class _CheckedRecord:
     name: str
     normalized: str
@@ -445,7 +485,9 @@ def _coordinate(value: Any, label: str, bound: float, problems: list[str]) -> fl
     return number
 
 
-def _check(record: _RawRecord, *, default_generated: bool | None, default_system: str) -> tuple[_CheckedRecord, list[str]]:
+def _check(
+    record: _RawRecord, *, default_generated: bool | None, default_system: str
+) -> tuple[_CheckedRecord, list[str]]:
     problems: list[str] = []
     name = str(record.fields.get("name") or "").strip()
     normalized = normalize_address(name)
@@ -460,8 +502,12 @@ def _check(record: _RawRecord, *, default_generated: bool | None, default_system
     kind = str(record.fields.get("kind") or "").strip().lower()
     if kind not in PlaceKind.values:
         problems.append(f"unknown kind {kind!r} (expected one of {', '.join(sorted(PlaceKind.values))})")
-    latitude = _coordinate(record.latitude, "latitude", 90.0, problems)
-    longitude = _coordinate(record.longitude, "longitude", 180.0, problems)
+    latitude = longitude = math.nan
+    if record.problem:
+        problems.append(record.problem)
+    else:
+        latitude = _coordinate(record.latitude, "latitude", 90.0, problems)
+        longitude = _coordinate(record.longitude, "longitude", 180.0, problems)
     raw_generated = record.fields.get("generated")
     generated: bool | None = default_generated
     if raw_generated not in (None, ""):
@@ -477,7 +523,7 @@ def _check(record: _RawRecord, *, default_generated: bool | None, default_system
         name=name,
         normalized=normalized,
         kind=kind,
-        district=str(record.fields.get("district") or "").strip(),
+        district=canonical_district(str(record.fields.get("district") or "")),
         latitude=latitude,
         longitude=longitude,
         generated=bool(generated),
@@ -486,9 +532,22 @@ def _check(record: _RawRecord, *, default_generated: bool | None, default_system
     return checked, [f"{record.where}: {problem}" for problem in problems]
 
 
+def _decoded(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark, which would otherwise glue onto the first header.
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # Excel on a Chinese Windows saves "CSV" in the ANSI code page, GBK, of which GB18030 is a superset.
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        raise GazetteerFileRefused(path, ["neither UTF-8 nor GB18030 text"]) from None
+
+
 def _csv_records(path: Path) -> Iterator[_RawRecord]:
-    # utf-8-sig: spreadsheets save CSV with a byte-order mark, which would otherwise glue onto the first header.
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with io.StringIO(_decoded(path), newline="") as handle:
         reader = csv.DictReader(handle)
         columns = [column.strip().lower() for column in reader.fieldnames or []]
         missing = [column for column in _REQUIRED_CSV_COLUMNS if column not in columns]
@@ -503,8 +562,8 @@ def _csv_records(path: Path) -> Iterator[_RawRecord]:
 
 def _geojson_records(path: Path) -> Iterator[_RawRecord]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = json.loads(_decoded(path))
+    except json.JSONDecodeError as error:
         raise GazetteerFileRefused(path, [f"not valid GeoJSON: {error}"]) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise GazetteerFileRefused(path, ["not a GeoJSON FeatureCollection"])
@@ -520,8 +579,8 @@ def _geojson_records(path: Path) -> Iterator[_RawRecord]:
             and len(coordinates) >= 2
             and isinstance(properties, dict)
         ):
-            # A stand-in record that fails the coordinate check, so the problem is reported with the others.
-            yield _RawRecord(where, properties if isinstance(properties, dict) else {}, "not a Point", "not a Point")
+            fields = properties if isinstance(properties, dict) else {}
+            yield _RawRecord(where, fields, None, None, problem="geometry is not a Point with two coordinates")
             continue
         yield _RawRecord(where, properties, coordinates[1], coordinates[0])
 
@@ -538,9 +597,7 @@ def _to_wgs84(records: list[_CheckedRecord]) -> list[_CheckedRecord]:
             [records[i].longitude for i in indices], [records[i].latitude for i in indices], system
         )
         for i, longitude, latitude in zip(indices, longitudes.tolist(), latitudes.tolist(), strict=True):
-            converted[i] = _CheckedRecord(
-                **{**records[i].__dict__, "longitude": longitude, "latitude": latitude, "system": "wgs84"}
-            )
+            converted[i] = dataclasses.replace(records[i], longitude=longitude, latitude=latitude, system="wgs84")
     return converted
 
 
@@ -581,9 +638,11 @@ def load_gazetteer_file(
 ) -> int:
     """Replace the entries of ``source`` (default: the file's name) with the file's; returns how many.
 
-    CSV (UTF-8, header row): ``name, kind, district, latitude, longitude`` and optionally ``generated``
-    (true/false) and ``crs``; other columns are ignored. GeoJSON: a FeatureCollection of Point features
-    (longitude, latitude) with properties ``name, kind, district`` and optionally ``generated`` and ``crs``.
+    CSV (UTF-8, or GBK as saved by Excel on Chinese Windows; header row): ``name, kind, district, latitude,
+    longitude`` and optionally ``generated`` (true/false) and ``crs``; other columns are ignored.
+    GeoJSON: a FeatureCollection of Point features (longitude, latitude) with properties ``name, kind,
+    district`` and optionally ``generated`` and ``crs``. District aliases are stored under the official name
+    (融水县 -> 融水苗族自治县).
 
     ``generated`` is the flag for rows that do not state their own (default: not generated).
     ``coordinate_system`` (wgs84, gcj02 or bd09; default wgs84) applies to rows without a ``crs``; coordinates

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Max
@@ -27,6 +28,7 @@ from dispatch import actions as dispatching
 from dispatch import clock
 from dispatch.models import Agency, Role, User
 from dispatch.proposals import propose_by_subject
+from gis.routing import proposal_for
 
 ROOT = Path(settings.BASE_DIR)
 DEMO_PASSWORD = "demo-12345"
@@ -163,6 +165,7 @@ class Command(BaseCommand):
                 first_name=spec["name"],
                 extension=spec.get("extension", ""),
             )
+        call_command("load_demo_boundaries", stdout=self.stdout)
         self.stdout.write(
             f"Reference data: {Agency.objects.count()} agencies, {appeal_types} appeal types, "
             f"{leaves} subjects, {KnowledgeArticle.objects.count()} knowledge articles."
@@ -293,8 +296,10 @@ class History:
         operator, dispatcher = self.users["operator"], self.users["dispatcher"]
         with clock.pinned_at(created):
             ticket, _created = intake.do_create_ticket(payload, actor=operator)
-        proposal = propose_by_subject(subject, district_adcode=adcode)
-        lead = proposal.lead or Agency.objects.get(code="lz-cgj")
+        # The lead the routing proposes from the ticket's place, as an operator would accept it.
+        decision = proposal_for(ticket)
+        lead = (decision.lead if decision else None) or propose_by_subject(subject, district_adcode=adcode).lead
+        lead = lead or Agency.objects.get(code="lz-cgj")
         at = created
 
         def step(name: str, run: Callable[[], Any]) -> bool:
