@@ -421,7 +421,7 @@ class RoutingRulesImportForm(forms.Form):
                 text: str = raw.decode(encoding)
             except UnicodeDecodeError:
                 continue
-            return text
+            return text.removeprefix("\ufeff")
         raise forms.ValidationError(_("The file is neither UTF-8 nor GB18030 text."))
 
 

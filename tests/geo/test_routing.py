@@ -323,3 +323,14 @@ def test_a_gcj02_ticket_in_liuzhou_is_stored_in_wgs84_routed_and_mapped(liuzhou:
     )
     assert reverse["places"]["district"]["name"] == "城中区"
     assert reverse["places"]["grid"]["code"] == placement.grid_code
+
+
+def test_geocoding_endpoint_finds_a_normalised_address_and_converts_on_request(liuzhou: World) -> None:
+    client = liuzhou.client("operator")
+    found = client.get("/api/geo/geocode/?q=广西柳州市城中区文惠路１２號").json()
+    best = found["results"][0]
+    assert best["name"] == "文惠路12号" and best["generated"] is True
+    gcj = client.get("/api/geo/geocode/?q=广西柳州市城中区文惠路１２號&coordinate_system=gcj02").json()["results"][0]
+    expected_lon, expected_lat = (float(v) for v in wgs84_to_gcj02(best["longitude"], best["latitude"]))
+    assert abs(gcj["longitude"] - expected_lon) < 1e-6 and abs(gcj["latitude"] - expected_lat) < 1e-6
+    assert client.get("/api/geo/geocode/?q=").status_code == 400

@@ -83,6 +83,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["path"])
+        # call_command(...) passes options without argparse's choices check: check them here too.
+        if options["level"] not in Level.values:
+            raise CommandError(_("Unknown level %(level)s.") % {"level": options["level"]})
+        if options["coordinate_system"] not in {system.value for system in CoordinateSystem}:
+            raise CommandError(_("Unknown coordinate system %(system)s.") % {"system": options["coordinate_system"]})
         if not path.exists():
             raise CommandError(_("No such file: %(path)s") % {"path": path})
         assume_crs = options["assume_crs"]

