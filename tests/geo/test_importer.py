@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas
 import numpy as np
@@ -24,7 +24,6 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -56,6 +55,9 @@ from gis.index import OUTSIDE, LayerIndex, current_index
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, RoutingRule, TicketPlacement
 from gis.routing import locate_many, place
 from tests.conftest import World, ticket_payload
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 LON, LAT = 109.40, 24.30
 STEP = 0.0078125  # 2**-7 degrees (~800 m): lattice points and edges are exact binary fractions
@@ -592,16 +594,15 @@ def upload_url() -> str:
     return reverse("admin:geo_jurisdictionlayer_upload")
 
 
-def upload(client: Client, path: Path, **fields: Any) -> HttpResponse:
-    data = {"level": "street", "code_field": "code", "name_field": "name", "coordinate_system": "wgs84"}
+def upload(client: Client, path: Path, **fields: Any) -> Response:
+    data: dict[str, Any] = {"level": "street", "code_field": "code", "name_field": "name", "coordinate_system": "wgs84"}
     data.update(fields)
     data["file"] = SimpleUploadedFile(path.name, path.read_bytes())
-    response: HttpResponse = client.post(upload_url(), data)
-    return response
+    return client.post(upload_url(), data)
 
 
-def levels_of(response: HttpResponse) -> list[int]:
-    return [message.level for message in get_messages(response.wsgi_request)]  # type: ignore[attr-defined]
+def levels_of(response: Response) -> list[int]:
+    return [message.level for message in get_messages(response.wsgi_request)]
 
 
 def test_admin_upload_of_a_valid_layer(world: World, tmp_path: Path) -> None:
@@ -686,12 +687,12 @@ def test_admin_activate_action(world: World) -> None:
     district = import_features("district", ("D", cell(0, 0, width=2)), activate=False)
     changelist = reverse("admin:geo_jurisdictionlayer_changelist")
 
-    def act(*layers: JurisdictionLayer) -> HttpResponse:
+    def act(*layers: JurisdictionLayer) -> Response:
         selected = [str(layer.pk) for layer in layers]
-        response: HttpResponse = client.post(
+        response = client.post(
             changelist, {"action": "activate_layer", "index": "0", "_selected_action": selected}, follow=True
         )
-        assert response.redirect_chain == [(changelist, 302)]  # type: ignore[attr-defined]
+        assert response.redirect_chain == [(changelist, 302)]
         return response
 
     refused = act(first, second)
@@ -811,7 +812,9 @@ def test_every_geo_admin_page_loads(world: World) -> None:
             page = client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[first.pk]))
             assert page.status_code == 200, opts.model_name
     assert Jurisdiction.objects.get(layer=layer).code == "450202"
-    filtered = client.get(reverse("admin:geo_jurisdiction_changelist"), {"layer__id__exact": layer.pk, "q": "4502"})
+    filtered = client.get(
+        reverse("admin:geo_jurisdiction_changelist"), {"layer__id__exact": str(layer.pk), "q": "4502"}
+    )
     assert filtered.status_code == 200 and "450202" in filtered.content.decode()
     assert client.get(reverse("admin:geo_jurisdictionlayer_add")).status_code == 403
 

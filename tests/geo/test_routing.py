@@ -334,3 +334,23 @@ def test_geocoding_endpoint_finds_a_normalised_address_and_converts_on_request(l
     expected_lon, expected_lat = (float(v) for v in wgs84_to_gcj02(best["longitude"], best["latitude"]))
     assert abs(gcj["longitude"] - expected_lon) < 1e-6 and abs(gcj["latitude"] - expected_lat) < 1e-6
     assert client.get("/api/geo/geocode/?q=").status_code == 400
+
+
+def test_routing_rules_import_command(city: World, tmp_path: Path) -> None:
+    from django.core.management.base import CommandError
+
+    from gis.models import RoutingRule
+
+    good = tmp_path / "rules.csv"
+    good.write_text(
+        "subject,jurisdiction_code,level,lead_agency,lead_function,co_agencies,priority,prefer,note\n"
+        "t-property,,street,,street_office,,10,,ok\n",
+        encoding="utf-8",
+    )
+    call_command("import_routing_rules", str(good), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert RoutingRule.objects.count() == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("subject,lead_agency,lead_function\nt-property,ghost,\n", encoding="utf-8")
+    with pytest.raises(CommandError):
+        call_command("import_routing_rules", str(bad), "--replace", stderr=open("/dev/null", "w"))  # noqa: SIM115
+    assert RoutingRule.objects.count() == 1
