@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import shapely
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from callcenter.models import Subject, Ticket
 from dispatch import clock
-from dispatch.errors import InvalidInput, NotFound
+from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.models import Agency, AgencyFunction
 from gis.importer import PreparedLayer
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule, TicketPlacement
@@ -48,7 +48,7 @@ def do_replace_gazetteer(rows: Iterable[GazetteerRow], *, source: str) -> int:
         )
         for row in rows
     ]
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         GazetteerEntry.objects.filter(source=source).delete()
         GazetteerEntry.objects.bulk_create(entries, batch_size=500)
     return len(entries)
@@ -60,8 +60,19 @@ def do_import_layer(
     """A new version of the level's layer; the active one stays until this one is activated."""
     if level not in Level.values:
         raise InvalidInput(_("Unknown level."), fields={"level": [", ".join(Level.values)]})
-    with transaction.atomic():
-        JurisdictionLayer.objects.select_for_update().filter(level=level).exists()
+    try:
+        return _import_layer(prepared, level=level, name=name, source=source, generated=generated, activate=activate)
+    except IntegrityError as exc:
+        # Two imports of one level took the same next version number; the unique constraint refused one.
+        raise Conflict(
+            _("Another import of this level finished first; import again."), code="layer_import_raced"
+        ) from exc
+
+
+def _import_layer(
+    prepared: PreparedLayer, *, level: str, name: str, source: str, generated: bool, activate: bool
+) -> JurisdictionLayer:
+    with transaction.atomic(durable=True):
         version = (JurisdictionLayer.objects.filter(level=level).aggregate(v=Max("version"))["v"] or 0) + 1
         layer = JurisdictionLayer.objects.create(
             level=level,
@@ -105,7 +116,7 @@ def _activate(layer: JurisdictionLayer) -> None:
 
 def do_activate_layer(layer_id: int) -> JurisdictionLayer:
     """Routing switches to this version in every process at its next lookup (no restart)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         layer = JurisdictionLayer.objects.select_for_update().filter(pk=layer_id).first()
         if layer is None:
             raise NotFound(_("No such layer."))
@@ -228,7 +239,7 @@ def do_import_routing_rules(text: str, *, replace: bool = False) -> int:
         )
     if errors:
         raise InvalidInput(_("The routing rules were not imported."), fields={"rows": errors})
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if replace:
             RoutingRule.objects.all().delete()
         for values, co_agencies in prepared:

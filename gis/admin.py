@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.text import get_valid_filename
+from django.utils.text import capfirst, get_valid_filename
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from pyproj import CRS
@@ -76,43 +76,44 @@ COORDINATE_SYSTEMS = [
 
 class LayerUploadForm(forms.Form):
     file = forms.FileField(
-        label=_("file"), help_text=_("GeoJSON (.geojson, .json), GeoPackage (.gpkg) or a zipped Shapefile (.zip).")
+        label=capfirst(_("file")),
+        help_text=_("GeoJSON (.geojson, .json), GeoPackage (.gpkg) or a zipped Shapefile (.zip)."),
     )
-    level = forms.ChoiceField(label=_("level"), choices=Level.choices)
+    level = forms.ChoiceField(label=capfirst(_("level")), choices=Level.choices)
     name = forms.CharField(
-        label=_("layer name"),
+        label=capfirst(_("layer name")),
         max_length=LAYER_NAME_MAX_LENGTH,
         required=False,
         help_text=_("Empty: the file name."),
     )
-    code_field = forms.CharField(label=_("code attribute"), max_length=100, initial="code")
-    name_field = forms.CharField(label=_("name attribute"), max_length=100, initial="name")
+    code_field = forms.CharField(label=capfirst(_("code attribute")), max_length=100, initial="code")
+    name_field = forms.CharField(label=capfirst(_("name attribute")), max_length=100, initial="name")
     parent_field = forms.CharField(
-        label=_("parent code attribute"),
+        label=capfirst(_("parent code attribute")),
         max_length=100,
         required=False,
         help_text=_("Optional: the attribute holding the code of the containing jurisdiction."),
     )
     layer = forms.CharField(
-        label=_("layer in the file"),
+        label=capfirst(_("layer in the file")),
         max_length=200,
         required=False,
         help_text=_("GeoPackage with several layers only; empty: the first layer."),
     )
     coordinate_system = forms.ChoiceField(
-        label=_("coordinate system"),
+        label=capfirst(_("coordinate system")),
         choices=COORDINATE_SYSTEMS,
         initial="wgs84",
         help_text=_("GCJ-02 and BD-09 coordinates are converted to WGS84."),
     )
     assume_crs = forms.CharField(
-        label=_("assumed CRS"),
+        label=capfirst(_("assumed CRS")),
         max_length=100,
         required=False,
         help_text=_("Only for a file that does not name its CRS (e.g. a Shapefile without .prj): EPSG:4326."),
     )
     activate = forms.BooleanField(
-        label=_("activate"),
+        label=capfirst(_("activate")),
         required=False,
         initial=True,
         help_text=_("Switch routing to this version at once."),
@@ -363,7 +364,7 @@ class JurisdictionAdmin(ReadOnlyAdmin):
 
 class RoutingRuleForm(forms.ModelForm):
     lead_function = forms.ChoiceField(
-        label=_("lead agency function"),
+        label=capfirst(_("lead agency function")),
         choices=[("", "---------"), *AgencyFunction.choices],
         required=False,
         help_text=_("Instead of a lead agency: the agency with this function serving the matched jurisdiction."),
@@ -401,7 +402,7 @@ class RoutingRuleForm(forms.ModelForm):
 
 class RoutingRulesImportForm(forms.Form):
     file = forms.FileField(
-        label=_("CSV file"),
+        label=capfirst(_("CSV file")),
         help_text=_(
             "Columns: %(columns)s. Subjects and agencies by code; several co-handling agencies separated by '|'. "
             "UTF-8 or GB18030."
@@ -409,7 +410,7 @@ class RoutingRulesImportForm(forms.Form):
         % {"columns": ", ".join(RULE_COLUMNS)},
     )
     replace = forms.BooleanField(
-        label=_("replace all existing rules"),
+        label=capfirst(_("replace all existing rules")),
         required=False,
         help_text=_("Delete every routing rule before importing these."),
     )

@@ -10,6 +10,7 @@ slivers, and a supervisor should see them rather than lose the layer.
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import geopandas
 import numpy as np
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
 from dispatch.errors import InvalidInput
@@ -58,12 +60,47 @@ def approximate_area_m2(geometry: BaseGeometry) -> float:
     return float(geometry.area * METRES_PER_DEGREE**2 * math.cos(math.radians(latitude)))
 
 
-def _open(path: Path, layer: str | None) -> geopandas.GeoDataFrame:
-    target = f"zip://{path}" if path.suffix.lower() == ".zip" else str(path)
+def _zip_target(path: Path, layer: str | None) -> str:
+    """The GDAL address of the Shapefile inside a zip, also when it sits in a folder of the archive."""
+    with zipfile.ZipFile(path) as archive:
+        shapefiles = [name for name in archive.namelist() if name.lower().endswith(".shp")]
+    if len(shapefiles) == 1:
+        return f"zip://{path}!{shapefiles[0]}"
+    if layer and any(Path(name).stem == layer for name in shapefiles):
+        return f"zip://{path}!{next(name for name in shapefiles if Path(name).stem == layer)}"
+    if len(shapefiles) > 1:
+        raise LayerRefused(
+            f"{path.name} holds several Shapefiles; name one: {', '.join(shapefiles)}", fields={"layer": shapefiles}
+        )
+    return f"zip://{path}"
+
+
+def _open(path: Path, layer: str | None, encoding: str | None) -> geopandas.GeoDataFrame:
     try:
-        return geopandas.read_file(target, layer=layer, engine="pyogrio")
+        target = _zip_target(path, layer) if path.suffix.lower() == ".zip" else str(path)
+        options: dict[str, Any] = {"encoding": encoding} if encoding else {}
+        layer_name = None if path.suffix.lower() == ".zip" else layer
+        return geopandas.read_file(target, layer=layer_name, engine="pyogrio", **options)
+    except LayerRefused:
+        raise
+    except zipfile.BadZipFile as exc:
+        raise LayerRefused(f"{path.name} is not a zip archive.", fields={"file": [str(exc)]}) from exc
     except Exception as exc:  # pyogrio raises several error types for unreadable input
         raise LayerRefused(f"Cannot read {path.name}: {exc}", fields={"file": [str(exc)]}) from exc
+
+
+def _plain(value: Any) -> Any:
+    """Attribute values as JSON-safe Python: empty cells (NaN, None) are None, whole floats are ints.
+
+    pandas reads an empty cell as NaN even in a text column, and a numeric code column as floats.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    return value
 
 
 def _polygonal_part(geometry: BaseGeometry) -> BaseGeometry:
@@ -84,16 +121,20 @@ def read_layer(
     layer: str | None = None,
     keep: Callable[[dict[str, Any]], bool] | None = None,
     code_of: Callable[[Any], str] = str,
+    encoding: str | None = None,
 ) -> PreparedLayer:
     path = Path(path)
-    frame = _open(path, layer)
+    frame = _open(path, layer, encoding)
     if frame.crs is None:
         if assume_crs is None:
             raise LayerRefused(
                 f"{path.name} does not say its coordinate system; name it (e.g. EPSG:4326).",
                 fields={"crs": ["unknown"]},
             )
-        frame = frame.set_crs(assume_crs)
+        try:
+            frame = frame.set_crs(CRS.from_user_input(assume_crs))
+        except CRSError as exc:
+            raise LayerRefused(f"Unknown coordinate system {assume_crs!r}.", fields={"crs": [str(exc)]}) from exc
     source_crs = frame.crs.to_string()
     for needed in filter(None, (code_field, name_field, parent_field)):
         if needed not in frame.columns:
@@ -112,7 +153,9 @@ def read_layer(
     repaired: list[dict[str, Any]] = []
     features: list[Feature] = []
     seen: set[str] = set()
-    attributes = frame.drop(columns="geometry").to_dict("records")
+    attributes = [
+        {key: _plain(value) for key, value in row.items()} for row in frame.drop(columns="geometry").to_dict("records")
+    ]
     for number, (row, geometry) in enumerate(zip(attributes, geometries, strict=True), start=1):
         raw_code, name = row.get(code_field), row.get(name_field)
         code = code_of(raw_code) if raw_code is not None else ""

@@ -236,7 +236,7 @@ class LayerIndex:
 
 @dataclass
 class SpatialIndex:
-    key: tuple[tuple[str, int], ...]
+    key: tuple[tuple[str, int, str], ...]
     layers: dict[str, LayerIndex]
 
 
@@ -244,8 +244,10 @@ _lock = threading.Lock()
 _current: SpatialIndex | None = None
 
 
-def active_layer_key() -> tuple[tuple[str, int], ...]:
-    return tuple(sorted(JurisdictionLayer.objects.filter(active=True).values_list("level", "id")))
+def active_layer_key() -> tuple[tuple[str, int, str], ...]:
+    # The activation time is part of the key: a reused id (SQLite after a rollback) is not the same layer.
+    rows = JurisdictionLayer.objects.filter(active=True).values_list("level", "id", "activated_at")
+    return tuple(sorted((level, pk, str(activated)) for level, pk, activated in rows))
 
 
 def current_index() -> SpatialIndex:
@@ -259,7 +261,7 @@ def current_index() -> SpatialIndex:
         if _current is None or _current.key != key:
             layers = {
                 layer.level: LayerIndex.build(layer)
-                for layer in JurisdictionLayer.objects.filter(pk__in=[pk for _level, pk in key])
+                for layer in JurisdictionLayer.objects.filter(pk__in=[pk for _level, pk, _at in key])
             }
             _current = SpatialIndex(key=key, layers={lvl: layers[lvl] for lvl in LEVELS if lvl in layers})
         return _current
