@@ -132,3 +132,11 @@ def ticket_payload(**overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+@pytest.fixture(autouse=True)
+def fresh_spatial_index() -> None:
+    """Each test starts with no cached spatial index, as a new process would."""
+    import gis.index
+
+    gis.index._current = None
