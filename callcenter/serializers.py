@@ -105,6 +105,7 @@ class TicketListSerializer(serializers.ModelSerializer):
     subject = SubjectBriefSerializer(read_only=True)
     caller_phone = serializers.SerializerMethodField()
     caller_name = serializers.SerializerMethodField()
+    coordinate_system = serializers.SerializerMethodField(help_text="Always wgs84 for stored coordinates.")
 
     class Meta:
         model = Ticket
@@ -120,6 +121,7 @@ class TicketListSerializer(serializers.ModelSerializer):
             "address",
             "latitude",
             "longitude",
+            "coordinate_system",
             "caller_phone",
             "caller_name",
             "caller_confidential",
@@ -127,6 +129,9 @@ class TicketListSerializer(serializers.ModelSerializer):
             "updated_at",
             "closed_at",
         ]
+
+    def get_coordinate_system(self, ticket: Ticket) -> str:
+        return "wgs84"
 
     def get_caller_phone(self, ticket: Ticket) -> str:
         return presented_phone(ticket.caller.phone if ticket.caller else "", _shows_callers(self))
