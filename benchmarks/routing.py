@@ -8,13 +8,12 @@ It sets Django up on a throwaway SQLite database in a temporary folder (never th
 database), loads the demo boundaries through the regular commands, samples random points inside the
 Liuzhou central districts and compares, per layer:
 
-- ours: ``LayerIndex.locate(lons, lats)``, the bulk path of gis/index.py;
+- ours: ``LayerIndex.locate(lons, lats)``, the bulk path of gis/index.py (its cell table is built by
+  an untimed first call, and that build is reported separately);
 - raw: ``shapely.STRtree(geoms).query(points, predicate="intersects")`` and the same
   smallest-index-per-point reduction (tree built outside the timed section, like ours);
 - naive: a Python loop over the points, each tested with ``polygon.covers(point)`` against every
-  polygon, smallest code on ties; timed on a subsample and extrapolated per point;
-- prototype: a cell lookup table in front of the exact test (see ``CellLookup``), to show what a
-  change to gis/index.py would give; it is not used by the application.
+  polygon, smallest code on ties; timed on a subsample and extrapolated per point.
 
 All methods must assign every point identically (also on polygon vertices, where the boundary rule
 decides); the script exits with status 1 if they do not. Speed targets are reported, never asserted.
@@ -23,7 +22,6 @@ decides); the script exits with status 1 if they do not. Speed targets are repor
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import json
 import os
@@ -31,8 +29,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -148,144 +145,6 @@ def naive_locate(polygons: Sequence[Any], lons: Floats, lats: Floats) -> Indices
     return result
 
 
-def point_construction(lons: Floats, lats: Floats) -> float:
-    """Seconds the naive loop spends in ``shapely.Point(lon, lat)`` alone (fastest of 3)."""
-    pairs = list(zip(lons.tolist(), lats.tolist(), strict=True))
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        for lon, lat in pairs:
-            shapely.Point(lon, lat)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-@dataclass
-class CellLookup:
-    """Prototype: a grid of cells over the polygons' bounding boxes, classified once at build time.
-
-    A cell whose (slightly padded) box lies in the interior of exactly one polygon and touches no other
-    answers every point in it without a geometric test; a cell touching no polygon answers OUTSIDE; only
-    points in the remaining cells (on a boundary) get the exact ``intersects_xy`` test with the prepared
-    polygons, candidates in index order so that the first hit is the smallest code. No Point objects are
-    created. Cells are stored in 64 x 64 blocks, only where a polygon's box is, so far-apart polygons
-    (Liuzhou and Pudong in one layer) cost no memory in between.
-    """
-
-    BLOCK = 64
-    PAD = 1e-9  # degrees; covers the rounding between a point's computed cell and the cell's box
-
-    x0: float
-    y0: float
-    size: float
-    cells_x: int
-    cells_y: int
-    blocks_y: int
-    block_slot: npt.NDArray[np.int64]
-    answer: npt.NDArray[np.int64]  # polygon index, OUTSIDE, or -2 - k for boundary cell k
-    starts: npt.NDArray[np.int64]
-    candidates: Indices
-    geometries: npt.NDArray[np.object_]
-
-    @classmethod
-    def build(cls, geometries: npt.NDArray[np.object_], tree: shapely.STRtree, target_cells: int) -> CellLookup:
-        bounds = shapely.bounds(geometries)
-        area = float(((bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])).sum())
-        size = max(float(np.sqrt(area / target_cells)), 1e-7)
-        x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
-        first_x = np.floor((bounds[:, 0] - x0) / size).astype(np.int64)
-        last_x = np.floor((bounds[:, 2] - x0) / size).astype(np.int64)
-        first_y = np.floor((bounds[:, 1] - y0) / size).astype(np.int64)
-        last_y = np.floor((bounds[:, 3] - y0) / size).astype(np.int64)
-        cells_x, cells_y = int(last_x.max()) + 1, int(last_y.max()) + 1
-        # Every cell that some polygon's box touches: only those can hold a point of a polygon.
-        keys = np.unique(
-            np.concatenate(
-                [
-                    (np.arange(ax, bx + 1)[:, None] * cells_y + np.arange(ay, by + 1)[None, :]).ravel()
-                    for ax, bx, ay, by in zip(first_x, last_x, first_y, last_y, strict=True)
-                ]
-            )
-        )
-        ix, iy = keys // cells_y, keys % cells_y
-        blocks_x, blocks_y = -(-cells_x // cls.BLOCK), -(-cells_y // cls.BLOCK)
-        block_of_cell = (ix // cls.BLOCK) * blocks_y + iy // cls.BLOCK
-        used = np.unique(block_of_cell)
-        block_slot = np.full(blocks_x * blocks_y, -1, dtype=np.int64)
-        block_slot[used] = np.arange(len(used))
-        position = block_slot[block_of_cell] * cls.BLOCK**2 + (ix % cls.BLOCK) * cls.BLOCK + iy % cls.BLOCK
-        answer = np.full(len(used) * cls.BLOCK**2, OUTSIDE, dtype=np.int64)
-
-        boxes = shapely.box(
-            x0 + ix * size - cls.PAD,
-            y0 + iy * size - cls.PAD,
-            x0 + (ix + 1) * size + cls.PAD,
-            y0 + (iy + 1) * size + cls.PAD,
-        )
-        cell_index, polygon_index = tree.query(boxes, predicate="intersects")
-        order = np.lexsort((polygon_index, cell_index))
-        cell_index, polygon_index = cell_index[order], polygon_index[order]
-        counts = np.bincount(cell_index, minlength=len(keys))
-        offsets = np.zeros(len(keys) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        interior = np.zeros(len(keys), dtype=bool)
-        single = np.flatnonzero(counts == 1)
-        owner = polygon_index[offsets[single]]
-        inside = shapely.contains_properly(geometries[owner], boxes[single])
-        interior[single[inside]] = True
-        answer[position[single[inside]]] = owner[inside]
-        boundary = np.flatnonzero((counts > 0) & ~interior)
-        answer[position[boundary]] = -2 - np.arange(len(boundary))
-        starts = np.zeros(len(boundary) + 1, dtype=np.int64)
-        np.cumsum(counts[boundary], out=starts[1:])
-        candidates = polygon_index[_ranges(offsets[boundary], counts[boundary])]
-        return cls(
-            x0, y0, size, cells_x, cells_y, blocks_y, block_slot, answer, starts, candidates.astype(np.intp), geometries
-        )
-
-    @property
-    def nbytes(self) -> int:
-        return self.block_slot.nbytes + self.answer.nbytes + self.starts.nbytes + self.candidates.nbytes
-
-    @property
-    def interior_share(self) -> float:
-        classified = self.answer[self.answer != OUTSIDE]
-        return float((classified >= 0).mean()) if len(classified) else 0.0
-
-    def locate(self, longitudes: Floats, latitudes: Floats) -> Indices:
-        fx = (longitudes - self.x0) / self.size
-        fy = (latitudes - self.y0) / self.size
-        ok = (fx >= 0) & (fx < self.cells_x) & (fy >= 0) & (fy < self.cells_y)  # NaN fails too
-        ix = np.where(ok, fx, 0).astype(np.int64)  # non-negative: truncation is floor
-        iy = np.where(ok, fy, 0).astype(np.int64)
-        slot = self.block_slot[(ix // self.BLOCK) * self.blocks_y + iy // self.BLOCK]
-        ok &= slot >= 0
-        position = slot * self.BLOCK**2 + (ix % self.BLOCK) * self.BLOCK + iy % self.BLOCK
-        result = np.where(ok, self.answer[np.where(ok, position, 0)], OUTSIDE).astype(np.intp)
-        pending = np.flatnonzero(result <= -2)
-        if len(pending) == 0:
-            return result
-        boundary = -2 - result[pending]
-        result[pending] = OUTSIDE
-        counts = self.starts[boundary + 1] - self.starts[boundary]
-        points = np.repeat(pending, counts)
-        polygons = self.candidates[_ranges(self.starts[boundary], counts)]
-        hit = shapely.intersects_xy(self.geometries[polygons], longitudes[points], latitudes[points])
-        points, polygons = points[hit], polygons[hit]
-        # Candidates are ascending within a cell, so the first hit of a point is its smallest code.
-        first = np.ones(len(points), dtype=bool)
-        first[1:] = points[1:] != points[:-1]
-        result[points[first]] = polygons[first]
-        return result
-
-
-def _ranges(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Concatenation of arange(start, start + count) for each pair, without a Python loop."""
-    total = int(counts.sum())
-    ends = np.cumsum(counts)
-    return np.repeat(starts - (ends - counts), counts) + np.arange(total, dtype=np.int64)
-
-
 # --- timing ---------------------------------------------------------------------------------------
 
 
@@ -298,56 +157,6 @@ def best_of(repeat: int, function: Callable[[], Indices]) -> tuple[float, Indice
         result = function()
         times.append(time.perf_counter() - start)
     return min(times), result
-
-
-def profile_ours(layer: LayerIndex, lons: Floats, lats: Floats, repeat: int) -> dict[str, tuple[float, float]]:
-    """The stages of LayerIndex.locate, replicated one by one: fastest of ``repeat`` each, with Python's
-    garbage collector on (as in production) and off (to show what the collector costs)."""
-    stages: dict[str, tuple[list[float], list[float]]] = {}
-
-    def clock(name: str, start: float) -> float:
-        now = time.perf_counter()
-        stages.setdefault(name, ([], []))[0 if gc.isenabled() else 1].append(now - start)
-        return now
-
-    for collect in [True] * repeat + [False] * repeat:
-        with collector(collect):
-            start = time.perf_counter()
-            points = shapely.points(lons, lats)
-            start = clock("shapely.points (one Point object per point)", start)
-            point_index, polygon_index = layer.tree.query(points)
-            start = clock("tree.query bounding-box candidates", start)
-            hit = shapely.intersects(layer.geometries[polygon_index], points[point_index])
-            start = clock("gather + prepared intersects", start)
-            smallest_per_point(len(lons), point_index[hit], polygon_index[hit])
-            clock("smallest index per point", start)
-            del points
-    return {name: (min(on), min(off)) for name, (on, off) in stages.items()}
-
-
-@contextmanager
-def collector(enabled: bool) -> Iterator[None]:
-    """Python's cyclic garbage collector on or off for the block (restored afterwards)."""
-    was = gc.isenabled()
-    if enabled:
-        gc.enable()
-    else:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-        else:
-            gc.disable()
-
-
-def without_collector(function: Callable[[], Indices]) -> Callable[[], Indices]:
-    def wrapped() -> Indices:
-        with collector(False):
-            return function()
-
-    return wrapped
 
 
 def single_point_latency(layer: LayerIndex, lons: Floats, lats: Floats) -> tuple[float, float, Indices]:
@@ -429,7 +238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="union",
         help="points inside the central districts' union (default) or anywhere in its bounding box",
     )
-    parser.add_argument("--cells", type=int, default=2**16, help="cell budget of the prototype per layer")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="routing-benchmark-") as folder:
@@ -475,32 +283,34 @@ def run(args: argparse.Namespace) -> int:
     targets: list[Target] = []
     failures: list[str] = []
     for level in LEVELS:
-        layer = index.layers[level]
-        layer_row = JurisdictionLayer.objects.get(pk=layer.layer_id)
+        layer_row = JurisdictionLayer.objects.get(pk=index.layers[level].layer_id)
+        # A fresh index, so that both builds are measured: LayerIndex.build (STRtree, prepared polygons),
+        # then the cell table, which the first bulk locate() call builds and keeps in layer.cells.
         started = time.perf_counter()
-        LayerIndex.build(layer_row)
+        layer = LayerIndex.build(layer_row)
         build_seconds = time.perf_counter() - started
-        # The naive loop and raw STRtree get the polygons as stored, not prepared.
+        started = time.perf_counter()
+        layer.locate(lons[:1], lats[:1])
+        cells_seconds = time.perf_counter() - started
+        cells = layer.cells
+        if cells is None:
+            print(f"{level}: the first locate() call built no cell table", file=sys.stderr)
+            return 2
+        # The naive loop and raw STRtree get the polygons as stored, not prepared (for raw it makes no
+        # difference: a predicate query prepares the query points, not the tree's polygons).
         plain = shapely.from_wkb(shapely.to_wkb(layer.geometries))
         raw_tree = shapely.STRtree(plain)
-        started = time.perf_counter()
-        cells = CellLookup.build(layer.geometries, layer.tree, args.cells)
-        cells_seconds = time.perf_counter() - started
         vertices = np.unique(shapely.get_coordinates(layer.geometries), axis=0)
         vertex_lons, vertex_lats = vertices[:, 0].copy(), vertices[:, 1].copy()
         naive_vertices = rng.choice(len(vertices), size=min(500, len(vertices)), replace=False)
 
         ours_seconds, ours = best_of(args.repeat, partial(layer.locate, lons, lats))
         raw_seconds, raw = best_of(args.repeat, partial(raw_locate, raw_tree, lons, lats))
-        no_gc_seconds, _ = best_of(args.repeat, without_collector(partial(layer.locate, lons, lats)))
-        cell_seconds, by_cells = best_of(args.repeat, partial(cells.locate, lons, lats))
         started = time.perf_counter()
         naive = naive_locate(list(plain), lons[:naive_count], lats[:naive_count])
         naive_sample_seconds = time.perf_counter() - started
         naive_seconds = naive_sample_seconds / naive_count * args.points
-        construction_seconds = point_construction(lons[:naive_count], lats[:naive_count]) / naive_count * args.points
         median_us, p99_us, singles = single_point_latency(layer, lons[:single_count], lats[:single_count])
-        stages = profile_ours(layer, lons, lats, args.repeat)
 
         # Same answers everywhere, including on the polygons' vertices where the boundary rule decides.
         ours_on_vertices = layer.locate(vertex_lons, vertex_lats)
@@ -519,10 +329,6 @@ def run(args: argparse.Namespace) -> int:
                 ours_on_vertices[naive_vertices],
                 np.array([layer.locate_one(x, y) for x, y in vertices[naive_vertices].tolist()], dtype=np.intp),
             ),
-            f"prototype vs ours, {args.points:,} points": mismatches(ours, by_cells),
-            f"prototype vs ours, {len(vertices):,} vertices": mismatches(
-                ours_on_vertices, cells.locate(vertex_lons, vertex_lats)
-            ),
         }
 
         print(
@@ -533,26 +339,19 @@ def run(args: argparse.Namespace) -> int:
             Row("ours: LayerIndex.locate", args.points, ours_seconds),
             Row("raw: STRtree.query(predicate='intersects')", args.points, raw_seconds),
             Row("naive: Python loop, covers(), extrapolated*", args.points, naive_seconds),
-            Row("ours with Python's gc off (diagnostic)", args.points, no_gc_seconds),
-            Row("prototype: cell lookup + intersects_xy", args.points, cell_seconds),
         ]
         print_table(rows, ours_seconds)
         print(
             f"  * naive timed on {naive_count:,} points: {naive_sample_seconds:.3f} s, "
-            f"{naive_sample_seconds / naive_count * 1e6:.1f} us per point, times {args.points:,}; of that, "
-            f"{construction_seconds / args.points * 1e6:.1f} us is shapely.Point(lon, lat) (without it: "
-            f"{(naive_seconds - construction_seconds) / ours_seconds:.1f}x ours)"
+            f"{naive_sample_seconds / naive_count * 1e6:.1f} us per point, times {args.points:,}"
         )
         print(f"  locate_one over {single_count:,} points: median {median_us:.1f} us, p99 {p99_us:.1f} us")
         print(
-            f"  index build: LayerIndex.build {build_seconds:.3f} s; prototype cells {cells_seconds:.3f} s more "
-            f"({int((cells.answer != OUTSIDE).sum()):,} cells of {cells.size * 111_320:.0f} m, "
-            f"{cells.interior_share:.0%} of them interior, {cells.nbytes / 2**20:.1f} MiB)"
+            f"  index build (untimed above): LayerIndex.build {build_seconds:.3f} s; cell table (first locate "
+            f"call) {cells_seconds:.3f} s: {int((cells.answer != OUTSIDE).sum()):,} cells of "
+            f"{cells.size * 111_320:.0f} m, {cells.interior_share:.0%} of them interior, "
+            f"{cells.nbytes / 2**20:.2f} MiB (layer.cells.nbytes {cells.nbytes:,})"
         )
-        print(f"  where ours spends its time:{'gc on':>31} {'share':>6} {'gc off':>10}")
-        total = sum(on for on, _off in stages.values())
-        for name, (on, off) in stages.items():
-            print(f"    {name:<46} {on:>8.4f} s {on / total:>5.0%} {off:>8.4f} s")
         print("  same assignment as ours:")
         for name, count in checks.items():
             print(f"    {name:<46} {'identical' if count == 0 else f'{count} DIFFER'}")
@@ -568,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
             Target(
                 level,
                 f"ours within {RAW_FACTOR}x of raw STRtree",
-                f"{ours_seconds / raw_seconds:.2f}x raw's time",
+                f"{ours_seconds / raw_seconds:.3f}x raw's time",
                 ours_seconds <= RAW_FACTOR * raw_seconds,
             ),
             Target(
@@ -577,15 +376,9 @@ def run(args: argparse.Namespace) -> int:
                 f"median {median_us:.1f} us, p99 {p99_us:.1f} us",
                 p99_us <= SINGLE_POINT_US,
             ),
-            Target(
-                level,
-                f"prototype >= {NAIVE_FACTOR:.0f}x faster than the naive loop",
-                f"{naive_seconds / cell_seconds:.1f}x",
-                naive_seconds / cell_seconds >= NAIVE_FACTOR,
-            ),
         ]
 
-    print("\nTargets from the issue (the last line per layer is the prototype, for comparison):")
+    print("\nTargets from the issue:")
     for target in targets:
         print(f"  {target.level:<9} {target.text:<48} {target.value:<32} {'met' if target.met else 'NOT MET'}")
     if failures:
