@@ -207,4 +207,6 @@ HOTLINE: dict[str, Any] = {
     # Administrative code of the city the centre serves; agencies with it work city-wide.
     "CITY_ADCODE": os.environ.get("HOTLINE_CITY_ADCODE", "450200"),
     "IDEMPOTENCY_KEY_TTL_HOURS": 24,
+    # Events older than this are pruned; a client further behind gets a snapshot instead of a replay.
+    "EVENT_RETENTION_HOURS": float(os.environ.get("HOTLINE_EVENT_RETENTION_HOURS", "24")),
 }

@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from realtime.models import Event
+from realtime.models import Event, EventAgency
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +23,9 @@ def append_event(
 ) -> Event:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events are appended inside the transaction of the change they describe")
-    event = Event.objects.create(
-        type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=sorted(set(agency_ids))
-    )
+    agencies = sorted(set(agency_ids))
+    event = Event.objects.create(type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=agencies)
+    EventAgency.objects.bulk_create([EventAgency(event=event, agency_id=agency) for agency in agencies])
     transaction.on_commit(lambda: publish_event_ids([event.pk]), robust=True)
     return event
 

@@ -24,3 +24,33 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pk} {self.type}"
+
+
+class PruneMark(models.Model):
+    """How far the event log has been pruned: a client behind this id cannot be replayed, only resynced."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    pruned_through_id = models.BigIntegerField(default=0)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("event log prune mark")
+        verbose_name_plural = _("event log prune marks")
+
+    def __str__(self) -> str:
+        return f"pruned through {self.pruned_through_id}"
+
+
+class EventAgency(models.Model):
+    """One row per agency an event is for: an indexed way to replay an agency's events on any database."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="audiences")
+    agency_id = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("event audience")
+        verbose_name_plural = _("event audiences")
+        constraints = [models.UniqueConstraint(fields=["agency_id", "event"], name="one_row_per_agency_event")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.agency_id}"

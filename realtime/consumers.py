@@ -1,0 +1,121 @@
+"""The live events WebSocket: subscribe first, replay the log after ``last_event_id``, then stream.
+
+Client -> server messages are small JSON objects: {"type": "ping"}. Server -> client messages carry a
+``kind``: "hello", "event" (with its event id), "snapshot" (when the client is too far behind to
+replay), "live" (replay done), "pong", "error". Close codes: 4001 not authenticated or no live scope,
+4003 access revoked, 4008 message too big or too many messages.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.serializers.json import DjangoJSONEncoder
+
+from realtime.audience import Audience, audience_of
+from realtime.hub import Hub, Subscriber, encode_event, get_hub
+from realtime.queries import events_for, needs_snapshot, snapshot
+
+MAX_MESSAGE_BYTES = 4096
+MAX_MESSAGES = 20
+PER_SECONDS = 10.0
+REPLAY_BATCH = 500
+
+
+def _dump(message: dict[str, Any]) -> str:
+    return json.dumps(message, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def _replay_batch(audience: Audience, after: int) -> list[tuple[int, str]]:
+    return [
+        (event.pk, encode_event(event))
+        for event in events_for(audience).filter(id__gt=after).order_by("id")[:REPLAY_BATCH]
+    ]
+
+
+class EventsConsumer(AsyncWebsocketConsumer):
+    hub: Hub | None = None
+    subscriber: Subscriber | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        audience = audience_of(user) if user is not None else None
+        if audience is None:
+            await self.close(code=4001)
+            return
+        self.recent: list[float] = []
+        await self.accept()
+        session = self.scope.get("session")
+        session_key = None if self.scope.get("auth") == "token" else getattr(session, "session_key", None)
+        self.hub = await get_hub()
+        # Subscribe before reading the log: whatever commits meanwhile waits in the buffer.
+        self.subscriber = Subscriber(
+            audience=audience, session_key=session_key, send=self._send_text, close=self._close
+        )
+        self.hub.add(self.subscriber)
+        last_event_id = self._last_event_id()
+        await self.send(
+            _dump(
+                {
+                    "kind": "hello",
+                    "user_id": audience.user_id,
+                    "centre": audience.centre,
+                    "agency_id": audience.agency_id,
+                }
+            )
+        )
+        position = await self._catch_up(audience, last_event_id)
+        await self.subscriber.go_live(position)
+        await self.send(_dump({"kind": "live", "last_event_id": position}))
+
+    def _last_event_id(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        try:
+            return int(query["last_event_id"][0])
+        except (KeyError, ValueError, IndexError):
+            return None
+
+    async def _catch_up(self, audience: Audience, last_event_id: int | None) -> int:
+        if last_event_id is None or await database_sync_to_async(needs_snapshot)(last_event_id):
+            state = await database_sync_to_async(snapshot)(audience)
+            await self.send(_dump({"kind": "snapshot", **state}))
+            return int(state["as_of"])
+        position = last_event_id
+        while True:
+            batch = await database_sync_to_async(_replay_batch)(audience, position)
+            for event_id, text in batch:
+                await self.send(text)
+                position = event_id
+            if len(batch) < REPLAY_BATCH:
+                return position
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _close(self, code: int) -> None:
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        if self.hub is not None and self.subscriber is not None:
+            self.hub.remove(self.subscriber)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        now = time.monotonic()
+        self.recent = [t for t in self.recent if now - t < PER_SECONDS] + [now]
+        if size > MAX_MESSAGE_BYTES or len(self.recent) > MAX_MESSAGES:
+            await self.close(code=4008)
+            return
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            message = None
+        if isinstance(message, dict) and message.get("type") == "ping":
+            await self.send(_dump({"kind": "pong"}))
+        else:
+            await self.send(_dump({"kind": "error", "code": "unknown_message"}))

@@ -1,0 +1,253 @@
+"""The per-process fan-out hub: one channel-layer subscription, local delivery to matching sockets.
+
+The channel layer only rings the doorbell ("events up to id N were committed"). The hub then reads
+every event after the last one it delivered from the log, encodes each once per audience, and hands it
+to the local connections of that audience. A doorbell that never rings (a full Redis group, a Redis
+restart) costs at most one poll interval, because the hub also polls the log. Ids are assigned before
+commit, so a later id can become visible first: ids skipped over are remembered as holes and looked
+for again until they appear or are old enough to have been rolled back.
+
+The hub also re-checks every local connection's user every few seconds and closes connections whose
+user logged out, was deactivated or lost the role, so a revoked user is cut off within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.sessions.models import Session
+from django.core.serializers.json import DjangoJSONEncoder
+
+from dispatch import clock
+from dispatch.models import User
+from realtime.audience import Audience, audience_of, may_receive
+from realtime.events import EVENTS_GROUP
+from realtime.models import Event
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+REVALIDATE_SECONDS = 2.0
+HOLE_PATIENCE_SECONDS = 60.0
+BATCH = 500
+
+
+def encode_event(event: Event) -> str:
+    return json.dumps(
+        {
+            "kind": "event",
+            "id": event.pk,
+            "type": event.type,
+            "at": event.created_at,
+            "ticket_id": event.ticket_id,
+            "payload": event.payload,
+        },
+        cls=DjangoJSONEncoder,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One live connection as the hub sees it."""
+
+    audience: Audience
+    session_key: str | None
+    send: Callable[[str], Awaitable[None]]
+    close: Callable[[int], Awaitable[None]]
+    # While the connection replays the log, live events wait here so that none is lost or doubled.
+    buffering: bool = True
+    buffer: list[tuple[int, str]] = field(default_factory=list)
+
+    async def push(self, event_id: int, text: str) -> None:
+        if self.buffering:
+            self.buffer.append((event_id, text))
+        else:
+            await self.send(text)
+
+    async def go_live(self, replayed_up_to: int) -> None:
+        """Deliver what arrived during the replay (skipping what the replay already sent), then stream."""
+        while self.buffer:
+            pending, self.buffer = self.buffer, []
+            for event_id, text in sorted(pending):
+                if event_id > replayed_up_to:
+                    await self.send(text)
+        self.buffering = False
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.subscribers: set[Subscriber] = set()
+        self.channel: str | None = None
+        self.last_id: int | None = None
+        self.holes: dict[int, float] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+        self.wake = asyncio.Event()
+
+    async def start(self) -> None:
+        if self.tasks:
+            return
+        self.last_id = await database_sync_to_async(_latest_id)()
+        self.tasks = [
+            asyncio.create_task(self._listen()),
+            asyncio.create_task(self._poll()),
+            asyncio.create_task(self._revalidate()),
+        ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
+        layer = get_channel_layer()
+        if layer is not None and self.channel is not None:
+            await layer.group_discard(EVENTS_GROUP, self.channel)
+        self.channel = None
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.subscribers.add(subscriber)
+
+    def remove(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    async def _listen(self) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        self.channel = await layer.new_channel()
+        joined = 0.0
+        while True:
+            # Group membership expires in channels_redis and vanishes when Redis restarts: renew it.
+            if time.monotonic() - joined > 30:
+                try:
+                    await layer.group_add(EVENTS_GROUP, self.channel)
+                    joined = time.monotonic()
+                except Exception:
+                    logger.warning("could not join the events group; polling the log meanwhile", exc_info=True)
+            try:
+                message = await asyncio.wait_for(layer.receive(self.channel), timeout=30)
+            except TimeoutError:
+                continue
+            except Exception:
+                logger.warning("channel layer receive failed; polling the log meanwhile", exc_info=True)
+                joined = 0.0
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            if message.get("type") == "events.committed":
+                self.wake.set()
+
+    async def _poll(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=POLL_SECONDS)
+            self.wake.clear()
+            try:
+                await self.deliver_new()
+            except Exception:
+                logger.exception("event delivery failed; retrying at the next poll")
+
+    async def deliver_new(self) -> None:
+        events = await database_sync_to_async(self._read_new)()
+        for event in events:
+            text = encode_event(event)
+            matching = [s for s in list(self.subscribers) if may_receive(s.audience, event)]
+            await asyncio.gather(*(self._push(s, event.pk, text) for s in matching))
+
+    async def _push(self, subscriber: Subscriber, event_id: int, text: str) -> None:
+        try:
+            await subscriber.push(event_id, text)
+        except Exception:
+            self.remove(subscriber)
+
+    def _read_new(self) -> list[Event]:
+        last = self.last_id or 0
+        now = time.monotonic()
+        self.holes = {hole: seen for hole, seen in self.holes.items() if now - seen < HOLE_PATIENCE_SECONDS}
+        found = list(Event.objects.filter(id__gt=last).order_by("id")[:BATCH])
+        if self.holes:
+            late = list(Event.objects.filter(id__in=list(self.holes)).order_by("id"))
+            for event in late:
+                self.holes.pop(event.pk, None)
+            found = late + found
+        if found:
+            newest = max(event.pk for event in found)
+            if newest > last:
+                seen_ids = {event.pk for event in found}
+                for missing in range(last + 1, newest):
+                    if missing not in seen_ids and missing not in self.holes:
+                        self.holes[missing] = now
+                self.last_id = newest
+        return found
+
+    async def _revalidate(self) -> None:
+        while True:
+            await asyncio.sleep(REVALIDATE_SECONDS)
+            if not self.subscribers:
+                continue
+            try:
+                revoked = await database_sync_to_async(_revoked)(list(self.subscribers))
+            except Exception:
+                logger.exception("could not re-check live connections")
+                continue
+            for subscriber in revoked:
+                self.remove(subscriber)
+                try:
+                    await subscriber.close(4003)
+                except Exception:
+                    logger.debug("connection already gone", exc_info=True)
+
+
+def _latest_id() -> int:
+    from realtime.queries import latest_event_id
+
+    return latest_event_id()
+
+
+def _revoked(subscribers: list[Subscriber]) -> list[Subscriber]:
+    """Connections whose user may no longer have them: logged out, deactivated, or lost the role."""
+    users = User.objects.in_bulk({s.audience.user_id for s in subscribers})
+    keys = {s.session_key for s in subscribers if s.session_key}
+    live_sessions = (
+        set(
+            Session.objects.filter(session_key__in=keys, expire_date__gt=clock.now()).values_list(
+                "session_key", flat=True
+            )
+        )
+        if keys
+        else set()
+    )
+    revoked = []
+    for subscriber in subscribers:
+        user = users.get(subscriber.audience.user_id)
+        current = audience_of(user) if user is not None else None
+        if current != subscriber.audience or (subscriber.session_key and subscriber.session_key not in live_sessions):
+            revoked.append(subscriber)
+    return revoked
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+async def get_hub() -> Hub:
+    """The hub of the running event loop (one per process in Daphne; one per test loop in tests)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    await hub.start()
+    return hub
+
+
+def hub_state() -> dict[str, Any]:
+    return {str(id(loop)): {"subscribers": len(hub.subscribers), "last_id": hub.last_id} for loop, hub in _hubs.items()}

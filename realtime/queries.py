@@ -1,0 +1,58 @@
+"""Read paths of the real-time side: replay from the log, snapshots for clients too far behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max, Q, QuerySet
+
+from callcenter.models import TERMINAL_TICKET_STATES, Ticket
+from dispatch.models import INACTIVE_WORK_ORDER_STATES, WorkOrder, WorkOrderState
+from realtime.audience import CENTRE_ONLY_TYPES, Audience
+from realtime.models import Event, PruneMark
+
+SNAPSHOT_LIMIT = 2000
+
+
+def events_for(audience: Audience) -> QuerySet[Event]:
+    if audience.centre:
+        return Event.objects.all()
+    return Event.objects.exclude(type__in=CENTRE_ONLY_TYPES).filter(audiences__agency_id=audience.agency_id or 0)
+
+
+def latest_event_id() -> int:
+    """The newest event id ever written that we know of (the log may have been pruned empty)."""
+    return max(int(Event.objects.aggregate(m=Max("id"))["m"] or 0), pruned_through())
+
+
+def pruned_through() -> int:
+    mark = PruneMark.objects.filter(pk=1).values_list("pruned_through_id", flat=True).first()
+    return int(mark or 0)
+
+
+def needs_snapshot(last_event_id: int) -> bool:
+    """Replay is impossible when the log was pruned past the client's position, or it is ahead of us."""
+    return last_event_id < pruned_through() or last_event_id > latest_event_id()
+
+
+def snapshot(audience: Audience) -> dict[str, Any]:
+    """The open work a screen shows, stamped with the event id it is consistent with."""
+    as_of = latest_event_id()
+    tickets = Ticket.objects.exclude(state__in=TERMINAL_TICKET_STATES)
+    work_orders = WorkOrder.objects.exclude(state__in=[*INACTIVE_WORK_ORDER_STATES, WorkOrderState.CLOSED])
+    if not audience.centre:
+        work_orders = work_orders.filter(agency_id=audience.agency_id or 0)
+        tickets = tickets.filter(Q(pk__in=work_orders.values("ticket_id")))
+    return {
+        "as_of": as_of,
+        "tickets": list(
+            tickets.order_by("-id").values(
+                "id", "number", "state", "urgency", "subject_id", "latitude", "longitude", "created_at"
+            )[:SNAPSHOT_LIMIT]
+        ),
+        "work_orders": list(
+            work_orders.order_by("-id").values("id", "number", "ticket_id", "agency_id", "responsibility", "state")[
+                :SNAPSHOT_LIMIT
+            ]
+        ),
+    }

@@ -1,0 +1,190 @@
+"""The live events socket: handshakes, scope, replay, snapshots, revocation, and publish-on-commit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from callcenter.actions import do_create_ticket, do_reveal_caller
+from config.asgi import application
+from dispatch.actions import do_dispatch_ticket, do_sign_work_order
+from dispatch.models import User
+from realtime.actions import do_prune_events
+from realtime.hub import _hubs
+from realtime.models import Event
+from tests.conftest import World, ticket_payload
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+WAIT = 10  # seconds a test waits for a message that must come (a failure, not a sleep)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def stop_hubs() -> AsyncIterator[None]:
+    yield
+    loop = asyncio.get_running_loop()
+    hub = _hubs.pop(loop, None)
+    if hub is not None:
+        await hub.stop()
+
+
+def _cookie_for(user: User) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+async def _connect(
+    user: User | None, query: str = "", origin: tuple[bytes, bytes] = ORIGIN
+) -> tuple[WebsocketCommunicator, bool, Any]:
+    headers = [origin]
+    if user is not None:
+        headers.append(await database_sync_to_async(_cookie_for)(user))
+    communicator = WebsocketCommunicator(application, f"/ws/events/{query}", headers=headers)
+    connected, code = await communicator.connect(timeout=WAIT)
+    return communicator, connected, code
+
+
+async def _until(communicator: WebsocketCommunicator, kind: str) -> list[dict[str, Any]]:
+    """Messages up to and including the first of the given kind."""
+    seen = []
+    while True:
+        message = json.loads(await communicator.receive_from(timeout=WAIT))
+        seen.append(message)
+        if message["kind"] == kind:
+            return seen
+
+
+def _events(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m["kind"] == "event"]
+
+
+def _scenario(world: World) -> dict[str, int]:
+    """Every event type, touching both agencies, through the real actions."""
+    users = world.users
+    ticket_a, _ = do_create_ticket(ticket_payload(), actor=users["operator"])
+    ticket_b, _ = do_create_ticket(ticket_payload(phone="13900000009"), actor=users["operator"])
+    do_dispatch_ticket(ticket_a.pk, actor=users["dispatcher"], lead_agency_id=world.agency_a.pk)
+    do_dispatch_ticket(ticket_b.pk, actor=users["dispatcher"], lead_agency_id=world.agency_b.pk)
+    do_sign_work_order(ticket_b.work_orders.get().pk, actor=users["handler_b"])
+    do_reveal_caller(ticket_a.pk, actor=users["handler_a"], reason="需要联系市民核实")
+    from callcenter.actions import do_merge_ticket
+
+    duplicate, _ = do_create_ticket(ticket_payload(phone="13900000010"), actor=users["operator"])
+    do_merge_ticket(duplicate.pk, actor=users["operator"], master_id=ticket_b.pk)
+    return {"a": ticket_a.pk, "b": ticket_b.pk}
+
+
+async def test_anonymous_and_foreign_origin_handshakes_are_rejected(world: World) -> None:
+    _communicator, connected, _code = await _connect(None)
+    assert not connected
+    _communicator, connected, _code = await _connect(
+        world.users["operator"], origin=(b"origin", b"http://evil.example")
+    )
+    assert not connected
+    _communicator, connected, _code = await _connect(world.users["nobody"])
+    assert not connected
+
+
+async def test_an_agency_socket_never_receives_another_agencys_events(world: World) -> None:
+    await database_sync_to_async(_scenario)(world)
+    everything = await database_sync_to_async(lambda: list(Event.objects.order_by("id")))()
+    assert {e.type for e in everything} >= {
+        "ticket.created",
+        "ticket.changed",
+        "work_order.created",
+        "work_order.changed",
+        "caller.revealed",
+        "ticket.merged",
+    }
+    agency_socket, connected, _ = await _connect(world.users["handler_a"], "?last_event_id=0")
+    assert connected
+    centre_socket, connected, _ = await _connect(world.users["dispatcher"], "?last_event_id=0")
+    assert connected
+    agency_seen = _events(await _until(agency_socket, "live"))
+    centre_seen = _events(await _until(centre_socket, "live"))
+    expected_a = [e.pk for e in everything if world.agency_a.pk in e.agency_ids and e.type != "caller.revealed"]
+    assert [m["id"] for m in agency_seen] == expected_a and expected_a
+    assert [m["id"] for m in centre_seen] == [e.pk for e in everything]
+    # Live events follow the same rule.
+    await database_sync_to_async(_scenario)(world)
+    after = await database_sync_to_async(lambda: list(Event.objects.filter(id__gt=everything[-1].pk).order_by("id")))()
+    live_a = [e.pk for e in after if world.agency_a.pk in e.agency_ids and e.type != "caller.revealed"]
+    received = [json.loads(await agency_socket.receive_from(timeout=WAIT))["id"] for _ in live_a]
+    assert received == live_a
+    assert await agency_socket.receive_nothing(timeout=0.5)
+    await agency_socket.disconnect()
+    await centre_socket.disconnect()
+
+
+async def test_replay_after_last_event_id_then_live_in_order(world: World) -> None:
+    await database_sync_to_async(_scenario)(world)
+    ids = await database_sync_to_async(lambda: list(Event.objects.order_by("id").values_list("id", flat=True)))()
+    middle = ids[len(ids) // 2]
+    socket, connected, _ = await _connect(world.users["operator"], f"?last_event_id={middle}")
+    assert connected
+    messages = await _until(socket, "live")
+    assert messages[0]["kind"] == "hello"
+    assert [m["id"] for m in _events(messages)] == [i for i in ids if i > middle]
+    assert messages[-1]["last_event_id"] == ids[-1]
+    ticket, _ = await database_sync_to_async(do_create_ticket)(ticket_payload(), actor=world.users["operator"])
+    live = json.loads(await socket.receive_from(timeout=WAIT))
+    assert live["type"] == "ticket.created" and live["payload"]["ticket"]["id"] == ticket.pk and live["id"] > ids[-1]
+    await socket.disconnect()
+
+
+async def test_a_client_behind_the_pruned_log_gets_a_snapshot(world: World) -> None:
+    await database_sync_to_async(_scenario)(world)
+    from datetime import timedelta
+
+    await database_sync_to_async(do_prune_events)(retention=timedelta(0))
+    socket, connected, _ = await _connect(world.users["handler_a"], "?last_event_id=1")
+    assert connected
+    messages = await _until(socket, "live")
+    snapshot = next(m for m in messages if m["kind"] == "snapshot")
+    assert snapshot["as_of"] >= 1 and not _events(messages)
+    assert {w["agency_id"] for w in snapshot["work_orders"]} == {world.agency_a.pk}
+    assert [t["id"] for t in snapshot["tickets"]] == [w["ticket_id"] for w in snapshot["work_orders"]]
+    await socket.disconnect()
+
+
+async def test_sockets_close_when_the_user_logs_out_or_loses_the_role(world: World) -> None:
+    operator = world.users["operator"]
+    client = Client()
+    await database_sync_to_async(client.force_login)(operator)
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+    socket = WebsocketCommunicator(application, "/ws/events/", headers=[ORIGIN, cookie])
+    assert (await socket.connect(timeout=WAIT))[0]
+    await _until(socket, "live")
+    await database_sync_to_async(client.logout)()
+    closed = await socket.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4003}
+
+    handler = world.users["handler_a"]
+    second, connected, _ = await _connect(handler)
+    assert connected
+    await _until(second, "live")
+
+    def demote() -> None:
+        User.objects.filter(pk=handler.pk).update(roles=[])
+
+    await database_sync_to_async(demote)()
+    assert await second.receive_output(timeout=5) == {"type": "websocket.close", "code": 4003}
+
+
+async def test_ping_pong_and_inbound_limits(world: World) -> None:
+    socket, connected, _ = await _connect(world.users["operator"])
+    assert connected
+    await _until(socket, "live")
+    await socket.send_to(text_data=json.dumps({"type": "ping"}))
+    assert json.loads(await socket.receive_from(timeout=WAIT)) == {"kind": "pong"}
+    await socket.send_to(text_data="x" * 5000)
+    assert await socket.receive_output(timeout=WAIT) == {"type": "websocket.close", "code": 4008}
