@@ -206,6 +206,8 @@ HOTLINE: dict[str, Any] = {
     "TICKET_NUMBER_PREFIX": "12345",
     # Administrative code of the city the centre serves; agencies with it work city-wide.
     "CITY_ADCODE": os.environ.get("HOTLINE_CITY_ADCODE", "450200"),
+    # Optional base map tiles (e.g. an internal tile server); without it the jurisdictions are the base layer.
+    "MAP_TILE_URL": os.environ.get("HOTLINE_MAP_TILE_URL", ""),
     "IDEMPOTENCY_KEY_TTL_HOURS": 24,
     # Events older than this are pruned; a client further behind gets a snapshot instead of a replay.
     "EVENT_RETENTION_HOURS": float(os.environ.get("HOTLINE_EVENT_RETENTION_HOURS", "24")),

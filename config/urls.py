@@ -1,13 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from callcenter import api as callcenter_api
+from callcenter import views as callcenter_views
 from config import views
 from dispatch import api as dispatch_api
+from dispatch import views as dispatch_views
 from gis import api as gis_api
 
 router = DefaultRouter()
@@ -20,7 +23,11 @@ router.register("agencies", dispatch_api.AgencyViewSet, basename="agency")
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("console/", callcenter_views.console, name="console"),
+    path("command/", dispatch_views.command, name="command"),
+    path("inbox/", dispatch_views.inbox, name="inbox"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,49 @@
+"""What every live screen page needs: who may open which screen, and the page's JSON configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.templatetags.static import static
+
+from dispatch.models import Role, User
+
+CONSOLE_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.ADMIN)
+COMMAND_ROLES = (Role.COMMANDER, Role.DISPATCHER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
+INBOX_ROLES = (Role.AGENCY_HANDLER, Role.AGENCY_ADMIN)
+
+
+def may_open(user: User, screen: str) -> bool:
+    if screen == "inbox":
+        return user.is_agency_staff
+    return user.has_role(*(CONSOLE_ROLES if screen == "console" else COMMAND_ROLES))
+
+
+def render_screen(request: HttpRequest, screen: str, template: str, config: dict[str, Any]) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if not may_open(user, screen):
+        raise PermissionDenied
+    base_config = {
+        "screen": screen,
+        "user": {
+            "id": user.pk,
+            "name": user.get_full_name() or user.username,
+            "roles": user.roles,
+            "agency_id": user.agency_id,
+            "extension": user.extension,
+        },
+        "tile_url": settings.HOTLINE.get("MAP_TILE_URL", ""),
+        "leaflet": {"js": static("leaflet/leaflet.js"), "css": static("leaflet/leaflet.css")},
+    }
+    context = {
+        "screen_config": {**base_config, **config},
+        "perms_console": may_open(user, "console"),
+        "perms_command": may_open(user, "command"),
+        "perms_inbox": may_open(user, "inbox"),
+    }
+    return render(request, template, context)
