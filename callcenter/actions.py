@@ -19,7 +19,9 @@ from callcenter.knowledge import weighted_terms
 from callcenter.models import (
     AppealType,
     AuditEntry,
+    Call,
     Caller,
+    CallState,
     Channel,
     IdempotencyKey,
     KnowledgeArticle,
@@ -165,6 +167,20 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     )
 
 
+def _link_call(ticket: Ticket, call_id: Any) -> Call | None:
+    if call_id is None:
+        return None
+    call = Call.objects.select_for_update().filter(pk=call_id).first() if isinstance(call_id, int) else None
+    if call is None or call.ticket_id is not None:
+        raise InvalidInput(
+            _("Unknown call, or a ticket was already taken from it."),
+            fields={"call_id": [_("Unknown or already linked call.")]},
+        )
+    call.ticket = ticket
+    call.save(update_fields=["ticket"])
+    return call
+
+
 def _next_ticket_number(at: dt.datetime) -> str:
     day = at.astimezone(local_zone()).date()
     # The counter row is created without racing (ON CONFLICT DO NOTHING), then bumped under its row lock.
@@ -243,6 +259,7 @@ def do_create_ticket(
         if claim is not None:
             claim.ticket = ticket
             claim.save(update_fields=["ticket"])
+        call = _link_call(ticket, data.get("call_id"))
         placement = record_placement(ticket)
         write_timeline(
             ticket=ticket,
@@ -252,7 +269,12 @@ def do_create_ticket(
             to_state=ticket.state,
             actor=actor,
             at=at,
-            data={"channel": intake.channel, "subject": intake.subject.code, "placement": placement_summary(placement)},
+            data={
+                "channel": intake.channel,
+                "subject": intake.subject.code,
+                "placement": placement_summary(placement),
+                "call": call.external_id if call else None,
+            },
         )
         emit_ticket_event(ticket, "ticket.created", placement=placement_summary(placement))
     return ticket, True
@@ -439,6 +461,69 @@ def do_reveal_caller(ticket_id: int, *, actor: User, reason: str) -> dict[str, A
             {"caller_id": row.caller_id, "phone": row.caller.phone, "name": row.caller_name} for row in callers
         ],
     }
+
+
+# --- calls (CTI) ---------------------------------------------------------------------------------------
+
+CALL_ORDER = {CallState.RINGING: 0, CallState.ANSWERED: 1, CallState.ENDED: 2}
+
+
+def check_call_event(data: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    external_id = _text(data, "call_id", errors, required=True, max_length=64)
+    event = data.get("event")
+    if event not in CallState.values:
+        errors["event"] = [_("One of: %(v)s") % {"v": ", ".join(CallState.values)}]
+    extension = _text(data, "extension", errors, max_length=20)
+    raw_phone = _text(data, "caller", errors, max_length=40)
+    phone = ""
+    if raw_phone:
+        try:
+            phone = normalise_phone(raw_phone)
+        except InvalidPhone:
+            errors["caller"] = [_("Not a valid phone number.")]
+    at = data.get("at")
+    if at is not None and (not isinstance(at, dt.datetime) or at.tzinfo is None):
+        errors["at"] = [_("A date and time with a time zone.")]
+    if errors:
+        raise InvalidInput(_("Some fields are not valid."), fields=errors)
+    return {"external_id": external_id, "event": event, "extension": extension, "phone": phone, "at": at}
+
+
+def do_record_call_event(data: dict[str, Any], *, actor: User) -> Call:
+    """A ringing/answered/ended report from the telephone system; repeats and late arrivals change nothing."""
+    if not actor.has_role(Role.OPERATOR, Role.ADMIN):
+        raise NotAllowed(_("Your role may not report calls."))
+    report = check_call_event(data)
+    with transaction.atomic(durable=True):
+        at = report["at"] or clock.now()
+        Call.objects.bulk_create([Call(external_id=report["external_id"])], ignore_conflicts=True)
+        call = Call.objects.select_for_update().get(external_id=report["external_id"])
+        state = report["event"]
+        if call.ringing_at is not None and CALL_ORDER[CallState(state)] <= CALL_ORDER[CallState(call.state)]:
+            return call
+        call.state = state
+        call.phone = report["phone"] or call.phone
+        if report["extension"]:
+            call.extension = report["extension"]
+            call.operator = User.objects.filter(extension=report["extension"], is_active=True).order_by("id").first()
+        stamp = {CallState.RINGING: "ringing_at", CallState.ANSWERED: "answered_at", CallState.ENDED: "ended_at"}
+        setattr(call, stamp[CallState(state)], at)
+        call.ringing_at = call.ringing_at or at
+        call.save()
+        append_event(
+            f"call.{state}",
+            {
+                "call": {
+                    "id": call.pk,
+                    "state": call.state,
+                    "extension": call.extension,
+                    "operator_id": call.operator_id,
+                    "ticket_id": call.ticket_id,
+                }
+            },
+        )
+    return call
 
 
 # --- reference data --------------------------------------------------------------------------------

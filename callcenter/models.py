@@ -283,3 +283,31 @@ class AuditEntry(AppendOnlyModel):
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
         ordering = ["-id"]
+
+
+class CallState(models.TextChoices):
+    RINGING = "ringing", _("Ringing")
+    ANSWERED = "answered", _("Answered")
+    ENDED = "ended", _("Ended")
+
+
+class Call(models.Model):
+    """A phone call as the telephone system (CTI) reports it, linked to the ticket taken from it."""
+
+    external_id = models.CharField(_("call id in the telephone system"), max_length=64, unique=True)
+    phone = models.CharField(_("caller (E.164)"), max_length=20, blank=True)
+    extension = models.CharField(_("operator extension"), max_length=20, blank=True)
+    operator = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(_("state"), max_length=10, choices=CallState.choices, default=CallState.RINGING)
+    ringing_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+
+    class Meta:
+        verbose_name = _("call")
+        verbose_name_plural = _("calls")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.external_id

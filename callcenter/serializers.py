@@ -307,6 +307,9 @@ class TicketCreateInput(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, max_length=120)
     description = serializers.CharField(max_length=5000)
     address = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    call_id = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The call (from the CTI events) this ticket was taken from."
+    )
     coordinate_system = serializers.ChoiceField(
         choices=["wgs84", "gcj02", "bd09"],
         required=False,

@@ -7,6 +7,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from callcenter import api as callcenter_api
+from callcenter import cti
 from callcenter import views as callcenter_views
 from config import views
 from dispatch import api as dispatch_api
@@ -34,6 +35,8 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/callers/history/", callcenter_api.CallerHistoryView.as_view(), name="caller-history"),
     path("api/me/", dispatch_api.MeView.as_view(), name="me"),
+    path("api/cti/events/", cti.CallEventView.as_view(), name="cti-events"),
+    path("api/calls/<int:pk>/", cti.CallDetailView.as_view(), name="call-detail"),
     path("api/geo/route/", gis_api.RouteView.as_view(), name="geo-route"),
     path("api/geo/reverse/", gis_api.ReverseGeocodeView.as_view(), name="geo-reverse"),
     path("api/geo/geocode/", gis_api.GeocodeView.as_view(), name="geo-geocode"),
