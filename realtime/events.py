@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from realtime.models import Event, EventAgency
+from realtime.schemas import validate_payload
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def append_event(
 ) -> Event:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events are appended inside the transaction of the change they describe")
+    validate_payload(event_type, payload)
     agencies = sorted(set(agency_ids))
     event = Event.objects.create(type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=agencies)
     EventAgency.objects.bulk_create([EventAgency(event=event, agency_id=agency) for agency in agencies])

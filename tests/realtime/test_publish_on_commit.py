@@ -16,13 +16,13 @@ def test_events_are_published_only_after_commit_and_never_on_rollback(
     world: World, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        append_event("ticket.created", {"ticket": {"id": 1}}, ticket_id=1)
+        append_event("caller.revealed", {"ticket_id": 1, "actor_id": 1}, ticket_id=1)
         assert Event.objects.count() == 1
     assert len(callbacks) == 1  # registered for after commit, not run inside the transaction
     with django_capture_on_commit_callbacks() as rolled_back:
         try:
             with transaction.atomic():
-                append_event("ticket.created", {"ticket": {"id": 2}}, ticket_id=2)
+                append_event("caller.revealed", {"ticket_id": 2, "actor_id": 1}, ticket_id=2)
                 raise RuntimeError("roll back")
         except RuntimeError:
             pass
@@ -32,5 +32,5 @@ def test_events_are_published_only_after_commit_and_never_on_rollback(
 @pytest.mark.django_db(transaction=True)
 def test_an_event_outside_a_transaction_is_refused(world: World) -> None:
     with pytest.raises(RuntimeError):
-        append_event("ticket.created", {}, ticket_id=3)
+        append_event("caller.revealed", {"ticket_id": 3, "actor_id": 1}, ticket_id=3)
     assert Event.objects.count() == 0

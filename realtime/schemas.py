@@ -1,0 +1,153 @@
+"""The typed schema of every event type. append_event refuses an event whose payload does not fit,
+so a screen never meets a payload shape nobody documented (docs/EVENTS.md lists the same types)."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict, get_type_hints
+
+
+class TicketSummary(TypedDict):
+    id: int
+    number: str
+    state: str
+    urgency: str
+    subject_id: int
+    appeal_type_id: int
+    latitude: float | None  # WGS84
+    longitude: float | None  # WGS84
+
+
+class WorkOrderSummary(TypedDict):
+    id: int
+    number: str
+    ticket_id: int
+    agency_id: int
+    responsibility: str
+    state: str
+
+
+class PlacementSummary(TypedDict):
+    district: str
+    street: str
+    grid: str
+    near_boundary: bool
+    proposed_lead_id: int | None
+    layer_versions: dict[str, int]
+
+
+class CallSummary(TypedDict):
+    id: int
+    state: str
+    extension: str
+    operator_id: int | None
+    ticket_id: int | None
+
+
+class TicketCreated(TypedDict):
+    ticket: TicketSummary
+    placement: PlacementSummary | None
+
+
+class TicketChanged(TypedDict):
+    ticket: TicketSummary
+    action: str
+    from_state: str
+    to_state: str
+
+
+class TicketMerged(TypedDict):
+    ticket: TicketSummary
+    duplicate_id: int
+    duplicate_number: str
+
+
+class WorkOrderCreated(TypedDict):
+    work_order: WorkOrderSummary
+
+
+class WorkOrderChanged(TypedDict):
+    work_order: WorkOrderSummary
+    action: str
+    from_state: str
+    to_state: str
+
+
+class CallerRevealed(TypedDict):
+    ticket_id: int
+    actor_id: int
+
+
+class CallEvent(TypedDict):
+    call: CallSummary
+
+
+EVENT_SCHEMAS: dict[str, type] = {
+    "ticket.created": TicketCreated,
+    "ticket.changed": TicketChanged,
+    "ticket.merged": TicketMerged,
+    "work_order.created": WorkOrderCreated,
+    "work_order.changed": WorkOrderChanged,
+    "caller.revealed": CallerRevealed,
+    "call.ringing": CallEvent,
+    "call.answered": CallEvent,
+    "call.ended": CallEvent,
+}
+
+
+class SchemaMismatch(ValueError):
+    pass
+
+
+def _check(value: Any, expected: Any, where: str) -> None:
+    hints = get_type_hints(expected) if isinstance(expected, type) and issubclass(expected, dict) else None
+    if hints is not None:
+        if not isinstance(value, dict):
+            raise SchemaMismatch(f"{where}: expected an object")
+        optional: frozenset[str] = getattr(expected, "__optional_keys__", frozenset())
+        missing = [key for key in hints if key not in value and key not in optional]
+        extra = [key for key in value if key not in hints]
+        if missing or extra:
+            raise SchemaMismatch(f"{where}: missing {missing}, unexpected {extra}")
+        for key, hint in hints.items():
+            if key in value:
+                _check(value[key], hint, f"{where}.{key}")
+        return
+    origin = getattr(expected, "__origin__", None)
+    args = getattr(expected, "__args__", ())
+    if expected is Any:
+        return
+    if (args and origin is None) or type(expected).__name__ == "UnionType":
+        if not any(_fits(value, option) for option in args):
+            raise SchemaMismatch(f"{where}: {value!r} is not {expected}")
+        return
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SchemaMismatch(f"{where}: expected an object")
+        return
+    if expected is float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise SchemaMismatch(f"{where}: expected a number")
+        return
+    if expected is type(None):
+        if value is not None:
+            raise SchemaMismatch(f"{where}: expected null")
+        return
+    if isinstance(expected, type) and (
+        not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+    ):
+        raise SchemaMismatch(f"{where}: expected {expected.__name__}, got {type(value).__name__}")
+
+
+def _fits(value: Any, expected: Any) -> bool:
+    try:
+        _check(value, expected, "")
+    except SchemaMismatch:
+        return False
+    return True
+
+
+def validate_payload(event_type: str, payload: dict[str, Any]) -> None:
+    schema = EVENT_SCHEMAS.get(event_type)
+    if schema is None:
+        raise SchemaMismatch(f"unknown event type {event_type!r}: add it to realtime/schemas.py and docs/EVENTS.md")
+    _check(payload, schema, event_type)
