@@ -211,4 +211,6 @@ HOTLINE: dict[str, Any] = {
     "IDEMPOTENCY_KEY_TTL_HOURS": 24,
     # Events older than this are pruned; a client further behind gets a snapshot instead of a replay.
     "EVENT_RETENTION_HOURS": float(os.environ.get("HOTLINE_EVENT_RETENTION_HOURS", "24")),
+    # How often each process re-reads the event log in case a channel-layer doorbell was lost.
+    "EVENT_POLL_SECONDS": float(os.environ.get("HOTLINE_EVENT_POLL_SECONDS", "1")),
 }

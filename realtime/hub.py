@@ -25,6 +25,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.serializers.json import DjangoJSONEncoder
 
@@ -36,7 +37,8 @@ from realtime.models import Event
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0
+# The log poll is the safety net behind the doorbell; HOTLINE_EVENT_POLL_SECONDS can lengthen it.
+POLL_SECONDS = float(getattr(settings, "HOTLINE", {}).get("EVENT_POLL_SECONDS", 1.0))
 REVALIDATE_SECONDS = 2.0
 HOLE_PATIENCE_SECONDS = 60.0
 BATCH = 500
