@@ -1,6 +1,7 @@
 """The live events WebSocket: subscribe first, replay the log after ``last_event_id``, then stream.
 
-Client -> server messages are small JSON objects: {"type": "ping"}. Server -> client messages carry a
+Client -> server messages are small JSON objects: {"type": "ping"}, or a work-order action
+{"type": "act", ...} (see realtime/commands.py), answered by an "ack". Server -> client messages carry a
 ``kind``: "hello", "event" (with its event id), "snapshot" (when the client is too far behind to
 replay), "live" (replay done), "pong", "error". Close codes: 4001 not authenticated or no live scope,
 4003 access revoked, 4008 message too big or too many messages.
@@ -18,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
 from realtime.audience import Audience, audience_of
+from realtime.commands import run_command
 from realtime.hub import Hub, Subscriber, encode_event, get_hub
 from realtime.queries import events_for, needs_snapshot, snapshot
 
@@ -117,5 +119,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             message = None
         if isinstance(message, dict) and message.get("type") == "ping":
             await self.send(_dump({"kind": "pong"}))
+        elif isinstance(message, dict) and message.get("type") == "act":
+            await self.send(_dump(await database_sync_to_async(run_command)(self.scope["user"], message)))
         else:
             await self.send(_dump({"kind": "error", "code": "unknown_message"}))

@@ -16,7 +16,7 @@ from django.test import Client
 from callcenter.actions import do_create_ticket, do_reveal_caller
 from config.asgi import application
 from dispatch.actions import do_dispatch_ticket, do_sign_work_order
-from dispatch.models import User
+from dispatch.models import User, WorkOrder
 from realtime.actions import do_prune_events
 from realtime.hub import _hubs
 from realtime.models import Event
@@ -188,3 +188,37 @@ async def test_ping_pong_and_inbound_limits(world: World) -> None:
     assert json.loads(await socket.receive_from(timeout=WAIT)) == {"kind": "pong"}
     await socket.send_to(text_data="x" * 5000)
     assert await socket.receive_output(timeout=WAIT) == {"type": "websocket.close", "code": 4008}
+
+
+async def test_an_agency_acts_over_the_socket_with_the_apis_rules(world: World) -> None:
+    def dispatched() -> tuple[int, int]:
+        ticket, _ = do_create_ticket(ticket_payload(), actor=world.users["operator"])
+        do_dispatch_ticket(ticket.pk, actor=world.users["dispatcher"], lead_agency_id=world.agency_a.pk)
+        other, _ = do_create_ticket(ticket_payload(phone="13900000011"), actor=world.users["operator"])
+        do_dispatch_ticket(other.pk, actor=world.users["dispatcher"], lead_agency_id=world.agency_b.pk)
+        return ticket.work_orders.get().pk, other.work_orders.get().pk
+
+    own, foreign = await database_sync_to_async(dispatched)()
+    socket, connected, _ = await _connect(world.users["handler_a"])
+    assert connected
+    await _until(socket, "live")
+
+    async def act(**message: Any) -> dict[str, Any]:
+        await socket.send_to(text_data=json.dumps({"type": "act", **message}))
+        return (await _until(socket, "ack"))[-1]
+
+    signed = await act(request_id="r1", work_order=own, action="sign", fields={})
+    assert signed == {"kind": "ack", "request_id": "r1", "ok": True, "work_order": own, "state": "handling"}
+    again = await act(request_id="r2", work_order=own, action="sign", fields={})
+    assert again["ok"] is False and again["code"] == "transition_not_allowed"
+    bad = await act(request_id="r3", work_order=own, action="return", fields={"reason": "x"})
+    assert bad["code"] == "invalid_input" and "legal_basis" in bad["fields"]
+    hidden = await act(request_id="r4", work_order=foreign, action="sign", fields={})
+    assert hidden["code"] == "not_found"
+    unknown = await act(request_id="r5", work_order=own, action="approve", fields={})
+    assert unknown["code"] == "unknown_action"
+    states = await database_sync_to_async(
+        lambda: dict(WorkOrder.objects.filter(pk__in=[own, foreign]).values_list("pk", "state"))
+    )()
+    assert states == {own: "handling", foreign: "pending_sign"}
+    await socket.disconnect()

@@ -1,0 +1,86 @@
+"""Work-order actions sent over the live socket: the same input checks and the same actions as the API.
+
+A command is {"type": "act", "request_id": "...", "work_order": 17, "action": "sign", "fields": {...}}
+and is answered by {"kind": "ack", "request_id": "...", "ok": true, "state": "handling"} or
+{"kind": "ack", "request_id": "...", "ok": false, "code": "...", "message": "...", "fields": {...}}.
+The change itself reaches every screen, this one included, as an ordinary event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+
+from callcenter.serializers import NoteInput, RequiredNoteInput
+from dispatch import actions
+from dispatch.access import visible_work_orders
+from dispatch.api import AnswerInput, ExtensionInput, ReplyInput, ReturnInput
+from dispatch.errors import DomainError
+from dispatch.models import User, WorkOrder
+
+# action -> (input serializer, the action function taking the validated fields)
+COMMANDS: dict[str, tuple[type[serializers.Serializer], Callable[..., Any]]] = {
+    "sign": (NoteInput, actions.do_sign_work_order),
+    "note": (RequiredNoteInput, actions.do_note_work_order),
+    "return": (ReturnInput, actions.do_return_work_order),
+    "reply": (ReplyInput, actions.do_reply_work_order),
+    "request_extension": (ExtensionInput, actions.do_request_extension),
+    "answer_supervision": (AnswerInput, actions.do_answer_supervision),
+}
+
+
+def _flatten(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def run_command(user: User, message: dict[str, Any]) -> dict[str, Any]:
+    """Runs in a worker thread (database_sync_to_async): validates, authorises, acts, answers."""
+    request_id = str(message.get("request_id", ""))[:64]
+    answer: dict[str, Any] = {"kind": "ack", "request_id": request_id}
+    action = message.get("action")
+    if action not in COMMANDS:
+        return {
+            **answer,
+            "ok": False,
+            "code": "unknown_action",
+            "message": _("Unknown action."),
+            "fields": {"action": sorted(COMMANDS)},
+        }
+    work_order_id = message.get("work_order")
+    if not isinstance(work_order_id, int) or isinstance(work_order_id, bool):
+        return {
+            **answer,
+            "ok": False,
+            "code": "invalid_input",
+            "message": _("Some fields are not valid."),
+            "fields": {"work_order": [_("A work order id.")]},
+        }
+    if not visible_work_orders(user).filter(pk=work_order_id).exists():
+        return {**answer, "ok": False, "code": "not_found", "message": _("Not found."), "fields": {}}
+    input_class, act = COMMANDS[action]
+    fields = message.get("fields") if isinstance(message.get("fields"), dict) else {}
+    data = input_class(data=fields)
+    if not data.is_valid():
+        return {
+            **answer,
+            "ok": False,
+            "code": "invalid_input",
+            "message": _("Some fields are not valid."),
+            "fields": _flatten(data.errors),
+        }
+    try:
+        act(work_order_id, actor=user, **data.validated_data)
+    except DomainError as error:
+        return {**answer, "ok": False, "code": error.code, "message": error.message, "fields": error.fields}
+    except ObjectDoesNotExist:
+        return {**answer, "ok": False, "code": "not_found", "message": _("Not found."), "fields": {}}
+    state = WorkOrder.objects.filter(pk=work_order_id).values_list("state", flat=True).first()
+    return {**answer, "ok": True, "work_order": work_order_id, "state": state}
