@@ -50,6 +50,10 @@ def main(argv: list[str]) -> int:
     _cleanup_on_sigterm()
     python = ensure_venv()
     results: list[PassResult] = [run_checks(python)]
+    browser = _ensure_chromium()
+    if browser is not None:
+        results.append(browser)
+        pytest_args = ["-m", "not browser", *pytest_args] if browser.outcome == "skipped" else pytest_args
     if backend in ("embedded", "both"):
         results.append(run_embedded(python, pytest_args))
     if backend in ("postgres", "both"):
@@ -105,7 +109,12 @@ def parse_args(argv: list[str]) -> tuple[str, list[str]]:
 
 def run_embedded(python: Path, pytest_args: list[str]) -> PassResult:
     _banner("pass: embedded (SQLite, in-memory channel layer; tests marked `postgres` deselected)")
-    return _pytest(EMBEDDED, python, ["-m", "not postgres", *pytest_args], _base_env())
+    markers = ["not postgres"]
+    if "-m" in pytest_args:  # combine with a marker expression given earlier (e.g. "not browser")
+        position = pytest_args.index("-m")
+        markers.append(pytest_args[position + 1])
+        pytest_args = pytest_args[:position] + pytest_args[position + 2 :]
+    return _pytest(EMBEDDED, python, ["-m", " and ".join(f"({m})" for m in markers), *pytest_args], _base_env())
 
 
 def run_postgres(python: Path, pytest_args: list[str], required: bool) -> PassResult:
@@ -157,6 +166,29 @@ def _ensure_service_binaries() -> str:
         subprocess.run(install, env=apt_env, check=False)
         missing = _missing_service_binaries()
     return missing
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _ensure_chromium() -> PassResult | None:
+    """Browser tests drive Debian's Chromium; install it when we may, refuse to go on without it in CI."""
+    if not CHROMIUM.exists() and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("chromium not found; installing it with apt-get ...", flush=True)
+        apt_env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], env=apt_env, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=apt_env, check=False)
+    if CHROMIUM.exists():
+        return None
+    if _in_ci():
+        print("ERROR: /usr/bin/chromium is missing; browser tests cannot run.", flush=True)
+        return PassResult("browser", "failed", "chromium not installed", failed=1)
+    print(
+        "WARNING: /usr/bin/chromium is missing: browser tests are left out of this run "
+        "(`apt-get install chromium` to run them).",
+        flush=True,
+    )
+    return PassResult("browser", "skipped", "chromium not installed")
 
 
 def _missing_service_binaries() -> str:
