@@ -1,0 +1,131 @@
+"""Browser tests: a real Daphne serving the demo city, driven through Debian's Chromium with Playwright.
+
+The server is a black box in its own process and database: on the embedded pass an SQLite file and
+the in-memory channel layer; on the PostgreSQL + Redis pass the harness's PostgreSQL and a Redis
+server of its own, so that a test can restart Redis under the running screens.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+ROOT = Path(settings.BASE_DIR)
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+PASSWORD = "demo-12345"
+STARTUP_SECONDS = 120
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import services  # noqa: E402  (scripts/ is not a package)
+
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class DemoServer:
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    redis_port: int | None
+    redis_stop: Any
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True, timeout=300, check=True)
+        return done.stdout
+
+    def restart_redis(self) -> None:
+        assert self.redis_port is not None, "Redis restarts only on the PostgreSQL + Redis pass"
+        self.redis_stop()
+        _url, self.redis_stop = services.start_redis(port=self.redis_port)
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the demo server exited during start-up")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)  # the port is not open yet: a readiness poll with a deadline
+    raise TimeoutError("the demo server did not start")
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    port = free_port()
+    var = tmp_path_factory.mktemp("demo-var")
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"HOTLINE_VAR_DIR": str(var), "ALLOWED_HOSTS": "127.0.0.1",
+                "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}", "DJANGO_SECRET_KEY": "browser-tests"})
+    redis_port, redis_stop = None, None
+    if os.environ.get("HOTLINE_TEST_BACKEND") == "postgres":
+        # The harness's PostgreSQL database "hotline" is unused by pytest (it works in test_hotline).
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        redis_url, redis_stop = services.start_redis()
+        env["REDIS_URL"] = redis_url
+        redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "manage.py", "load_demo_city", "--tickets", "12"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    process = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = DemoServer(f"http://127.0.0.1:{port}", env, process, redis_port, redis_stop)
+    try:
+        _wait_for(port, process)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if server.redis_stop is not None:
+            server.redis_stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def logged_in(browser: Browser, server: DemoServer, username: str) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+    return context, page
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
