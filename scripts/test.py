@@ -177,7 +177,7 @@ def _ensure_chromium() -> PassResult | None:
         print("chromium not found; installing it with apt-get ...", flush=True)
         apt_env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-q"], env=apt_env, check=False)
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], env=apt_env, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium", "fonts-wqy-microhei"], env=apt_env, check=False)
     if CHROMIUM.exists():
         return None
     if _in_ci():
