@@ -38,6 +38,7 @@ def render_screen(request: HttpRequest, screen: str, template: str, config: dict
             "extension": user.extension,
         },
         "tile_url": settings.HOTLINE.get("MAP_TILE_URL", ""),
+        "time_zone": settings.TIME_ZONE,
         "leaflet": {"js": static("leaflet/leaflet.js"), "css": static("leaflet/leaflet.css")},
     }
     context = {
