@@ -151,6 +151,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# While developing, static files edited under a running server are re-read instead of served stale.
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = VAR_DIR / "media"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
