@@ -70,6 +70,8 @@ TICKET_FILTERS = [
     OpenApiParameter("subject", str, description="Subject code"),
     OpenApiParameter("urgency", str),
     OpenApiParameter("number", str, description="Exact ticket number"),
+    OpenApiParameter("mine", str, description="1: only tickets the current user accepted"),
+    OpenApiParameter("since", str, description="Accepted at or after this ISO 8601 time"),
 ]
 
 
@@ -84,6 +86,11 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         tickets = visible_tickets(current_user(self.request)).select_related("subject", "appeal_type", "caller")
         if self.action == "list":
             params = self.request.query_params
+            if params.get("mine") in ("1", "true"):
+                tickets = tickets.filter(created_by=current_user(self.request))
+            if params.get("since"):
+                since = serializers.DateTimeField().run_validation(params["since"])
+                tickets = tickets.filter(created_at__gte=since)
             for name, lookup in (
                 ("state", "state"),
                 ("subject", "subject__code"),

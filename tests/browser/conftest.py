@@ -24,14 +24,21 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 ROOT = Path(settings.BASE_DIR)
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 PASSWORD = "demo-12345"
 STARTUP_SECONDS = 120
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import services  # noqa: E402  (scripts/ is not a package)
-
 
 
 def free_port() -> int:
@@ -49,8 +56,15 @@ class DemoServer:
     redis_stop: Any
 
     def manage(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                              text=True, timeout=300, check=True)
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
         return done.stdout
 
     def restart_redis(self) -> None:
@@ -77,8 +91,14 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     port = free_port()
     var = tmp_path_factory.mktemp("demo-var")
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({"HOTLINE_VAR_DIR": str(var), "ALLOWED_HOSTS": "127.0.0.1",
-                "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}", "DJANGO_SECRET_KEY": "browser-tests"})
+    env.update(
+        {
+            "HOTLINE_VAR_DIR": str(var),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}",
+            "DJANGO_SECRET_KEY": "browser-tests",
+        }
+    )
     redis_port, redis_stop = None, None
     if os.environ.get("HOTLINE_TEST_BACKEND") == "postgres":
         # The harness's PostgreSQL database "hotline" is unused by pytest (it works in test_hotline).
@@ -87,11 +107,21 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         env["REDIS_URL"] = redis_url
         redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([sys.executable, "manage.py", "load_demo_city", "--tickets", "12"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "load_demo_city", "--tickets", "12"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     daphne = str(Path(sys.executable).with_name("daphne"))
-    process = subprocess.Popen([daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     server = DemoServer(f"http://127.0.0.1:{port}", env, process, redis_port, redis_stop)
     try:
         _wait_for(port, process)

@@ -194,3 +194,21 @@ def test_cancel_withdraws_open_work_orders(world: World) -> None:
     cancelled = _post(world, "dispatcher", f"/api/tickets/{ticket['id']}/cancel/", {"reason": "市民撤回诉求"})
     assert cancelled["state"] == "cancelled"
     assert [wo["state"] for wo in cancelled["work_orders"]] == ["cancelled"]
+
+
+def test_ticket_list_filters_mine_and_since(world: World) -> None:
+    import datetime as dt
+
+    from dispatch import clock
+
+    with clock.pinned_at(dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)):
+        _post(world, "operator", "/api/tickets/", ticket_payload(), status=201)
+    with clock.pinned_at(dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)):
+        today = _post(world, "operator", "/api/tickets/", ticket_payload(), status=201)
+        _post(world, "dispatcher", "/api/tickets/", ticket_payload(), status=201)
+    client = world.client("operator")
+    mine = client.get("/api/tickets/?mine=1").json()["results"]
+    assert len(mine) == 2
+    recent = client.get("/api/tickets/?mine=1&since=2026-11-21T00:00:00%2B08:00").json()["results"]
+    assert [t["id"] for t in recent] == [today["id"]]
+    assert client.get("/api/tickets/?since=yesterday").status_code == 400

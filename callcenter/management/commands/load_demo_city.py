@@ -42,8 +42,18 @@ DEMO_USERS: list[dict[str, Any]] = [
     {"username": "auditor", "roles": [Role.AUDITOR], "agency": CENTRE, "name": "审计员 蓝工"},
     {"username": "admin", "roles": [Role.ADMIN], "agency": CENTRE, "name": "系统管理员"},
     # Urban tickets in 城中区 are routed to its urban management bureau: the demo agency users work there.
-    {"username": "handler", "roles": [Role.AGENCY_HANDLER], "agency": "lz-chengzhong-cgj", "name": "城中区城管局 承办人"},
-    {"username": "agencyadmin", "roles": [Role.AGENCY_ADMIN], "agency": "lz-chengzhong-cgj", "name": "城中区城管局 管理员"},
+    {
+        "username": "handler",
+        "roles": [Role.AGENCY_HANDLER],
+        "agency": "lz-chengzhong-cgj",
+        "name": "城中区城管局 承办人",
+    },
+    {
+        "username": "agencyadmin",
+        "roles": [Role.AGENCY_ADMIN],
+        "agency": "lz-chengzhong-cgj",
+        "name": "城中区城管局 管理员",
+    },
 ]
 
 # Approximate centres of the urban districts (WGS84), for plausible ticket locations.
