@@ -33,6 +33,7 @@ from gis.routing import proposal_for
 ROOT = Path(settings.BASE_DIR)
 DEMO_PASSWORD = "demo-12345"
 CENTRE = "lz-12345"
+DEMO_AGENCY = "lz-chengzhong-cgj"
 
 DEMO_USERS: list[dict[str, Any]] = [
     {"username": "operator", "roles": [Role.OPERATOR], "agency": CENTRE, "name": "话务员 小林", "extension": "8001"},
