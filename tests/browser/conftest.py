@@ -67,6 +67,22 @@ class DemoServer:
         )
         return done.stdout
 
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def start(self) -> None:
+        port = int(self.url.rsplit(":", 1)[1])
+        daphne = str(Path(sys.executable).with_name("daphne"))
+        self.process = subprocess.Popen(
+            [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(port, self.process)
+
     def restart_redis(self) -> None:
         assert self.redis_port is not None, "Redis restarts only on the PostgreSQL + Redis pass"
         self.redis_stop()

@@ -67,6 +67,9 @@
         if (applied.has(message.id)) return;  // a replay overlapping live delivery: apply once
         applied.add(message.id);
         if (applied.size > 50000) applied.clear();
+        // Every id applied, in order: lets a test (or a curious operator) check "each event exactly once".
+        appliedLog.push(message.id);
+        if (appliedLog.length > 100000) appliedLog.splice(0, 50000);
         remember(message.id);
         onEvent(message);
       } else if (message.kind === "snapshot") {
@@ -135,5 +138,6 @@
     };
   }
 
-  global.HotlineLive = { connect: connect };
+  const appliedLog = [];
+  global.HotlineLive = { connect: connect, applied: appliedLog };
 })(window);
