@@ -2,7 +2,20 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from dispatch.models import User
+from realtime.pages import may_open
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    user = request.user
+    assert isinstance(user, User)
+    return render(
+        request,
+        "home.html",
+        {
+            "perms_console": may_open(user, "console"),
+            "perms_command": may_open(user, "command"),
+            "perms_inbox": may_open(user, "inbox"),
+        },
+    )

@@ -31,6 +31,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from dispatch import clock
 from dispatch.models import User
+from realtime.actions import do_prune_events
 from realtime.audience import Audience, audience_of, may_receive
 from realtime.events import EVENTS_GROUP
 from realtime.models import Event
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 # The log poll is the safety net behind the doorbell; HOTLINE_EVENT_POLL_SECONDS can lengthen it.
 POLL_SECONDS = float(getattr(settings, "HOTLINE", {}).get("EVENT_POLL_SECONDS", 1.0))
 REVALIDATE_SECONDS = 2.0
+PRUNE_SECONDS = 600.0
 HOLE_PATIENCE_SECONDS = 60.0
 BATCH = 500
 
@@ -193,8 +195,16 @@ class Hub:
         return found
 
     async def _revalidate(self) -> None:
+        pruned = time.monotonic()
         while True:
             await asyncio.sleep(REVALIDATE_SECONDS)
+            if time.monotonic() - pruned > PRUNE_SECONDS:
+                # Every process prunes now and then; the prune mark's row lock makes concurrent runs harmless.
+                pruned = time.monotonic()
+                try:
+                    await database_sync_to_async(do_prune_events)()
+                except Exception:
+                    logger.exception("could not prune the event log")
             if not self.subscribers:
                 continue
             try:
