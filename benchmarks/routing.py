@@ -73,25 +73,12 @@ def load_layers() -> None:
     """Only what load_demo_boundaries needs: street offices (one generated street per office) and the
     subjects its routing rules name. load_demo_city would do it too, but also users and tickets."""
     from django.core.management import call_command
-    from django.db import transaction
 
     from callcenter.actions import do_load_taxonomy
-    from dispatch.actions import do_upsert_agency
+    from dispatch.actions import do_load_agencies
 
     call_command("migrate", verbosity=0)
-    agencies = json.loads((ROOT / "dispatch" / "data" / "agencies.json").read_text(encoding="utf-8"))
-    with transaction.atomic():
-        for order, row in enumerate(agencies):
-            do_upsert_agency(
-                code=row["code"],
-                name=row["name"],
-                name_en=row.get("name_en", ""),
-                kind=row["kind"],
-                function=row["function"],
-                parent_code=row.get("parent"),
-                adcode=row.get("adcode", ""),
-                sort_order=order,
-            )
+    do_load_agencies()
     do_load_taxonomy(json.loads((ROOT / "callcenter" / "data" / "taxonomy.json").read_text(encoding="utf-8")))
     call_command("load_demo_boundaries", stdout=io.StringIO())
 

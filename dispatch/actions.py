@@ -10,7 +10,9 @@ callcenter/actions.py uses too.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -734,6 +736,27 @@ def do_upsert_agency(
             },
         )
         return agency
+
+
+AGENCIES_FILE = Path(__file__).resolve().parent / "data" / "agencies.json"
+
+
+def do_load_agencies(path: Path = AGENCIES_FILE) -> int:
+    """Upsert the agency tree from a JSON list (parents before children), keeping the file's order."""
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    with transaction.atomic():
+        for order, row in enumerate(rows):
+            do_upsert_agency(
+                code=row["code"],
+                name=row["name"],
+                name_en=row.get("name_en", ""),
+                kind=row["kind"],
+                function=row["function"],
+                parent_code=row.get("parent"),
+                adcode=row.get("adcode", ""),
+                sort_order=order,
+            )
+    return len(rows)
 
 
 def do_upsert_user(

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from callcenter.actions import do_load_taxonomy
 from callcenter.models import Ticket
 from dispatch import clock
-from dispatch.actions import do_upsert_agency
+from dispatch.actions import do_load_agencies, do_upsert_agency
 from gis.actions import do_activate_layer, do_import_layer, do_import_routing_rules
 from gis.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from gis.importer import Feature, PreparedLayer
@@ -279,15 +279,7 @@ def test_duplicates_same_subject_nearby_and_same_caller_recently(city: World) ->
 @pytest.fixture
 def liuzhou(world: World) -> World:
     root = Path(settings.BASE_DIR)
-    for row in json.loads((root / "dispatch/data/agencies.json").read_text(encoding="utf-8")):
-        do_upsert_agency(
-            code=row["code"],
-            name=row["name"],
-            kind=row["kind"],
-            function=row["function"],
-            parent_code=row.get("parent"),
-            adcode=row.get("adcode", ""),
-        )
+    do_load_agencies()
     do_load_taxonomy(json.loads((root / "callcenter/data/taxonomy.json").read_text(encoding="utf-8")))
     call_command("load_demo_boundaries", stdout=open("/dev/null", "w"))  # noqa: SIM115
     return world

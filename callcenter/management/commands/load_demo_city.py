@@ -18,7 +18,6 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import transaction
 from django.db.models import Max
 
 from callcenter import actions as intake
@@ -196,18 +195,7 @@ class Command(BaseCommand):
         return json.loads((ROOT / relative).read_text(encoding="utf-8"))
 
     def _load_agencies(self) -> None:
-        with transaction.atomic():
-            for order, row in enumerate(self._json("dispatch/data/agencies.json")):
-                dispatching.do_upsert_agency(
-                    code=row["code"],
-                    name=row["name"],
-                    name_en=row.get("name_en", ""),
-                    kind=row["kind"],
-                    function=row["function"],
-                    parent_code=row.get("parent"),
-                    adcode=row.get("adcode", ""),
-                    sort_order=order,
-                )
+        dispatching.do_load_agencies()
 
 
 @dataclass
