@@ -140,3 +140,12 @@ def fresh_spatial_index() -> None:
     import gis.index
 
     gis.index._current = None
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """Connections close after each request in tests, also in Channels' worker threads, so that the
+    test database can be dropped at the end of the run (production keeps them for a minute)."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
