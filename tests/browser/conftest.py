@@ -130,21 +130,14 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         check=True,
         capture_output=True,
     )
-    daphne = str(Path(sys.executable).with_name("daphne"))
-    process = subprocess.Popen(
-        [daphne, "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = DemoServer(f"http://127.0.0.1:{port}", env, process, redis_port, redis_stop)
+    # The fixture stops whichever process is current: a test may have restarted the server.
+    server = DemoServer(f"http://127.0.0.1:{port}", env, None, redis_port, redis_stop)  # type: ignore[arg-type]
     try:
-        _wait_for(port, process)
+        server.start()
         yield server
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if server.process is not None:
+            server.stop()
         if server.redis_stop is not None:
             server.redis_stop()
 
