@@ -13,7 +13,9 @@ Everything runs on 127.0.0.1 in a temporary folder and stops by itself:
 - ours: one Daphne process serving ``config.asgi:application``; a client process (this script with
   ``--role clients``) opens N sockets to ``/ws/events/?last_event_id=<newest>`` with the operator's
   token and an Origin header, waits for "live" on every one, and records per event id when each socket
-  received it (``time.time_ns()``, one clock for all processes of the machine);
+  received it (``time.time_ns()``, one clock for all processes of the machine). The first socket connects
+  alone, so that the Daphne's hub starts once; ``--all-at-once`` opens all together (the hub's start-up
+  race, docs/BENCHMARKS.md);
 - the writer (this process, Django set up on the same database) creates tickets at each rate for
   ``--seconds``: ``--writer direct`` calls ``callcenter.actions.do_create_ticket`` (commit inside; the
   commit time is taken when it returns); ``--writer http`` POSTs ``/api/tickets/`` to the Daphne under
@@ -146,6 +148,11 @@ def setup_django(backend: Backend) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def load_average() -> str:
+    """The machine's load (1, 5, 15 min): other work on a shared machine shows here."""
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def free_port() -> int:
@@ -358,7 +365,9 @@ async def clients_main(args: argparse.Namespace) -> None:
         return {i: sum(1 for seen in still_open if i not in seen) for i in ids}
 
     started = time.monotonic()
-    await asyncio.gather(*(open_one() for _ in range(args.clients)))
+    if not args.all_at_once:
+        await open_one()  # the first socket alone: the server's per-process hub starts once
+    await asyncio.gather(*(open_one() for _ in range(args.clients - len(sockets) - sum(failures.values()))))
     reply({"ready": len(sockets), "failures": failures, "seconds": time.monotonic() - started})
 
     loop = asyncio.get_running_loop()
@@ -408,7 +417,17 @@ def reply(message: dict[str, Any]) -> None:
 class Clients:
     """The client process as seen from the writer: JSON lines over its stdin and stdout."""
 
-    def __init__(self, url: str, origin: str, token: str, count: int, concurrency: int, lifetime: float, log: Path):
+    def __init__(
+        self,
+        url: str,
+        origin: str,
+        token: str,
+        count: int,
+        concurrency: int,
+        lifetime: float,
+        log: Path,
+        all_at_once: bool = False,
+    ):
         self.log = log.open("ab")
         self.process = subprocess.Popen(
             [
@@ -424,6 +443,7 @@ class Clients:
                 str(count),
                 "--connect-concurrency",
                 str(concurrency),
+                *(["--all-at-once"] if all_at_once else []),
                 "--lifetime",
                 str(lifetime),
             ],
@@ -548,7 +568,10 @@ def run_phase(
     wall_before = time.monotonic()
     durations.clear()
     start = time.monotonic() + 0.2
+    give_up = start + max(2 * seconds, seconds + 30)  # a writer that cannot keep the rate stops here
     for k in range(count):
+        if time.monotonic() > give_up:
+            break
         delay = start + k / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -677,7 +700,9 @@ def session(
 ) -> list[Phase]:
     """Connect the clients once, warm up, then one phase per rate on the same sockets."""
     lifetime = 300 + len(args.rates) * (args.seconds + args.drain + 90)
-    clients = Clients(url, origin, token, args.clients, args.connect_concurrency, lifetime, folder / "clients.log")
+    clients = Clients(
+        url, origin, token, args.clients, args.connect_concurrency, lifetime, folder / "clients.log", args.all_at_once
+    )
     try:
         ready = clients.read(READY_TIMEOUT + args.clients / 10)
         print(
@@ -707,7 +732,10 @@ def run_ours(args: argparse.Namespace, backend: Backend, folder: Path, operator:
     from realtime.queries import latest_event_id
 
     port = free_port()
-    with running(daphne_command(port), backend.env, folder / "daphne.log", port, "daphne") as pid:
+    env = dict(backend.env)
+    if args.poll_seconds is not None:
+        env["HOTLINE_EVENT_POLL_SECONDS"] = str(args.poll_seconds)
+    with running(daphne_command(port), env, folder / "daphne.log", port, "daphne") as pid:
         url = f"ws://127.0.0.1:{port}/ws/events/?last_event_id={latest_event_id()}"
 
         def make_writer(durations: list[float]) -> Writer:
@@ -757,24 +785,30 @@ def event_template(operator: Any, folder: Path) -> Path:
 # --- report -------------------------------------------------------------------------------------------
 
 
+def achieved(phase: Phase) -> float:
+    """Events per second the writer actually committed (below the rate when it could not keep up)."""
+    return (phase.sent - 1) / phase.seconds if phase.seconds > 0 else float("nan")
+
+
 def print_report(args: argparse.Namespace, backend: Backend, phases: list[Phase]) -> list[tuple[str, str, bool | None]]:
     print(
         f"\n{backend.name}: {args.clients:,} clients, {args.seconds:g} s per rate, writer {args.writer}; "
         "latency = last client's arrival - commit, in ms"
     )
     header = (
-        f"  {'server':<9} {'rate':>5} {'events':>6} {'late':>4} {'write p50':>9} {'first p50':>9} {'p50':>7} "
-        f"{'p99':>7} {'max':>7} {'lost ev':>7} {'lost dl':>7} {'deliv/s':>8} {'srv cpu':>7} {'cli cpu':>7} "
+        f"  {'server':<9} {'rate':>5} {'events':>6} {'got/s':>5} {'late':>4} {'write p50':>9} {'first p50':>9} "
+        f"{'p50':>7} {'p99':>7} {'max':>7} {'lost ev':>7} {'lost dl':>7} {'deliv/s':>8} {'srv cpu':>7} {'cli cpu':>7} "
         f"{'wrt cpu':>7}"
     )
     print(header)
     for p in phases:
+        p50, p99 = percentile(p.latency_ms, 50), percentile(p.latency_ms, 99)
+        worst = max(p.latency_ms, default=float("nan"))
         print(
-            f"  {p.server:<9} {p.rate:>4g}/s {p.sent:>6} {p.late:>4} {percentile(p.write_ms, 50):>9.1f} "
-            f"{percentile(p.first_ms, 50):>9.1f} {percentile(p.latency_ms, 50):>7.1f} "
-            f"{percentile(p.latency_ms, 99):>7.1f} {max(p.latency_ms, default=float('nan')):>7.1f} "
-            f"{p.lost_events:>7} {p.lost_deliveries:>7} {p.deliveries_per_second:>8,.0f} {p.server_cpu:>7.0%} "
-            f"{p.clients_cpu:>7.0%} {p.writer_cpu:>7.0%}"
+            f"  {p.server:<9} {p.rate:>4g}/s {p.sent:>6} {achieved(p):>5.1f} {p.late:>4} "
+            f"{percentile(p.write_ms, 50):>9.1f} {percentile(p.first_ms, 50):>9.1f} {p50:>7.1f} {p99:>7.1f} "
+            f"{worst:>7.1f} {p.lost_events:>7} {p.lost_deliveries:>7} {p.deliveries_per_second:>8,.0f} "
+            f"{p.server_cpu:>7.0%} {p.clients_cpu:>7.0%} {p.writer_cpu:>7.0%}"
         )
         if p.duplicates or p.closed or p.sockets != args.clients:
             codes = ", ".join(f"{n} with {code}" for code, n in p.closed.items()) or "none"
@@ -807,9 +841,12 @@ def print_report(args: argparse.Namespace, backend: Backend, phases: list[Phase]
     return targets
 
 
-def show_logs(folder: Path, keep: str | None) -> None:
+LOGS = ("daphne.log", "clients.log", "baseline.log")
+
+
+def show_logs(folder: Path, keep: str | None, names: Sequence[str] = LOGS) -> None:
     """What the helper processes said (warnings, errors): the run's folder is removed afterwards."""
-    for log in ("daphne.log", "clients.log", "baseline.log"):
+    for log in names:
         path = folder / log
         if path.exists() and path.stat().st_size:
             print(f"\n--- {log} (last 2,000 characters) ---\n{path.read_text(errors='replace')[-2000:]}")
@@ -837,10 +874,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="direct",
         help="commit through do_create_ticket in this process (default) or POST /api/tickets/ to the Daphne",
     )
-    parser.add_argument("--drain", type=float, default=10.0, help="seconds to wait for stragglers after a phase")
+    parser.add_argument("--drain", type=float, default=30.0, help="seconds to wait for stragglers after a phase")
     parser.add_argument("--connect-concurrency", type=int, default=50, help="handshakes in flight while connecting")
+    parser.add_argument(
+        "--all-at-once",
+        action="store_true",
+        help="open every socket concurrently, the first one too (default: the first alone, then the rest); "
+        "shows the hub's start-up race (docs/BENCHMARKS.md)",
+    )
     parser.add_argument("--logs", help="copy the servers' and clients' logs to this folder")
     parser.add_argument("--servers", default="ours,baseline", help="which servers to run (ours,baseline)")
+    parser.add_argument(
+        "--poll-seconds", type=float, help="HOTLINE_EVENT_POLL_SECONDS for the Daphne (default: the app's, 1 s)"
+    )
     # Internal: the client process and the baseline server are this script in another role.
     parser.add_argument("--role", choices=("main", "clients", "server"), default="main", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -874,12 +920,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 template = event_template(operator, folder)
                 print(f"Set-up ({backend.name}): services + migrate + world in {time.perf_counter() - started:.1f} s")
                 print("Machine: " + "\n         ".join(machine_info(backend)))
+                print(f"Load average at start: {load_average()}")
                 phases: list[Phase] = []
                 if "ours" in servers:
                     phases += run_ours(args, backend, folder, operator, token)
                 if "baseline" in servers:
                     phases += run_baseline(args, folder, template)
                 print_report(args, backend, phases)
+                print(f"\nLoad average at the end: {load_average()}")
             finally:
                 connections.close_all()
         finally:

@@ -40,7 +40,13 @@ def _replay_batch(audience: Audience, after: int) -> list[tuple[int, str]]:
     ]
 
 
+#: No such layer is configured, so Channels gives a socket no channel of its own: sockets are fed by
+#: their process's hub, and a per-socket receive loop on Redis would cost a blocking pop per socket.
+NO_CHANNEL_LAYER = "none: fed by the process hub"
+
+
 class EventsConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = NO_CHANNEL_LAYER
     hub: Hub | None = None
     subscriber: Subscriber | None = None
 

@@ -97,11 +97,14 @@ class Hub:
         self.last_id: int | None = None
         self.holes: dict[int, float] = {}
         self.tasks: list[asyncio.Task[None]] = []
+        self.started = False
         self.wake = asyncio.Event()
 
     async def start(self) -> None:
-        if self.tasks:
+        # Marked as started before the first await: sockets connecting meanwhile must not start more tasks.
+        if self.started:
             return
+        self.started = True
         self.last_id = await database_sync_to_async(_latest_id)()
         self.tasks = [
             asyncio.create_task(self._listen()),
@@ -114,6 +117,7 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks = []
+        self.started = False
         layer = get_channel_layer()
         if layer is not None and self.channel is not None:
             await layer.group_discard(EVENTS_GROUP, self.channel)

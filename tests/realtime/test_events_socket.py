@@ -223,3 +223,15 @@ async def test_an_agency_acts_over_the_socket_with_the_apis_rules(world: World) 
     )()
     assert states == {own: "handling", foreign: "pending_sign"}
     await socket.disconnect()
+
+
+async def test_many_sockets_connecting_at_once_start_one_hub(world: World) -> None:
+    cookie = await database_sync_to_async(_cookie_for)(world.users["operator"])
+    sockets = [WebsocketCommunicator(application, "/ws/events/", headers=[ORIGIN, cookie]) for _ in range(8)]
+    results = await asyncio.gather(*(s.connect(timeout=WAIT) for s in sockets))
+    assert all(connected for connected, _ in results)
+    listeners = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Hub._listen"]  # type: ignore[union-attr]
+    assert len(listeners) == 1
+    assert len(_hubs[asyncio.get_running_loop()].subscribers) == 8
+    for socket in sockets:
+        await socket.disconnect()
