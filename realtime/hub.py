@@ -98,6 +98,7 @@ class Hub:
         self.holes: dict[int, float] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.started = False
+        self.listen_starts = 0
         self.wake = asyncio.Event()
 
     async def start(self) -> None:
@@ -130,8 +131,21 @@ class Hub:
         self.subscribers.discard(subscriber)
 
     async def _listen(self) -> None:
+        """The doorbell loop; whatever goes wrong in it, it starts again (the log poll covers the gap)."""
+        self.listen_starts += 1
+        while True:
+            try:
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                logger.exception("the doorbell listener failed; starting it again")
+                await asyncio.sleep(POLL_SECONDS)
+
+    async def _listen_once(self) -> None:
         layer = get_channel_layer()
         if layer is None:
+            await asyncio.Event().wait()  # no layer configured: nothing to listen to, ever
             return
         self.channel = await layer.new_channel()
         joined = 0.0

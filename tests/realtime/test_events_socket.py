@@ -230,8 +230,8 @@ async def test_many_sockets_connecting_at_once_start_one_hub(world: World) -> No
     sockets = [WebsocketCommunicator(application, "/ws/events/", headers=[ORIGIN, cookie]) for _ in range(8)]
     results = await asyncio.gather(*(s.connect(timeout=WAIT) for s in sockets))
     assert all(connected for connected, _ in results)
-    listeners = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Hub._listen"]  # type: ignore[union-attr]
-    assert len(listeners) == 1
-    assert len(_hubs[asyncio.get_running_loop()].subscribers) == 8
+    hub = _hubs[asyncio.get_running_loop()]
+    assert hub.listen_starts == 1 and len(hub.tasks) == 3
+    assert len(hub.subscribers) == 8
     for socket in sockets:
         await socket.disconnect()
