@@ -10,7 +10,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from dispatch import clock
@@ -228,6 +229,12 @@ class StageClock(models.Model):
     )
     stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
     stopped_by = models.CharField(_("stopped by action"), max_length=40, blank=True)
+    # Frozen when the clock starts, so that later policy changes never move a deadline already set.
+    time_limit = models.CharField(_("time limit"), max_length=20, blank=True)
+    warn_at = models.DateTimeField(_("warning at"), null=True, blank=True)
+    policy = models.ForeignKey(
+        "dispatch.SlaPolicy", verbose_name=_("SLA policy"), null=True, blank=True, on_delete=models.SET_NULL
+    )
 
     class Meta:
         verbose_name = _("stage clock")
@@ -356,3 +363,199 @@ class SupervisionCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.work_order_id}:{self.state}"
+
+
+# --- working calendar, SLA policies, timers and escalations ---------------------------------------
+
+
+class CalendarDay(models.Model):
+    """An administrator's word on one date, overriding the official schedule (chinesecalendar)."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_working_day = models.BooleanField(_("working day"))
+    name = models.CharField(_("name"), max_length=60, blank=True, help_text=_("e.g. Spring Festival, make-up day"))
+    updated_at = models.DateTimeField(_("updated at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'+' if self.is_working_day else '-'} {self.name}"
+
+
+class CalendarYear(models.Model):
+    """A year the administrators published: known even when chinesecalendar is not (weekdays work by default;
+    the year's holidays and make-up days are CalendarDay rows)."""
+
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    published_at = models.DateTimeField(_("published at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("published calendar year")
+        verbose_name_plural = _("published calendar years")
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+class WorkingPeriod(models.Model):
+    """Office hours of a working day (e.g. 08:30-12:00 and 14:30-18:00); none means working hours are off."""
+
+    start = models.TimeField(_("start"))
+    end = models.TimeField(_("end"))
+
+    class Meta:
+        verbose_name = _("working period")
+        verbose_name_plural = _("working periods")
+        ordering = ["start"]
+        constraints = [models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="working_period_ordered")]
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class SlaPolicy(models.Model):
+    """Time limits per (appeal type, subject, urgency); an empty key matches any value.
+
+    Limits are durations: "15wd" working days, "8wh" working hours, "24h" clock hours, "30m" minutes. An empty
+    limit falls through to the next less specific policy, then to the subject's own limits and the defaults.
+    """
+
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    appeal_type = models.ForeignKey(
+        "callcenter.AppealType", verbose_name=_("appeal type"), null=True, blank=True, on_delete=models.CASCADE
+    )
+    subject = models.ForeignKey(
+        "callcenter.Subject", verbose_name=_("subject"), null=True, blank=True, on_delete=models.CASCADE
+    )
+    urgency = models.CharField(_("urgency"), max_length=10, blank=True)
+    sign_limit = models.CharField(_("sign limit"), max_length=20, blank=True)
+    handle_limit = models.CharField(_("handle limit"), max_length=20, blank=True)
+    review_limit = models.CharField(_("review limit"), max_length=20, blank=True)
+    revisit_limit = models.CharField(_("revisit limit"), max_length=20, blank=True)
+    from_next_working_day = models.BooleanField(
+        _("counted from the next working day"),
+        default=False,
+        help_text=_("Clock-hour limits start at the beginning of the next working day."),
+    )
+    warning_fraction = models.FloatField(
+        _("warning at fraction"), null=True, blank=True, help_text=_("e.g. 0.8: warn when 80% of the time is used.")
+    )
+    warning_lead = models.CharField(
+        _("warning lead"), max_length=20, blank=True, help_text=_("e.g. 2h: warn two hours before the deadline.")
+    )
+    active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                Coalesce("appeal_type", Value(0)),
+                Coalesce("subject", Value(0)),
+                "urgency",
+                name="one_sla_policy_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.appeal_type_id or '*'}/{self.subject_id or '*'}/{self.urgency or '*'}"
+
+    def limit_for(self, stage: str) -> str:
+        return str(getattr(self, f"{stage}_limit", "") or "")
+
+
+class EscalationLevel(models.TextChoices):
+    WARNING = "warning", _("Warning (预警)")
+    OVERDUE = "overdue", _("Overdue, yellow card (黄牌)")
+    SERIOUS = "serious", _("Seriously overdue, red card (红牌)")
+
+
+class TimerOutcome(models.TextChoices):
+    FIRED = "fired", _("Fired")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Timer(models.Model):
+    """One pending step of a clock's escalation ladder: an indexed row that timer workers claim when due.
+
+    A claim is a token plus a lease: a worker that dies after claiming leaves rows that others take again
+    once the lease has expired. Escalation's unique (clock, level) makes firing happen once whatever happens.
+    """
+
+    clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="timers")
+    level = models.CharField(_("level"), max_length=10, choices=EscalationLevel.choices)
+    fire_at = models.DateTimeField(_("fires at"))
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=TimerOutcome.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("timer")
+        verbose_name_plural = _("timers")
+        ordering = ["fire_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["clock", "level"], name="one_timer_per_clock_level")]
+        indexes = [
+            models.Index(fields=["fire_at"], condition=Q(done_at__isnull=True), name="timer_pending_by_fire_at")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clock_id}:{self.level}@{self.fire_at}"
+
+
+class Escalation(models.Model):
+    """A fired step of the ladder (warning, yellow card, red card) for one stage clock: append-only."""
+
+    clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="escalations")
+    work_order = models.ForeignKey(
+        WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="escalations"
+    )
+    ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.CASCADE, related_name="escalations")
+    # The work order's agency, copied so that the board can count by agency without joins.
+    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="escalations")
+    stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
+    level = models.CharField(_("level"), max_length=10, choices=EscalationLevel.choices)
+    due_at = models.DateTimeField(_("deadline"))
+    fired_at = models.DateTimeField(_("fired at"))
+    supervision_case = models.ForeignKey(
+        SupervisionCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations"
+    )
+
+    class Meta:
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["clock", "level"], name="one_escalation_per_clock_level")]
+        indexes = [
+            models.Index(fields=["agency", "level", "fired_at"]),
+            models.Index(fields=["work_order", "level"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level}:{self.clock_id}"
+
+
+class Reprimand(models.Model):
+    """The reprimand list (通报): an agency listed because one of its work orders was seriously overdue."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="reprimands")
+    escalation = models.OneToOneField(Escalation, on_delete=models.CASCADE, related_name="reprimand")
+    work_order = models.ForeignKey(WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    listed_at = models.DateTimeField(_("listed at"))
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reprimand")
+        verbose_name_plural = _("reprimand list")
+        ordering = ["-listed_at", "-id"]
+        indexes = [models.Index(fields=["agency", "listed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id}@{self.listed_at}"
