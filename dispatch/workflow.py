@@ -20,6 +20,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Satisfaction, TicketState
+from dispatch.emergency.unit_states import UnitStatus
 from dispatch.errors import Conflict, NotAllowed
 from dispatch.models import (
     INACTIVE_WORK_ORDER_STATES,
@@ -37,6 +38,7 @@ from dispatch.models import (
 class Machine(StrEnum):
     TICKET = "ticket"
     WORK_ORDER = "work_order"
+    UNIT = "unit"
 
 
 #: Pseudo-state of an object that does not exist yet (creation is a transition too).
@@ -51,6 +53,9 @@ EXTENSION_DECIDERS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 URGERS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 AGENCY = frozenset({Role.AGENCY_HANDLER, Role.AGENCY_ADMIN})
+#: Who moves units: the command desk for every unit, the owning agency's staff (the crew) for its own.
+UNIT_COMMAND = frozenset({Role.COMMANDER, Role.DISPATCHER, Role.ADMIN})
+UNIT_CREW_OR_COMMAND = UNIT_COMMAND | AGENCY
 #: Rows with no roles are run by the system as a consequence of another action, never called directly.
 SYSTEM: frozenset[str] = frozenset()
 
@@ -72,6 +77,8 @@ class Transition:
     label: Any
     own_agency_only: bool = False
     guards: tuple[Guard, ...] = ()
+    #: With own_agency_only: centre staff with one of the roles may act for any agency (units' command desk).
+    centre_may_act: bool = False
     starts: tuple[Stage, ...] = ()
     stops: tuple[Stage, ...] = ()
 
@@ -139,6 +146,7 @@ def _states(*states: str) -> frozenset[str]:
 T = TicketState
 W = WorkOrderState
 OPEN_WORK = (W.PENDING_SIGN, W.HANDLING)
+U = UnitStatus
 
 # fmt: off
 TABLE: tuple[Transition, ...] = (
@@ -194,15 +202,30 @@ TABLE: tuple[Transition, ...] = (
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "redo", W.HANDLING, SYSTEM, _("Redo (重办)"),
                starts=(Stage.HANDLE,)),
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "close", W.CLOSED, SYSTEM, _("Close")),
+    # --- units (dispatch only through an assignment to an incident; see dispatch/emergency/unit_actions.py) --
+    Transition(Machine.UNIT, _states(U.AVAILABLE), "dispatch", U.DISPATCHED, UNIT_COMMAND,
+               _("Assign to an incident (调派)")),
+    Transition(Machine.UNIT, _states(U.DISPATCHED), "en_route", U.EN_ROUTE, UNIT_CREW_OR_COMMAND,
+               _("En route (出动)"), own_agency_only=True, centre_may_act=True),
+    Transition(Machine.UNIT, _states(U.DISPATCHED, U.EN_ROUTE), "arrive", U.ON_SCENE, UNIT_CREW_OR_COMMAND,
+               _("On scene (到场)"), own_agency_only=True, centre_may_act=True),
+    Transition(Machine.UNIT, _states(U.DISPATCHED, U.EN_ROUTE, U.ON_SCENE), "clear", U.RETURNING,
+               UNIT_CREW_OR_COMMAND, _("Clear the incident, returning (返回)"), own_agency_only=True,
+               centre_may_act=True),
+    Transition(Machine.UNIT, _states(U.RETURNING, U.OUT_OF_SERVICE), "make_available", U.AVAILABLE,
+               UNIT_CREW_OR_COMMAND, _("Available (待命)"), own_agency_only=True, centre_may_act=True),
+    Transition(Machine.UNIT, _states(U.AVAILABLE, U.RETURNING), "out_of_service", U.OUT_OF_SERVICE,
+               UNIT_CREW_OR_COMMAND, _("Out of service (停用)"), own_agency_only=True, centre_may_act=True),
 )
 # fmt: on
 
 
-MACHINE_LABELS = {Machine.TICKET: _("ticket"), Machine.WORK_ORDER: _("work order")}
+MACHINE_LABELS = {Machine.TICKET: _("ticket"), Machine.WORK_ORDER: _("work order"), Machine.UNIT: _("unit")}
+_STATE_CHOICES = {Machine.TICKET: TicketState, Machine.WORK_ORDER: WorkOrderState, Machine.UNIT: UnitStatus}
 
 
 def state_label(machine: Machine, state: str) -> str:
-    choices = TicketState if machine == Machine.TICKET else WorkOrderState
+    choices = _STATE_CHOICES[machine]
     return str(choices(state).label) if state in choices.values else state
 
 
@@ -222,6 +245,7 @@ _INDEX = _build_index(TABLE)
 STATES: dict[Machine, tuple[str, ...]] = {
     Machine.TICKET: tuple(TicketState.values),
     Machine.WORK_ORDER: tuple(WorkOrderState.values),
+    Machine.UNIT: tuple(UnitStatus.values),
 }
 
 
@@ -247,7 +271,11 @@ def available_actions(machine: Machine, state: str, user: User, *, agency_id: in
         row = find(machine, state, action)
         if row is None or not user.has_role(*row.roles):
             continue
-        if row.own_agency_only and (agency_id is None or user.agency_id != agency_id):
+        if (
+            row.own_agency_only
+            and (agency_id is None or user.agency_id != agency_id)
+            and not (row.centre_may_act and user.is_centre_staff)
+        ):
             continue
         result.append(action)
     return result
@@ -286,7 +314,11 @@ def authorise(
     if not row.is_system and not cascaded:
         if not actor.has_role(*row.roles):
             raise NotAllowed(_("Your role may not do '%(action)s'.") % {"action": action})
-        if row.own_agency_only and (agency_id is None or actor.agency_id != agency_id):
+        if (
+            row.own_agency_only
+            and (agency_id is None or actor.agency_id != agency_id)
+            and not (row.centre_may_act and actor.is_centre_staff)
+        ):
             raise NotAllowed(_("Only the assigned agency may do '%(action)s'.") % {"action": action})
     for guard in row.guards:
         if not guard.holds(obj, context or {}):
