@@ -104,6 +104,7 @@ class Incident(models.Model):
     public_alert_at = models.DateTimeField(_("public alert since"), null=True, blank=True)
     #: Bumped on every change the public alert carries, so that CAP updates reference earlier messages.
     alert_revision = models.PositiveIntegerField(_("alert revision"), default=0)
+    alert_sent_at = models.DateTimeField(_("current alert revision sent at"), null=True, blank=True)
     reported_at = models.DateTimeField(_("reported at"), default=clock.now)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
