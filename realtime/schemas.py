@@ -3,6 +3,7 @@ so a screen never meets a payload shape nobody documented (docs/EVENTS.md lists 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypedDict, get_type_hints
 
 
@@ -81,12 +82,41 @@ class CallEvent(TypedDict):
     call: CallSummary
 
 
+class WorkOrderEscalated(TypedDict):
+    """A step of the escalation ladder fired (dispatch/escalations.py); work_order_id/agency_id are null for a
+    ticket-level clock (revisit)."""
+
+    escalation_id: int
+    clock_id: int
+    work_order_id: int | None
+    ticket_id: int
+    agency_id: int | None
+    stage: str  # sign, handle, review, revisit
+    level: str  # warning, overdue, serious
+    due_at: str  # ISO 8601 with offset
+    fired_at: str
+    supervision_case_id: int | None  # the 督办 case a red card opened or joined
+
+
+class DeadlineUnknown(TypedDict):
+    """A stage clock started without a deadline (e.g. the working calendar does not know the year)."""
+
+    clock_id: int
+    work_order_id: int | None
+    ticket_id: int
+    agency_id: int | None
+    stage: str
+    error: str  # e.g. calendar_year_unpublished
+
+
 EVENT_SCHEMAS: dict[str, type] = {
     "ticket.created": TicketCreated,
     "ticket.changed": TicketChanged,
     "ticket.merged": TicketMerged,
     "work_order.created": WorkOrderCreated,
     "work_order.changed": WorkOrderChanged,
+    "work_order.escalated": WorkOrderEscalated,
+    "work_order.deadline_unknown": DeadlineUnknown,
     "caller.revealed": CallerRevealed,
     "call.ringing": CallEvent,
     "call.answered": CallEvent,
@@ -98,8 +128,14 @@ class SchemaMismatch(ValueError):
     pass
 
 
+@functools.cache
+def _hints(schema: type) -> dict[str, Any]:
+    # Computed once per schema: the escalation path validates thousands of payloads per batch.
+    return get_type_hints(schema)
+
+
 def _check(value: Any, expected: Any, where: str) -> None:
-    hints = get_type_hints(expected) if isinstance(expected, type) and issubclass(expected, dict) else None
+    hints = _hints(expected) if isinstance(expected, type) and issubclass(expected, dict) else None
     if hints is not None:
         if not isinstance(value, dict):
             raise SchemaMismatch(f"{where}: expected an object")
