@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from callcenter.models import Ticket
+from dispatch.emergency.models import Unit
 from dispatch.errors import NotFound
 from dispatch.models import WorkOrder
 
@@ -36,3 +37,12 @@ def lock_work_order(work_order_id: int) -> tuple[Ticket, WorkOrder]:
     ticket = lock_ticket(ticket_id)
     work_order = WorkOrder.objects.select_for_update().select_related("agency").get(pk=work_order_id)
     return ticket, work_order
+
+
+def lock_units(unit_ids: Iterable[int]) -> dict[int, Unit]:
+    """Units in pk order (emergency linkage). Lock an incident before the units assigned to it."""
+    ids = sorted(set(unit_ids))
+    units = {u.pk: u for u in Unit.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    if len(units) != len(ids):
+        raise NotFound("No such unit.")
+    return units
