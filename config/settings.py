@@ -218,4 +218,6 @@ HOTLINE: dict[str, Any] = {
     "EVENT_RETENTION_HOURS": float(os.environ.get("HOTLINE_EVENT_RETENTION_HOURS", "24")),
     # How often each process re-reads the event log in case a channel-layer doorbell was lost.
     "EVENT_POLL_SECONDS": float(os.environ.get("HOTLINE_EVENT_POLL_SECONDS", "1")),
+    # Agencies with fewer work orders in the period are left out of the supervision ranking (?min_volume=).
+    "SUPERVISION_MIN_VOLUME": int(os.environ.get("HOTLINE_SUPERVISION_MIN_VOLUME", "10")),
 }

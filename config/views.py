@@ -17,5 +17,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "perms_console": may_open(user, "console"),
             "perms_command": may_open(user, "command"),
             "perms_inbox": may_open(user, "inbox"),
+            "perms_supervision": may_open(user, "supervision"),
         },
     )

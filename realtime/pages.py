@@ -15,11 +15,14 @@ from dispatch.models import Role, User
 CONSOLE_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.ADMIN)
 COMMAND_ROLES = (Role.COMMANDER, Role.DISPATCHER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
 INBOX_ROLES = (Role.AGENCY_HANDLER, Role.AGENCY_ADMIN)
+SUPERVISION_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
 
 
 def may_open(user: User, screen: str) -> bool:
     if screen == "inbox":
         return user.is_agency_staff
+    if screen == "supervision":
+        return user.has_role(*SUPERVISION_ROLES)
     return user.has_role(*(CONSOLE_ROLES if screen == "console" else COMMAND_ROLES))
 
 
@@ -46,5 +49,6 @@ def render_screen(request: HttpRequest, screen: str, template: str, config: dict
         "perms_console": may_open(user, "console"),
         "perms_command": may_open(user, "command"),
         "perms_inbox": may_open(user, "inbox"),
+        "perms_supervision": may_open(user, "supervision"),
     }
     return render(request, template, context)

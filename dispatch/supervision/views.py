@@ -1,0 +1,31 @@
+"""The e-supervision board page (/supervision/): supervisors, auditors and administrators."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+
+from dispatch.models import Agency, EscalationLevel, Stage
+from dispatch.supervision import kpis
+from dispatch.supervision.api import DEFAULT_PERIOD_DAYS, EXPORT_TABLES, default_min_volume
+from realtime.pages import render_screen
+
+
+@login_required
+def board(request: HttpRequest) -> HttpResponse:
+    return render_screen(
+        request,
+        "supervision",
+        "dispatch/supervision.html",
+        {
+            "metrics": [{"code": m.code, "label": str(m.label), "kind": m.kind, "unit": m.unit} for m in kpis.METRICS],
+            "ranking_keys": list(kpis.RANKING_KEYS),
+            "trend_codes": list(kpis.TREND_CODES),
+            "stages": [{"code": s.value, "name": str(s.label)} for s in Stage],
+            "levels": [{"code": lv.value, "name": str(lv.label)} for lv in EscalationLevel],
+            "agencies": list(Agency.objects.filter(active=True).values("id", "code", "name")),
+            "min_volume": default_min_volume(),
+            "default_period_days": DEFAULT_PERIOD_DAYS,
+            "export_tables": list(EXPORT_TABLES),
+        },
+    )
