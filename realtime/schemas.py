@@ -109,6 +109,33 @@ class DeadlineUnknown(TypedDict):
     error: str  # e.g. calendar_year_unpublished
 
 
+class UnitSummary(TypedDict):
+    id: int
+    call_sign: str
+    unit_type: str
+    agency_id: int
+    status: str
+    longitude: float | None  # WGS84
+    latitude: float | None  # WGS84
+    heading: float | None  # degrees clockwise from north
+    speed: float | None  # m/s
+    fix_at: str | None  # ISO 8601 with offset
+    incident_id: int | None  # the incident of its open assignment
+
+
+class UnitMoved(TypedDict):
+    """A unit's position changed (coalesced per unit: docs/AVL.md)."""
+
+    unit: UnitSummary
+
+
+class UnitStatusChanged(TypedDict):
+    unit: UnitSummary
+    action: str
+    from_state: str
+    to_state: str
+
+
 EVENT_SCHEMAS: dict[str, type] = {
     "ticket.created": TicketCreated,
     "ticket.changed": TicketChanged,
@@ -121,6 +148,8 @@ EVENT_SCHEMAS: dict[str, type] = {
     "call.ringing": CallEvent,
     "call.answered": CallEvent,
     "call.ended": CallEvent,
+    "unit.moved": UnitMoved,
+    "unit.status_changed": UnitStatusChanged,
 }
 
 
