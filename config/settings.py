@@ -218,6 +218,14 @@ HOTLINE: dict[str, Any] = {
     "EVENT_RETENTION_HOURS": float(os.environ.get("HOTLINE_EVENT_RETENTION_HOURS", "24")),
     # How often each process re-reads the event log in case a channel-layer doorbell was lost.
     "EVENT_POLL_SECONDS": float(os.environ.get("HOTLINE_EVENT_POLL_SECONDS", "1")),
+    # Units (docs/AVL.md): a position older than this is stale (flagged, never recommended).
+    "UNIT_STALE_SECONDS": float(os.environ.get("HOTLINE_UNIT_STALE_SECONDS", "120")),
+    # AVL fixes further in the future than this (device clock ahead) are refused.
+    "AVL_FUTURE_TOLERANCE_SECONDS": 60,
+    # unit.moved coalescing per unit: at most one per interval; then only after this much movement or heartbeat.
+    "UNIT_MOVED_EVENT_MIN_SECONDS": float(os.environ.get("HOTLINE_UNIT_MOVED_EVENT_MIN_SECONDS", "5")),
+    "UNIT_MOVED_EVENT_MIN_METRES": 25,
+    "UNIT_MOVED_EVENT_HEARTBEAT_SECONDS": 60,
     # Agencies with fewer work orders in the period are left out of the supervision ranking (?min_volume=).
     "SUPERVISION_MIN_VOLUME": int(os.environ.get("HOTLINE_SUPERVISION_MIN_VOLUME", "10")),
 }
