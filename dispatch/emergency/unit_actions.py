@@ -36,7 +36,7 @@ from dispatch.emergency.models import (
 from dispatch.emergency.recommendation import rough_eta_seconds
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
 from dispatch.emergency.unit_index import distance_m
-from dispatch.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from dispatch.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from dispatch.locks import lock_units
 from dispatch.models import Agency, Role, User
 from dispatch.workflow import Machine
@@ -45,6 +45,13 @@ from realtime.events import append_event
 #: Roles that may send positions for any unit with their own token (an AVL gateway's account).
 AVL_GATEWAY_ROLES = frozenset({Role.ADMIN})
 MAX_UNITS_PER_ASSIGNMENT = 20
+
+
+class DeviceNotAuthenticated(DomainError):
+    """No credentials, or a device key that does not match (never says whether the device exists)."""
+
+    status = 401
+    code = "not_authenticated"
 
 
 def hotline_setting(name: str, default: float) -> float:
@@ -203,14 +210,14 @@ def check_record_positions(fixes: Sequence[Fix], *, actor: User | None, device_k
     units = {u.device_id: u for u in Unit.objects.filter(device_id__in=device_ids, active=True) if u.device_id}
     if actor is None:
         if not device_key or len(device_ids) != 1:
-            raise NotAllowed(_("A device key or a user token is required."), code="not_authenticated")
+            raise DeviceNotAuthenticated(_("A device key or a user token is required."))
         unit = units.get(device_ids[0])
         if (
             unit is None
             or not unit.device_key_sha256
             or not hmac.compare_digest(unit.device_key_sha256, key_digest(device_key))
         ):
-            raise NotAllowed(_("The device key does not match."), code="not_authenticated")
+            raise DeviceNotAuthenticated(_("The device key does not match."))
         return units
     if not actor.has_role(*AVL_GATEWAY_ROLES):
         if not actor.is_agency_staff:

@@ -180,7 +180,7 @@ def _sender(request: Request, key: Any) -> tuple[User | None, str | None]:
     if isinstance(user, User) and user.is_authenticated:
         return user, None
     if key is None or not str(key).strip():
-        raise NotAllowed(_("A device key or a user token is required."), code="not_authenticated")
+        raise unit_actions.DeviceNotAuthenticated(_("A device key or a user token is required."))
     return None, str(key)
 
 
