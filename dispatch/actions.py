@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.models import Ticket, TicketState
 from dispatch import clock, workflow
-from dispatch.deadlines import due_for
+from dispatch.deadlines import Deadline, deadline_for, warning_for_extension
 from dispatch.errors import InvalidInput, NotFound
 from dispatch.locks import lock_ticket, lock_work_order, lock_work_orders_of_ticket
 from dispatch.models import (
@@ -39,6 +39,7 @@ from dispatch.models import (
     WorkOrder,
     WorkOrderState,
 )
+from dispatch.timers import arm_clock, cancel_clocks, fired_levels
 from dispatch.workflow import Machine, Transition
 from gis.routing import proposal_for
 from realtime.events import append_event
@@ -148,7 +149,12 @@ def start_stage_clock(
     due_at: dt.datetime | None = None,
     inherit: bool = False,
 ) -> StageClock:
-    due_error = ""
+    """Start a stage clock with its deadline frozen now (dispatch/deadlines.py) and arm its escalation timers.
+
+    ``inherit`` (a reply sent back) continues the previous clock's deadline; levels it already fired are not
+    fired again. ``due_at`` (an approved extension) sets the deadline; the warning keeps the policy's rule.
+    """
+    skip: set[str] = set()
     if inherit:
         previous = (
             StageClock.objects.filter(ticket=ticket, work_order=work_order, stage=stage)
@@ -156,13 +162,46 @@ def start_stage_clock(
             .order_by("-id")
             .first()
         )
-        due_at = previous.due_at if previous else None
-        due_error = previous.due_error if previous else ""
-    if due_at is None and not inherit:
-        due_at, due_error = due_for(ticket, stage, at)
-    return StageClock.objects.create(
-        ticket=ticket, work_order=work_order, stage=stage, started_at=at, due_at=due_at, due_error=due_error
+        deadline = Deadline(
+            previous.time_limit if previous else "",
+            previous.due_at if previous else None,
+            previous.warn_at if previous else None,
+            previous.policy_id if previous else None,
+            previous.due_error if previous else "",
+        )
+        skip = fired_levels(previous.pk) if previous else set()
+    else:
+        deadline = deadline_for(ticket, stage, at)
+        if due_at is not None:
+            warn_at = warning_for_extension(ticket, deadline, at, due_at)
+            deadline = Deadline(deadline.limit, due_at, warn_at, deadline.policy_id)
+    started = StageClock.objects.create(
+        ticket=ticket,
+        work_order=work_order,
+        stage=stage,
+        started_at=at,
+        due_at=deadline.due_at,
+        due_error=deadline.error,
+        warn_at=deadline.warn_at,
+        time_limit=deadline.limit,
+        policy_id=deadline.policy_id,
     )
+    arm_clock(started, skip_levels=skip)
+    if deadline.error:
+        append_event(
+            "work_order.deadline_unknown",
+            {
+                "clock_id": started.pk,
+                "work_order_id": work_order.pk if work_order else None,
+                "ticket_id": ticket.pk,
+                "agency_id": work_order.agency_id if work_order else None,
+                "stage": stage,
+                "error": deadline.error,
+            },
+            ticket_id=ticket.pk,
+            agency_ids=[work_order.agency_id] if work_order else [],
+        )
+    return started
 
 
 def stop_stage_clocks(
@@ -170,9 +209,12 @@ def stop_stage_clocks(
 ) -> None:
     stages = list(stages)
     if stages:
-        StageClock.objects.filter(
+        running = StageClock.objects.filter(
             ticket=ticket, work_order=work_order, stage__in=stages, stopped_at__isnull=True
-        ).update(stopped_at=at, stopped_by=action)
+        )
+        clock_ids = list(running.values_list("id", flat=True))
+        running.update(stopped_at=at, stopped_by=action)
+        cancel_clocks(clock_ids, at)
 
 
 def transition_ticket(
@@ -670,9 +712,10 @@ def do_decide_extension(
         request.decided_by, request.decided_at, request.decision_note = actor, at, note
         request.save()
         if approve:
-            StageClock.objects.filter(work_order=work_order, stage=Stage.HANDLE, stopped_at__isnull=True).update(
-                due_at=granted, due_error=""
-            )
+            # A new deadline is a new handle clock: its own warning, yellow and red cards (the old clock's
+            # timers not yet due are cancelled; ones already due were true and still fire).
+            stop_stage_clocks(ticket, work_order, [Stage.HANDLE], at, action)
+            start_stage_clock(ticket, work_order, Stage.HANDLE, at, due_at=granted)
         return request
 
 

@@ -142,6 +142,15 @@ def fresh_spatial_index() -> None:
     gis.index._current = None
 
 
+@pytest.fixture(autouse=True)
+def fresh_calendar_and_policies() -> None:
+    """Each test starts with no cached working calendar or SLA policies (a rolled-back test leaves none)."""
+    from dispatch import calendar, deadlines
+
+    calendar.invalidate()
+    deadlines.invalidate_policies()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     """Connections close after each request in tests, also in Channels' worker threads, so that the

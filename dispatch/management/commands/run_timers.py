@@ -1,0 +1,72 @@
+"""The timer worker: fire due escalation timers, then sleep until the next one (or until rung).
+
+Run any number of these beside the web processes; see dispatch/escalations.py for why that is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+
+from dispatch import clock
+from dispatch.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_timers, next_wake_at
+from dispatch.timers import Doorbell, max_sleep_seconds
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Fire due escalation timers (warning, yellow card, red card); sleep until the next deadline."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="timers claimed per transaction")
+        parser.add_argument("--lease", type=float, default=DEFAULT_LEASE_SECONDS, help="claim lease in seconds")
+        parser.add_argument(
+            "--max-sleep", type=float, default=None, help="longest sleep in seconds (default: the setting, 30)"
+        )
+        parser.add_argument("--once", action="store_true", help="fire what is due now and exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        batch, lease = options["batch"], options["lease"]
+        if options["once"]:
+            result = fire_due_timers(batch=batch, lease_seconds=lease)
+            self.stdout.write(f"fired {result.fired}, cancelled {result.cancelled}")
+            return
+        cap = options["max_sleep"] if options["max_sleep"] is not None else max_sleep_seconds()
+        stopping = False
+
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        doorbell = Doorbell()
+        self.stdout.write(f"run_timers: ready (batch {batch}, lease {lease:g}s, longest sleep {cap:g}s)")
+        self.stdout.flush()
+        try:
+            while not stopping:
+                try:
+                    result = fire_due_timers(batch=batch, lease_seconds=lease)
+                    if result.claimed:
+                        logger.info("fired %d, cancelled %d", result.fired, result.cancelled)
+                    wake_at = next_wake_at()
+                except Exception:
+                    # A database hiccup must not end the worker; the rows are still there next time.
+                    logger.exception("timer round failed")
+                    close_old_connections()
+                    wake_at = None
+                sleep = cap if wake_at is None else (wake_at - clock.now()).total_seconds()
+                sleep = min(max(sleep, 0.0), cap)
+                if sleep > 0 and not stopping:
+                    doorbell.wait(sleep)
+                if stopping:
+                    break
+        finally:
+            doorbell.close()
+        self.stdout.write("run_timers: stopped")
