@@ -46,6 +46,7 @@ urlpatterns = [
     path("api/geo/hotspots/", gis_api.HotspotsView.as_view(), name="geo-hotspots"),
     path("api/workflow/", dispatch_api.WorkflowTableView.as_view(), name="workflow"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/", include("dispatch.emergency.urls")),
     path("", include("dispatch.supervision.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -20,6 +20,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Satisfaction, TicketState
+from dispatch.emergency.states import OPEN_AGENCY_TASK_STATES, AgencyTaskStatus, IncidentState
 from dispatch.emergency.unit_states import UnitStatus
 from dispatch.errors import Conflict, NotAllowed
 from dispatch.models import (
@@ -39,6 +40,9 @@ class Machine(StrEnum):
     TICKET = "ticket"
     WORK_ORDER = "work_order"
     UNIT = "unit"
+    INCIDENT = "incident"
+    #: One linked agency's task on an incident (dispatch/emergency): its own status, its own actors.
+    INCIDENT_TASK = "incident_task"
 
 
 #: Pseudo-state of an object that does not exist yet (creation is a transition too).
@@ -56,6 +60,10 @@ AGENCY = frozenset({Role.AGENCY_HANDLER, Role.AGENCY_ADMIN})
 #: Who moves units: the command desk for every unit, the owning agency's staff (the crew) for its own.
 UNIT_COMMAND = frozenset({Role.COMMANDER, Role.DISPATCHER, Role.ADMIN})
 UNIT_CREW_OR_COMMAND = UNIT_COMMAND | AGENCY
+# Emergency linkage: operators may report or escalate into an incident; the command desk runs it.
+INCIDENT_REPORTERS = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
+COMMAND = frozenset({Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
+PUBLIC_ALERTERS = frozenset({Role.COMMANDER, Role.ADMIN})
 #: Rows with no roles are run by the system as a consequence of another action, never called directly.
 SYSTEM: frozenset[str] = frozenset()
 
@@ -139,6 +147,17 @@ HAS_OPEN_SUPERVISION = Guard("no_open_supervision", _("There is no open supervis
 NO_OPEN_SUPERVISION = Guard("supervision_open", _("A supervision case is already open."), _no_open_supervision)
 
 
+def _no_open_agency_tasks(incident: Any, _context: Mapping[str, Any]) -> bool:
+    return not incident.agency_links.filter(status__in=OPEN_AGENCY_TASK_STATES).exists()
+
+
+NO_OPEN_AGENCY_TASKS = Guard(
+    "agency_tasks_open",
+    _("Linked agencies are still working: their tasks must be done, declined or withdrawn first."),
+    _no_open_agency_tasks,
+)
+
+
 def _states(*states: str) -> frozenset[str]:
     return frozenset(states)
 
@@ -146,6 +165,10 @@ def _states(*states: str) -> frozenset[str]:
 T = TicketState
 W = WorkOrderState
 OPEN_WORK = (W.PENDING_SIGN, W.HANDLING)
+I = IncidentState  # noqa: E741
+K = AgencyTaskStatus
+OPEN_TICKET = (T.ACCEPTED, T.DISPATCHED, T.IN_PROGRESS, T.RETURNED, T.REPLIED, T.PENDING_REVISIT, T.REVISITED)
+LIVE_INCIDENT = (I.REPORTED, I.CONFIRMED, I.DISPATCHED, I.ON_SCENE, I.CONTROLLED)
 U = UnitStatus
 
 # fmt: off
@@ -169,6 +192,10 @@ TABLE: tuple[Transition, ...] = (
                _("Close (办结)"), stops=(Stage.REVISIT,)),
     Transition(Machine.TICKET, _states(T.DISPATCHED, T.IN_PROGRESS, T.RETURNED, T.REPLIED, T.PENDING_REVISIT),
                "follow_work_orders", None, SYSTEM, _("Follow the work orders")),
+    Transition(Machine.TICKET, _states(*OPEN_TICKET), "escalate", None, INCIDENT_REPORTERS,
+               _("Escalate into an emergency incident (升级为事件)")),
+    Transition(Machine.TICKET, _states(*OPEN_TICKET), "transfer", None, INCIDENT_REPORTERS,
+               _("Transfer to 110/119/120/122 (一键转接)")),
     # --- work orders --------------------------------------------------------------------------------
     Transition(Machine.WORK_ORDER, _states(START), "create", W.PENDING_SIGN, SYSTEM, _("Create"),
                starts=(Stage.SIGN,)),
@@ -202,6 +229,47 @@ TABLE: tuple[Transition, ...] = (
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "redo", W.HANDLING, SYSTEM, _("Redo (重办)"),
                starts=(Stage.HANDLE,)),
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "close", W.CLOSED, SYSTEM, _("Close")),
+    # --- incidents (dispatch/emergency/actions.py) ------------------------------------------------------
+    Transition(Machine.INCIDENT, _states(START), "report", I.REPORTED, INCIDENT_REPORTERS, _("Report (接报)")),
+    Transition(Machine.INCIDENT, _states(START), "escalate", I.REPORTED, INCIDENT_REPORTERS,
+               _("Create from a ticket (工单升级)")),
+    Transition(Machine.INCIDENT, _states(I.REPORTED), "confirm", I.CONFIRMED, COMMAND, _("Confirm (核实)")),
+    Transition(Machine.INCIDENT, _states(I.REPORTED, I.CONFIRMED), "dispatch", I.DISPATCHED, COMMAND,
+               _("Dispatch forces (调度)")),
+    Transition(Machine.INCIDENT, _states(I.DISPATCHED), "arrive", I.ON_SCENE, COMMAND, _("Forces on scene (到场)")),
+    Transition(Machine.INCIDENT, _states(I.DISPATCHED, I.ON_SCENE), "control", I.CONTROLLED, COMMAND,
+               _("Under control (控制)")),
+    Transition(Machine.INCIDENT, _states(I.CONTROLLED), "close", I.CLOSED, COMMAND, _("Close (结案)"),
+               guards=(NO_OPEN_AGENCY_TASKS,)),
+    Transition(Machine.INCIDENT, _states(I.REPORTED, I.CONFIRMED, I.DISPATCHED, I.ON_SCENE), "cancel", I.CANCELLED,
+               COMMAND, _("Cancel (撤销)")),
+    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "merge", I.MERGED, COMMAND,
+               _("Merge into another incident (合并)")),
+    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "absorb", None, SYSTEM, _("Absorb a merged incident")),
+    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "update", None, COMMAND, _("Update details")),
+    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "note", None, COMMAND, _("Command note")),
+    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "attach_ticket", None, INCIDENT_REPORTERS,
+               _("Attach a reporting ticket")),
+    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "publish_alert", None, PUBLIC_ALERTERS,
+               _("Publish a public alert (发布预警)")),
+    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "withdraw_alert", None, PUBLIC_ALERTERS,
+               _("Withdraw the public alert")),
+    # --- linked agencies' tasks on an incident ----------------------------------------------------------
+    Transition(Machine.INCIDENT_TASK, _states(START), "link", K.NOTIFIED, COMMAND, _("Link an agency (联动)")),
+    Transition(Machine.INCIDENT_TASK, _states(K.DECLINED, K.WITHDRAWN, K.DONE), "relink", K.NOTIFIED, COMMAND,
+               _("Link the agency again")),
+    Transition(Machine.INCIDENT_TASK, _states(K.NOTIFIED), "acknowledge", K.ACKNOWLEDGED, AGENCY,
+               _("Acknowledge (签收)"), own_agency_only=True),
+    Transition(Machine.INCIDENT_TASK, _states(K.NOTIFIED, K.ACKNOWLEDGED), "start_work", K.WORKING, AGENCY,
+               _("Start work (处置)"), own_agency_only=True),
+    Transition(Machine.INCIDENT_TASK, _states(K.WORKING), "finish", K.DONE, AGENCY, _("Task done (完成)"),
+               own_agency_only=True),
+    Transition(Machine.INCIDENT_TASK, _states(K.NOTIFIED, K.ACKNOWLEDGED), "decline", K.DECLINED, AGENCY,
+               _("Decline (拒绝)"), own_agency_only=True),
+    Transition(Machine.INCIDENT_TASK, _states(*OPEN_AGENCY_TASK_STATES), "report", None, AGENCY,
+               _("Report progress, people and contact"), own_agency_only=True),
+    Transition(Machine.INCIDENT_TASK, _states(*OPEN_AGENCY_TASK_STATES), "withdraw", K.WITHDRAWN, COMMAND,
+               _("Withdraw the task")),
     # --- units (dispatch only through an assignment to an incident; see dispatch/emergency/unit_actions.py) --
     Transition(Machine.UNIT, _states(U.AVAILABLE), "dispatch", U.DISPATCHED, UNIT_COMMAND,
                _("Assign to an incident (调派)")),
@@ -220,8 +288,20 @@ TABLE: tuple[Transition, ...] = (
 # fmt: on
 
 
-MACHINE_LABELS = {Machine.TICKET: _("ticket"), Machine.WORK_ORDER: _("work order"), Machine.UNIT: _("unit")}
-_STATE_CHOICES = {Machine.TICKET: TicketState, Machine.WORK_ORDER: WorkOrderState, Machine.UNIT: UnitStatus}
+MACHINE_LABELS = {
+    Machine.TICKET: _("ticket"),
+    Machine.WORK_ORDER: _("work order"),
+    Machine.UNIT: _("unit"),
+    Machine.INCIDENT: _("incident"),
+    Machine.INCIDENT_TASK: _("agency task"),
+}
+_STATE_CHOICES: dict[Machine, Any] = {
+    Machine.TICKET: TicketState,
+    Machine.WORK_ORDER: WorkOrderState,
+    Machine.UNIT: UnitStatus,
+    Machine.INCIDENT: IncidentState,
+    Machine.INCIDENT_TASK: AgencyTaskStatus,
+}
 
 
 def state_label(machine: Machine, state: str) -> str:
@@ -246,6 +326,8 @@ STATES: dict[Machine, tuple[str, ...]] = {
     Machine.TICKET: tuple(TicketState.values),
     Machine.WORK_ORDER: tuple(WorkOrderState.values),
     Machine.UNIT: tuple(UnitStatus.values),
+    Machine.INCIDENT: tuple(IncidentState.values),
+    Machine.INCIDENT_TASK: tuple(AgencyTaskStatus.values),
 }
 
 

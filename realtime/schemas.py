@@ -136,6 +136,58 @@ class UnitStatusChanged(TypedDict):
     to_state: str
 
 
+class IncidentSummary(TypedDict):
+    id: int
+    number: str
+    type: str
+    level: str
+    state: str
+    title: str
+    latitude: float  # WGS84
+    longitude: float  # WGS84
+    district_code: str
+    area_kind: str
+    public_alert: bool
+
+
+class IncidentTaskSummary(TypedDict):
+    id: int
+    incident_id: int
+    agency_id: int
+    status: str
+    people_count: int
+
+
+class IncidentCreated(TypedDict):
+    incident: IncidentSummary
+
+
+class IncidentChanged(TypedDict):
+    incident: IncidentSummary
+    action: str
+    from_state: str
+    to_state: str
+
+
+class IncidentLinked(TypedDict):
+    incident: IncidentSummary
+    task: IncidentTaskSummary
+
+
+class IncidentAgencyChanged(TypedDict):
+    incident: IncidentSummary
+    task: IncidentTaskSummary
+    action: str
+    from_state: str
+    to_state: str
+
+
+class IncidentMerged(TypedDict):
+    incident: IncidentSummary
+    merged_id: int
+    merged_number: str
+
+
 EVENT_SCHEMAS: dict[str, type] = {
     "ticket.created": TicketCreated,
     "ticket.changed": TicketChanged,
@@ -148,6 +200,11 @@ EVENT_SCHEMAS: dict[str, type] = {
     "call.ringing": CallEvent,
     "call.answered": CallEvent,
     "call.ended": CallEvent,
+    "incident.created": IncidentCreated,
+    "incident.changed": IncidentChanged,
+    "incident.linked": IncidentLinked,
+    "incident.agency_changed": IncidentAgencyChanged,
+    "incident.merged": IncidentMerged,
     "unit.moved": UnitMoved,
     "unit.status_changed": UnitStatusChanged,
 }

@@ -48,6 +48,7 @@ INTAKE = frozenset({"operator", "dispatcher", "admin"})
 CENTRE_CONTROL = frozenset({"dispatcher", "admin"})
 EXTENSION_DECIDERS = frozenset({"dispatcher", "supervisor", "admin"})
 SUPERVISORS = frozenset({"supervisor", "admin"})
+INCIDENT_REPORTERS = frozenset({"operator", "dispatcher", "commander", "admin"})
 HISTORY_READERS = frozenset({"operator", "dispatcher", "commander", "supervisor", "admin"})
 NONE: frozenset[str] = frozenset()
 
@@ -260,6 +261,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "accepted",
         "unassigned",
         body=lambda s: {"reason": "市民撤回诉求"},
+    ),
+    # --- tickets: escalation into an incident and transfer to an emergency line (dispatch/emergency)
+    Endpoint(
+        "tickets.escalate",
+        "post",
+        "/api/tickets/{ticket}/escalate/",
+        INCIDENT_REPORTERS,
+        "accepted",
+        "unassigned",
+        body=lambda s: {"type": "fire", "level": "IV"},
+    ),
+    Endpoint(
+        "tickets.transfer",
+        "post",
+        "/api/tickets/{ticket}/transfer/",
+        INCIDENT_REPORTERS,
+        "accepted",
+        "unassigned",
+        body=lambda s: {"line": "119", "override_reason": "现场已起火"},
     ),
     # --- tickets: actions on tickets in agencies' hands
     _obj(

@@ -150,6 +150,8 @@ def _body(action: str, world: World, ticket_id: int) -> dict[str, Any]:
         "urge": {"note": "请加快"},
         "supervise": {"instruction": "督办"},
         "answer_supervision": {"answer": "已说明"},
+        "escalate": {"type": "fire", "level": "IV"},
+        "transfer": {"line": "119", "override_reason": "现场已起火"},
     }
     return bodies[action]
 

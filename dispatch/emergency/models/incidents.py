@@ -8,6 +8,8 @@ stored as GeoJSON (WGS84, validated with Shapely on the way in).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -81,14 +83,14 @@ class Incident(models.Model):
     commander = models.ForeignKey(
         User, verbose_name=_("commander"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    tickets = models.ManyToManyField(
+    tickets: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         "callcenter.Ticket",
         through="IncidentTicket",
         through_fields=("incident", "ticket"),
         related_name="incidents",
         verbose_name=_("tickets"),
     )
-    calls = models.ManyToManyField(
+    calls: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         "callcenter.Call",
         through="IncidentCall",
         through_fields=("incident", "call"),
