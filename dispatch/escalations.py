@@ -294,9 +294,14 @@ def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:
         if r[8] is None:  # a ticket-level clock (revisit) has no agency to supervise
             continue
         try:
-            timers.append(Timer(clock_id=r[3], level=EscalationLevel.SERIOUS, fire_at=serious_at(r[5] or r[2])))
+            fire_at = serious_at(r[5] or r[2])
         except CalendarYearUnknown:
             errors[r[3]] = CalendarYearUnknown.code
+            continue
+        stopped_at = r[6]
+        if stopped_at is not None and stopped_at <= fire_at:
+            continue  # the stage ended late but before it became seriously late
+        timers.append(Timer(clock_id=r[3], level=EscalationLevel.SERIOUS, fire_at=fire_at))
     Timer.objects.bulk_create(timers, batch_size=1000, ignore_conflicts=True)
     if timers:
         ring_if_soon([t.fire_at for t in timers])
