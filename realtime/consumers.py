@@ -22,6 +22,7 @@ from realtime.audience import Audience, audience_of
 from realtime.commands import run_command
 from realtime.hub import Hub, Subscriber, encode_event, get_hub
 from realtime.queries import events_for, needs_snapshot, snapshot
+from realtime.wire import SCOPE_KEY as WIRE_SCOPE_KEY
 
 MAX_MESSAGE_BYTES = 4096
 MAX_MESSAGES = 20
@@ -63,7 +64,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.hub = await get_hub()
         # Subscribe before reading the log: whatever commits meanwhile waits in the buffer.
         self.subscriber = Subscriber(
-            audience=audience, session_key=session_key, send=self._send_text, close=self._close
+            audience=audience,
+            session_key=session_key,
+            send=self._send_text,
+            close=self._close,
+            wire=self.scope.get(WIRE_SCOPE_KEY),
         )
         self.hub.add(self.subscriber)
         last_event_id = self._last_event_id()

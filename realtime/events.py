@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
+from realtime import doorbell
 from realtime.models import Event, EventAgency
 from realtime.schemas import validate_payload
-
-logger = logging.getLogger(__name__)
-
-#: The one channel-layer group every web process listens on; processes fan out locally.
-EVENTS_GROUP = "hotline.events"
 
 
 def append_event(
@@ -28,19 +21,15 @@ def append_event(
     agencies = sorted(set(agency_ids))
     event = Event.objects.create(type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=agencies)
     EventAgency.objects.bulk_create([EventAgency(event=event, agency_id=agency) for agency in agencies])
-    transaction.on_commit(lambda: publish_event_ids([event.pk]), robust=True)
+    _ring_after_commit()
     return event
 
 
-def publish_event_ids(event_ids: list[int]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(EVENTS_GROUP, {"type": "events.committed", "ids": event_ids})
-    except Exception:
-        # The log is the truth: a lost doorbell is recovered by the clients' replay from last_event_id.
-        logger.warning("could not publish event ids %s", event_ids, exc_info=True)
+def _ring_after_commit() -> None:
+    """One ring per transaction, however many events it appends (rolled-back callbacks are dropped)."""
+    connection = transaction.get_connection()
+    if not any(callback is doorbell.ring for _, callback, _ in connection.run_on_commit):
+        transaction.on_commit(doorbell.ring, robust=True)
 
 
 def append_events(event_type: str, items: list[tuple[dict[str, Any], int | None, Iterable[int]]]) -> list[Event]:
@@ -58,6 +47,5 @@ def append_events(event_type: str, items: list[tuple[dict[str, Any], int | None,
         [EventAgency(event_id=event.pk, agency_id=agency) for event in events for agency in event.agency_ids],
         batch_size=2000,
     )
-    ids = [event.pk for event in events]
-    transaction.on_commit(lambda: publish_event_ids(ids), robust=True)
+    _ring_after_commit()
     return events

@@ -24,17 +24,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.serializers.json import DjangoJSONEncoder
 
 from dispatch import clock
 from dispatch.models import User
+from realtime import doorbell
 from realtime.actions import do_prune_events
 from realtime.audience import Audience, audience_of, may_receive
-from realtime.events import EVENTS_GROUP
 from realtime.models import Event
+from realtime.wire import DaphneWire, frame_text
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +70,11 @@ class Subscriber:
     session_key: str | None
     send: Callable[[str], Awaitable[None]]
     close: Callable[[int], Awaitable[None]]
+    # Under Daphne, live events are written to the connection as prepared frames (see realtime/wire.py).
+    wire: DaphneWire | None = None
     # While the connection replays the log, live events wait here so that none is lost or doubled.
     buffering: bool = True
     buffer: list[tuple[int, str]] = field(default_factory=list)
-
-    async def push(self, event_id: int, text: str) -> None:
-        if self.buffering:
-            self.buffer.append((event_id, text))
-        else:
-            await self.send(text)
 
     async def go_live(self, replayed_up_to: int) -> None:
         """Deliver what arrived during the replay (skipping what the replay already sent), then stream."""
@@ -92,14 +88,19 @@ class Subscriber:
 
 class Hub:
     def __init__(self) -> None:
-        self.subscribers: set[Subscriber] = set()
-        self.channel: str | None = None
+        # Connections by audience key: every connection under one key receives exactly the same events.
+        self.audiences: dict[str, set[Subscriber]] = {}
         self.last_id: int | None = None
         self.holes: dict[int, float] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.started = False
         self.listen_starts = 0
         self.wake = asyncio.Event()
+        self.wire_writes = 0
+
+    @property
+    def subscribers(self) -> set[Subscriber]:
+        return {subscriber for members in self.audiences.values() for subscriber in members}
 
     async def start(self) -> None:
         # Marked as started before the first await: sockets connecting meanwhile must not start more tasks.
@@ -119,55 +120,29 @@ class Hub:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks = []
         self.started = False
-        layer = get_channel_layer()
-        if layer is not None and self.channel is not None:
-            await layer.group_discard(EVENTS_GROUP, self.channel)
-        self.channel = None
 
     def add(self, subscriber: Subscriber) -> None:
-        self.subscribers.add(subscriber)
+        self.audiences.setdefault(subscriber.audience.group_key, set()).add(subscriber)
 
     def remove(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        key = subscriber.audience.group_key
+        members = self.audiences.get(key)
+        if members is not None:
+            members.discard(subscriber)
+            if not members:
+                del self.audiences[key]
 
     async def _listen(self) -> None:
         """The doorbell loop; whatever goes wrong in it, it starts again (the log poll covers the gap)."""
-        self.listen_starts += 1
         while True:
+            self.listen_starts += 1
             try:
-                await self._listen_once()
+                await doorbell.listen(self.wake.set)
             except asyncio.CancelledError:
                 raise
             except BaseException:
                 logger.exception("the doorbell listener failed; starting it again")
-                await asyncio.sleep(POLL_SECONDS)
-
-    async def _listen_once(self) -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            await asyncio.Event().wait()  # no layer configured: nothing to listen to, ever
-            return
-        self.channel = await layer.new_channel()
-        joined = 0.0
-        while True:
-            # Group membership expires in channels_redis and vanishes when Redis restarts: renew it.
-            if time.monotonic() - joined > 30:
-                try:
-                    await layer.group_add(EVENTS_GROUP, self.channel)
-                    joined = time.monotonic()
-                except Exception:
-                    logger.warning("could not join the events group; polling the log meanwhile", exc_info=True)
-            try:
-                message = await asyncio.wait_for(layer.receive(self.channel), timeout=30)
-            except TimeoutError:
-                continue
-            except Exception:
-                logger.warning("channel layer receive failed; polling the log meanwhile", exc_info=True)
-                joined = 0.0
-                await asyncio.sleep(POLL_SECONDS)
-                continue
-            if message.get("type") == "events.committed":
-                self.wake.set()
+            await asyncio.sleep(POLL_SECONDS)
 
     async def _poll(self) -> None:
         while True:
@@ -181,16 +156,44 @@ class Hub:
 
     async def deliver_new(self) -> None:
         events = await database_sync_to_async(self._read_new)()
-        for event in events:
-            text = encode_event(event)
-            matching = [s for s in list(self.subscribers) if may_receive(s.audience, event)]
-            await asyncio.gather(*(self._push(s, event.pk, text) for s in matching))
+        if events:
+            await self.fan_out(events)
 
-    async def _push(self, subscriber: Subscriber, event_id: int, text: str) -> None:
-        try:
-            await subscriber.push(event_id, text)
-        except Exception:
-            self.remove(subscriber)
+    async def fan_out(self, events: list[Event]) -> None:
+        """Hand each audience the events it may receive, each event encoded and framed once."""
+        texts = {event.pk: encode_event(event) for event in events}
+        frames: dict[int, bytes] = {}
+        without_wire: list[tuple[Subscriber, list[tuple[int, str]]]] = []
+        for members in list(self.audiences.values()):
+            if not members:
+                continue
+            audience = next(iter(members)).audience
+            items = [(event.pk, texts[event.pk]) for event in events if may_receive(audience, event)]
+            if not items:
+                continue
+            joined: bytes | None = None
+            for subscriber in list(members):
+                if subscriber.buffering:
+                    subscriber.buffer.extend(items)
+                elif subscriber.wire is not None:
+                    if joined is None:
+                        for event_id, text in items:
+                            if event_id not in frames:
+                                frames[event_id] = frame_text(text)
+                        joined = b"".join(frames[event_id] for event_id, _ in items)
+                    if subscriber.wire.open:
+                        subscriber.wire.write(joined)
+                        self.wire_writes += 1
+                    else:
+                        self.remove(subscriber)
+                else:
+                    without_wire.append((subscriber, items))
+        for subscriber, items in without_wire:
+            try:
+                for _event_id, text in items:
+                    await subscriber.send(text)
+            except Exception:
+                self.remove(subscriber)
 
     def _read_new(self) -> list[Event]:
         last = self.last_id or 0
@@ -280,4 +283,7 @@ async def get_hub() -> Hub:
 
 
 def hub_state() -> dict[str, Any]:
-    return {str(id(loop)): {"subscribers": len(hub.subscribers), "last_id": hub.last_id} for loop, hub in _hubs.items()}
+    return {
+        str(id(loop)): {"subscribers": len(hub.subscribers), "last_id": hub.last_id, "wire_writes": hub.wire_writes}
+        for loop, hub in _hubs.items()
+    }

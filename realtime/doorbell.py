@@ -1,0 +1,184 @@
+"""The doorbell: "new events are in the log", rung after commit, heard by every web process's hub.
+
+It carries no data a client depends on (the log is the truth), so a lost ring costs one poll interval.
+Two kinds, chosen from the deployment:
+
+- With Redis, the ring is one channel-layer group message (channels_redis) that every web process's hub
+  receives on its own channel. Writers without a running event loop of their own (the timer worker,
+  management commands) publish from one long-lived publisher thread, so the process keeps one Redis
+  connection instead of opening one per commit.
+- In the embedded default the in-memory layer does not cross processes, yet the timer worker and
+  management commands write from processes of their own. Each listening hub binds a Unix datagram socket
+  in ``VAR_DIR/doorbell/``; a ring is one non-blocking ``sendto`` to each socket there. A socket whose
+  process died refuses the datagram and is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+#: The one channel-layer group every web process listens on; processes fan out locally.
+EVENTS_GROUP = "hotline.events"
+RING_MESSAGE = {"type": "events.committed"}
+LAYER_REJOIN_SECONDS = 30.0
+PUBLISH_TIMEOUT_SECONDS = 5.0
+#: sun_path holds 108 bytes on Linux (104 on macOS), the terminating NUL included.
+MAX_SOCKET_PATH_BYTES = 100
+
+
+def uses_channel_layer() -> bool:
+    """True when the channel layer crosses processes (channels_redis); otherwise the datagram doorbell."""
+    backend = str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", ""))
+    return backend.startswith("channels_redis.")
+
+
+def doorbell_directory() -> Path:
+    return Path(settings.VAR_DIR) / "doorbell"
+
+
+def ring() -> None:
+    """Tell every hub that events were committed. Never raises: a lost ring is recovered by the poll."""
+    try:
+        if uses_channel_layer():
+            _publisher().publish()
+        else:
+            ring_datagram_sockets(doorbell_directory())
+    except Exception:
+        logger.warning("could not ring the doorbell; hubs will find the events at their next poll", exc_info=True)
+
+
+def ring_datagram_sockets(directory: Path) -> int:
+    """Send one datagram to every hub socket in ``directory``; returns how many hubs were rung."""
+    rung = 0
+    try:
+        paths = [entry.path for entry in os.scandir(directory) if entry.name.endswith(".sock")]
+    except FileNotFoundError:
+        return 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for path in paths:
+            try:
+                sender.sendto(b"!", path)
+                rung += 1
+            except BlockingIOError:
+                rung += 1  # its queue is full of rings it has not read yet: it is ringing already
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)  # its process is gone
+            except OSError:
+                logger.warning("could not ring a doorbell socket", exc_info=True)
+    return rung
+
+
+class _LayerPublisher:
+    """One event loop thread per process for publishing to channels_redis from synchronous code."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="doorbell-publisher", daemon=True)
+        self.thread.start()
+
+    def publish(self) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        coroutine: Coroutine[Any, Any, None] = layer.group_send(EVENTS_GROUP, dict(RING_MESSAGE))
+        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=PUBLISH_TIMEOUT_SECONDS)
+
+
+_publisher_lock = threading.Lock()
+_publisher_instance: _LayerPublisher | None = None
+_publisher_pid: int | None = None
+
+
+def _publisher() -> _LayerPublisher:
+    global _publisher_instance, _publisher_pid
+    with _publisher_lock:
+        # A forked child inherits the object but not the thread: it needs its own.
+        if _publisher_instance is None or _publisher_pid != os.getpid():
+            _publisher_instance = _LayerPublisher()
+            _publisher_pid = os.getpid()
+        return _publisher_instance
+
+
+async def listen(on_ring: Callable[[], None]) -> None:
+    """Call ``on_ring`` whenever the doorbell rings; runs until cancelled."""
+    if uses_channel_layer():
+        await _listen_to_layer(on_ring)
+    else:
+        await _listen_to_datagrams(on_ring)
+
+
+async def _listen_to_layer(on_ring: Callable[[], None]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        await asyncio.Event().wait()
+        return
+    channel = await layer.new_channel()
+    joined = 0.0
+    try:
+        while True:
+            # Group membership expires in channels_redis and vanishes when Redis restarts: renew it.
+            if time.monotonic() - joined > LAYER_REJOIN_SECONDS:
+                try:
+                    await layer.group_add(EVENTS_GROUP, channel)
+                    joined = time.monotonic()
+                except Exception:
+                    logger.warning("could not join the events group; polling the log meanwhile", exc_info=True)
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=LAYER_REJOIN_SECONDS)
+            except TimeoutError:
+                continue
+            if message.get("type") == RING_MESSAGE["type"]:
+                on_ring()
+    finally:
+        with contextlib.suppress(Exception):
+            await layer.group_discard(EVENTS_GROUP, channel)
+
+
+async def _listen_to_datagrams(on_ring: Callable[[], None]) -> None:
+    directory = doorbell_directory()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{os.getpid()}-{id(asyncio.get_running_loop()):x}.sock"
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH_BYTES:
+        logger.warning("the doorbell directory's path is too long for a Unix socket; polling the log only")
+        await asyncio.Event().wait()
+        return
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.setblocking(False)
+    loop = asyncio.get_running_loop()
+    try:
+        receiver.bind(str(path))
+
+        def drain() -> None:
+            # Many rings may queue up while the hub is busy; one wake-up covers them all.
+            with contextlib.suppress(BlockingIOError):
+                while receiver.recv(64):
+                    pass
+            on_ring()
+
+        loop.add_reader(receiver.fileno(), drain)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            loop.remove_reader(receiver.fileno())
+    finally:
+        receiver.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
