@@ -149,8 +149,9 @@ def test_open_clocks_are_judged_when_asked(data: Dataset) -> None:
     early = dt.datetime(2026, 3, 2, 12, 0, tzinfo=AS_OF.tzinfo)
     a = _by_code(agency_kpis(PERIOD, as_of=early))["cgj"].figures
     wo4_wo5 = set(data.wo_ids("WO4", "WO5"))
+    agency = data.world.agency_a.pk
     denominators = {
-        metric: {r["work_order_id"] for r in drilldown(metric, "denominator", PERIOD, as_of=early, agency_id=data.world.agency_a.pk)}
+        metric: {r["work_order_id"] for r in drilldown(metric, "denominator", PERIOD, as_of=early, agency_id=agency)}
         for metric in ("on_time_sign_rate", "on_time_completion_rate", "response_rate")
     }
     assert not wo4_wo5 & denominators["on_time_completion_rate"]
