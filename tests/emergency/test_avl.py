@@ -144,7 +144,10 @@ BAD_JSON = [
     ({"device_id": "IMEI-1", "lon": 109.4, "lat": 24.3, "time": "2026-11-21T10:05:00+08:00"}, "time"),
     ({"device_id": "IMEI-1", "lon": 109.4, "lat": 24.3, "crs": "bd09", "time": "2026-11-21T09:00:00+08:00"}, "crs"),
     ({"device_id": "IMEI-1", "lon": 109.4, "lat": 24.3, "speed": -1, "time": "2026-11-21T09:00:00+08:00"}, "speed"),
-    ({"device_id": "IMEI-1", "lon": 109.4, "lat": 24.3, "heading": 400, "time": "2026-11-21T09:00:00+08:00"}, "heading"),
+    (
+        {"device_id": "IMEI-1", "lon": 109.4, "lat": 24.3, "heading": 400, "time": "2026-11-21T09:00:00+08:00"},
+        "heading",
+    ),
     ({"device_id": "IMEI-1", "lon": True, "lat": 24.3, "time": "2026-11-21T09:00:00+08:00"}, "lon"),
     ({"device_id": "IMEI-1", "lat": 24.3, "time": "2026-11-21T09:00:00+08:00", "altitude": 3}, "lon"),
     ({"positions": []}, "positions"),
@@ -248,8 +251,6 @@ def test_moved_events_are_coalesced_per_unit(world: World, units: dict[str, Unit
     assert send(12, 215)["events"] == 0  # 5 s passed but it moved only 5 m: coalesced
     assert send(67, 215)["events"] == 1  # parked, but a heartbeat is due after 60 s
     moved = Event.objects.filter(type="unit.moved").order_by("id")
-    assert [round(e.payload["unit"]["longitude"], 7) for e in moved] == [
-        round(east_of(m), 7) for m in (0, 210, 215)
-    ]
+    assert [round(e.payload["unit"]["longitude"], 7) for e in moved] == [round(east_of(m), 7) for m in (0, 210, 215)]
     # The unit row itself always has the newest fix.
     assert Unit.objects.get(pk=units["engine"].pk).fix_at == NOW + dt.timedelta(seconds=67)

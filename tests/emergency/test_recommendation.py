@@ -139,9 +139,7 @@ def _ids(body: dict[str, Any], unit_type: str) -> list[int]:
     return [row["unit"]["id"] for row in body["recommendations"][unit_type]]
 
 
-def test_recommendations_are_nearest_first_per_type_with_distance_and_eta(
-    world: World, fleet: dict[str, Unit]
-) -> None:
+def test_recommendations_are_nearest_first_per_type_with_distance_and_eta(world: World, fleet: dict[str, Unit]) -> None:
     with clock.pinned_at(NOW + dt.timedelta(seconds=30)):
         incident = report_incident(world, CENTRE_LON, CENTRE_LAT, "fire")
         response = world.client("commander").get(f"/api/incidents/{incident.pk}/recommendations/")
@@ -159,9 +157,11 @@ def test_recommendations_are_nearest_first_per_type_with_distance_and_eta(
 def test_types_and_per_type_can_be_chosen(world: World, fleet: dict[str, Unit]) -> None:
     with clock.pinned_at(NOW):
         incident = report_incident(world, east_of(2100), CENTRE_LAT, "fire")
-        body = world.client("commander").get(
-            f"/api/incidents/{incident.pk}/recommendations/?types=fire_engine&per_type=2"
-        ).json()
+        body = (
+            world.client("commander")
+            .get(f"/api/incidents/{incident.pk}/recommendations/?types=fire_engine&per_type=2")
+            .json()
+        )
         bad = world.client("commander").get(f"/api/incidents/{incident.pk}/recommendations/?types=tank&per_type=0")
     assert list(body["recommendations"]) == ["fire_engine"]
     assert _ids(body, "fire_engine") == [fleet["engine_2000"].pk, fleet["engine_1000"].pk]
