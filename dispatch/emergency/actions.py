@@ -819,8 +819,6 @@ def do_link_agency(incident_id: int, data: Any, *, actor: User) -> IncidentAgenc
             )
             emit_incident_event(incident, "incident.linked", task=task_summary(link))
             return link
-        if existing.status in (AgencyTaskStatus.NOTIFIED, AgencyTaskStatus.ACKNOWLEDGED, AgencyTaskStatus.WORKING):
-            raise Conflict(_("This agency is already working on the incident."), code="already_linked")
         _transition_task(
             incident,
             existing,

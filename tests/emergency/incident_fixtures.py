@@ -38,8 +38,8 @@ def ok(response: Any, code: int = 200) -> Any:
     return response.json()
 
 
-@pytest.fixture
-def linkage(world: World) -> World:
+@pytest.fixture(name="linkage")
+def linkage_fixture(world: World) -> World:
     """The world plus a district layer and the emergency services (police, fire, ambulance) with users."""
     prepared = PreparedLayer([Feature("450202", "城中区", DISTRICT, "")], "EPSG:4326", {})
     layer = do_import_layer(prepared, level=Level.DISTRICT, name="test districts", source="test")
