@@ -6,7 +6,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from dispatch.models import Stage
+from callcenter.models import Satisfaction, TicketState
+from dispatch.models import Stage, WorkOrderState
 from dispatch.supervision.exports import Table
 from dispatch.supervision.kpis import METRICS, METRICS_BY_CODE, RANKING_KEYS, TREND_CODES, AgencyKpis
 
@@ -17,6 +18,10 @@ def _label(code: str) -> str:
 
 def _stage(code: str) -> str:
     return str(Stage(code).label) if code in Stage.values else code
+
+
+def _choice(choices: type[Any], code: str | None) -> str:
+    return str(choices(code).label) if code in choices.values else (code or "")
 
 
 def kpi_table(rows: list[AgencyKpis]) -> Table:
@@ -119,7 +124,13 @@ def drilldown_table(metric_code: str, part: str, items: list[dict[str, Any]]) ->
     if metric.unit == "ticket":
         headers = [_("Ticket"), _("Ticket state"), _("Title"), _("Latest satisfaction"), _("Resolved")]
         body = [
-            [i["ticket_number"], i["ticket_state"], i["title"], i["latest_satisfaction"], i["latest_resolved"]]
+            [
+                i["ticket_number"],
+                _choice(TicketState, i["ticket_state"]),
+                i["title"],
+                _choice(Satisfaction, i["latest_satisfaction"]),
+                i["latest_resolved"],
+            ]
             for i in items
         ]
     else:
@@ -138,7 +149,7 @@ def drilldown_table(metric_code: str, part: str, items: list[dict[str, Any]]) ->
                 i["work_order_number"],
                 i["ticket_number"],
                 i["agency_code"],
-                i["state"],
+                _choice(WorkOrderState, i["state"]),
                 i["dispatched_at"],
                 i["signed_at"],
                 i["replied_at"],

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 
-from dispatch.models import Agency, EscalationLevel, Stage
+from callcenter.models import Satisfaction, TicketState
+from dispatch.models import Agency, EscalationLevel, Stage, WorkOrderState
 from dispatch.supervision import kpis
 from dispatch.supervision.api import DEFAULT_PERIOD_DAYS, EXPORT_TABLES, default_min_volume
 from realtime.pages import render_screen
@@ -23,6 +24,9 @@ def board(request: HttpRequest) -> HttpResponse:
             "trend_codes": list(kpis.TREND_CODES),
             "stages": [{"code": s.value, "name": str(s.label)} for s in Stage],
             "levels": [{"code": lv.value, "name": str(lv.label)} for lv in EscalationLevel],
+            "work_order_states": {s.value: str(s.label) for s in WorkOrderState},
+            "ticket_states": {s.value: str(s.label) for s in TicketState},
+            "satisfaction": {s.value: str(s.label) for s in Satisfaction},
             "agencies": list(Agency.objects.filter(active=True).values("id", "code", "name")),
             "min_volume": default_min_volume(),
             "default_period_days": DEFAULT_PERIOD_DAYS,

@@ -214,9 +214,9 @@
         const first = el("td", {});
         first.appendChild(ticketLink(item.ticket_id, item.ticket_number));
         tr.appendChild(first);
-        tr.appendChild(el("td", {}, item.ticket_state));
+        tr.appendChild(el("td", {}, (config.ticket_states || {})[item.ticket_state] || item.ticket_state));
         tr.appendChild(el("td", {}, item.title));
-        tr.appendChild(el("td", {}, item.latest_satisfaction || ""));
+        tr.appendChild(el("td", {}, (config.satisfaction || {})[item.latest_satisfaction] || item.latest_satisfaction || ""));
         tr.appendChild(el("td", {}, item.latest_resolved === null ? "" : item.latest_resolved ? gettext("yes") : gettext("no")));
         rows.push(tr);
       });
@@ -229,7 +229,7 @@
         first.appendChild(ticketLink(item.ticket_id, item.ticket_number));
         tr.appendChild(first);
         tr.appendChild(el("td", {}, item.work_order_number));
-        tr.appendChild(el("td", {}, item.state));
+        tr.appendChild(el("td", {}, (config.work_order_states || {})[item.state] || item.state));
         tr.appendChild(el("td", {}, when(item.dispatched_at)));
         tr.appendChild(el("td", {}, when(item.signed_at)));
         tr.appendChild(el("td", {}, when(item.replied_at)));
@@ -333,7 +333,7 @@
     const title = el("div", {});
     if (item.ticket_id) title.appendChild(ticketLink(item.ticket_id, item.work_order_number || item.ticket_number));
     else title.textContent = item.work_order_number || "";
-    title.appendChild(document.createTextNode(" · " + (item.agency ? item.agency.name : "")));
+    title.appendChild(document.createTextNode(" · " + (item.agency ? item.agency.name : gettext("Centre"))));
     li.appendChild(title);
     if (kind === "escalation") {
       li.appendChild(el("div", { className: "meta" }, fmt(gettext("%(stage)s · due %(due)s · fired %(fired)s"), {
