@@ -72,3 +72,14 @@ def report_incident(world: World, lon: float, lat: float, incident_type: str = "
 
 def east_of(metres: float, lon: float = CENTRE_LON) -> float:
     return lon + metres * M_LON
+
+
+def unit_scenario(world: World) -> None:
+    """Unit events touching both agencies (for the socket scope test in tests/realtime/)."""
+    from dispatch.emergency.unit_actions import do_change_unit_status
+
+    suffix = str(Unit.objects.count())
+    a_unit = make_unit(f"A-{suffix}", "fire_engine", world.agency_a)
+    b_unit = make_unit(f"B-{suffix}", "ambulance", world.agency_b)
+    place_unit(world, a_unit, CENTRE_LON, CENTRE_LAT)
+    do_change_unit_status(b_unit.pk, "out_of_service", actor=world.users["handler_b"])

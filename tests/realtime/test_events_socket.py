@@ -86,6 +86,9 @@ def _scenario(world: World) -> dict[str, int]:
         do_record_call_event(
             {"call_id": f"PBX-{ticket_a.pk}", "event": step, "caller": "13812341234"}, actor=users["operator"]
         )
+    from tests.emergency.unit_fixtures import unit_scenario
+
+    unit_scenario(world)  # unit.moved for agency A's unit, unit.status_changed for agency B's
     return {"a": ticket_a.pk, "b": ticket_b.pk}
 
 
