@@ -51,6 +51,25 @@ FIELDS = [
     "article_id",
     "work_order_ids",
     "answer_due_at",
+    # incidents (dispatch/emergency)
+    "type",
+    "level",
+    "title",
+    "coordinate_system",
+    "area_kind",
+    "area_radius_m",
+    "area_geojson",
+    "commander_id",
+    "call_ids",
+    "incident_id",
+    "into_id",
+    "agency_id",
+    "task",
+    "people_count",
+    "contact_phone",
+    "line",
+    "override_reason",
+    "escalate",
 ]
 BODIES = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=6) | VALUES
 
@@ -71,6 +90,29 @@ def _targets(world: World) -> list[tuple[str, str]]:
     urls += [("handler_a", f"/api/work-orders/{work_order}/{a}/") for a in workflow.actions(Machine.WORK_ORDER)]
     urls += [("supervisor", f"/api/work-orders/{work_order}/{a}/") for a in ("urge", "supervise")]
     urls += [("dispatcher", "/api/knowledge/")]
+    urls += _incident_targets(world)
+    return urls
+
+
+def _incident_targets(world: World) -> list[tuple[str, str]]:
+    commander = world.client("commander")
+    body = {"type": "fire", "title": "火情", "latitude": 24.3126, "longitude": 109.4112}
+    incident = commander.post("/api/incidents/", body, format="json").json()
+    link = commander.post(
+        f"/api/incidents/{incident['id']}/agencies/", {"agency_id": world.agency_a.pk, "task": "疏散"}, format="json"
+    ).json()
+    urls = [("commander", "/api/incidents/"), ("commander", f"/api/incidents/{incident['id']}/agencies/")]
+    # attach_ticket is POST /api/tickets/{id}/escalate/ and relink POST /api/incidents/{id}/agencies/ (both above).
+    urls += [
+        ("commander", f"/api/incidents/{incident['id']}/{a}/")
+        for a in workflow.actions(Machine.INCIDENT)
+        if a != "attach_ticket"
+    ]
+    urls += [
+        ("handler_a", f"/api/incident-tasks/{link['id']}/{a}/")
+        for a in workflow.actions(Machine.INCIDENT_TASK)
+        if a != "relink"
+    ]
     return urls
 
 

@@ -64,6 +64,11 @@ _TASK_STAMP_ON_ENTRY = {
 }
 MAX_PEOPLE = 10_000
 
+def is_row_id(value: Any) -> bool:
+    """A value that can be a primary key: an int (not a bool) the databases can store."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
 # --- summaries and events ----------------------------------------------------------------------------
 
 
@@ -306,7 +311,7 @@ def _text(data: dict[str, Any], name: str, errors: dict[str, list[str]], *, max_
 def _commander(value: Any, errors: dict[str, list[str]]) -> User | None:
     if value is None:
         return None
-    commander = User.objects.filter(pk=value, is_active=True).first() if isinstance(value, int) else None
+    commander = User.objects.filter(pk=value, is_active=True).first() if is_row_id(value) else None
     if commander is None or not commander.has_role(*workflow.COMMAND):
         errors["commander_id"] = [_("A user of the command desk (commander, dispatcher).")]
         return None
@@ -334,7 +339,7 @@ def check_report_incident(data: Any, *, location_required: bool = True) -> Incid
     area = check_area(data, system, errors)
     commander = _commander(data.get("commander_id"), errors)
     call_ids = data.get("call_ids") or []
-    if not isinstance(call_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in call_ids):
+    if not isinstance(call_ids, list) or not all(is_row_id(i) for i in call_ids):
         errors["call_ids"] = [_("A list of call ids.")]
         call_ids = []
     elif len(set(call_ids)) != Call.objects.filter(pk__in=call_ids).count():
@@ -473,7 +478,7 @@ def do_escalate_ticket(ticket_id: int, data: Any, *, actor: User) -> Incident:
     note = data.get("note") or ""
     require_text({"note": note}, optional=["note"])
     target_id = data.get("incident_id")
-    if target_id is not None and (not isinstance(target_id, int) or isinstance(target_id, bool)):
+    if target_id is not None and not is_row_id(target_id):
         raise InvalidInput(_("Some fields are not valid."), fields={"incident_id": [_("An incident id.")]})
     form = None if target_id is not None else check_report_incident(data, location_required=False)
     with transaction.atomic(durable=True):
@@ -661,7 +666,7 @@ def do_merge_incident(incident_id: int, *, actor: User, into_id: Any, note: str 
     """合并: duplicate reports of one event. The survivor keeps every ticket, call and caller, and the
     earliest times; the merged incident ends in state merged, pointing at the survivor."""
     require_text({"note": note}, optional=["note"])
-    if not isinstance(into_id, int) or isinstance(into_id, bool) or into_id == incident_id:
+    if not is_row_id(into_id) or into_id == incident_id:
         raise InvalidInput(_("Choose another incident to merge into."), fields={"into_id": [_("Invalid incident.")]})
     with transaction.atomic(durable=True):
         at = clock.now()
@@ -776,7 +781,7 @@ def check_link_agency(data: Any) -> tuple[Agency, str]:
     agency_id = data.get("agency_id")
     agency = (
         Agency.objects.filter(pk=agency_id, active=True).first()
-        if isinstance(agency_id, int) and not isinstance(agency_id, bool)
+        if is_row_id(agency_id)
         else None
     )
     if agency is None:

@@ -23,6 +23,7 @@ from dispatch.emergency.actions import (
     check_report_incident,
     create_incident,
     emit_incident_event,
+    is_row_id,
     link_ticket,
     record_incident_step,
     write_incident_timeline,
@@ -59,7 +60,7 @@ def check_transfer_ticket(data: Any) -> dict[str, Any]:
         if not isinstance(value, str) or len(value) > MAX_TEXT:
             errors[name] = [_("At most %(n)d characters of text.") % {"n": MAX_TEXT}]
     incident_id = data.get("incident_id")
-    if incident_id is not None and (not isinstance(incident_id, int) or isinstance(incident_id, bool)):
+    if incident_id is not None and not is_row_id(incident_id):
         errors["incident_id"] = [_("An incident id.")]
     escalate = data.get("escalate")
     if escalate is not None and not isinstance(escalate, dict):
