@@ -111,11 +111,10 @@ def recommend(
 
     def in_district(unit_id: int) -> bool:
         if unit_id not in district_cache:
-            entry = index.entries.get(unit_id)
-            if entry is None:
+            position = index.position(unit_id)
+            if position is None:
                 return False
-            unit_lon, unit_lat = entry.x / index.kx, entry.y / index.ky
-            district_cache[unit_id] = _district_of(unit_lon, unit_lat) == district
+            district_cache[unit_id] = _district_of(*position) == district
         return district_cache[unit_id]
 
     repair_units: set[int] | None = None

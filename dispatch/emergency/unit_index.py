@@ -22,6 +22,7 @@ import datetime as dt
 import math
 import threading
 import time
+from bisect import insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -49,28 +50,28 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-@dataclass(frozen=True)
-class Entry:
-    unit_id: int
-    unit_type: str
-    x: float  # metres east of the reference meridian at the reference latitude
-    y: float  # metres north of the equator
-    fix_ts: float  # Unix seconds of the fix
-    cell: int
+#: Where a unit is in the index: (unit type, x, y, fix time, cell key). x is metres east of the reference
+#: meridian at the reference latitude, y metres north of the equator, the fix time Unix seconds.
+Entry = tuple[str, float, float, float, int]
+#: What a cell holds per unit: (x, y, fix time). Plain tuples: a move must cost well under a microsecond.
+Point = tuple[float, float, float]
 
 
 class _TypeGrid:
-    __slots__ = ("cells", "max_ix", "max_iy", "members", "min_ix", "min_iy")
+    __slots__ = ("cells", "count", "max_ix", "max_iy", "min_ix", "min_iy")
 
     def __init__(self) -> None:
-        self.cells: dict[int, dict[int, Entry]] = {}
-        self.members: dict[int, Entry] = {}
+        self.cells: dict[int, dict[int, Point]] = {}
+        self.count = 0
         self.min_ix = self.min_iy = 1 << 40
         self.max_ix = self.max_iy = -(1 << 40)
 
-    def add(self, entry: Entry, ix: int, iy: int) -> None:
-        self.cells.setdefault(entry.cell, {})[entry.unit_id] = entry
-        self.members[entry.unit_id] = entry
+    def add(self, unit_id: int, point: Point, cell: int, ix: int, iy: int) -> None:
+        bucket = self.cells.get(cell)
+        if bucket is None:
+            bucket = self.cells[cell] = {}
+        bucket[unit_id] = point
+        self.count += 1
         # The occupied range only grows: a bound for the ring search, never a correctness input.
         if ix < self.min_ix:
             self.min_ix = ix
@@ -81,13 +82,34 @@ class _TypeGrid:
         if iy > self.max_iy:
             self.max_iy = iy
 
-    def discard(self, entry: Entry) -> None:
-        bucket = self.cells.get(entry.cell)
-        if bucket is not None:
-            bucket.pop(entry.unit_id, None)
+    def discard(self, unit_id: int, cell: int) -> None:
+        bucket = self.cells.get(cell)
+        if bucket is not None and bucket.pop(unit_id, None) is not None:
+            self.count -= 1
             if not bucket:
-                del self.cells[entry.cell]
-        self.members.pop(entry.unit_id, None)
+                del self.cells[cell]
+
+
+def _offer(best: list[tuple[float, int]], k: int, bucket: dict[int, Point], qx: float, qy: float,
+           fresh_since: float, accept: Callable[[int], bool] | None) -> None:  # fmt: skip
+    """Merge a cell's units into ``best`` (sorted (squared distance, unit id), at most k long)."""
+    worst = best[-1][0] if len(best) == k else math.inf
+    for unit_id, (x, y, fix_ts) in bucket.items():
+        dx = x - qx
+        dy = y - qy
+        d2 = dx * dx + dy * dy
+        if d2 > worst:
+            continue
+        if fix_ts < fresh_since or (accept is not None and not accept(unit_id)):
+            continue
+        pair = (d2, unit_id)
+        if len(best) == k:
+            if pair >= best[-1]:
+                continue
+            best.pop()
+        insort(best, pair)
+        if len(best) == k:
+            worst = best[-1][0]
 
 
 class MovingUnitIndex:
@@ -108,34 +130,40 @@ class MovingUnitIndex:
     def project(self, lon: float, lat: float) -> tuple[float, float]:
         return lon * self.kx, lat * self.ky
 
+    def position(self, unit_id: int) -> tuple[float, float] | None:
+        """(lon, lat) of an indexed unit."""
+        entry = self.entries.get(unit_id)
+        return None if entry is None else (entry[1] / self.kx, entry[2] / self.ky)
+
     def planar_distance(self, lon1: float, lat1: float, lon2: float, lat2: float) -> float:
         """The metric the index ranks by (tests compare brute force against the same one)."""
         return math.hypot((lon1 - lon2) * self.kx, (lat1 - lat2) * self.ky)
 
     def upsert(self, unit_id: int, unit_type: str, lon: float, lat: float, fix_ts: float) -> None:
         """Insert or move an eligible unit (also a change of type)."""
-        x, y = lon * self.kx, lat * self.ky
-        ix, iy = math.floor(x / self.cell), math.floor(y / self.cell)
+        x = lon * self.kx
+        y = lat * self.ky
+        ix = math.floor(x / self.cell)
+        iy = math.floor(y / self.cell)
         cell = ix * _ROW + iy
+        point = (x, y, fix_ts)
         old = self.entries.get(unit_id)
-        entry = Entry(unit_id, unit_type, x, y, fix_ts, cell)
-        self.entries[unit_id] = entry
+        self.entries[unit_id] = (unit_type, x, y, fix_ts, cell)
+        if old is not None and old[4] == cell and old[0] == unit_type:
+            self.grids[unit_type].cells[cell][unit_id] = point  # moved within its cell: one dict write
+            return
+        if old is not None:
+            self.grids[old[0]].discard(unit_id, old[4])
         grid = self.grids.get(unit_type)
         if grid is None:
             grid = self.grids[unit_type] = _TypeGrid()
-        if old is not None:
-            if old.cell == cell and old.unit_type == unit_type:
-                grid.cells[cell][unit_id] = entry
-                grid.members[unit_id] = entry
-                return
-            self.grids[old.unit_type].discard(old)
-        grid.add(entry, ix, iy)
+        grid.add(unit_id, point, cell, ix, iy)
 
     def remove(self, unit_id: int) -> None:
         """The unit may no longer be recommended (dispatched, out of service, inactive, no fix)."""
         old = self.entries.pop(unit_id, None)
         if old is not None:
-            self.grids[old.unit_type].discard(old)
+            self.grids[old[0]].discard(unit_id, old[4])
 
     def nearest(
         self,
@@ -150,65 +178,46 @@ class MovingUnitIndex:
         """Up to k (unit id, planar metres) of the type, nearest first (ties by unit id), skipping fixes
         older than ``fresh_since`` (Unix seconds) and units ``accept`` refuses."""
         grid = self.grids.get(unit_type)
-        if grid is None or not grid.members or k <= 0:
+        if grid is None or not grid.count or k <= 0:
             return []
         qx, qy = lon * self.kx, lat * self.ky
-        best: list[tuple[float, int]] = []  # (squared distance, unit id), sorted, at most k
-
-        def consider(entries: Iterable[Entry]) -> None:
-            for entry in entries:
-                dx, dy = entry.x - qx, entry.y - qy
-                d2 = dx * dx + dy * dy
-                if len(best) == k and (d2, entry.unit_id) >= best[-1]:
-                    continue
-                if entry.fix_ts < fresh_since or (accept is not None and not accept(entry.unit_id)):
-                    continue
-                pair = (d2, entry.unit_id)
-                position = len(best)
-                while position and best[position - 1] > pair:
-                    position -= 1
-                best.insert(position, pair)
-                if len(best) > k:
-                    best.pop()
-
-        if len(grid.members) <= SCAN_BELOW:
-            consider(grid.members.values())
-        else:
-            cell = self.cell
-            cx, cy = math.floor(qx / cell), math.floor(qy / cell)
-            reach = max(cx - grid.min_ix, grid.max_ix - cx, cy - grid.min_iy, grid.max_iy - cy, 0)
-            cells = grid.cells
-            r = 0
-            while True:
-                if r == 0:
-                    bucket = cells.get(cx * _ROW + cy)
-                    if bucket:
-                        consider(bucket.values())
-                else:
-                    # The ring's rows and columns, clipped to the occupied range (far queries stay cheap).
-                    low_x, high_x = max(cx - r, grid.min_ix), min(cx + r, grid.max_ix)
-                    for iy in (cy - r, cy + r):
-                        if grid.min_iy <= iy <= grid.max_iy:
-                            for ix in range(low_x, high_x + 1):
-                                bucket = cells.get(ix * _ROW + iy)
-                                if bucket:
-                                    consider(bucket.values())
-                    low_y, high_y = max(cy - r + 1, grid.min_iy), min(cy + r - 1, grid.max_iy)
-                    for ix in (cx - r, cx + r):
-                        if grid.min_ix <= ix <= grid.max_ix:
-                            for iy in range(low_y, high_y + 1):
-                                bucket = cells.get(ix * _ROW + iy)
-                                if bucket:
-                                    consider(bucket.values())
-                if r >= reach:
+        best: list[tuple[float, int]] = []
+        cells = grid.cells
+        if grid.count <= SCAN_BELOW:
+            for bucket in cells.values():
+                _offer(best, k, bucket, qx, qy, fresh_since, accept)
+            return [(unit_id, math.sqrt(d2)) for d2, unit_id in best]
+        cell = self.cell
+        cx, cy = math.floor(qx / cell), math.floor(qy / cell)
+        min_ix, max_ix, min_iy, max_iy = grid.min_ix, grid.max_ix, grid.min_iy, grid.max_iy
+        reach = max(cx - min_ix, max_ix - cx, cy - min_iy, max_iy - cy, 0)
+        bucket = cells.get(cx * _ROW + cy)
+        if bucket:
+            _offer(best, k, bucket, qx, qy, fresh_since, accept)
+        r = 0
+        while r < reach:
+            if len(best) == k:
+                # Every unsearched unit lies outside the (2r+1)^2 block around the query's cell.
+                edge = min(qx - (cx - r) * cell, (cx + r + 1) * cell - qx, qy - (cy - r) * cell,
+                           (cy + r + 1) * cell - qy)  # fmt: skip
+                if best[-1][0] <= edge * edge:
                     break
-                if len(best) == k:
-                    # Every unsearched unit lies outside the (2r+1)^2 block around the query's cell.
-                    edge = min(qx - (cx - r) * cell, (cx + r + 1) * cell - qx, qy - (cy - r) * cell,
-                               (cy + r + 1) * cell - qy)  # fmt: skip
-                    if best[-1][0] <= edge * edge:
-                        break
-                r += 1
+            r += 1
+            # The ring's rows and columns, clipped to the occupied range (far queries stay cheap).
+            low_x, high_x = max(cx - r, min_ix), min(cx + r, max_ix)
+            for iy in (cy - r, cy + r):
+                if min_iy <= iy <= max_iy:
+                    for ix in range(low_x, high_x + 1):
+                        bucket = cells.get(ix * _ROW + iy)
+                        if bucket:
+                            _offer(best, k, bucket, qx, qy, fresh_since, accept)
+            low_y, high_y = max(cy - r + 1, min_iy), min(cy + r - 1, max_iy)
+            for ix in (cx - r, cx + r):
+                if min_ix <= ix <= max_ix:
+                    for iy in range(low_y, high_y + 1):
+                        bucket = cells.get(ix * _ROW + iy)
+                        if bucket:
+                            _offer(best, k, bucket, qx, qy, fresh_since, accept)
         return [(unit_id, math.sqrt(d2)) for d2, unit_id in best]
 
 

@@ -1,0 +1,333 @@
+"""Nearest-available-unit benchmark: 5,000 units moving while the command desk asks for the nearest units.
+
+Run from the project root:
+
+    .venv/bin/python benchmarks/nearest_units.py [--units 5000] [--queries 20000] [--moves-per-query 10] [--seed 1]
+
+5,000 units of five types are spread over a 40 km x 40 km square around Liuzhou; about 80% are
+available. The run interleaves position updates with queries: before every query, ``--moves-per-query``
+random units move (a random step of up to ~60 m) and one in fifty of those moves also changes the unit's
+availability (dispatched units leave the index, returning ones come back). Every query asks for the
+nearest available unit of a random type at a random place in the square. Three ways, in one run:
+
+- ours: ``MovingUnitIndex`` (dispatch/emergency/unit_index.py). The time of a query includes applying
+  the moves before it to the index (``upsert``/``remove``), so the percentiles are "per query including
+  index maintenance";
+- loop: a Python minimum-distance loop over every unit record, skipping other types and unavailable
+  units, with the great-circle (haversine) distance the API reports - what a first implementation
+  would write; its moves are plain attribute updates. Timed on ``--loop-queries`` queries. Two faster
+  loops are reported for reference: planar metres over parallel lists, and the same over a pre-filtered
+  list (only the type's available units, kept up to date outside the timing);
+- raw: ``shapely.STRtree.query_nearest`` on the pre-filtered set (the type's available units, in the
+  same projected metres). The trees are built outside the timing, once per type, on a frozen snapshot:
+  a lower bound that ignores keeping the trees current. Their build time is reported separately.
+
+Answers are compared on a frozen snapshot after the moving phase (ours with k=1 against the loop and
+raw for every query); the script exits with status 1 if any nearest unit differs. Speed targets (>= 100x
+the loop, <= 2x raw, p99 <= 1 ms per query including maintenance) are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dispatch.emergency.unit_index import MovingUnitIndex, distance_m  # noqa: E402
+
+TYPES = ("police_car", "fire_engine", "ambulance", "rescue_team", "repair_crew")
+CENTRE_LON, CENTRE_LAT = 109.4112, 24.3126
+HALF_SIDE_DEG = 0.18  # about 20 km each way
+STEP_DEG = 0.0004  # about 45 m in each axis at most
+LOOP_TARGET, RAW_TARGET, P99_TARGET_MS = 100.0, 2.0, 1.0
+
+
+class Fleet:
+    """The ground truth: every unit's type, availability and position."""
+
+    def __init__(self, count: int, rng: random.Random):
+        self.rng = rng
+        self.types = [TYPES[i % len(TYPES)] for i in range(count)]
+        self.available = [rng.random() < 0.8 for _ in range(count)]
+        self.lons = [CENTRE_LON + rng.uniform(-HALF_SIDE_DEG, HALF_SIDE_DEG) for _ in range(count)]
+        self.lats = [CENTRE_LAT + rng.uniform(-HALF_SIDE_DEG, HALF_SIDE_DEG) for _ in range(count)]
+
+    def move(self, unit: int) -> bool:
+        """A step of the random walk; returns whether availability flipped too."""
+        self.lons[unit] += self.rng.uniform(-STEP_DEG, STEP_DEG)
+        self.lats[unit] += self.rng.uniform(-STEP_DEG, STEP_DEG)
+        if self.rng.random() < 0.02:
+            self.available[unit] = not self.available[unit]
+            return True
+        return False
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def summary(name: str, ns: list[int]) -> dict[str, float]:
+    us = [v / 1000 for v in ns]
+    row = {"mean": sum(us) / len(us), "p50": percentile(us, 50), "p99": percentile(us, 99), "max": max(us)}
+    print(
+        f"  {name:<44} n={len(us):>6}  mean {row['mean']:9.2f} us  p50 {row['p50']:9.2f} us  "
+        f"p99 {row['p99']:9.2f} us  max {row['max']:9.2f} us"
+    )
+    return row
+
+
+def make_queries(rng: random.Random, count: int) -> list[tuple[str, float, float]]:
+    return [
+        (
+            rng.choice(TYPES),
+            CENTRE_LON + rng.uniform(-HALF_SIDE_DEG, HALF_SIDE_DEG),
+            CENTRE_LAT + rng.uniform(-HALF_SIDE_DEG, HALF_SIDE_DEG),
+        )
+        for _ in range(count)
+    ]
+
+
+def run_ours(fleet: Fleet, index: MovingUnitIndex, queries: list, moves: list[list[int]], k: int) -> list[int]:
+    timings = []
+    perf = time.perf_counter_ns
+    for (unit_type, lon, lat), batch in zip(queries, moves, strict=True):
+        flips = [fleet.move(unit) for unit in batch]  # the world moves (not timed)...
+        start = perf()
+        for unit, _flipped in zip(batch, flips, strict=True):  # ...the index follows (timed)
+            if fleet.available[unit]:
+                index.upsert(unit, fleet.types[unit], fleet.lons[unit], fleet.lats[unit], 0.0)
+            else:
+                index.remove(unit)
+        index.nearest(unit_type, lon, lat, k)
+        timings.append(perf() - start)
+    return timings
+
+
+class UnitRecord:
+    __slots__ = ("available", "lat", "lon", "unit_id", "unit_type")
+
+    def __init__(self, unit_id: int, unit_type: str, available: bool, lon: float, lat: float):
+        self.unit_id, self.unit_type, self.available, self.lon, self.lat = unit_id, unit_type, available, lon, lat
+
+
+def records_of(fleet: Fleet) -> list[UnitRecord]:
+    return [
+        UnitRecord(i, fleet.types[i], fleet.available[i], fleet.lons[i], fleet.lats[i]) for i in range(len(fleet.types))
+    ]
+
+
+def naive_nearest(records: list[UnitRecord], unit_type: str, lon: float, lat: float) -> int:
+    best, best_m = -1, math.inf
+    for record in records:
+        if record.unit_type != unit_type or not record.available:
+            continue
+        metres = distance_m(record.lon, record.lat, lon, lat)
+        if metres < best_m:
+            best, best_m = record.unit_id, metres
+    return best
+
+
+def run_naive(fleet: Fleet, records: list[UnitRecord], queries: list, moves: list[list[int]]) -> list[int]:
+    timings = []
+    perf = time.perf_counter_ns
+    for (unit_type, lon, lat), batch in zip(queries, moves, strict=True):
+        for unit in batch:
+            fleet.move(unit)
+        start = perf()
+        for unit in batch:  # the loop's "maintenance" is updating its records
+            record = records[unit]
+            record.lon, record.lat, record.available = fleet.lons[unit], fleet.lats[unit], fleet.available[unit]
+        naive_nearest(records, unit_type, lon, lat)
+        timings.append(perf() - start)
+    return timings
+
+
+def loop_nearest(fleet: Fleet, kx: float, ky: float, unit_type: str, lon: float, lat: float) -> int:
+    best, best_d2 = -1, math.inf
+    types, available, lons, lats = fleet.types, fleet.available, fleet.lons, fleet.lats
+    for unit in range(len(types)):
+        if types[unit] != unit_type or not available[unit]:
+            continue
+        dx, dy = (lons[unit] - lon) * kx, (lats[unit] - lat) * ky
+        d2 = dx * dx + dy * dy
+        if d2 < best_d2 or (d2 == best_d2 and unit < best):
+            best, best_d2 = unit, d2
+    return best
+
+
+def prefiltered_nearest(rows: list[tuple[int, float, float]], lon: float, lat: float, kx: float, ky: float) -> int:
+    best, best_d2 = -1, math.inf
+    for unit, ulon, ulat in rows:
+        dx, dy = (ulon - lon) * kx, (ulat - lat) * ky
+        d2 = dx * dx + dy * dy
+        if d2 < best_d2 or (d2 == best_d2 and unit < best):
+            best, best_d2 = unit, d2
+    return best
+
+
+def run_loop(fleet: Fleet, kx: float, ky: float, queries: list, moves: list[list[int]]) -> list[int]:
+    timings = []
+    perf = time.perf_counter_ns
+    for (unit_type, lon, lat), batch in zip(queries, moves, strict=True):
+        for unit in batch:
+            fleet.move(unit)  # the loop's "maintenance" is the list update itself
+        start = perf()
+        loop_nearest(fleet, kx, ky, unit_type, lon, lat)
+        timings.append(perf() - start)
+    return timings
+
+
+def prefiltered(fleet: Fleet) -> dict[str, list[tuple[int, float, float]]]:
+    rows: dict[str, list[tuple[int, float, float]]] = {t: [] for t in TYPES}
+    for unit, unit_type in enumerate(fleet.types):
+        if fleet.available[unit]:
+            rows[unit_type].append((unit, fleet.lons[unit], fleet.lats[unit]))
+    return rows
+
+
+def build_trees(fleet: Fleet, kx: float, ky: float) -> dict[str, tuple[shapely.STRtree, np.ndarray]]:
+    trees = {}
+    for unit_type, rows in prefiltered(fleet).items():
+        ids = np.array([unit for unit, _lon, _lat in rows], dtype=np.int64)
+        points = shapely.points([lon * kx for _u, lon, _l in rows], [lat * ky for _u, _lo, lat in rows])
+        trees[unit_type] = (shapely.STRtree(points), ids)
+    return trees
+
+
+def run_raw(trees: dict, kx: float, ky: float, queries: list) -> tuple[list[int], list[int]]:
+    timings, answers = [], []
+    perf = time.perf_counter_ns
+    for unit_type, lon, lat in queries:
+        tree, ids = trees[unit_type]
+        start = perf()
+        found = tree.query_nearest(shapely.Point(lon * kx, lat * ky))
+        timings.append(perf() - start)
+        answers.append(int(ids[found].min()) if len(found) else -1)
+    return timings, answers
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--units", type=int, default=5000)
+    parser.add_argument("--queries", type=int, default=20000)
+    parser.add_argument("--loop-queries", type=int, default=2000)
+    parser.add_argument("--moves-per-query", type=int, default=10)
+    parser.add_argument("--cell-metres", type=float, default=1000.0)
+    parser.add_argument("--seed", type=int, default=1)
+    options = parser.parse_args(argv)
+
+    print(
+        f"nearest_units: {options.units} units, {options.queries} queries, {options.moves_per_query} moves per "
+        f"query, cell {options.cell_metres:.0f} m, seed {options.seed}"
+    )
+    print(
+        f"Python {platform.python_version()}, shapely {shapely.__version__}, GEOS {shapely.geos_version_string}, "
+        f"{platform.machine()}"
+    )
+    rng = random.Random(options.seed)
+    fleet = Fleet(options.units, rng)
+    index = MovingUnitIndex(cell_metres=options.cell_metres)
+    kx, ky = index.kx, index.ky
+    start = time.perf_counter()
+    for unit in range(options.units):
+        if fleet.available[unit]:
+            index.upsert(unit, fleet.types[unit], fleet.lons[unit], fleet.lats[unit], 0.0)
+    print(f"initial index of {len(index)} available units built in {(time.perf_counter() - start) * 1000:.1f} ms")
+
+    def plan(count: int) -> tuple[list, list[list[int]]]:
+        queries = make_queries(rng, count)
+        moves = [[rng.randrange(options.units) for _ in range(options.moves_per_query)] for _ in range(count)]
+        return queries, moves
+
+    print("\nMoving phase (per query, including the moves before it for ours):")
+    queries, moves = plan(options.queries)
+    ours1 = summary("ours k=1 (moves + query)", run_ours(fleet, index, queries, moves, 1))
+    queries, moves = plan(options.queries)
+    ours3 = summary("ours k=3 (moves + query)", run_ours(fleet, index, queries, moves, 3))
+    records = records_of(fleet)
+    queries, moves = plan(options.loop_queries)
+    loop_row = summary("loop: haversine over all unit records", run_naive(fleet, records, queries, moves))
+    queries, moves = plan(options.loop_queries)
+    fast_loop_row = summary("(reference) loop: planar over parallel lists", run_loop(fleet, kx, ky, queries, moves))
+    # Ours must still agree with the truth after the moving phase (the index followed every move).
+    for unit in range(options.units):
+        if fleet.available[unit]:
+            index.upsert(unit, fleet.types[unit], fleet.lons[unit], fleet.lats[unit], 0.0)
+        else:
+            index.remove(unit)
+
+    print("\nFrozen snapshot (same queries for every method; answers compared):")
+    queries = make_queries(rng, min(options.queries, 5000))
+    rows = prefiltered(fleet)
+    build_start = time.perf_counter()
+    trees = build_trees(fleet, kx, ky)
+    build_ms = (time.perf_counter() - build_start) * 1000
+    raw_timings, raw_answers = run_raw(trees, kx, ky, queries)
+    raw_row = summary("raw STRtree.query_nearest (pre-filtered)", raw_timings)
+    ours_timings, ours_answers = [], []
+    perf = time.perf_counter_ns
+    for unit_type, lon, lat in queries:
+        begin = perf()
+        found = index.nearest(unit_type, lon, lat, 1)
+        ours_timings.append(perf() - begin)
+        ours_answers.append(found[0][0] if found else -1)
+    ours_frozen = summary("ours k=1 (query only)", ours_timings)
+    pre_timings, loop_answers = [], []
+    sample = queries[: options.loop_queries]
+    for unit_type, lon, lat in sample:
+        begin = perf()
+        prefiltered_nearest(rows[unit_type], lon, lat, kx, ky)
+        pre_timings.append(perf() - begin)
+        loop_answers.append(loop_nearest(fleet, kx, ky, unit_type, lon, lat))
+    pre_row = summary("loop over the pre-filtered list", pre_timings)
+    print(f"  raw trees (5 types) built in {build_ms:.2f} ms, outside the timings")
+
+    mismatches = sum(a != b for a, b in zip(ours_answers, raw_answers, strict=True))
+    mismatches += sum(a != b for a, b in zip(ours_answers, loop_answers, strict=False))
+    print(f"\nAnswers: {len(queries)} queries, {mismatches} differences between ours, raw and the loop")
+
+    def ratio(slow: dict[str, float], fast: dict[str, float]) -> str:
+        return f"{slow['p50'] / fast['p50']:.1f}x by medians, {slow['mean'] / fast['mean']:.1f}x by means"
+
+    checks: list[tuple[str, bool, Callable[[], str]]] = [
+        (
+            f">= {LOOP_TARGET:.0f}x the haversine loop (medians)",
+            loop_row["p50"] / ours1["p50"] >= LOOP_TARGET,
+            lambda: ratio(loop_row, ours1),
+        ),
+        ("(reference) planar loop over parallel lists", True, lambda: ratio(fast_loop_row, ours1)),
+        ("(reference) planar loop over the pre-filtered list", True, lambda: ratio(pre_row, ours_frozen)),
+        (
+            f"<= {RAW_TARGET:.0f}x raw STRtree, ours incl. moves (medians)",
+            ours1["p50"] / raw_row["p50"] <= RAW_TARGET,
+            lambda: (
+                f"{ours1['p50'] / raw_row['p50']:.2f}x; query only {ours_frozen['p50'] / raw_row['p50']:.2f}x "
+                f"(means {ours1['mean'] / raw_row['mean']:.2f}x, {ours_frozen['mean'] / raw_row['mean']:.2f}x)"
+            ),
+        ),
+        (
+            f"p99 <= {P99_TARGET_MS:.0f} ms per query incl. maintenance",
+            ours1["p99"] <= P99_TARGET_MS * 1000 and ours3["p99"] <= P99_TARGET_MS * 1000,
+            lambda: f"k=1 {ours1['p99']:.1f} us, k=3 {ours3['p99']:.1f} us",
+        ),
+    ]
+    print("\nTargets:")
+    for label, met, detail in checks:
+        print(f"  {label:<55} {'met' if met else 'NOT met':<8} {detail()}")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
