@@ -143,7 +143,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def timeline(self, request: Request, pk: str) -> Response:
         incident = self.get_object()
         rows = visible_incident_timeline(current_user(request), incident).select_related("actor").order_by("id")
-        return Response(IncidentTimelineSerializer(rows, many=True).data)
+        return Response(IncidentTimelineSerializer(rows, many=True, context=self.get_serializer_context()).data)
 
     def _transition(self, request: Request, name: str) -> Response:
         incident_id = self._visible_id()

@@ -98,9 +98,14 @@ class AgencyTaskSerializer(serializers.ModelSerializer):
         return workflow.available_actions(Machine.INCIDENT_TASK, link.status, self._viewer(), agency_id=link.agency_id)
 
 
+#: Details of timeline rows that say who reported (tickets, calls): centre information.
+REPORTER_KEYS = frozenset({"ticket", "ticket_id", "tickets_added", "calls", "transfer_id", "override_reason"})
+
+
 class IncidentTimelineSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
     agency = serializers.SerializerMethodField()
+    data = serializers.SerializerMethodField()
 
     class Meta:
         model = IncidentTimelineEntry
@@ -111,6 +116,12 @@ class IncidentTimelineSerializer(serializers.ModelSerializer):
 
     def get_agency(self, entry: IncidentTimelineEntry) -> str | None:
         return entry.agency_link.agency.code if entry.agency_link_id and entry.agency_link else None
+
+    def get_data(self, entry: IncidentTimelineEntry) -> dict[str, Any]:
+        request = self.context.get("request")
+        if request is not None and sees_reporters(current_user(request)):
+            return dict(entry.data)
+        return {key: value for key, value in entry.data.items() if key not in REPORTER_KEYS}
 
 
 class TransferSerializer(serializers.ModelSerializer):
@@ -220,7 +231,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
 
     def get_timeline(self, incident: Incident) -> Any:
         rows = visible_incident_timeline(self._viewer(), incident).select_related("actor").order_by("id")
-        return IncidentTimelineSerializer(rows, many=True).data
+        return IncidentTimelineSerializer(rows, many=True, context=self.context).data
 
     def get_available_actions(self, incident: Incident) -> list[str]:
         return workflow.available_actions(Machine.INCIDENT, incident.state, self._viewer())
