@@ -23,8 +23,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
-from dispatch import clock
 from dispatch.models import Escalation, EscalationLevel, StageClock, Timer, TimerOutcome
 
 PG_CHANNEL = "hotline_timers"
@@ -82,7 +82,8 @@ def fired_levels(clock_id: int) -> set[str]:
 
 def ring_if_soon(fire_times: Iterable[dt.datetime]) -> None:
     """Ring after commit when a new timer falls due before a sleeping worker would look anyway."""
-    horizon = clock.now() + dt.timedelta(seconds=max_sleep_seconds())
+    # Wall-clock time on purpose: workers sleep in real time, whatever time an action was pinned to.
+    horizon = timezone.now() + dt.timedelta(seconds=max_sleep_seconds())
     if not any(t <= horizon for t in fire_times):
         return
     if is_postgres():

@@ -5,12 +5,14 @@ Run any number of these beside the web processes; see dispatch/escalations.py fo
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import signal
 from types import FrameType
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from dispatch import clock
@@ -18,6 +20,10 @@ from dispatch.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_
 from dispatch.timers import Doorbell, max_sleep_seconds
 
 logger = logging.getLogger(__name__)
+
+
+class _Stop(Exception):
+    pass
 
 
 class Command(BaseCommand):
@@ -30,19 +36,30 @@ class Command(BaseCommand):
             "--max-sleep", type=float, default=None, help="longest sleep in seconds (default: the setting, 30)"
         )
         parser.add_argument("--once", action="store_true", help="fire what is due now and exit")
+        parser.add_argument(
+            "--now", type=dt.datetime.fromisoformat, default=None, help="with --once: fire what is due at this time"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         batch, lease = options["batch"], options["lease"]
         if options["once"]:
-            result = fire_due_timers(batch=batch, lease_seconds=lease)
+            moment = options["now"]
+            if moment is not None and moment.tzinfo is None:
+                raise CommandError("--now needs a time zone offset, e.g. 2026-03-04T00:00:00+08:00")
+            with clock.pinned_at(moment) if moment is not None else contextlib.nullcontext():
+                result = fire_due_timers(batch=batch, lease_seconds=lease)
             self.stdout.write(f"fired {result.fired}, cancelled {result.cancelled}")
             return
         cap = options["max_sleep"] if options["max_sleep"] is not None else max_sleep_seconds()
-        stopping = False
+        stopping = sleeping = False
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
+            # Mid-round the flag ends the loop after the round; asleep, end the sleep now (a sleep would
+            # otherwise resume after the handler).
             nonlocal stopping
             stopping = True
+            if sleeping:
+                raise _Stop
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -64,7 +81,13 @@ class Command(BaseCommand):
                 sleep = cap if wake_at is None else (wake_at - clock.now()).total_seconds()
                 sleep = min(max(sleep, 0.0), cap)
                 if sleep > 0 and not stopping:
-                    doorbell.wait(sleep)
+                    sleeping = True
+                    try:
+                        doorbell.wait(sleep)
+                    except _Stop:
+                        break
+                    finally:
+                        sleeping = False
                 if stopping:
                     break
         finally:
