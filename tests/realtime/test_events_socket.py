@@ -86,10 +86,28 @@ def _scenario(world: World) -> dict[str, int]:
         do_record_call_event(
             {"call_id": f"PBX-{ticket_a.pk}", "event": step, "caller": "13812341234"}, actor=users["operator"]
         )
+    _incident_scenario(world)
     from tests.emergency.unit_fixtures import unit_scenario
 
     unit_scenario(world)  # unit.moved for agency A's unit, unit.status_changed for agency B's
     return {"a": ticket_a.pk, "b": ticket_b.pk}
+
+
+def _incident_scenario(world: World) -> None:
+    """Every incident event type; agency_a is linked to the first incident only."""
+    from dispatch.emergency import actions as emergency
+
+    users = world.users
+    body = {"type": "fire", "title": "火情", "latitude": 24.3126, "longitude": 109.4112}
+    incident = emergency.do_report_incident(body, actor=users["commander"])
+    duplicate = emergency.do_report_incident(body, actor=users["operator"])
+    link = emergency.do_link_agency(
+        incident.pk, {"agency_id": world.agency_a.pk, "task": "疏散"}, actor=users["commander"]
+    )
+    emergency.do_act_on_task(link.pk, "acknowledge", {}, actor=users["handler_a"])
+    emergency.do_link_agency(duplicate.pk, {"agency_id": world.agency_b.pk, "task": "警戒"}, actor=users["commander"])
+    emergency.do_transition_incident(duplicate.pk, "confirm", actor=users["commander"])
+    emergency.do_merge_incident(duplicate.pk, actor=users["commander"], into_id=incident.pk)
 
 
 async def test_anonymous_and_foreign_origin_handshakes_are_rejected(world: World) -> None:
