@@ -305,3 +305,17 @@ def test_kpi_endpoint_query_count_is_flat_in_agencies(data: Dataset) -> None:
     everyone = count(f"/api/supervision/kpis/?{PERIOD_QUERY}")
     # All agencies add the ranking (one more KPI pass of three queries); the agency filter adds its check.
     assert everyone - one == 3 - 1
+
+
+def test_live_lists_query_count_is_flat_in_cards(data: Dataset) -> None:
+    def count() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            body = _get(data.world, "supervisor", "/api/supervision/escalations/").json()
+        return len(captured.captured_queries), len(body["red"]) + len(body["cases"]) + len(body["reprimands"])
+
+    fire_due_timers(now=at(16, 12))  # only part of the ladder has fired by mid-March
+    few_queries, few_cards = count()
+    fire_due_timers(now=AS_OF)
+    many_queries, many_cards = count()
+    assert many_cards > few_cards
+    assert many_queries == few_queries
