@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
         manage(python, "compilemessages", "--ignore=.venv", "--ignore=build", "--ignore=var")
     manage(python, "load_demo_city")
     daphne = str(venv_bin("daphne"))
+    # The demo's vehicles report positions beside the server (Ctrl-C stops both: same process group).
+    subprocess.Popen([python, "manage.py", "simulate_units"], cwd=REPO_ROOT)
     print(f"Open http://{options.host}:{options.port}/", flush=True)
     os.chdir(REPO_ROOT)
     os.execv(daphne, [daphne, "-b", options.host, "-p", str(options.port), "config.asgi:application"])

@@ -177,6 +177,7 @@ class Command(BaseCommand):
                 extension=spec.get("extension", ""),
             )
         call_command("load_demo_boundaries", stdout=self.stdout)
+        call_command("load_demo_units", stdout=self.stdout)  # idempotent by call sign
         self.stdout.write(
             f"Reference data: {Agency.objects.count()} agencies, {appeal_types} appeal types, "
             f"{leaves} subjects, {KnowledgeArticle.objects.count()} knowledge articles."
