@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Subquery
+
 from callcenter.models import Ticket
 from dispatch.emergency.models import Unit
 from dispatch.errors import NotFound
@@ -31,10 +33,11 @@ def lock_work_orders_of_ticket(ticket: Ticket) -> list[WorkOrder]:
 
 
 def lock_work_order(work_order_id: int) -> tuple[Ticket, WorkOrder]:
-    ticket_id = WorkOrder.objects.filter(pk=work_order_id).values_list("ticket_id", flat=True).first()
-    if ticket_id is None:
+    # The ticket is found and locked in one statement, before its work order (the lock order above).
+    owner = WorkOrder.objects.filter(pk=work_order_id).values("ticket_id")[:1]
+    ticket = Ticket.objects.select_for_update().filter(pk=Subquery(owner)).select_related("subject").first()
+    if ticket is None:
         raise NotFound("No such work order.")
-    ticket = lock_ticket(ticket_id)
     work_order = WorkOrder.objects.select_for_update().select_related("agency").get(pk=work_order_id)
     return ticket, work_order
 

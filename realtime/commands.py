@@ -77,10 +77,15 @@ def run_command(user: User, message: dict[str, Any]) -> dict[str, Any]:
             "fields": _flatten(data.errors),
         }
     try:
-        act(work_order_id, actor=user, **data.validated_data)
+        result = act(work_order_id, actor=user, **data.validated_data)
     except DomainError as error:
         return {**answer, "ok": False, "code": error.code, "message": error.message, "fields": error.fields}
     except ObjectDoesNotExist:
         return {**answer, "ok": False, "code": "not_found", "message": _("Not found."), "fields": {}}
-    state = WorkOrder.objects.filter(pk=work_order_id).values_list("state", flat=True).first()
+    # Most actions return the work order they moved; the others are answered from a fresh read.
+    state: str | None
+    if isinstance(result, WorkOrder):
+        state = result.state
+    else:
+        state = WorkOrder.objects.filter(pk=work_order_id).values_list("state", flat=True).first()
     return {**answer, "ok": True, "work_order": work_order_id, "state": state}
