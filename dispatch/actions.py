@@ -548,8 +548,11 @@ def _work_order_action(
     with transaction.atomic(durable=True):
         at = clock.now()
         ticket, work_order = lock_work_order(work_order_id)
+        state_before = work_order.state
         transition_work_order(ticket, work_order, action, actor=actor, at=at, note=note, data=data, changes=changes)
-        sync_ticket_state(ticket, actor=actor, at=at)
+        # The ticket's state follows its work orders' states: when this one kept its state, so does the ticket.
+        if work_order.state != state_before:
+            sync_ticket_state(ticket, actor=actor, at=at)
     return work_order
 
 
