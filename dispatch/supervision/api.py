@@ -282,7 +282,19 @@ class ExportView(SupervisionView):
     content_negotiation_class = FirstRenderer
 
     @extend_schema(
-        parameters=[*PERIOD_PARAMETERS, *RANKING_PARAMETERS, *DRILLDOWN_PARAMETERS],
+        parameters=[
+            OpenApiParameter("table", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(EXPORT_TABLES)),
+            OpenApiParameter("extension", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(EXPORT_FORMATS)),
+            *PERIOD_PARAMETERS,
+            *RANKING_PARAMETERS,
+            OpenApiParameter(
+                "metric",
+                OpenApiTypes.STR,
+                enum=[m.code for m in kpis.METRICS],
+                description="Only for the drilldown table",
+            ),
+            DRILLDOWN_PARAMETERS[1],
+        ],
         responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, EXPORT_FORMATS["xlsx"]): OpenApiTypes.BINARY},
         summary="One table of the board as CSV (UTF-8 with BOM) or XLSX, headers in the request's language",
     )
