@@ -132,25 +132,19 @@ def recommend(
             base = allowed.__contains__
         chosen: list[tuple[int, bool]] = []
         if district:
-            first = index.nearest(
-                unit_type,
-                lon,
-                lat,
-                per_type,
-                fresh_since=fresh_since,
-                accept=(lambda uid, b=base: in_district(uid) and (b is None or b(uid))),
-            )
+
+            def in_district_of_type(uid: int, base: Callable[[int], bool] | None = base) -> bool:
+                return in_district(uid) and (base is None or base(uid))
+
+            first = index.nearest(unit_type, lon, lat, per_type, fresh_since=fresh_since, accept=in_district_of_type)
             chosen = [(uid, True) for uid, _d in first]
         if len(chosen) < per_type:
             taken = {uid for uid, _flag in chosen}
-            rest = index.nearest(
-                unit_type,
-                lon,
-                lat,
-                per_type - len(chosen),
-                fresh_since=fresh_since,
-                accept=(lambda uid, b=base, t=taken: uid not in t and (b is None or b(uid))),
-            )
+
+            def not_taken(uid: int, base: Callable[[int], bool] | None = base, taken: set[int] = taken) -> bool:
+                return uid not in taken and (base is None or base(uid))
+
+            rest = index.nearest(unit_type, lon, lat, per_type - len(chosen), fresh_since=fresh_since, accept=not_taken)
             chosen += [(uid, bool(district) and in_district(uid)) for uid, _d in rest]
         picked[unit_type] = chosen
 

@@ -110,8 +110,7 @@ def audiences(units: Sequence[Unit], incident_of: dict[int, int]) -> dict[int, l
             linked.setdefault(incident_id, set()).add(agency_id)
     result = {}
     for unit in units:
-        incident_id = incident_of.get(unit.pk)
-        result[unit.pk] = sorted({unit.agency_id, *linked.get(incident_id or 0, set())})
+        result[unit.pk] = sorted({unit.agency_id, *linked.get(incident_of.get(unit.pk, 0), set())})
     return result
 
 
@@ -150,7 +149,7 @@ def check_upsert_unit(spec: dict[str, Any]) -> tuple[Agency, dict[str, Any]]:
         errors["device_key"] = [_("At least 16 characters.")]
     if errors:
         raise InvalidInput(_("Some fields are not valid."), fields=errors)
-    assert agency is not None
+    assert agency is not None and lon is not None and lat is not None
     values = {
         "unit_type": spec["unit_type"],
         "agency": agency,

@@ -191,9 +191,9 @@ class MovingUnitIndex:
         cx, cy = math.floor(qx / cell), math.floor(qy / cell)
         min_ix, max_ix, min_iy, max_iy = grid.min_ix, grid.max_ix, grid.min_iy, grid.max_iy
         reach = max(cx - min_ix, max_ix - cx, cy - min_iy, max_iy - cy, 0)
-        bucket = cells.get(cx * _ROW + cy)
-        if bucket:
-            _offer(best, k, bucket, qx, qy, fresh_since, accept)
+        centre = cells.get(cx * _ROW + cy)
+        if centre:
+            _offer(best, k, centre, qx, qy, fresh_since, accept)
         r = 0
         while r < reach:
             if len(best) == k:
@@ -208,16 +208,16 @@ class MovingUnitIndex:
             for iy in (cy - r, cy + r):
                 if min_iy <= iy <= max_iy:
                     for ix in range(low_x, high_x + 1):
-                        bucket = cells.get(ix * _ROW + iy)
-                        if bucket:
-                            _offer(best, k, bucket, qx, qy, fresh_since, accept)
+                        row_bucket = cells.get(ix * _ROW + iy)
+                        if row_bucket:
+                            _offer(best, k, row_bucket, qx, qy, fresh_since, accept)
             low_y, high_y = max(cy - r + 1, min_iy), min(cy + r - 1, max_iy)
             for ix in (cx - r, cx + r):
                 if min_ix <= ix <= max_ix:
                     for iy in range(low_y, high_y + 1):
-                        bucket = cells.get(ix * _ROW + iy)
-                        if bucket:
-                            _offer(best, k, bucket, qx, qy, fresh_since, accept)
+                        column_bucket = cells.get(ix * _ROW + iy)
+                        if column_bucket:
+                            _offer(best, k, column_bucket, qx, qy, fresh_since, accept)
         return [(unit_id, math.sqrt(d2)) for d2, unit_id in best]
 
 

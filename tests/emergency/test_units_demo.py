@@ -45,7 +45,7 @@ def test_demo_units_load_idempotently_and_drive_to_an_incident_and_back(world: W
 
     assert tick(0) == 40  # every unit reports, repair crews in GCJ-02
     crew = Unit.objects.filter(unit_type="repair_crew").first()
-    assert crew is not None and crew.longitude is not None
+    assert crew is not None and crew.longitude is not None and crew.latitude is not None
     assert distance_m(crew.longitude, crew.latitude, crew.station_longitude, crew.station_latitude) < 20
 
     engine = Unit.objects.get(call_sign="城中消防1")
