@@ -24,12 +24,14 @@ from dispatch import actions, workflow
 from dispatch.access import current_user, visible_work_orders
 from dispatch.models import (
     Agency,
+    Escalation,
     ExtensionRequest,
     ReplyOutcome,
     StageClock,
     SupervisionCase,
     WorkOrder,
 )
+from dispatch.timers_api import WorkOrderTimersSerializer, escalation_level, work_order_timers
 from dispatch.workflow import Machine
 
 
@@ -45,7 +47,7 @@ class AgencySerializer(serializers.ModelSerializer):
 class StageClockSerializer(serializers.ModelSerializer):
     class Meta:
         model = StageClock
-        fields = ["stage", "started_at", "due_at", "due_error", "stopped_at", "stopped_by"]
+        fields = ["stage", "started_at", "time_limit", "warn_at", "due_at", "due_error", "stopped_at", "stopped_by"]
 
 
 class ExtensionRequestSerializer(serializers.ModelSerializer):
@@ -73,6 +75,9 @@ class WorkOrderSerializer(serializers.ModelSerializer):
     agency = AgencySerializer(read_only=True)
     ticket = serializers.SerializerMethodField()
     clocks = serializers.SerializerMethodField()
+    escalation_level = serializers.SerializerMethodField(
+        help_text="Highest escalation of a running stage clock: warning, overdue, serious or null"
+    )
     available_actions = serializers.SerializerMethodField()
 
     class Meta:
@@ -97,6 +102,7 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "redo_count",
             "urge_count",
             "clocks",
+            "escalation_level",
             "available_actions",
         ]
 
@@ -114,6 +120,12 @@ class WorkOrderSerializer(serializers.ModelSerializer):
 
     def get_clocks(self, work_order: WorkOrder) -> Any:
         return StageClockSerializer(work_order.stage_clocks.all(), many=True).data
+
+    def get_escalation_level(self, work_order: WorkOrder) -> str | None:
+        running = getattr(work_order, "running_escalations", None)
+        if running is None:
+            running = list(Escalation.objects.filter(work_order=work_order, clock__stopped_at__isnull=True))
+        return escalation_level([e.level for e in running])
 
     def get_available_actions(self, work_order: WorkOrder) -> list[str]:
         return workflow.available_actions(
@@ -169,7 +181,16 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         rows = (
             visible_work_orders(current_user(self.request))
             .select_related("agency", "agency__parent", "ticket", "ticket__subject")
-            .prefetch_related(Prefetch("stage_clocks", queryset=StageClock.objects.order_by("id")))
+            .prefetch_related(
+                Prefetch("stage_clocks", queryset=StageClock.objects.order_by("id")),
+                Prefetch(
+                    "escalations",
+                    queryset=Escalation.objects.filter(clock__stopped_at__isnull=True).only(
+                        "id", "level", "work_order"
+                    ),
+                    to_attr="running_escalations",
+                ),
+            )
         )
         if self.action == "list":
             params = self.request.query_params
@@ -205,6 +226,12 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         work_order = self.get_object()
         rows = work_order.timeline.select_related("actor", "actor_agency", "work_order").order_by("id")
         return Response(TimelineEntrySerializer(rows, many=True).data)
+
+    @extend_schema(responses=WorkOrderTimersSerializer)
+    @action(detail=True, methods=["get"])
+    def timers(self, request: Request, pk: str) -> Response:
+        """Stage clocks with their deadlines, pending and done timers, and fired escalations."""
+        return Response(WorkOrderTimersSerializer(work_order_timers(self.get_object())).data)
 
     @extend_schema(request=NoteInput, responses=WorkOrderDetailSerializer)
     @action(detail=True, methods=["post"])
