@@ -115,15 +115,16 @@ def _publisher() -> _LayerPublisher:
         return _publisher_instance
 
 
-async def listen(on_ring: Callable[[], None]) -> None:
-    """Call ``on_ring`` whenever the doorbell rings; runs until cancelled."""
+async def listen(on_ring: Callable[[], None], ready: asyncio.Event | None = None) -> None:
+    """Call ``on_ring`` whenever the doorbell rings; runs until cancelled. ``ready`` is set once rings are heard."""
+    ready = ready if ready is not None else asyncio.Event()
     if uses_channel_layer():
-        await _listen_to_layer(on_ring)
+        await _listen_to_layer(on_ring, ready)
     else:
-        await _listen_to_datagrams(on_ring)
+        await _listen_to_datagrams(on_ring, ready)
 
 
-async def _listen_to_layer(on_ring: Callable[[], None]) -> None:
+async def _listen_to_layer(on_ring: Callable[[], None], ready: asyncio.Event) -> None:
     layer = get_channel_layer()
     if layer is None:
         await asyncio.Event().wait()
@@ -137,6 +138,7 @@ async def _listen_to_layer(on_ring: Callable[[], None]) -> None:
                 try:
                     await layer.group_add(EVENTS_GROUP, channel)
                     joined = time.monotonic()
+                    ready.set()
                 except Exception:
                     logger.warning("could not join the events group; polling the log meanwhile", exc_info=True)
             try:
@@ -150,7 +152,7 @@ async def _listen_to_layer(on_ring: Callable[[], None]) -> None:
             await layer.group_discard(EVENTS_GROUP, channel)
 
 
-async def _listen_to_datagrams(on_ring: Callable[[], None]) -> None:
+async def _listen_to_datagrams(on_ring: Callable[[], None], ready: asyncio.Event) -> None:
     directory = doorbell_directory()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{os.getpid()}-{id(asyncio.get_running_loop()):x}.sock"
@@ -174,6 +176,7 @@ async def _listen_to_datagrams(on_ring: Callable[[], None]) -> None:
             on_ring()
 
         loop.add_reader(receiver.fileno(), drain)
+        ready.set()
         try:
             await asyncio.Event().wait()
         finally:
