@@ -6,6 +6,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from dispatch import timers_admin  # noqa: F401  (registers the calendar, SLA and escalation pages)
 from dispatch.models import Agency, Role, TimelineEntry, User
 
 

@@ -62,7 +62,8 @@ class CalendarDaySerializer(serializers.Serializer):
 
 
 class CalendarDayOutput(CalendarDaySerializer):
-    source = serializers.ChoiceField(choices=["official", "database"])
+    # "source" is also an attribute of DRF fields in the type stubs, hence the ignore.
+    source = serializers.ChoiceField(choices=["official", "database"])  # type: ignore[assignment]
 
 
 class CalendarYearOutput(serializers.Serializer):
