@@ -22,6 +22,7 @@ from callcenter.serializers import AwareDateTimeField
 from dispatch.access import current_user, visible_tickets
 from dispatch.emergency import actions, transfer
 from dispatch.emergency.access import visible_incident_timeline, visible_incidents
+from dispatch.emergency.linkage import suggestions_for
 from dispatch.emergency.models import Incident, IncidentAgency, IncidentLevel, IncidentType, TransferRule
 from dispatch.emergency.serializers import (
     AgencyTaskSerializer,
@@ -33,6 +34,7 @@ from dispatch.emergency.serializers import (
     LinkAgencyInput,
     MergeInput,
     NoteInput,
+    SuggestionSerializer,
     TaskActionInput,
     TransferInput,
     TransferRuleSerializer,
@@ -210,6 +212,23 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         link = actions.do_link_agency(incident_id, body_of(request), actor=current_user(request))
         link = IncidentAgency.objects.select_related("agency").get(pk=link.pk)
         return Response(AgencyTaskSerializer(link, context=self.get_serializer_context()).data, status=201)
+
+    @extend_schema(responses=SuggestionSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="suggested-agencies")
+    def suggested_agencies(self, request: Request, pk: str) -> Response:
+        """The agencies this type of incident usually needs, by function, the district's own first."""
+        incident = self.get_object()
+        linked = set(IncidentAgency.objects.filter(incident=incident).values_list("agency_id", flat=True))
+        rows = [
+            {
+                "function": s.function,
+                "agency": {"id": s.agency.pk, "code": s.agency.code, "name": s.agency.name},
+                "task": s.task,
+                "linked": s.agency.pk in linked,
+            }
+            for s in suggestions_for(incident)
+        ]
+        return Response(rows)
 
     @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])

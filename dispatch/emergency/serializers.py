@@ -245,6 +245,13 @@ class TransferRuleSerializer(serializers.ModelSerializer):
         fields = ["id", "subject", "line", "item", "incident_type"]
 
 
+class SuggestionSerializer(serializers.Serializer):
+    function = serializers.CharField()
+    agency = serializers.DictField()
+    task = serializers.CharField()
+    linked = serializers.BooleanField()
+
+
 # --- inputs (documentation for the schema; the actions validate) --------------------------------------
 
 

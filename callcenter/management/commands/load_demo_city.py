@@ -187,6 +187,13 @@ class Command(BaseCommand):
         else:
             History(random.Random(options["seed"]), options["tickets"]).generate()
             self.stdout.write(f"Generated {Ticket.objects.count()} historical tickets.")
+        # Emergency linkage: transfer lists and a few live incidents (dispatch/emergency/demo.py; idempotent).
+        from dispatch.emergency.demo import load_demo_incidents
+
+        incidents = load_demo_incidents(
+            commander=User.objects.get(username="commander"), operator=User.objects.get(username="operator")
+        )
+        self.stdout.write(f"Demo incidents created: {incidents}.")
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for spec in DEMO_USERS:
             roles = ", ".join(spec["roles"])
