@@ -416,6 +416,16 @@
         if (f.agency && agency && agency.code === f.agency && !tickets.has(wo.ticket_id)) considerTicket(wo.ticket_id);
         break;
       }
+      case "work_order.escalated": {
+        // The ticket's ring turns yellow (warning, yellow card) or red (red card), the highest level seen.
+        const rec = tickets.get(p.ticket_id);
+        const rank = { warning: 1, overdue: 2, serious: 3 };
+        if (rec && (rank[p.level] || 0) > (rank[rec.escalation] || 0)) {
+          rec.escalation = p.level;
+          scheduleRender();
+        }
+        break;
+      }
       default:
         break;
     }
@@ -481,6 +491,16 @@
           number: wo.number,
           agency: agency ? agency.name : "#" + wo.agency_id,
           action: actionName("work_order", p.action),
+        });
+      }
+      case "work_order.escalated": {
+        const agency = agencyById.get(p.agency_id);
+        const card = p.level === "serious" ? gettext("Red card") : p.level === "overdue" ? gettext("Yellow card") : gettext("Warning");
+        return fmt(gettext("%(card)s: %(agency)s, %(stage)s stage of ticket #%(ticket)s"), {
+          card: card,
+          agency: agency ? agency.name : gettext("the centre"),
+          stage: ({ sign: gettext("sign"), handle: gettext("handle"), review: gettext("review"), revisit: gettext("revisit") })[p.stage] || p.stage,
+          ticket: p.ticket_id,
         });
       }
       default:
@@ -765,11 +785,12 @@
   function ticketStyle(rec) {
     const ring = URGENCY_RING[rec.urgency] || URGENCY_RING.normal;
     const selected = rec.id === selectedId;
+    const escalated = rec.escalation === "serious" ? "#c0392b" : rec.escalation ? "#e0a800" : null;
     return {
       pane: "cmd-tickets",
       radius: ring.radius + (selected ? 4 : 0),
-      color: selected ? "#111827" : ring.color,
-      weight: selected ? 4 : ring.weight,
+      color: selected ? "#111827" : escalated || ring.color,
+      weight: selected ? 4 : escalated ? Math.max(ring.weight, 4) : ring.weight,
       opacity: 1,
       fillColor: STATE_COLOURS[rec.state] || "#888888",
       fillOpacity: rec.state === "closed" || rec.state === "cancelled" ? 0.7 : 0.95,

@@ -144,8 +144,15 @@
     const title = fmt(gettext("Due %(time)s"), { time: formatTime(clock.due_at) });
     if (left < 0) return { text: fmt(gettext("%(time)s overdue"), { time: duration(-left) }), cls: "over", title: title };
     const total = due - Date.parse(clock.started_at);
-    const warn = total > 0 && left < total * WARN_SHARE;
+    // The policy's warning point when the server set one, else a share of the time.
+    const warn = clock.warn_at ? now() >= Date.parse(clock.warn_at) : total > 0 && left < total * WARN_SHARE;
     return { text: fmt(gettext("%(time)s left"), { time: duration(left) }), cls: warn ? "warn" : "ok", title: title };
+  }
+  // 预警 / 黄牌 / 红牌: the escalation ladder's levels as the screens name them
+  function escalationLabel(level) {
+    if (level === "serious") return gettext("Red card");
+    if (level === "overdue") return gettext("Yellow card");
+    return gettext("Warning");
   }
   function dueSortKey(wo) {
     const clock = runningClock(wo);
@@ -274,6 +281,13 @@
     subject.title = wo.ticket.subject || "";
     line1.appendChild(subject);
     if (wo.urge_count > 0) line1.appendChild(el("span", "row-urge", fmt(gettext("Urged %(n)s×"), { n: wo.urge_count })));
+    if (wo.escalation_level) {
+      const card = el("span", "row-escalation esc-" + wo.escalation_level, escalationLabel(wo.escalation_level));
+      line1.appendChild(card);
+    }
+    ["warning", "overdue", "serious"].forEach(function (level) {
+      li.classList.toggle("esc-" + level, wo.escalation_level === level);
+    });
     const line2 = el("span", "row-line2");
     line2.appendChild(el("span", "row-title", wo.ticket.title || gettext("(no title)")));
     if (wo.ticket.address) line2.appendChild(el("span", "row-address", wo.ticket.address));
@@ -511,6 +525,14 @@
         }
         if (selectedId === wo.id) scheduleDetailReload();
       }
+    } else if (event.type === "work_order.escalated" && payload.agency_id === AGENCY_ID && payload.work_order_id) {
+      // The timer worker fired a step of the ladder: the row turns yellow or red at once.
+      scheduleRefresh(payload.work_order_id, { highlight: true });
+      if (payload.level !== "warning") {
+        const number = rows.has(payload.work_order_id) ? rows.get(payload.work_order_id).wo.number : payload.work_order_id;
+        toast(fmt(gettext("%(card)s for work order %(number)s."), { card: escalationLabel(payload.level), number: number }));
+      }
+      if (selectedId === payload.work_order_id) scheduleDetailReload();
     } else if (event.type === "ticket.changed" || event.type === "ticket.merged") {
       if (detail && detail.wo && event.ticket_id === detail.wo.ticket.id) scheduleDetailReload();
     }
