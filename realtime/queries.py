@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Max, Q, QuerySet
 
 from callcenter.models import TERMINAL_TICKET_STATES, Ticket
+from dispatch.emergency.queries import live_incidents_snapshot
 from dispatch.models import INACTIVE_WORK_ORDER_STATES, WorkOrder, WorkOrderState
 from realtime.audience import CENTRE_ONLY_TYPES, Audience
 from realtime.models import Event, PruneMark
@@ -50,6 +51,7 @@ def snapshot(audience: Audience) -> dict[str, Any]:
                 "id", "number", "state", "urgency", "subject_id", "latitude", "longitude", "created_at"
             )[:SNAPSHOT_LIMIT]
         ),
+        "incidents": live_incidents_snapshot(centre=audience.centre, agency_id=audience.agency_id),
         "work_orders": list(
             work_orders.order_by("-id").values("id", "number", "ticket_id", "agency_id", "responsibility", "state")[
                 :SNAPSHOT_LIMIT

@@ -149,3 +149,32 @@ async def test_sockets_receive_only_incident_events_of_linked_agencies(linkage: 
     assert centre_live == [ids["hidden"], ids["fire"]]
     for socket in (fire_socket, ambulance_socket, centre_socket):
         await socket.disconnect()
+
+
+def test_snapshot_carries_live_incidents_in_scope(linkage: World) -> None:
+    from realtime.audience import audience_of
+    from realtime.queries import snapshot
+
+    world = linkage
+    ids = _incident_scenario(world)
+    emergency.do_transition_incident(ids["hidden"], "cancel", actor=world.users["commander"], note="误报")
+    fire = audience_of(world.users["fire_handler"])
+    centre = audience_of(world.users["commander"])
+    police = audience_of(world.users["police_handler"])
+    assert fire is not None and centre is not None and police is not None
+    assert [i["id"] for i in snapshot(fire)["incidents"]] == [ids["fire"]]
+    assert [i["id"] for i in snapshot(centre)["incidents"]] == [ids["fire"]]  # the cancelled one is not live
+    assert snapshot(police)["incidents"] == []
+    assert set(snapshot(centre)["incidents"][0]) == {
+        "id",
+        "number",
+        "type",
+        "level",
+        "state",
+        "title",
+        "latitude",
+        "longitude",
+        "district_code",
+        "area_kind",
+        "public_alert",
+    }
