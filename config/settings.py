@@ -192,6 +192,12 @@ SPECTACULAR_SETTINGS = {
         "SupervisionStateEnum": "dispatch.models.SupervisionState",
         "AgencyFunctionEnum": "dispatch.models.AgencyFunction",
         "ReplyOutcomeEnum": "dispatch.models.ReplyOutcome",
+        "IncidentTypeEnum": "dispatch.emergency.models.IncidentType",
+        "IncidentStateEnum": "dispatch.emergency.states.IncidentState",
+        "AgencyTaskStatusEnum": "dispatch.emergency.states.AgencyTaskStatus",
+        "IncidentLevelEnum": "dispatch.emergency.models.IncidentLevel",
+        "AffectedAreaKindEnum": "dispatch.emergency.models.AffectedAreaKind",
+        "EmergencyLineEnum": "dispatch.emergency.models.EmergencyLine",
     },
 }
 

@@ -17,6 +17,13 @@ def test_schema_lists_every_public_workflow_action(world: World) -> None:
         for action in workflow.actions(machine):
             assert f"/api/{base}/{{id}}/{action}/" in paths, action
     assert "/api/tickets/" in paths and "post" in paths["/api/tickets/"]
+    # Incidents (dispatch/emergency): attach_ticket is the ticket's escalate, relink the agencies route.
+    routes = {"attach_ticket": "/api/tickets/{id}/escalate/", "relink": "/api/incidents/{id}/agencies/"}
+    for machine, base in ((Machine.INCIDENT, "incidents"), (Machine.INCIDENT_TASK, "incident-tasks")):
+        for action in workflow.actions(machine):
+            assert routes.get(action, f"/api/{base}/{{id}}/{action}/") in paths, action
+    for path in ("/api/incidents/{id}/cap/", "/api/incidents/alerts.atom", "/api/tickets/{id}/transfer/"):
+        assert path in paths
 
 
 def test_docs_page_loads_its_assets_locally(world: World) -> None:

@@ -30,10 +30,10 @@ from dispatch.emergency.serializers import (
     IncidentDetailSerializer,
     IncidentInput,
     IncidentListSerializer,
+    IncidentMergeInput,
+    IncidentNoteInput,
     IncidentTimelineSerializer,
     LinkAgencyInput,
-    MergeInput,
-    NoteInput,
     SuggestionSerializer,
     TaskActionInput,
     TransferInput,
@@ -152,37 +152,37 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         actions.do_transition_incident(incident_id, name, actor=current_user(request), note=note_of(request))
         return self._detail(incident_id)
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str) -> Response:
         return self._transition(request, "confirm")
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"], url_path="dispatch")
     def dispatch_forces(self, request: Request, pk: str) -> Response:
         return self._transition(request, "dispatch")
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def arrive(self, request: Request, pk: str) -> Response:
         return self._transition(request, "arrive")
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def control(self, request: Request, pk: str) -> Response:
         return self._transition(request, "control")
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
         return self._transition(request, "close")
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         return self._transition(request, "cancel")
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def note(self, request: Request, pk: str) -> Response:
         return self._transition(request, "note")
@@ -194,7 +194,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         actions.do_update_incident(incident_id, body_of(request), actor=current_user(request))
         return self._detail(incident_id)
 
-    @extend_schema(request=MergeInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentMergeInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def merge(self, request: Request, pk: str) -> Response:
         """Merge this incident into ``into_id``; answers with the survivor."""
@@ -230,14 +230,14 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         ]
         return Response(rows)
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def publish_alert(self, request: Request, pk: str) -> Response:
         incident_id = self._visible_id()
         actions.do_set_public_alert(incident_id, actor=current_user(request), publish=True, note=note_of(request))
         return self._detail(incident_id)
 
-    @extend_schema(request=NoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def withdraw_alert(self, request: Request, pk: str) -> Response:
         incident_id = self._visible_id()

@@ -11,11 +11,15 @@ from dispatch import workflow
 from dispatch.access import current_user, is_centre
 from dispatch.emergency.access import sees_reporters, visible_agency_links, visible_incident_timeline
 from dispatch.emergency.models import (
+    AffectedAreaKind,
+    EmergencyLine,
     Incident,
     IncidentAgency,
     IncidentCall,
+    IncidentLevel,
     IncidentTicket,
     IncidentTimelineEntry,
+    IncidentType,
     Transfer,
     TransferRule,
 )
@@ -256,15 +260,17 @@ class SuggestionSerializer(serializers.Serializer):
 
 
 class IncidentInput(serializers.Serializer):
-    type = serializers.CharField()
-    level = serializers.CharField(required=False, help_text="IV (一般), III (较大), II (重大), I (特别重大)")
+    type = serializers.ChoiceField(choices=IncidentType.choices)
+    level = serializers.ChoiceField(
+        choices=IncidentLevel.choices, required=False, help_text="IV (一般), III (较大), II (重大), I (特别重大)"
+    )
     title = serializers.CharField(required=False)
     description = serializers.CharField(required=False)
     address = serializers.CharField(required=False)
     latitude = serializers.FloatField(required=False)
     longitude = serializers.FloatField(required=False)
     coordinate_system = serializers.ChoiceField(choices=["wgs84", "gcj02", "bd09"], required=False)
-    area_kind = serializers.ChoiceField(choices=["point", "circle", "polygon"], required=False)
+    area_kind = serializers.ChoiceField(choices=AffectedAreaKind.choices, required=False)
     area_radius_m = serializers.FloatField(required=False)
     area_geojson = serializers.JSONField(required=False, help_text="GeoJSON Polygon in coordinate_system")
     commander_id = serializers.IntegerField(required=False)
@@ -272,16 +278,16 @@ class IncidentInput(serializers.Serializer):
 
 
 class EscalateInput(IncidentInput):
-    type = serializers.CharField(required=False)
+    type = serializers.ChoiceField(choices=IncidentType.choices, required=False)
     incident_id = serializers.IntegerField(required=False, help_text="Join this live incident instead")
     note = serializers.CharField(required=False)
 
 
-class NoteInput(serializers.Serializer):
+class IncidentNoteInput(serializers.Serializer):
     note = serializers.CharField(required=False)
 
 
-class MergeInput(serializers.Serializer):
+class IncidentMergeInput(serializers.Serializer):
     into_id = serializers.IntegerField()
     note = serializers.CharField(required=False)
 
@@ -299,7 +305,7 @@ class TaskActionInput(serializers.Serializer):
 
 
 class TransferInput(serializers.Serializer):
-    line = serializers.ChoiceField(choices=["110", "119", "120", "122"])
+    line = serializers.ChoiceField(choices=EmergencyLine.choices)
     override_reason = serializers.CharField(required=False)
     note = serializers.CharField(required=False)
     incident_id = serializers.IntegerField(required=False)
