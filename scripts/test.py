@@ -11,6 +11,7 @@ Usage: python3 scripts/test.py [--backend embedded|postgres|both] [-- PYTEST_ARG
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import os
 import shlex
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -46,7 +48,7 @@ class PassResult:
 
 
 def main(argv: list[str]) -> int:
-    backend, pytest_args = parse_args(argv)
+    backend, serial, pytest_args = parse_args(argv)
     _cleanup_on_sigterm()
     python = ensure_venv()
     results: list[PassResult] = [run_checks(python)]
@@ -54,10 +56,18 @@ def main(argv: list[str]) -> int:
     if browser is not None:
         results.append(browser)
         pytest_args = ["-m", "not browser", *pytest_args] if browser.outcome == "skipped" else pytest_args
-    if backend in ("embedded", "both"):
-        results.append(run_embedded(python, pytest_args))
-    if backend in ("postgres", "both"):
-        results.append(run_postgres(python, pytest_args, required=backend == "postgres"))
+    if backend == "both" and not serial:
+        # The two passes share nothing (own databases, servers, ports and folders): on a machine with
+        # two or more cores they run side by side, each line of output tagged with its pass.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            embedded = pool.submit(run_embedded, python, pytest_args, EMBEDDED)
+            postgres = pool.submit(run_postgres, python, pytest_args, False, POSTGRES)
+            results += [embedded.result(), postgres.result()]
+    else:
+        if backend in ("embedded", "both"):
+            results.append(run_embedded(python, pytest_args))
+        if backend in ("postgres", "both"):
+            results.append(run_postgres(python, pytest_args, required=backend == "postgres"))
     print("=" * 78)
     print(", ".join(str(result) for result in results), flush=True)
     passed = sum(r.passed for r in results)
@@ -87,13 +97,13 @@ def run_checks(python: Path) -> PassResult:
     return PassResult("checks", "passed", passed=len(CHECKS))
 
 
-def parse_args(argv: list[str]) -> tuple[str, list[str]]:
+def parse_args(argv: list[str]) -> tuple[str, bool, list[str]]:
     # Split by hand so every pytest option after `--` reaches pytest untouched.
     split = argv.index("--") if "--" in argv else len(argv)
     own, pytest_args = argv[:split], argv[split + 1 :]
     parser = argparse.ArgumentParser(
         prog="python3 scripts/test.py",
-        usage="%(prog)s [-h] [--backend {embedded,postgres,both}] [-- PYTEST_ARGS ...]",
+        usage="%(prog)s [-h] [--backend {embedded,postgres,both}] [--serial] [-- PYTEST_ARGS ...]",
         description=__doc__.split("\nUsage:")[0] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Everything after `--` is passed to pytest, e.g. `python3 scripts/test.py -- -x -k dispatch`.",
@@ -104,21 +114,28 @@ def parse_args(argv: list[str]) -> tuple[str, list[str]]:
         default="both",
         help="which pass to run: embedded (SQLite), postgres (PostgreSQL + Redis) or both (default)",
     )
-    return parser.parse_args(own).backend, pytest_args
+    parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="with both passes, run them one after the other (default: side by side when 2+ cores)",
+    )
+    options = parser.parse_args(own)
+    return options.backend, options.serial or (os.cpu_count() or 1) < 2, pytest_args
 
 
-def run_embedded(python: Path, pytest_args: list[str]) -> PassResult:
-    _banner("pass: embedded (SQLite, in-memory channel layer; tests marked `postgres` deselected)")
+def run_embedded(python: Path, pytest_args: list[str], tag: str = "") -> PassResult:
+    _banner("pass: embedded (SQLite, in-memory channel layer; tests marked `postgres` deselected)", tag)
     markers = ["not postgres"]
     if "-m" in pytest_args:  # combine with a marker expression given earlier (e.g. "not browser")
         position = pytest_args.index("-m")
         markers.append(pytest_args[position + 1])
         pytest_args = pytest_args[:position] + pytest_args[position + 2 :]
-    return _pytest(EMBEDDED, python, ["-m", " and ".join(f"({m})" for m in markers), *pytest_args], _base_env())
+    marker_args = ["-m", " and ".join(f"({m})" for m in markers)]
+    return _pytest(EMBEDDED, python, [*marker_args, *pytest_args], _base_env(), tag)
 
 
-def run_postgres(python: Path, pytest_args: list[str], required: bool) -> PassResult:
-    _banner("pass: postgresql+redis (throwaway PostgreSQL cluster and redis-server; all tests)")
+def run_postgres(python: Path, pytest_args: list[str], required: bool, tag: str = "") -> PassResult:
+    _banner("pass: postgresql+redis (throwaway PostgreSQL cluster and redis-server; all tests)", tag)
     missing = _ensure_service_binaries()
     if missing:
         message = f"{missing} not installed; install with `apt-get install postgresql redis-server`"
@@ -129,13 +146,15 @@ def run_postgres(python: Path, pytest_args: list[str], required: bool) -> PassRe
         return PassResult(POSTGRES, "skipped", "servers not installed")
     cleanup = contextlib.ExitStack()
     try:
-        return _run_against_servers(python, pytest_args, cleanup)
+        return _run_against_servers(python, pytest_args, cleanup, tag)
     finally:
         # Servers stop and the temp dir goes on every exit path, Ctrl-C and SIGTERM included.
         cleanup.close()
 
 
-def _run_against_servers(python: Path, pytest_args: list[str], cleanup: contextlib.ExitStack) -> PassResult:
+def _run_against_servers(
+    python: Path, pytest_args: list[str], cleanup: contextlib.ExitStack, tag: str = ""
+) -> PassResult:
     tmpdir = tempfile.mkdtemp(prefix="hotline-test-")
     cleanup.callback(shutil.rmtree, tmpdir, ignore_errors=True)
     try:
@@ -146,13 +165,14 @@ def _run_against_servers(python: Path, pytest_args: list[str], cleanup: contextl
     except services.ServiceError as exc:
         print(f"ERROR: could not start the test servers: {exc}", flush=True)
         return PassResult(POSTGRES, "failed", "servers did not start")
-    print(f"PostgreSQL: {database_url}\nRedis:      {redis_url}", flush=True)
+    _say(f"PostgreSQL: {database_url}", tag)
+    _say(f"Redis:      {redis_url}", tag)
     env = _base_env() | {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "HOTLINE_TEST_BACKEND": "postgres",
     }
-    return _pytest(POSTGRES, python, pytest_args, env)
+    return _pytest(POSTGRES, python, pytest_args, env, tag)
 
 
 def _ensure_service_binaries() -> str:
@@ -200,12 +220,20 @@ def _missing_service_binaries() -> str:
     return " and ".join(missing)
 
 
-def _pytest(name: str, python: Path, args: list[str], env: dict[str, str]) -> PassResult:
+def _pytest(name: str, python: Path, args: list[str], env: dict[str, str], tag: str = "") -> PassResult:
     with tempfile.TemporaryDirectory(prefix="hotline-junit-") as junit_dir:
         junit = Path(junit_dir) / "report.xml"
         cmd = [str(python), "-m", "pytest", f"--junitxml={junit}", *args]
-        print(f"$ {shlex.join(cmd)}", flush=True)
-        code = subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
+        _say(f"$ {shlex.join(cmd)}", tag)
+        if not tag:
+            code = subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
+        else:
+            output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "errors": "replace"}
+            with subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, **output) as process:  # type: ignore[call-overload]
+                assert process.stdout is not None
+                for line in process.stdout:
+                    _say(line.rstrip("\n"), tag)
+                code = process.wait()
         passed, failed = _junit_counts(junit)
     if code == 0:
         return PassResult(name, "passed", passed=passed, failed=failed)
@@ -236,8 +264,17 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _banner(title: str) -> None:
-    print(f"\n{'=' * 78}\n== {title}\n{'=' * 78}", flush=True)
+_output_lock = threading.Lock()
+
+
+def _say(line: str, tag: str = "") -> None:
+    with _output_lock:
+        print(f"[{tag}] {line}" if tag else line, flush=True)
+
+
+def _banner(title: str, tag: str = "") -> None:
+    for line in ("", "=" * 78, f"== {title}", "=" * 78):
+        _say(line, tag)
 
 
 def _cleanup_on_sigterm() -> None:
