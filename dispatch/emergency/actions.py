@@ -64,6 +64,7 @@ _TASK_STAMP_ON_ENTRY = {
 }
 MAX_PEOPLE = 10_000
 
+
 def is_row_id(value: Any) -> bool:
     """A value that can be a primary key: an int (not a bool) the databases can store."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
@@ -778,12 +779,8 @@ def check_link_agency(data: Any) -> tuple[Agency, str]:
     if not isinstance(data, dict):
         raise InvalidInput(_("The request body must be a JSON object."), fields={"body": [_("Expected an object.")]})
     errors: dict[str, list[str]] = {}
-    agency_id = data.get("agency_id")
-    agency = (
-        Agency.objects.filter(pk=agency_id, active=True).first()
-        if is_row_id(agency_id)
-        else None
-    )
+    agency_id: Any = data.get("agency_id")
+    agency = Agency.objects.filter(pk=agency_id, active=True).first() if is_row_id(agency_id) else None
     if agency is None:
         errors["agency_id"] = [_("Unknown or inactive agency.")]
     task = data.get("task")

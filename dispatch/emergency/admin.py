@@ -18,8 +18,8 @@ class IncidentAgencyInline(admin.TabularInline):
     model = IncidentAgency
     extra = 0
     can_delete = False
-    fields = ["agency", "task", "status", "people_count", "contact_name", "notified_at", "finished_at"]
-    readonly_fields = fields
+    fields = ("agency", "task", "status", "people_count", "contact_name", "notified_at", "finished_at")
+    readonly_fields = ("agency", "task", "status", "people_count", "contact_name", "notified_at", "finished_at")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -18,8 +18,9 @@ def live_incidents_snapshot(*, centre: bool, agency_id: int | None) -> list[dict
         incidents = incidents.filter(
             pk__in=IncidentAgency.objects.filter(agency_id=agency_id or 0).values("incident_id")
         )
-    return list(
-        incidents.order_by("-id").values(
+    return [
+        dict(row)
+        for row in incidents.order_by("-id").values(
             "id",
             "number",
             "type",
@@ -32,4 +33,4 @@ def live_incidents_snapshot(*, centre: bool, agency_id: int | None) -> list[dict
             "area_kind",
             "public_alert",
         )[:SNAPSHOT_LIMIT]
-    )
+    ]

@@ -109,7 +109,8 @@ REPORTER_KEYS = frozenset({"ticket", "ticket_id", "tickets_added", "calls", "tra
 class IncidentTimelineSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
     agency = serializers.SerializerMethodField()
-    data = serializers.SerializerMethodField()
+    # DRF takes declared fields off the class, so this does not shadow Serializer.data at runtime.
+    data = serializers.SerializerMethodField()  # type: ignore[assignment]
 
     class Meta:
         model = IncidentTimelineEntry
