@@ -35,7 +35,7 @@ from dispatch.models import (
     Escalation,
     EscalationLevel,
     Reprimand,
-    StageClock,
+    Stage,
     SupervisionCase,
     SupervisionState,
     TimelineEntry,
@@ -181,7 +181,13 @@ def do_fire_timers(token: str, timer_ids: list[int], *, now: dt.datetime | None 
     return result
 
 
+#: Stages an agency answers for; review and revisit are the centre's own work (no agency is blamed).
+AGENCY_STAGES = frozenset({Stage.SIGN, Stage.HANDLE})
+
+
 def _escalate(rows: list[tuple[Any, ...]], now: dt.datetime, result: FireResult) -> None:
+    # The agency of a row is the one answerable for the stage (None for the centre's stages).
+    rows = [r if r[4] in AGENCY_STAGES else (*r[:9], None, *r[10:]) for r in rows]
     by_clock_level = {(r[3], r[1]): r for r in rows}
     created = _insert_escalations(
         [(r[3], r[8], r[7], r[9], r[4], r[1], r[5] or r[2], now) for r in by_clock_level.values()]
@@ -246,7 +252,7 @@ def _escalate(rows: list[tuple[Any, ...]], now: dt.datetime, result: FireResult)
 
 def _open_supervision_cases(fired: list[tuple[int, tuple[Any, ...]]], now: dt.datetime) -> dict[int, int]:
     """Red cards open a supervision case (督办) and list the agency for reprimand; escalation id -> case id."""
-    fired = [(esc_id, r) for esc_id, r in fired if r[8] is not None]
+    fired = [(esc_id, r) for esc_id, r in fired if r[8] is not None and r[9] is not None]
     if not fired:
         return {}
     work_order_ids = {r[8] for _e, r in fired}
@@ -291,7 +297,7 @@ def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:
         return {}
     timers, errors = [], {}
     for r in overdue:
-        if r[8] is None:  # a ticket-level clock (revisit) has no agency to supervise
+        if r[9] is None:  # the centre's own stages (review, revisit) have no agency to supervise
             continue
         try:
             fire_at = serious_at(r[5] or r[2])
@@ -344,5 +350,19 @@ def next_wake_at() -> dt.datetime | None:
     return min(candidates) if candidates else None
 
 
-def running_clock_ids_with_error() -> list[int]:
-    return list(StageClock.objects.filter(stopped_at__isnull=True).exclude(due_error="").values_list("id", flat=True))
+def fire_due_until(moment: dt.datetime, *, batch: int = DEFAULT_BATCH) -> FireResult:
+    """Fire everything due up to ``moment`` as a punctual worker would have: each timer at its own due time.
+
+    The demo loader replays history with a pinned clock and calls this before each step, so escalations
+    land on the timelines where they happened.
+    """
+    total = FireResult()
+    while True:
+        due = Timer.objects.filter(done_at__isnull=True, fire_at__lte=moment).aggregate(at=Min("fire_at"))["at"]
+        if due is None:
+            return total
+        with clock.pinned_at(due):
+            step = fire_due_timers(batch=batch)
+        total.add(step)
+        if not step.claimed:  # another worker holds them under a lease: it will fire them
+            return total

@@ -25,6 +25,7 @@ from callcenter.models import AppealType, KnowledgeArticle, Subject, Ticket
 from callcenter.phones import InvalidPhone, normalise_phone
 from dispatch import actions as dispatching
 from dispatch import clock
+from dispatch.escalations import fire_due_until
 from dispatch.models import Agency, Role, User
 from dispatch.proposals import propose_by_subject
 from gis.routing import proposal_for
@@ -187,6 +188,9 @@ class Command(BaseCommand):
         else:
             History(random.Random(options["seed"]), options["tickets"]).generate()
             self.stdout.write(f"Generated {Ticket.objects.count()} historical tickets.")
+        # Yellow and red cards for everything due by now (the run_timers firing path; idempotent).
+        fired = fire_due_until(clock.now())
+        self.stdout.write(f"Escalations fired up to now: {fired.fired} ({dict(sorted(fired.by_level.items()))}).")
         # Emergency linkage: transfer lists and a few live incidents (dispatch/emergency/demo.py; idempotent).
         from dispatch.emergency.demo import load_demo_incidents
 
@@ -316,6 +320,8 @@ class History:
             at = at + dt.timedelta(minutes=rng.randint(low, high))
             if at >= self.now:
                 return False
+            # Escalations due before this step fire first, at their own times, as the worker would have.
+            fire_due_until(at)
             with clock.pinned_at(at):
                 run()
             return True
