@@ -30,6 +30,8 @@ def main(argv: list[str]) -> int:
     daphne = str(venv_bin("daphne"))
     # The demo's vehicles report positions beside the server (Ctrl-C stops both: same process group).
     subprocess.Popen([python, "manage.py", "simulate_units"], cwd=REPO_ROOT)
+    # The escalation timer worker (warnings, yellow and red cards); it stops when Daphne (this pid) ends.
+    subprocess.Popen([python, "manage.py", "run_timers", "--stop-with-parent"], cwd=REPO_ROOT)
     print(f"Open http://{options.host}:{options.port}/", flush=True)
     os.chdir(REPO_ROOT)
     os.execv(daphne, [daphne, "-b", options.host, "-p", str(options.port), "config.asgi:application"])

@@ -6,8 +6,11 @@ Run any number of these beside the web processes; see dispatch/escalations.py fo
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import datetime as dt
 import logging
+import os
 import signal
 from types import FrameType
 from typing import Any
@@ -26,6 +29,15 @@ class _Stop(Exception):
     pass
 
 
+def _term_when_parent_dies() -> None:
+    """Linux: the kernel sends SIGTERM when the parent ends; elsewhere the loop notices a new parent pid
+    within the longest sleep."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class Command(BaseCommand):
     help = "Fire due escalation timers (warning, yellow card, red card); sleep until the next deadline."
 
@@ -36,6 +48,9 @@ class Command(BaseCommand):
             "--max-sleep", type=float, default=None, help="longest sleep in seconds (default: the setting, 30)"
         )
         parser.add_argument("--once", action="store_true", help="fire what is due now and exit")
+        parser.add_argument(
+            "--stop-with-parent", action="store_true", help="exit when the starting process (e.g. Daphne) ends"
+        )
         parser.add_argument(
             "--now", type=dt.datetime.fromisoformat, default=None, help="with --once: fire what is due at this time"
         )
@@ -63,6 +78,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        parent = os.getppid()
+        if options["stop_with_parent"]:
+            _term_when_parent_dies()
         doorbell = Doorbell()
         self.stdout.write(f"run_timers: ready (batch {batch}, lease {lease:g}s, longest sleep {cap:g}s)")
         self.stdout.flush()
@@ -88,7 +106,7 @@ class Command(BaseCommand):
                         break
                     finally:
                         sleeping = False
-                if stopping:
+                if stopping or (options["stop_with_parent"] and os.getppid() != parent):
                     break
         finally:
             doorbell.close()
