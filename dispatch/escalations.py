@@ -345,7 +345,10 @@ def next_wake_at() -> dt.datetime | None:
     """When something may next be due: the earliest unclaimed timer, or the earliest lease to expire."""
     pending = Timer.objects.filter(done_at__isnull=True)
     free = pending.filter(Q(claimed_until__isnull=True)).aggregate(at=Min("fire_at"))["at"]
-    leased = pending.filter(claimed_until__isnull=False).aggregate(at=Min("claimed_until"))["at"]
+    # Claimed rows were due when claimed: the due range of the partial index holds them all.
+    leased = pending.filter(fire_at__lte=clock.now(), claimed_until__isnull=False).aggregate(at=Min("claimed_until"))[
+        "at"
+    ]
     candidates = [moment for moment in (free, leased) if moment is not None]
     return min(candidates) if candidates else None
 

@@ -135,6 +135,8 @@ def test_a_year_published_in_the_database_becomes_known() -> None:
 def test_red_card_comes_five_working_days_after_the_deadline() -> None:
     assert serious_at(at("2026-03-09 00:00")) == at("2026-03-14 00:00")  # Mon..Fri
     assert serious_at(at("2026-03-09 10:00")) == at("2026-03-16 10:00")
+    assert serious_at(at("2026-03-09 15:30")) == at("2026-03-16 15:30")  # same day, cached shift
+    assert serious_at(at("2026-03-07 15:30")) == at("2026-03-14 00:00")  # from a Saturday: Mon..Fri
     assert serious_at(at("2026-02-14 00:00")) == at("2026-02-28 00:00")  # Sat 02-14, 02-24..02-27
     assert serious_at(at("2026-09-30 15:00")) == at("2026-10-13 15:00")  # Wed 9h, 10-08..10-12, 15h of 10-13
 
