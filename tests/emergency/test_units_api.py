@@ -191,3 +191,21 @@ async def test_unit_events_reach_only_the_owning_agency_and_the_centre(world: Wo
         ("unit.moved", ids["b"]),
         ("unit.status_changed", ids["b"]),
     }
+
+
+def test_list_and_board_take_a_constant_number_of_queries(world: World, fleet: dict[str, Unit]) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = world.client("handler_a")
+
+    def count(url: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    before = (count("/api/units/"), count("/api/units/board/"))
+    for i in range(8):
+        unit = make_unit(f"A-追加{i}", "ambulance", world.agency_a)
+        place_unit(world, unit, east_of(50 * i), CENTRE_LAT)
+    assert (count("/api/units/"), count("/api/units/board/")) == before
