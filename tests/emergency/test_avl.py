@@ -254,3 +254,10 @@ def test_moved_events_are_coalesced_per_unit(world: World, units: dict[str, Unit
     assert [round(e.payload["unit"]["longitude"], 7) for e in moved] == [round(east_of(m), 7) for m in (0, 210, 215)]
     # The unit row itself always has the newest fix.
     assert Unit.objects.get(pk=units["engine"].pk).fix_at == NOW + dt.timedelta(seconds=67)
+
+
+def test_a_body_that_is_not_json_is_refused(world: World, units: dict[str, Unit]) -> None:
+    before = _state()
+    response = world.client("admin").post("/api/avl/positions/", "{not json", content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"]
+    assert _state() == before
