@@ -28,8 +28,8 @@ def main(argv: list[str]) -> int:
         manage(python, "compilemessages", "--ignore=.venv", "--ignore=build", "--ignore=var")
     manage(python, "load_demo_city")
     daphne = str(venv_bin("daphne"))
-    # The demo's vehicles report positions beside the server (Ctrl-C stops both: same process group).
-    subprocess.Popen([python, "manage.py", "simulate_units"], cwd=REPO_ROOT)
+    # The demo's vehicles report positions beside the server; they stop when Daphne (this pid) ends.
+    subprocess.Popen([python, "manage.py", "simulate_units", "--stop-with-parent"], cwd=REPO_ROOT)
     # The escalation timer worker (warnings, yellow and red cards); it stops when Daphne (this pid) ends.
     subprocess.Popen([python, "manage.py", "run_timers", "--stop-with-parent"], cwd=REPO_ROOT)
     print(f"Open http://{options.host}:{options.port}/", flush=True)

@@ -68,3 +68,13 @@ def test_demo_units_load_idempotently_and_drive_to_an_incident_and_back(world: W
     assert engine.longitude is not None and engine.latitude is not None
     assert distance_m(engine.longitude, engine.latitude, engine.station_longitude, engine.station_latitude) < 50
     assert Event.objects.filter(type="unit.moved", payload__unit__id=engine.pk).count() >= 5
+
+
+def test_the_simulate_units_command_reports_through_the_ingest(world: World) -> None:
+    do_load_agencies()
+    call_command("load_demo_units", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("simulate_units", "--ticks", "2", "--interval", "0", "--stop-with-parent", stdout=out)
+    assert "Sent 2 reports." in out.getvalue()
+    assert not Unit.objects.filter(fix_at__isnull=True).exists()
+    assert Event.objects.filter(type="unit.moved").count() >= 40

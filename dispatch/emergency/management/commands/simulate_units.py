@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from typing import Any
@@ -22,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-auto-status", action="store_true", help="only move; never press status buttons")
         parser.add_argument("--seed", type=int, default=6)
         parser.add_argument("--as-user", default="admin", help="the AVL gateway account (an administrator)")
+        parser.add_argument(
+            "--stop-with-parent", action="store_true", help="exit when the starting process (e.g. Daphne) ends"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         actor = User.objects.filter(username=options["as_user"]).first()
@@ -34,9 +38,12 @@ class Command(BaseCommand):
             auto_status=not options["no_auto_status"],
         )
         ticks = 0
+        parent = os.getppid()
         self.stdout.write(f"Simulating units every {options['interval']} s (Ctrl-C stops).")
         try:
             while not options["ticks"] or ticks < options["ticks"]:
+                if options["stop_with_parent"] and os.getppid() != parent:
+                    break  # the server is gone (we were re-parented)
                 started = time.monotonic()
                 close_old_connections()
                 simulator.tick()
