@@ -77,14 +77,19 @@ def parse_types(raw: str | None, incident_type: str) -> list[str]:
     return list(dict.fromkeys(types))
 
 
-def _district_of(lon: float, lat: float) -> str:
+def _district_locator() -> Callable[[float, float], str]:
+    """Point -> district code ('' outside) on the active district layer, read once per recommendation."""
     from gis.index import OUTSIDE, current_index
 
     layer = current_index().layers.get("district")
-    if layer is None:
-        return ""
-    found = layer.locate_one(lon, lat)
-    return "" if found == OUTSIDE else str(layer.codes[found])
+
+    def district_of(lon: float, lat: float) -> str:
+        if layer is None:
+            return ""
+        found = layer.locate_one(lon, lat)
+        return "" if found == OUTSIDE else str(layer.codes[found])
+
+    return district_of
 
 
 def recommend(
@@ -105,16 +110,17 @@ def recommend(
     fresh_since = (now - stale_after()).timestamp()
     lon, lat = float(incident.longitude), float(incident.latitude)
     district = (getattr(incident, "district_code", "") or "") if district_first else ""
-    if district_first and not district:
-        district = _district_of(lon, lat)
+    district_of = _district_locator() if district_first else None
+    if district_of is not None and not district:
+        district = district_of(lon, lat)
     district_cache: dict[int, bool] = {}
 
     def in_district(unit_id: int) -> bool:
         if unit_id not in district_cache:
             position = index.position(unit_id)
-            if position is None:
+            if position is None or district_of is None:
                 return False
-            district_cache[unit_id] = _district_of(*position) == district
+            district_cache[unit_id] = district_of(*position) == district
         return district_cache[unit_id]
 
     repair_units: set[int] | None = None
