@@ -376,7 +376,7 @@ def create_incident(
     assert form.location is not None
     district_code, district_name = _district(form.location)
     incident = Incident.objects.create(
-        number=f"new-{uuid.uuid4().hex}",
+        number=f"new-{uuid.uuid4().hex[:28]}",  # replaced below; fits the 32 characters
         type=form.type,
         level=form.level,
         state=IncidentState.REPORTED,
