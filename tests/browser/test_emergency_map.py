@@ -1,0 +1,230 @@
+"""The commander turns a ticket into an incident on the live map, assigns the recommended fire engine
+with one click and watches it drive to the scene: positions through the real AVL ingest, statuses
+through the units API, every change reaching the open page over the socket (no reload)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import urllib.request
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as NotYet
+
+from tests.browser.conftest import DemoServer, logged_in, screenshot
+
+pytestmark = pytest.mark.browser
+LIVE = 30_000  # milliseconds a screen may take to show what must appear (a failure bound, not a sleep)
+DRIVE_DEADLINE_SECONDS = 90  # how long the simulated device may report before the unit must be at the scene
+SCENE = (109.4120, 24.3380)  # lon, lat: 柳北区, about 2 km from the nearest fire station
+
+
+def _api(server: DemoServer, method: str, path: str, token: str, body: Any = None) -> Any:
+    headers = {"Content-Type": "application/json", "Authorization": f"Token {token}", "Accept-Language": "en"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{server.url}{path}", data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _token(server: DemoServer, username: str) -> str:
+    request = urllib.request.Request(
+        f"{server.url}/api/auth/token/", method="POST", data=f"username={username}&password=demo-12345".encode()
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(json.loads(response.read())["token"])
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _report(server: DemoServer, gateway: str, fixes: list[dict[str, Any]]) -> dict[str, Any]:
+    """One AVL report through the real ingest, as the AVL gateway account sends it (docs/AVL.md)."""
+    result = _api(server, "POST", "/api/avl/positions/", gateway, {"positions": fixes})
+    assert result["accepted"] == len(fixes), result
+    return result  # type: ignore[no-any-return]
+
+
+def _board_count(page: Page, unit_type: str, status: str) -> int:
+    return int(page.locator(f"#emg-board td[data-type='{unit_type}'][data-status='{status}']").inner_text())
+
+
+def _expect_board(page: Page, unit_type: str, status: str, count: int) -> None:
+    expect(page.locator(f"#emg-board td[data-type='{unit_type}'][data-status='{status}']")).to_have_text(
+        str(count), timeout=LIVE
+    )
+
+
+NEAR_JS = """([id, lon, lat, metres]) => {
+  const node = document.querySelector(`.emg-unit[data-unit-id="${id}"]`);
+  if (!node || !node.dataset.lat) return false;
+  const north = (Number(node.dataset.lat) - lat) * 111320;
+  const east = (Number(node.dataset.lon) - lon) * 111320 * Math.cos(lat * Math.PI / 180);
+  return Math.hypot(north, east) < metres;
+}"""
+
+
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    north = (a[1] - b[1]) * 111320
+    east = (a[0] - b[0]) * 111320 * math.cos(math.radians(b[1]))
+    return math.hypot(north, east)
+
+
+def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
+    demo_server: DemoServer, browser: Browser
+) -> None:
+    gateway = _token(demo_server, "admin")  # the AVL gateway account of an integration
+    operator = _token(demo_server, "operator")
+    crew = _token(demo_server, "commander")  # the command desk presses the unit's status buttons for its crew
+
+    # Every unit reports from its home station, so the map and the board start fresh.
+    units = _api(demo_server, "GET", "/api/units/?limit=500", gateway)["results"]
+    _report(
+        demo_server,
+        gateway,
+        [
+            {"device_id": u["device_id"], "lon": u["station"]["lon"], "lat": u["station"]["lat"], "time": _now_iso()}
+            for u in units
+            if u["device_id"]
+        ],
+    )
+    on_map = sum(1 for u in units if u["device_id"])
+
+    _context, page = logged_in(browser, demo_server, "commander")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{demo_server.url}/command/")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=LIVE)
+    expect(page.locator(".emg-unit[data-unit-id]")).to_have_count(on_map, timeout=LIVE)
+    expect(page.locator("#emg-board td[data-type='all'][data-status='stale']")).to_have_text("0", timeout=LIVE)
+    available_before = _board_count(page, "fire_engine", "available")
+    dispatched_before = _board_count(page, "fire_engine", "dispatched")
+    on_scene_before = _board_count(page, "fire_engine", "on_scene")
+
+    # A caller reports smoke from a building: the ticket reaches the commander's live feed.
+    ticket = _api(
+        demo_server,
+        "POST",
+        "/api/tickets/",
+        operator,
+        {
+            "channel": "phone",
+            "phone": "13912340119",
+            "appeal_type": "complaint",
+            "subject": "fire-hazard",
+            "title": "柳北居民楼冒烟",
+            "description": "居民楼四层窗口冒出浓烟，疑似起火。",
+            "latitude": SCENE[1],
+            "longitude": SCENE[0],
+        },
+    )
+    feed_line = page.locator("#cmd-feed-list button", has_text=ticket["number"]).first
+    expect(feed_line).to_be_visible(timeout=LIVE)
+    feed_line.click()
+
+    # Create the incident from the ticket's panel.
+    page.locator("#emg-escalate").click()
+    form = page.locator("#emg-escalate-form")
+    form.locator("select[name=type]").select_option("fire")
+    form.locator("select[name=level]").select_option("III")
+    form.locator("input[name=area_radius_m]").fill("300")
+    page.locator("#emg-escalate-submit").click()
+    expect(page.locator("#emg-inc-state")).to_have_attribute("data-state", "reported", timeout=LIVE)
+    incident_number = page.locator("#emg-inc-number").inner_text().strip()
+    incident_row = page.locator("#emg-incident-list button", has_text=incident_number)
+    expect(incident_row).to_be_visible(timeout=LIVE)
+    incident_id = incident_row.get_attribute("data-incident-id")
+    incident_marker = page.locator(f".emg-incident[data-incident-id='{incident_id}']")
+    expect(incident_marker).to_be_visible(timeout=LIVE)
+
+    # The recommendation lists the nearest fresh fire engines; assign the first with one click.
+    first_engine = page.locator("#emg-recs ul[data-type='fire_engine'] li.emg-rec").first
+    expect(first_engine).to_be_visible(timeout=LIVE)
+    unit_id = int(first_engine.get_attribute("data-unit-id") or "0")
+    engine = next(u for u in units if u["id"] == unit_id)
+    assert engine["unit_type"] == "fire_engine"
+    nearest = min(
+        (u for u in units if u["unit_type"] == "fire_engine" and u["status"] == "available" and u["device_id"]),
+        key=lambda u: _metres((u["station"]["lon"], u["station"]["lat"]), SCENE),
+    )
+    assert unit_id == nearest["id"]  # the recommendation is the nearest available engine
+    screenshot(page, "emergency-recommendation")
+    first_engine.locator("button.emg-assign").click()
+
+    marker = page.locator(f".emg-unit[data-unit-id='{unit_id}']")
+    expect(page.locator(f"#emg-assigned li[data-unit-id='{unit_id}']")).to_be_visible(timeout=LIVE)
+    expect(marker).to_have_attribute("data-status", "dispatched", timeout=LIVE)
+    expect(page.locator("#emg-inc-state")).to_have_attribute("data-state", "dispatched", timeout=LIVE)
+    _expect_board(page, "fire_engine", "available", available_before - 1)
+    _expect_board(page, "fire_engine", "dispatched", dispatched_before + 1)
+
+    # The crew sets off; its device reports positions approaching the scene until the map shows it there.
+    _api(demo_server, "POST", f"/api/units/{unit_id}/transition/", crew, {"action": "en_route"})
+    expect(marker).to_have_attribute("data-status", "en_route", timeout=LIVE)
+    _expect_board(page, "fire_engine", "dispatched", dispatched_before)
+    start = (engine["station"]["lon"], engine["station"]["lat"])
+    start_box = marker.bounding_box()
+    assert start_box is not None
+    steps = 12
+    route = [
+        (start[0] + (SCENE[0] - start[0]) * i / steps, start[1] + (SCENE[1] - start[1]) * i / steps)
+        for i in range(1, steps + 1)
+    ]
+    halfway_seen = False
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=DRIVE_DEADLINE_SECONDS)
+    at_scene = False
+    step = 0
+    while not at_scene:
+        assert dt.datetime.now(dt.UTC) < deadline, "the unit never reached the scene on the map"
+        lon, lat = route[min(step, len(route) - 1)]
+        step += 1
+        _report(
+            demo_server,
+            gateway,
+            [{"device_id": engine["device_id"], "lon": lon, "lat": lat, "time": _now_iso(), "speed": 12.0}],
+        )
+        if not halfway_seen:
+            # The marker leaves the station: somewhere on the road, closer to the scene than the station was.
+            try:
+                page.wait_for_function(
+                    NEAR_JS, arg=[unit_id, SCENE[0], SCENE[1], _metres(start, SCENE) * 0.8], timeout=1500
+                )
+                halfway_seen = True
+                screenshot(page, "emergency-en-route")
+            except NotYet:  # the device keeps reporting (unit.moved events coalesce per 5 s)
+                continue
+        try:
+            page.wait_for_function(NEAR_JS, arg=[unit_id, SCENE[0], SCENE[1], 30], timeout=1500)
+            at_scene = True
+        except NotYet:  # not there on the map yet: the next report
+            continue
+    assert halfway_seen
+
+    # On the rendered map the engine's marker now sits on the incident's marker.
+    page.locator(f"#emg-assigned button[data-unit-id='{unit_id}']").click()  # centres the map on the unit
+    expect(marker).to_be_in_viewport(timeout=LIVE)
+    unit_box = marker.bounding_box()
+    incident_box = incident_marker.bounding_box()
+    assert unit_box is not None and incident_box is not None
+    centre = (unit_box["x"] + unit_box["width"] / 2, unit_box["y"] + unit_box["height"] / 2)
+    scene_centre = (incident_box["x"] + incident_box["width"] / 2, incident_box["y"] + incident_box["height"] / 2)
+    assert math.dist(centre, scene_centre) < 20
+
+    # The crew reports on scene: marker, board, assignment, incident state and timeline follow live.
+    _api(demo_server, "POST", f"/api/units/{unit_id}/transition/", crew, {"action": "arrive"})
+    expect(marker).to_have_attribute("data-status", "on_scene", timeout=LIVE)
+    expect(marker).to_have_class(re.compile(r"emg-status-on_scene"), timeout=LIVE)
+    _expect_board(page, "fire_engine", "on_scene", on_scene_before + 1)
+    expect(page.locator(f"#emg-assigned li[data-unit-id='{unit_id}']")).to_have_attribute(
+        "data-status", "on_scene", timeout=LIVE
+    )
+    expect(page.locator("#emg-inc-state")).to_have_attribute("data-state", "on_scene", timeout=LIVE)
+    expect(page.locator("#emg-timeline li[data-action='unit_arrive']")).to_have_count(1, timeout=LIVE)
+    expect(page.locator("#emg-timeline li[data-action='unit_dispatch']")).to_have_count(1, timeout=LIVE)
+    screenshot(page, "emergency-on-scene")
+    assert errors == []
