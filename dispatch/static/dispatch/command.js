@@ -50,6 +50,11 @@
   };
   const RESPONSIBILITIES = { lead: gettext("Lead"), co: gettext("Co-handling") };
   const EXTRA_ACTIONS = { absorb_duplicate: gettext("Absorbed a duplicate") };
+  // The emergency layer (emergency.js) plugs in here: it hears the map, the events and the ticket panel.
+  const emergencyHooks = window.HotlineCommandHooks = window.HotlineCommandHooks || [];
+  function callHooks(name, arg) {
+    emergencyHooks.forEach(function (hook) { if (hook[name]) hook[name](arg); });
+  }
 
   // --- lookups ---------------------------------------------------------------------------------------
 
@@ -435,6 +440,7 @@
   const refreshDetailsSoon = debounce(function () { if (selectedId !== null) showDetails(selectedId, false); }, 400);
 
   function onEvent(event) {
+    callHooks("event", event);
     addFeedLine(event);
     if (!holding) applyEvent(event);
     else if (pendingEvents.push(event) > 5000) {
@@ -449,6 +455,7 @@
 
   function onSnapshot() {
     // Too far behind to replay: the snapshot tells us to start again from the server's present.
+    callHooks("snapshot", null);
     pendingEvents.length = 0;
     loadTickets();
     loadHotspots();
@@ -732,6 +739,7 @@
     }).addTo(map);
     ticketLayer = L.layerGroup().addTo(map);
     buildLegend();
+    callHooks("mapReady", map);
     map.setView([0, 0], 5);  // replaced by the fit once the data is in
 
     map.on("zoomend", function () {
@@ -1007,7 +1015,18 @@
 
   let detailsGeneration = 0;
 
+  // The emergency layer takes the details panel over for an incident: the ticket lets go of it.
+  window.HotlineCommand = {
+    releaseDetails: function () {
+      const previous = selectedId;
+      selectedId = null;
+      detailsGeneration += 1;
+      if (previous !== null && map) render();
+    },
+  };
+
   function selectTicket(id, pan) {
+    callHooks("ticketSelected", id);
     const previous = selectedId;
     selectedId = id;
     if (previous !== id) render();
@@ -1110,6 +1129,7 @@
     });
     if (!ol.children.length) ol.appendChild(el("li", { class: "cmd-hint", text: gettext("No entries.") }));
     detailsBody.appendChild(ol);
+    callHooks("ticketDetails", { ticket: d, body: detailsBody });
   }
 
   // --- wiring ----------------------------------------------------------------------------------------
