@@ -85,6 +85,9 @@ def test_one_click_assigns_units_and_times_every_step_on_the_incident(
         "returning",
         "available",
     ]
+    listed = commander.get(f"/api/incidents/{incident.pk}/assignments/").json()["assignments"]
+    assert [(row["call_sign"], row["cleared_at"] is not None) for row in listed] == [("消防1", True), ("急救1", False)]
+    assert world.client("handler_c").get(f"/api/incidents/{incident.pk}/assignments/").status_code == 404
     changes = Event.objects.filter(type="unit.status_changed", payload__unit__id=engine.pk).order_by("id")
     assert [e.payload["action"] for e in changes] == ["dispatch", "en_route", "arrive", "clear", "make_available"]
 
