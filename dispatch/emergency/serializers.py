@@ -21,6 +21,7 @@ from dispatch.emergency.models import (
     IncidentTimelineEntry,
     IncidentType,
     Transfer,
+    TransferDirection,
     TransferRule,
 )
 from dispatch.workflow import Machine
@@ -307,6 +308,7 @@ class TaskActionInput(serializers.Serializer):
 
 class TransferInput(serializers.Serializer):
     line = serializers.ChoiceField(choices=EmergencyLine.choices)
+    direction = serializers.ChoiceField(choices=TransferDirection.choices, required=False)
     override_reason = serializers.CharField(required=False)
     note = serializers.CharField(required=False)
     incident_id = serializers.IntegerField(required=False)

@@ -62,6 +62,9 @@ def check_transfer_ticket(data: Any) -> dict[str, Any]:
     incident_id = data.get("incident_id")
     if incident_id is not None and not is_row_id(incident_id):
         errors["incident_id"] = [_("An incident id.")]
+    direction = data.get("direction") or TransferDirection.OUTBOUND
+    if direction not in TransferDirection.values:
+        errors["direction"] = [_("One of: %(v)s") % {"v": ", ".join(TransferDirection.values)}]
     escalate = data.get("escalate")
     if escalate is not None and not isinstance(escalate, dict):
         errors["escalate"] = [_("The incident to create: an object like the incident form.")]
@@ -71,6 +74,7 @@ def check_transfer_ticket(data: Any) -> dict[str, Any]:
         raise InvalidInput(_("Some fields are not valid."), fields=errors)
     return {
         "line": str(line),
+        "direction": str(direction),
         "override_reason": (data.get("override_reason") or "").strip(),
         "note": (data.get("note") or "").strip(),
         "incident_id": incident_id,
@@ -79,7 +83,8 @@ def check_transfer_ticket(data: Any) -> dict[str, Any]:
 
 
 def do_transfer_ticket(ticket_id: int, data: Any, *, actor: User) -> Transfer:
-    """Transfer a ticket to an emergency line, recorded on both sides."""
+    """Transfer a ticket to an emergency line (outbound), or record that one came from it (inbound),
+    on the ticket's timeline and, with an incident, on the incident's."""
     form = check_transfer_ticket(data)
     incident_form = check_report_incident(form["escalate"], location_required=False) if form["escalate"] else None
     with transaction.atomic(durable=True):
@@ -87,7 +92,9 @@ def do_transfer_ticket(ticket_id: int, data: Any, *, actor: User) -> Transfer:
         ticket = lock_ticket(ticket_id)
         workflow.authorise(Machine.TICKET, ticket.state, "transfer", actor=actor, obj=ticket, context={"now": at})
         rule = rule_for(ticket.subject_id, form["line"])
-        if rule is None and not form["override_reason"]:
+        # An inbound transfer was decided by the emergency line: recorded with its list entry if any,
+        # never refused. An outbound one needs the list (or a reason).
+        if rule is None and form["direction"] == TransferDirection.OUTBOUND and not form["override_reason"]:
             other_lines = lines_for(ticket.subject_id)
             message = (
                 _("Subject '%(subject)s' is not on the %(line)s transfer list (it is on: %(lines)s).")
@@ -103,7 +110,7 @@ def do_transfer_ticket(ticket_id: int, data: Any, *, actor: User) -> Transfer:
         transfer = Transfer.objects.create(
             ticket=ticket,
             incident=incident,
-            direction=TransferDirection.OUTBOUND,
+            direction=form["direction"],
             line=form["line"],
             rule=rule,
             item=rule.item if rule else "",

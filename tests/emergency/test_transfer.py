@@ -85,3 +85,19 @@ def test_agencies_cannot_transfer_and_the_list_file_loads_idempotently(linkage: 
     do_save_subject(Subject(code="gas-leak", name="燃气泄漏"))
     assert do_load_transfer_list() == do_load_transfer_list() == 1
     assert TransferRule.objects.get().line == "119"
+
+
+def test_an_inbound_transfer_is_recorded_without_the_list(linkage: World) -> None:
+    world = linkage
+    ticket = ok(
+        world.client("operator").post("/api/tickets/", ticket_payload(channel="transfer_110"), format="json"), 201
+    )
+    body = {"line": "110", "direction": "inbound", "note": "110转来非警务类诉求"}
+    ok(world.client("operator").post(f"/api/tickets/{ticket['id']}/transfer/", body, format="json"))
+    transfer = Transfer.objects.get()
+    assert transfer.direction == "inbound" and transfer.rule is None and transfer.override_reason == ""
+    assert TimelineEntry.objects.get(action="transfer").data["direction"] == "inbound"
+    response = world.client("operator").post(
+        f"/api/tickets/{ticket['id']}/transfer/", {"line": "110", "direction": "sideways"}, format="json"
+    )
+    assert response.status_code == 400 and "direction" in response.json()["fields"]
