@@ -90,26 +90,18 @@ class _TypeGrid:
                 del self.cells[cell]
 
 
-def _offer(best: list[tuple[float, int]], k: int, bucket: dict[int, Point], qx: float, qy: float,
-           fresh_since: float, accept: Callable[[int], bool] | None) -> None:  # fmt: skip
-    """Merge a cell's units into ``best`` (sorted (squared distance, unit id), at most k long)."""
-    worst = best[-1][0] if len(best) == k else math.inf
-    for unit_id, (x, y, fix_ts) in bucket.items():
-        dx = x - qx
-        dy = y - qy
-        d2 = dx * dx + dy * dy
-        if d2 > worst:
-            continue
-        if fix_ts < fresh_since or (accept is not None and not accept(unit_id)):
-            continue
-        pair = (d2, unit_id)
-        if len(best) == k:
-            if pair >= best[-1]:
-                continue
-            best.pop()
-        insort(best, pair)
-        if len(best) == k:
-            worst = best[-1][0]
+def _ring_offsets(r: int) -> tuple[int, ...]:
+    """Cell-key offsets of the ring at Chebyshev distance r around a cell."""
+    if r == 0:
+        return (0,)
+    cells = [(dx, dy) for dx in range(-r, r + 1) for dy in (-r, r)]
+    cells += [(dx, dy) for dx in (-r, r) for dy in range(-r + 1, r)]
+    return tuple(dx * _ROW + dy for dx, dy in cells)
+
+
+#: Rings up to this distance are looked up from precomputed offsets (one C-level map over the keys).
+PRECOMPUTED_RINGS = 12
+_RINGS = tuple(_ring_offsets(r) for r in range(PRECOMPUTED_RINGS + 1))
 
 
 class MovingUnitIndex:
@@ -181,44 +173,61 @@ class MovingUnitIndex:
         if grid is None or not grid.count or k <= 0:
             return []
         qx, qy = lon * self.kx, lat * self.ky
-        best: list[tuple[float, int]] = []
+        best: list[tuple[float, int]] = []  # (squared distance, unit id), sorted, at most k
         cells = grid.cells
-        if grid.count <= SCAN_BELOW:
-            for bucket in cells.values():
-                _offer(best, k, bucket, qx, qy, fresh_since, accept)
-            return [(unit_id, math.sqrt(d2)) for d2, unit_id in best]
         cell = self.cell
         cx, cy = math.floor(qx / cell), math.floor(qy / cell)
+        base = cx * _ROW + cy
         min_ix, max_ix, min_iy, max_iy = grid.min_ix, grid.max_ix, grid.min_iy, grid.max_iy
         reach = max(cx - min_ix, max_ix - cx, cy - min_iy, max_iy - cy, 0)
-        centre = cells.get(cx * _ROW + cy)
-        if centre:
-            _offer(best, k, centre, qx, qy, fresh_since, accept)
+        scan_all = grid.count <= SCAN_BELOW
+        worst = math.inf
         r = 0
-        while r < reach:
+        while True:
+            if scan_all:
+                buckets: Iterable[dict[int, Point]] = list(cells.values())
+            elif r <= PRECOMPUTED_RINGS:
+                buckets = [bucket for bucket in map(cells.get, [base + o for o in _RINGS[r]]) if bucket]
+            else:
+                buckets = self._clipped_ring(grid, cx, cy, r)
+            for bucket in buckets:
+                for unit_id, (x, y, fix_ts) in bucket.items():
+                    dx = x - qx
+                    dy = y - qy
+                    d2 = dx * dx + dy * dy
+                    if d2 > worst or fix_ts < fresh_since or (accept is not None and not accept(unit_id)):
+                        continue
+                    pair = (d2, unit_id)
+                    if len(best) == k:
+                        if pair >= best[-1]:
+                            continue
+                        best.pop()
+                    insort(best, pair)
+                    if len(best) == k:
+                        worst = best[-1][0]
+            if scan_all or r >= reach:
+                break
             if len(best) == k:
                 # Every unsearched unit lies outside the (2r+1)^2 block around the query's cell.
                 edge = min(qx - (cx - r) * cell, (cx + r + 1) * cell - qx, qy - (cy - r) * cell,
                            (cy + r + 1) * cell - qy)  # fmt: skip
-                if best[-1][0] <= edge * edge:
+                if worst <= edge * edge:
                     break
             r += 1
-            # The ring's rows and columns, clipped to the occupied range (far queries stay cheap).
-            low_x, high_x = max(cx - r, min_ix), min(cx + r, max_ix)
-            for iy in (cy - r, cy + r):
-                if min_iy <= iy <= max_iy:
-                    for ix in range(low_x, high_x + 1):
-                        row_bucket = cells.get(ix * _ROW + iy)
-                        if row_bucket:
-                            _offer(best, k, row_bucket, qx, qy, fresh_since, accept)
-            low_y, high_y = max(cy - r + 1, min_iy), min(cy + r - 1, max_iy)
-            for ix in (cx - r, cx + r):
-                if min_ix <= ix <= max_ix:
-                    for iy in range(low_y, high_y + 1):
-                        column_bucket = cells.get(ix * _ROW + iy)
-                        if column_bucket:
-                            _offer(best, k, column_bucket, qx, qy, fresh_since, accept)
         return [(unit_id, math.sqrt(d2)) for d2, unit_id in best]
+
+    def _clipped_ring(self, grid: _TypeGrid, cx: int, cy: int, r: int) -> list[dict[int, Point]]:
+        """The ring's occupied cells, clipped to the occupied range (far queries stay cheap)."""
+        cells, found = grid.cells, []
+        low_x, high_x = max(cx - r, grid.min_ix), min(cx + r, grid.max_ix)
+        for iy in (cy - r, cy + r):
+            if grid.min_iy <= iy <= grid.max_iy:
+                found += [b for b in (cells.get(ix * _ROW + iy) for ix in range(low_x, high_x + 1)) if b]
+        low_y, high_y = max(cy - r + 1, grid.min_iy), min(cy + r - 1, grid.max_iy)
+        for ix in (cx - r, cx + r):
+            if grid.min_ix <= ix <= grid.max_ix:
+                found += [b for b in (cells.get(ix * _ROW + iy) for iy in range(low_y, high_y + 1)) if b]
+        return found
 
 
 # --- the per-process index, synced from the database ---------------------------------------------------
