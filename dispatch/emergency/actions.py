@@ -36,6 +36,7 @@ from dispatch.emergency.models import (
     IncidentTicket,
     IncidentTimelineEntry,
     IncidentType,
+    TransferRule,
 )
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, AgencyTaskStatus, IncidentState
 from dispatch.errors import Conflict, InvalidInput, NotFound
@@ -481,6 +482,17 @@ def do_escalate_ticket(ticket_id: int, data: Any, *, actor: User) -> Incident:
     target_id = data.get("incident_id")
     if target_id is not None and not is_row_id(target_id):
         raise InvalidInput(_("Some fields are not valid."), fields={"incident_id": [_("An incident id.")]})
+    if target_id is None and not data.get("type"):
+        # The transfer list says what kind of incident a listed subject is.
+        subject_id = Ticket.objects.filter(pk=ticket_id).values_list("subject_id", flat=True).first()
+        listed = (
+            TransferRule.objects.filter(subject_id=subject_id, active=True)
+            .exclude(incident_type="")
+            .values_list("incident_type", flat=True)
+            .first()
+        )
+        if listed:
+            data = {**data, "type": listed}
     form = None if target_id is not None else check_report_incident(data, location_required=False)
     with transaction.atomic(durable=True):
         at = clock.now()
@@ -566,8 +578,9 @@ def do_transition_incident(incident_id: int, action: str, *, actor: User, note: 
     with transaction.atomic(durable=True):
         at = clock.now()
         incident = lock_incident(incident_id)
-        transition_incident(incident, action, actor=actor, at=at, note=note)
-        if action == "cancel" and incident.public_alert:
+        row = transition_incident(incident, action, actor=actor, at=at, note=note)
+        # A public alert says the state (certainty, or Cancel once finished): each change is a new message.
+        if incident.public_alert and row.target is not None:
             _bump_alert(incident, at)
     return incident
 

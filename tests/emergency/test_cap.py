@@ -101,6 +101,20 @@ def test_update_and_cancel_reference_the_first_alert(linkage: World) -> None:
     assert _text(cancel, "cap:msgType") == ["Cancel"]
     assert _text(cancel, "cap:references") == _text(update, "cap:references")
     assert _text(cancel, "cap:info/cap:responseType") == ["AllClear", "AllClear"]
+    # Every message has its own identifier.
+    assert len({_text(m, "cap:identifier")[0] for m in (first, update, cancel)}) == 3
+
+
+def test_closing_a_public_incident_sends_a_new_cancel_message(linkage: World) -> None:
+    world = linkage
+    incident = create_incident(world)
+    _post(world, f"/api/incidents/{incident['id']}/publish_alert/")
+    identifiers = []
+    for step in ("dispatch", "arrive", "control", "close"):
+        _post(world, f"/api/incidents/{incident['id']}/{step}/")
+        identifiers.append(_text(_cap(world, incident["id"]), "cap:identifier")[0])
+    assert len(set(identifiers)) == 4
+    assert _text(_cap(world, incident["id"]), "cap:msgType") == ["Cancel"]
 
 
 def test_withdrawn_alert_is_a_cancel_and_every_type_validates(linkage: World) -> None:

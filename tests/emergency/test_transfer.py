@@ -87,6 +87,19 @@ def test_agencies_cannot_transfer_and_the_list_file_loads_idempotently(linkage: 
     assert TransferRule.objects.get().line == "119"
 
 
+def test_escalating_a_listed_subject_takes_the_lists_incident_type(linkage: World) -> None:
+    world = linkage
+    rule = _list_entry("t-vendors", "110", "占道经营引发现场冲突")
+    rule.incident_type = "public_security"
+    do_save_transfer_rule(rule)
+    ticket = _ticket(world, "t-vendors")
+    answer = ok(world.client("operator").post(f"/api/tickets/{ticket['id']}/escalate/", {}, format="json"))
+    assert answer["incident"]["type"] == "public_security"
+    unlisted = _ticket(world)
+    response = world.client("operator").post(f"/api/tickets/{unlisted['id']}/escalate/", {}, format="json")
+    assert response.status_code == 400 and "type" in response.json()["fields"]
+
+
 def test_an_inbound_transfer_is_recorded_without_the_list(linkage: World) -> None:
     world = linkage
     ticket = ok(
