@@ -1,0 +1,434 @@
+"""Timer benchmark: escalations fired per second through the real firing path, against a raw SQL loop.
+
+Run from the project root (needs the PostgreSQL server binaries; scripts/services.py starts a throwaway
+cluster in a temporary folder and removes it afterwards):
+
+    .venv/bin/python benchmarks/timers.py [--work-orders 1000000] [--due 100000] [--workers 2] [--batch 1000]
+
+What it does, in one run on one database:
+
+1. Loads ``--work-orders`` open work orders (one running sign clock and one yellow-card timer each) with
+   set-based ``INSERT ... SELECT generate_series`` statements cloning one ticket/work order made through
+   the real actions: 1 ticket per 10 work orders. All deadlines are days away, except ``--due`` of them,
+   spread evenly over one second starting a little after the workers are up.
+2. ours: ``--workers`` processes of ``manage.py run_timers`` (the real worker: it sleeps until the next
+   due timer, claims batches with ``FOR UPDATE SKIP LOCKED``, and fires each through
+   ``dispatch.escalations.do_fire_timers``: Escalation rows, timeline rows, events with their audience
+   rows, red-card timers, in bulk per batch). The benchmark polls the escalation count every 10 ms to
+   see when the last one committed. Lag per escalation = ``fired_at - due_at`` (fired_at is stamped when
+   the batch's transaction starts); the completion time bounds the lag including commit.
+3. raw: the same number of processes running a plain psycopg loop on a copy of the timer table (same
+   partial index, same 1,000,000 rows, ``--due`` falling due over one second): per transaction
+   ``SELECT id ... ORDER BY fire_at LIMIT 500 FOR UPDATE SKIP LOCKED`` then ``UPDATE ... SET done_at =
+   clock_timestamp()``. Nothing else: the floor under any firing path.
+4. Worker memory: VmRSS of each run_timers process while idle with every timer pending, and after firing.
+
+Targets from the issue (reported, never asserted): >= 30,000 escalations/s, >= 0.3 of raw, p99 lag <= 1 s,
+memory flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATE = 30_000
+TARGET_RATIO = 0.3
+TARGET_P99_S = 1.0
+RAW_BATCH = 500
+
+
+PG_CHANNEL = "hotline_timers"  # dispatch.timers.PG_CHANNEL (not imported: Django is set up later)
+
+
+def start_database(folder: Path) -> tuple[dict[str, str], list[Any]]:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import services
+
+    # Its own top-level folder: start_postgres hands it to the postgres user when run as root.
+    pg_folder = tempfile.mkdtemp(prefix="timers-benchmark-pg-")
+    stops: list[Any] = [lambda: shutil.rmtree(pg_folder, ignore_errors=True)]
+    url, stop = services.start_postgres(pg_folder)
+    stops.insert(0, stop)
+    env = {
+        "DATABASE_URL": url,
+        "HOTLINE_VAR_DIR": str(folder / "var"),
+        "DJANGO_SECRET_KEY": "timers-benchmark",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOG_LEVEL": "WARNING",
+    }
+    return env, stops
+
+
+def setup_django(env: dict[str, str]) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH"):
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def make_template() -> tuple[int, int]:
+    """One ticket and work order through the real actions: the rows the bulk load clones."""
+    from callcenter.actions import do_create_ticket, do_load_taxonomy
+    from dispatch.actions import do_dispatch_ticket, do_upsert_agency, do_upsert_user
+    from dispatch.models import WorkOrder
+
+    do_upsert_agency(code="centre", name="12345热线", kind="centre", function="hotline")
+    for i in range(10):
+        do_upsert_agency(code=f"a{i}", name=f"单位{i}", kind="department", function="urban_management")
+    do_load_taxonomy(
+        {
+            "appeal_types": [{"code": "complaint", "name": "投诉"}],
+            "subjects": [{"code": "b-urban", "name": "城乡建设", "children": [{"code": "b-garbage", "name": "垃圾"}]}],
+        }
+    )
+    operator = do_upsert_user(username="operator", password=None, roles=["operator"], agency_code="centre")
+    dispatcher = do_upsert_user(username="dispatcher", password=None, roles=["dispatcher"], agency_code="centre")
+    ticket, _created = do_create_ticket(
+        {
+            "channel": "phone",
+            "phone": "13812341234",
+            "appeal_type": "complaint",
+            "subject": "b-garbage",
+            "urgency": "normal",
+            "title": "垃圾未清运",
+            "description": "小区门口垃圾堆放三天无人清运。",
+            "address": "柳州市城中区文惠路12号",
+        },
+        actor=operator,
+    )
+    from dispatch.models import Agency
+
+    do_dispatch_ticket(
+        ticket.pk, actor=dispatcher, lead_agency_id=Agency.objects.get(code="a0").pk, override_reason="benchmark"
+    )
+    return ticket.pk, WorkOrder.objects.get(ticket=ticket).pk
+
+
+def bulk_load(work_orders: int, template_ticket: int, template_wo: int) -> float:
+    """Set-based clones of the template: tickets, work orders, running sign clocks, yellow-card timers."""
+    from django.db import connection
+
+    from callcenter.models import Ticket
+    from dispatch.models import Agency, WorkOrder
+
+    started = time.perf_counter()
+    per_ticket = 10
+    tickets = (work_orders + per_ticket - 1) // per_ticket
+    agency_ids = list(Agency.objects.exclude(code="centre").order_by("id").values_list("id", flat=True))[:per_ticket]
+
+    def clone(model: Any, overrides: dict[str, str]) -> tuple[str, str]:
+        columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+        values = [overrides.get(c, f"t.{c}") for c in columns]
+        return ", ".join(columns), ", ".join(values)
+
+    with connection.cursor() as cursor:
+        cols, vals = clone(Ticket, {"number": "'B' || lpad(g::text, 9, '0')"})
+        cursor.execute(
+            f"INSERT INTO {Ticket._meta.db_table} ({cols}) SELECT {vals} "
+            f"FROM {Ticket._meta.db_table} t CROSS JOIN generate_series(1, %s) g WHERE t.id = %s",
+            [tickets, template_ticket],
+        )
+        cols, vals = clone(
+            WorkOrder,
+            {
+                "ticket_id": "nt.id",
+                "number": "nt.number || '-' || lpad(k::text, 2, '0')",
+                "agency_id": f"(ARRAY{agency_ids})[k]",
+                "responsibility": "CASE WHEN k = 1 THEN 'lead' ELSE 'co' END",
+            },
+        )
+        cursor.execute(
+            f"INSERT INTO {WorkOrder._meta.db_table} ({cols}) SELECT {vals} "
+            f"FROM {Ticket._meta.db_table} nt CROSS JOIN generate_series(1, {per_ticket}) k "
+            f"CROSS JOIN {WorkOrder._meta.db_table} t WHERE t.id = %s AND nt.number LIKE 'B%%' "
+            f"ORDER BY nt.id, k LIMIT %s",
+            [template_wo, work_orders],
+        )
+        # Deadlines days away, spread over a day; the due set is moved next to "now" later.
+        cursor.execute(
+            "INSERT INTO dispatch_stageclock (ticket_id, work_order_id, stage, started_at, due_at, due_error, "
+            "stopped_at, stopped_by, time_limit, warn_at, policy_id) "
+            "SELECT wo.ticket_id, wo.id, 'sign', now(), now() + interval '10 days' + (wo.id %% 86400) * interval "
+            "'1 second', '', NULL, '', '1wd', NULL, NULL FROM dispatch_workorder wo WHERE wo.number LIKE 'B%%'",
+            [],
+        )
+        cursor.execute(
+            "INSERT INTO dispatch_timer (clock_id, level, fire_at, claim_token, claimed_until, done_at, outcome) "
+            "SELECT c.id, 'overdue', c.due_at, '', NULL, NULL, '' FROM dispatch_stageclock c "
+            "JOIN dispatch_workorder wo ON wo.id = c.work_order_id WHERE wo.number LIKE 'B%%'",
+            [],
+        )
+        cursor.execute("ANALYZE")
+    return time.perf_counter() - started
+
+
+def make_due(table: str, clock_table: str | None, due: int, start: dt.datetime) -> None:
+    """Move ``due`` timers (every n-th by id) to fall due evenly over one second from ``start``."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE done_at IS NULL")
+        total = int(cursor.fetchone()[0])
+        step = max(1, total // due)
+        cursor.execute(
+            f"CREATE TEMP TABLE chosen AS SELECT id, clock_id, (row_number() OVER (ORDER BY id) - 1) AS r "
+            f"FROM (SELECT id, clock_id FROM {table} WHERE done_at IS NULL AND id %% %s = 0 ORDER BY id LIMIT %s) s",
+            [step, due],
+        )
+        cursor.execute(
+            f"UPDATE {table} t SET fire_at = %s + (c.r::float8 / %s) * interval '1 second' FROM chosen c "
+            f"WHERE t.id = c.id",
+            [start, due],
+        )
+        if clock_table:
+            cursor.execute(
+                f"UPDATE {clock_table} k SET due_at = %s + (c.r::float8 / %s) * interval '1 second' FROM chosen c "
+                f"WHERE k.id = c.clock_id",
+                [start, due],
+            )
+        cursor.execute("DROP TABLE chosen")
+        cursor.execute(f"ANALYZE {table}")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def count(sql: str, params: list[Any] | None = None) -> Any:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchone()
+
+
+def wait_for_count(sql: str, wanted: int, timeout: float) -> float:
+    """Poll until the count reaches ``wanted``; the wall time (epoch seconds) when it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if int(count(sql)[0]) >= wanted:
+            return time.time()
+        time.sleep(0.01)  # a measurement poll: 10 ms resolution on the completion time
+    raise TimeoutError(f"{sql} did not reach {wanted} within {timeout:.0f} s")
+
+
+def run_ours(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "run_timers", "--batch", str(args.batch), "--max-sleep", "120"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(args.workers)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            line = worker.stdout.readline()
+            if not line.startswith("run_timers: ready"):
+                raise RuntimeError(f"worker did not start: {line}{worker.stdout.read()}")
+            # Keep reading what it prints, so that a full pipe never stalls it.
+            threading.Thread(target=worker.stdout.read, daemon=True).start()
+        # Every worker is asleep until the due second; start it a little later.
+        start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=args.lead)
+        make_due("dispatch_timer", "dispatch_stageclock", args.due, start)
+        # Arming through the actions rings the workers' doorbell; the bulk move above did not, so ring here.
+        count("SELECT pg_notify(%s, '')", [PG_CHANNEL])
+        time.sleep(max(0.0, (start - dt.datetime.now(dt.UTC)).total_seconds() - 1.0))  # idle until just before
+        rss_before = [rss_kib(w.pid) for w in workers]
+        done_at = wait_for_count("SELECT count(*) FROM dispatch_escalation", args.due, timeout=600)
+        rss_after = [rss_kib(w.pid) for w in workers]
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=60)
+    lags = count(
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM fired_at - due_at)), "
+        "percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM fired_at - due_at)), "
+        "max(extract(epoch FROM fired_at - due_at)), count(*), count(DISTINCT clock_id) FROM dispatch_escalation"
+    )
+    checks = count(
+        "SELECT (SELECT count(*) FROM dispatch_timelineentry WHERE action = 'escalate_overdue'), "
+        "(SELECT count(*) FROM realtime_event WHERE type = 'work_order.escalated'), "
+        "(SELECT count(*) FROM realtime_eventagency), "
+        "(SELECT count(*) FROM dispatch_timer WHERE level = 'serious')"
+    )
+    elapsed = done_at - start.timestamp()
+    return {
+        "elapsed": elapsed,
+        "rate": args.due / elapsed,
+        "p50": float(lags[0]),
+        "p99": float(lags[1]),
+        "max": float(lags[2]),
+        "escalations": int(lags[3]),
+        "distinct_clocks": int(lags[4]),
+        "timeline": int(checks[0]),
+        "events": int(checks[1]),
+        "event_audiences": int(checks[2]),
+        "red_card_timers": int(checks[3]),
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+    }
+
+
+def raw_worker(url: str, start_epoch: float, due: int, results: Any) -> None:
+    import psycopg
+
+    fired = 0
+    with psycopg.connect(url, autocommit=False) as conn:
+        while True:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM bench_raw_timer WHERE done_at IS NULL AND fire_at <= now() "
+                    f"ORDER BY fire_at LIMIT {RAW_BATCH} FOR UPDATE SKIP LOCKED"
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+                if ids:
+                    cursor.execute(
+                        "UPDATE bench_raw_timer SET done_at = clock_timestamp(), outcome = 'fired' WHERE id = ANY(%s)",
+                        [ids],
+                    )
+            conn.commit()
+            fired += len(ids)
+            if not ids:
+                if time.time() > start_epoch + 1.0:
+                    with conn.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT count(*) FROM bench_raw_timer WHERE done_at IS NULL AND fire_at <= now()"
+                        )
+                        left = cursor.fetchone()
+                    conn.commit()
+                    if left is not None and left[0] == 0:
+                        break
+                time.sleep(0.001)  # nothing due yet: the raw loop polls
+    results.put(fired)
+
+
+def run_raw(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_raw_timer (LIKE dispatch_timer INCLUDING DEFAULTS INCLUDING INDEXES)")
+        cursor.execute(
+            "INSERT INTO bench_raw_timer (id, clock_id, level, fire_at, claim_token, claimed_until, done_at, outcome) "
+            "SELECT id, clock_id, level, now() + interval '10 days' + (id % 86400) * interval '1 second', "
+            "'', NULL, NULL, '' FROM dispatch_timer WHERE level = 'overdue'"
+        )
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=args.lead)
+    make_due("bench_raw_timer", None, args.due, start)
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    processes = [
+        ctx.Process(target=raw_worker, args=(env["DATABASE_URL"], start.timestamp(), args.due, results))
+        for _ in range(args.workers)
+    ]
+    for process in processes:
+        process.start()
+    fired = sum(results.get(timeout=600) for _ in processes)
+    for process in processes:
+        process.join(timeout=60)
+    stats = count(
+        "SELECT max(done_at), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - fire_at)), "
+        "percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - fire_at)), count(*) "
+        "FROM bench_raw_timer WHERE done_at IS NOT NULL"
+    )
+    elapsed = stats[0].timestamp() - start.timestamp()
+    return {
+        "elapsed": elapsed,
+        "rate": args.due / elapsed,
+        "p50": float(stats[1]),
+        "p99": float(stats[2]),
+        "fired": fired,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work-orders", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=100_000, help="timers falling due within one second")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (ours and raw)")
+    parser.add_argument("--batch", type=int, default=1000, help="timers per claim in run_timers")
+    parser.add_argument("--lead", type=float, default=8.0, help="seconds from arming to the due second")
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="timers-benchmark-"))
+    env, stops = start_database(folder)
+    try:
+        setup_django(env)
+        template_ticket, template_wo = make_template()
+        load_seconds = bulk_load(args.work_orders, template_ticket, template_wo)
+        pending = int(count("SELECT count(*) FROM dispatch_timer WHERE done_at IS NULL")[0])
+        print(f"loaded {pending:,} pending timers on {args.work_orders:,} work orders in {load_seconds:.1f} s")
+        ours = run_ours(env, args)
+        raw = run_raw(env, args)
+    finally:
+        for stop in stops:
+            stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    print_report(args, ours, raw)
+    return 0
+
+
+def print_report(args: argparse.Namespace, ours: dict[str, Any], raw: dict[str, Any]) -> None:
+    cpus, python = os.cpu_count(), platform.python_version()
+    print(f"machine: {platform.machine()}, {cpus} cpus, load {os.getloadavg()}, Python {python}")
+    print(
+        f"settings: {args.work_orders:,} work orders, {args.due:,} due within 1 s, {args.workers} workers, "
+        f"batch {args.batch} (raw {RAW_BATCH})"
+    )
+    print(
+        f"ours: {ours['escalations']:,} escalations ({ours['distinct_clocks']:,} clocks), "
+        f"timeline {ours['timeline']:,}, "
+        f"events {ours['events']:,} (audience rows {ours['event_audiences']:,}), red-card timers armed "
+        f"{ours['red_card_timers']:,}"
+    )
+    print(
+        f"ours: all committed {ours['elapsed']:.2f} s after the first deadline -> {ours['rate']:,.0f} escalations/s; "
+        f"lag fired_at-due_at p50 {ours['p50']:.3f} s, p99 {ours['p99']:.3f} s, max {ours['max']:.3f} s"
+    )
+    print(
+        f"raw:  all done {raw['elapsed']:.2f} s after the first deadline -> {raw['rate']:,.0f} claims/s; "
+        f"lag p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s"
+    )
+    ratio = ours["rate"] / raw["rate"]
+    print(f"ratio ours/raw: {ratio:.2f}")
+    print(f"worker RSS KiB idle with all timers pending: {ours['rss_before']}, after firing: {ours['rss_after']}")
+    growth = max(a - b for a, b in zip(ours["rss_after"], ours["rss_before"], strict=True))
+    verdicts = [
+        (f">= {TARGET_RATE:,}/s", ours["rate"] >= TARGET_RATE, f"{ours['rate']:,.0f}/s"),
+        (f">= {TARGET_RATIO} of raw", ratio >= TARGET_RATIO, f"{ratio:.2f}"),
+        (f"p99 lag <= {TARGET_P99_S} s", ours["p99"] <= TARGET_P99_S, f"{ours['p99']:.3f} s"),
+        ("memory flat", growth < 50_000, f"max growth {growth:,} KiB"),
+    ]
+    for name, met, value in verdicts:
+        print(f"target {name}: {'met' if met else 'NOT met'} ({value})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
