@@ -269,7 +269,8 @@ def _open_supervision_cases(fired: list[tuple[int, tuple[Any, ...]]], now: dt.da
             new_cases.append(
                 SupervisionCase(
                     work_order_id=r[8],
-                    instruction=instruction % {"stage": r[4], "due": local_due.isoformat(timespec="minutes")},
+                    instruction=instruction
+                    % {"stage": str(Stage(r[4]).label), "due": local_due.isoformat(timespec="minutes")},
                     opened_at=now,
                 )
             )
