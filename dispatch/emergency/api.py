@@ -23,7 +23,14 @@ from dispatch.access import current_user, visible_tickets
 from dispatch.emergency import actions, transfer
 from dispatch.emergency.access import visible_incident_timeline, visible_incidents
 from dispatch.emergency.linkage import suggestions_for
-from dispatch.emergency.models import Incident, IncidentAgency, IncidentLevel, IncidentType, TransferRule
+from dispatch.emergency.models import (
+    Incident,
+    IncidentAgency,
+    IncidentLevel,
+    IncidentTicket,
+    IncidentType,
+    TransferRule,
+)
 from dispatch.emergency.serializers import (
     AgencyTaskSerializer,
     EscalateInput,
@@ -78,6 +85,8 @@ INCIDENT_FILTERS = [
     OpenApiParameter("bbox", str, description="min_lon,min_lat,max_lon,max_lat (WGS84)"),
     OpenApiParameter("since", str, description="Updated at or after this ISO 8601 time"),
     OpenApiParameter("public_alert", str, description="1: only incidents in the public alert feed"),
+    OpenApiParameter("number", str, description="Exact incident number"),
+    OpenApiParameter("ticket", int, description="Incidents this ticket reported (the ticket's link)"),
 ]
 
 SIMPLE_TRANSITIONS = ("confirm", "dispatch", "arrive", "control", "close", "cancel", "note")
@@ -118,6 +127,15 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             incidents = incidents.filter(updated_at__gte=since)
         if params.get("public_alert") in ("1", "true"):
             incidents = incidents.filter(public_alert=True)
+        if params.get("number"):
+            incidents = incidents.filter(number=params["number"])
+        if params.get("ticket"):
+            ticket_id = params["ticket"]
+            if not ticket_id.isdigit() or not actions.is_row_id(int(ticket_id)):
+                raise InvalidInput(_("Some fields are not valid."), fields={"ticket": [_("A ticket id.")]})
+            incidents = incidents.filter(
+                pk__in=IncidentTicket.objects.filter(ticket_id=int(ticket_id)).values("incident_id")
+            )
         return incidents.order_by("-id")
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:

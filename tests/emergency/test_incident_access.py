@@ -88,7 +88,12 @@ def test_list_filters(linkage: World) -> None:
     assert numbers("type=flood") == [flood["number"]]
     assert numbers("bbox=109.45,24.35,109.55,24.45") == [flood["number"]]
     assert numbers("since=2000-01-01T00:00:00%2B08:00") == [flood["number"], fire["number"]]
-    for bad in ("state=burning", "level=V", "bbox=1,2,3", "bbox=10,10,0,0", "since=yesterday"):
+    assert numbers(f"number={fire['number']}") == [fire["number"]]
+    ticket = ok(world.client("operator").post("/api/tickets/", ticket_payload(), format="json"), 201)
+    body = {"incident_id": fire["id"]}
+    ok(world.client("operator").post(f"/api/tickets/{ticket['id']}/escalate/", body, format="json"))
+    assert numbers(f"ticket={ticket['id']}") == [fire["number"]]
+    for bad in ("state=burning", "level=V", "bbox=1,2,3", "bbox=10,10,0,0", "since=yesterday", "ticket=x"):
         response = client.get(f"/api/incidents/?{bad}")
         assert response.status_code == 400 and response.json()["code"] == "invalid_input", bad
 
