@@ -484,9 +484,10 @@ def do_escalate_ticket(ticket_id: int, data: Any, *, actor: User) -> Incident:
         raise InvalidInput(_("Some fields are not valid."), fields={"incident_id": [_("An incident id.")]})
     if target_id is None and not data.get("type"):
         # The transfer list says what kind of incident a listed subject is.
-        subject_id = Ticket.objects.filter(pk=ticket_id).values_list("subject_id", flat=True).first()
         listed = (
-            TransferRule.objects.filter(subject_id=subject_id, active=True)
+            TransferRule.objects.filter(
+                subject__in=Ticket.objects.filter(pk=ticket_id).values("subject_id"), active=True
+            )
             .exclude(incident_type="")
             .values_list("incident_type", flat=True)
             .first()
