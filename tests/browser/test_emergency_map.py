@@ -102,6 +102,7 @@ def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
     expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=LIVE)
     expect(page.locator(".emg-unit[data-unit-id]")).to_have_count(on_map, timeout=LIVE)
     expect(page.locator("#emg-board td[data-type='all'][data-status='stale']")).to_have_text("0", timeout=LIVE)
+    screenshot(page, "emergency-map")
     available_before = _board_count(page, "fire_engine", "available")
     dispatched_before = _board_count(page, "fire_engine", "dispatched")
     on_scene_before = _board_count(page, "fire_engine", "on_scene")

@@ -122,6 +122,7 @@
     stopPicking();
     if (window.HotlineCommand) window.HotlineCommand.releaseDetails();
     detailsTitle.textContent = title;
+    detailsBox.parentNode.classList.add("emg-panel-open");
     clear(detailsBody);
   }
 
@@ -133,6 +134,7 @@
       S.refreshSelection();
     }
     detailsTitle.textContent = ticketTitle;
+    detailsBox.parentNode.classList.remove("emg-panel-open");
   }
 
   function closePanel() {

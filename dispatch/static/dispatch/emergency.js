@@ -277,7 +277,7 @@
       pane: "emg-incidents",
       keyboard: true,
       title: incidentLabel(inc),
-      icon: L.divIcon({ className: "emg-incident", html: "<span class=\"emg-incident-mark\"></span>", iconSize: [26, 26], iconAnchor: [13, 13] }),
+      icon: L.divIcon({ className: "emg-incident", html: "<span class=\"emg-incident-mark\"></span>", iconSize: [30, 30], iconAnchor: [15, 15] }),
     });
     marker.on("add", function () {
       const node = marker.getElement();
@@ -436,7 +436,7 @@
       marker = L.marker(at, {
         pane: "emg-units",
         keyboard: false,  // the unit list beside the map is the keyboard way to a unit
-        icon: L.divIcon({ className: "emg-unit", html: "<span class=\"emg-unit-letter\"></span>", iconSize: [22, 22], iconAnchor: [11, 11] }),
+        icon: L.divIcon({ className: "emg-unit", html: "<span class=\"emg-unit-letter\"></span>", iconSize: [20, 20], iconAnchor: [10, 10] }),
       });
       marker.on("add", function () { decorateUnit(marker.getElement(), units.get(u.id) || u); });
       marker.on("click", function () {
@@ -671,8 +671,8 @@
   function onMapReady(leafletMap) {
     map = leafletMap;
     makePane("emg-areas", 400);
-    makePane("emg-units", 610);
-    makePane("emg-incidents", 620);
+    makePane("emg-incidents", 610);
+    makePane("emg-units", 620);  // a unit on scene sits on top of its incident's marker
     layers.areas = L.layerGroup().addTo(map);
     layers.incidents = L.layerGroup().addTo(map);
     layers.units = L.layerGroup().addTo(map);
