@@ -103,6 +103,11 @@ def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
     expect(page.locator(".emg-unit[data-unit-id]")).to_have_count(on_map, timeout=LIVE)
     expect(page.locator("#emg-board td[data-type='all'][data-status='stale']")).to_have_text("0", timeout=LIVE)
     screenshot(page, "emergency-map")
+    # The units layer toggles off and on.
+    page.uncheck("#emg-l-units")
+    expect(page.locator(".emg-unit[data-unit-id]")).to_have_count(0, timeout=LIVE)
+    page.check("#emg-l-units")
+    expect(page.locator(".emg-unit[data-unit-id]")).to_have_count(on_map, timeout=LIVE)
     available_before = _board_count(page, "fire_engine", "available")
     dispatched_before = _board_count(page, "fire_engine", "dispatched")
     on_scene_before = _board_count(page, "fire_engine", "on_scene")
@@ -142,6 +147,24 @@ def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
     incident_id = incident_row.get_attribute("data-incident-id")
     incident_marker = page.locator(f".emg-incident[data-incident-id='{incident_id}']")
     expect(incident_marker).to_be_visible(timeout=LIVE)
+
+    # Link the fire service, the first suggested agency, with its task.
+    page.locator("#emg-link").click()
+    suggested = page.locator("#emg-link-form optgroup").first.locator("option").first
+    expect(suggested).to_be_attached(timeout=LIVE)
+    agency_id = suggested.get_attribute("value")
+    page.locator("#emg-link-form select[name=agency_id]").select_option(agency_id)
+    page.locator("#emg-link-form input[name=task]").fill("灭火救援，搜救被困人员")
+    page.locator("#emg-link-form button[type=submit]").click()
+    expect(page.locator(f"#emg-agencies li[data-agency-id='{agency_id}']")).to_have_attribute(
+        "data-status", "notified", timeout=LIVE
+    )
+
+    # The CAP export link answers with a CAP 1.2 alert for this incident.
+    cap_href = page.locator("a.emg-cap").get_attribute("href")
+    cap = page.request.get(f"{demo_server.url}{cap_href}")
+    assert cap.ok
+    assert "urn:oasis:names:tc:emergency:cap:1.2" in cap.text()
 
     # The recommendation lists the nearest fresh fire engines; assign the first with one click.
     first_engine = page.locator("#emg-recs ul[data-type='fire_engine'] li.emg-rec").first
@@ -228,4 +251,34 @@ def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
     expect(page.locator("#emg-timeline li[data-action='unit_arrive']")).to_have_count(1, timeout=LIVE)
     expect(page.locator("#emg-timeline li[data-action='unit_dispatch']")).to_have_count(1, timeout=LIVE)
     screenshot(page, "emergency-on-scene")
+    assert errors == []
+
+
+def test_an_operator_reports_a_new_incident_at_a_point_on_the_map(demo_server: DemoServer, browser: Browser) -> None:
+    _context, page = logged_in(browser, demo_server, "operator")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{demo_server.url}/command/")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=LIVE)
+    expect(page.locator(".emg-incident[data-incident-id]").first).to_be_attached(timeout=LIVE)
+
+    # "New incident" opens the form at the map's centre; a right-click on the map places it there instead.
+    page.locator("#emg-new").click()
+    form = page.locator("#emg-new-form")
+    centre_lat = float(form.locator("input[name=latitude]").input_value())
+    box = page.locator("#cmd-map").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] - 60, box["y"] + 60, button="right")
+    expect(form.locator("input[name=latitude]")).not_to_have_value(str(centre_lat), timeout=LIVE)
+    assert float(form.locator("input[name=latitude]").input_value()) > centre_lat  # north of the centre
+
+    form.locator("select[name=type]").select_option("gas_leak")
+    form.locator("input[name=title]").fill("地图选点上报的燃气泄漏")
+    page.locator("#emg-new-submit").click()
+    expect(page.locator("#emg-inc-state")).to_have_attribute("data-state", "reported", timeout=LIVE)
+    expect(page.locator("#emg-incident-list button", has_text="地图选点上报的燃气泄漏")).to_be_visible(timeout=LIVE)
+    # An operator reports; the command buttons and the assignment belong to the command desk.
+    expect(page.locator("#emg-actions button")).to_have_count(0)
+    expect(page.locator("#emg-recs")).to_be_hidden()
+    screenshot(page, "emergency-operator-report")
     assert errors == []

@@ -108,11 +108,16 @@
     return fmt(gettext("%(h)s h %(m)s min"), { h: Math.floor(minutes / 60), m: minutes % 60 });
   }
 
-  function debounce(fn, ms) {
+  // Runs fn once, ms after the first call of a burst: unlike a debounce, a steady stream of unit.moved
+  // events cannot postpone it for ever.
+  function throttle(fn, ms) {
     let timer = null;
     return function () {
-      clearTimeout(timer);
-      timer = setTimeout(fn, ms);
+      if (timer !== null) return;
+      timer = setTimeout(function () {
+        timer = null;
+        fn();
+      }, ms);
     };
   }
 
@@ -203,7 +208,6 @@
     clear: clear,
     fmt: fmt,
     api: api,
-    debounce: debounce,
     formatDateTime: formatDateTime,
     formatDistance: formatDistance,
     formatDuration: formatDuration,
@@ -347,6 +351,7 @@
       return byLevel || b.id - a.id;
     });
     const hadFocus = incidentList.contains(document.activeElement) ? document.activeElement.dataset.incidentId : null;
+    const scrolled = incidentList.scrollTop;
     clear(incidentList);
     incidentCount.textContent = fmt(gettext("%(count)s shown"), { count: rows.length });
     if (!rows.length) {
@@ -366,8 +371,9 @@
         el("span", { class: "emg-item-sub", text: [inc.number, incidentTypeNames.get(inc.type), incidentStateNames.get(inc.state)].filter(Boolean).join(" · ") })));
       button.addEventListener("click", function () { shared.selectIncident(inc.id, true); });
       incidentList.appendChild(el("li", null, button));
-      if (hadFocus === String(inc.id)) button.focus();
+      if (hadFocus === String(inc.id)) button.focus({ preventScroll: true });
     });
+    incidentList.scrollTop = scrolled;
   }
 
   function loadIncidents() {
@@ -549,6 +555,7 @@
       return unitTypes.indexOf(a.unit_type) - unitTypes.indexOf(b.unit_type) || a.call_sign.localeCompare(b.call_sign, lang);
     });
     const focused = unitList.contains(document.activeElement) ? document.activeElement.dataset.unitId : null;
+    const scrolled = unitList.scrollTop;
     clear(unitList);
     if (!rows.length) {
       unitList.appendChild(el("li", { class: "cmd-hint", text: gettext("No units.") }));
@@ -570,11 +577,12 @@
       stale ? el("span", { class: "emg-tag", text: gettext("Stale") }) : null);
       button.addEventListener("click", function () { centreOnUnit(u.id); });
       unitList.appendChild(el("li", null, button));
-      if (focused === String(u.id)) button.focus();
+      if (focused === String(u.id)) button.focus({ preventScroll: true });
     });
+    unitList.scrollTop = scrolled;
   }
 
-  const renderUnitSideSoon = debounce(function () {
+  const renderUnitSideSoon = throttle(function () {
     renderBoard();
     renderUnitList();
   }, 200);
