@@ -95,7 +95,7 @@ def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
     )
     on_map = sum(1 for u in units if u["device_id"])
 
-    _context, page = logged_in(browser, demo_server, "commander")
+    context, page = logged_in(browser, demo_server, "commander")
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{demo_server.url}/command/")
@@ -252,10 +252,11 @@ def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
     expect(page.locator("#emg-timeline li[data-action='unit_dispatch']")).to_have_count(1, timeout=LIVE)
     screenshot(page, "emergency-on-scene")
     assert errors == []
+    context.close()
 
 
 def test_an_operator_reports_a_new_incident_at_a_point_on_the_map(demo_server: DemoServer, browser: Browser) -> None:
-    _context, page = logged_in(browser, demo_server, "operator")
+    context, page = logged_in(browser, demo_server, "operator")
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{demo_server.url}/command/")
@@ -282,3 +283,4 @@ def test_an_operator_reports_a_new_incident_at_a_point_on_the_map(demo_server: D
     expect(page.locator("#emg-recs")).to_be_hidden()
     screenshot(page, "emergency-operator-report")
     assert errors == []
+    context.close()

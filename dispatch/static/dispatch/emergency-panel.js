@@ -80,18 +80,18 @@
     node.classList.toggle("cmd-error", Boolean(isError));
   }
 
-  // Field errors under their inputs ([data-field]); the message on the form's status line.
+  // Field errors under their inputs ([data-field]); the message (and errors of fields the form does not
+  // show) on the form's status line.
   function showProblem(form, problem) {
     form.querySelectorAll(".emg-field-error").forEach(function (node) { node.remove(); });
+    const elsewhere = [];
     Object.keys(problem.fields || {}).forEach(function (name) {
-      const field = form.querySelector("[data-field=\"" + name + "\"]");
       const text = [].concat(problem.fields[name]).join(" ");
-      if (field) field.appendChild(el("span", { class: "emg-field-error cmd-error", text: text }));
-      else setStatus(form.querySelector(".emg-form-status"), problem.message + " " + name + ": " + text, true);
+      const holder = form.querySelector("[data-field=\"" + name + "\"]");
+      if (holder) holder.appendChild(el("span", { class: "emg-field-error cmd-error", text: text }));
+      else elsewhere.push(name + ": " + text);
     });
-    const status = form.querySelector(".emg-form-status");
-    if (status && !status.textContent) setStatus(status, problem.message, true);
-    else if (status && !Object.keys(problem.fields || {}).length) setStatus(status, problem.message, true);
+    setStatus(form.querySelector(".emg-form-status"), [problem.message].concat(elsewhere).join(" "), true);
   }
 
   function field(label, name, control) {
