@@ -13,6 +13,7 @@ import socket
 from urllib.parse import urlsplit
 
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.browser.conftest import DemoServer
 from tests.browser.test_recovery import _db, _token
@@ -47,7 +48,7 @@ def test_a_reader_that_pauses_gets_every_event_once_in_order(demo_server: DemoSe
     with connect(
         f"ws://{address.netloc}/ws/events/",
         sock=raw,
-        origin=demo_server.url,  # type: ignore[arg-type]
+        origin=Origin(demo_server.url),
         additional_headers={"Authorization": f"Token {token}"},
         max_queue=1,  # the client stops reading its socket while one message waits unread
         max_size=None,
