@@ -224,13 +224,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--queries", type=int, default=20000)
     parser.add_argument("--loop-queries", type=int, default=2000)
     parser.add_argument("--moves-per-query", type=int, default=10)
-    parser.add_argument("--cell-metres", type=float, default=1000.0)
+    parser.add_argument(
+        "--cell-metres", type=float, default=None, help="fix ours' cell size (default: chosen per type from its units)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     options = parser.parse_args(argv)
 
     print(
         f"nearest_units: {options.units} units, {options.queries} queries, {options.moves_per_query} moves per "
-        f"query, cell {options.cell_metres:.0f} m, seed {options.seed}"
+        f"query, cell {'per type' if options.cell_metres is None else f'{options.cell_metres:.0f} m'}, "
+        f"seed {options.seed}"
     )
     print(
         f"Python {platform.python_version()}, shapely {shapely.__version__}, GEOS {shapely.geos_version_string}, "
@@ -245,6 +248,7 @@ def main(argv: list[str]) -> int:
         if fleet.available[unit]:
             index.upsert(unit, fleet.types[unit], fleet.lons[unit], fleet.lats[unit], 0.0)
     print(f"initial index of {len(index)} available units built in {(time.perf_counter() - start) * 1000:.1f} ms")
+    print("cell sizes: " + ", ".join(f"{t} {index.cell_size(t):.0f} m" for t in TYPES if index.cell_size(t)))
 
     def plan(count: int) -> tuple[list, list[list[int]]]:
         queries = make_queries(rng, count)

@@ -2,10 +2,20 @@
 
 Per process, one uniform grid per unit type holding only the units that may be recommended (active,
 available, with a fix). Positions are projected once, on update, to local metres (equirectangular at a
-fixed reference latitude: within 50 km of it, distances are off by less than 0.2%); a move is a dict
-update, and a move into another cell two dict operations, so maintenance costs microseconds. A query
-searches rings of cells outwards from the query's cell and stops as soon as the k-th best distance is
-no further than the nearest unsearched cell could be; a type with few units is simply scanned.
+fixed reference latitude; see ``planar_distance`` for how far that ranking can drift from great-circle
+distance). Each cell is a dict ``unit id -> (x, y, fix time)`` and each unit remembers its cell, so a move
+inside its cell is one dict write (no allocation beyond the position tuple) and a move into another cell
+two dict operations.
+
+The cell size is chosen per type from the type's own units (``cell_size_for``): about
+``UNITS_PER_CELL`` units per occupied cell, so a query touches its cell and the eight around it and
+rarely more, whether the type has ten units over the whole prefecture or thousands in the centre. It is
+chosen again (the type's grid rebuilt, O(units of the type)) when the type's count doubles or halves or
+its units spread over four times as many cells, so the cost is amortised over many moves.
+
+A query searches square rings of cells outwards from the query's cell and stops as soon as the best
+distance found is shorter than the distance from the query to the edge of the searched block (nothing
+unsearched can be nearer); a type with few units is simply scanned.
 
 Staleness changes with time alone, without a write, so it is a query-time filter on the stored fix time.
 
@@ -30,15 +40,25 @@ from dispatch.emergency.unit_states import UnitStatus
 
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE_LATITUDE = 111_132.0
-#: Liuzhou; any reference within a few hundred kilometres of the units keeps the error negligible.
+#: Liuzhou; any reference within a few hundred kilometres of the units keeps the error small (see
+#: ``MovingUnitIndex.planar_distance``).
 DEFAULT_REFERENCE_LATITUDE = 24.33
+#: Target units per cell where the units are, for the adaptive cell size: with about one unit per two
+#: cells the 3 x 3 block around a query holds the nearest unit most of the time with few candidates to
+#: compare (measured with benchmarks/nearest_units.py: 0.5 beat 0.3 and 1-2 at 5,000 units).
+UNITS_PER_CELL = 0.5
 DEFAULT_CELL_METRES = 1000.0
+MIN_CELL_METRES = 5.0
+MAX_CELL_METRES = 200_000.0
 #: Up to this many units of a type, a scan of all of them beats walking rings of cells.
-SCAN_BELOW = 48
+SCAN_BELOW = 24
+#: Remembered 3 x 3 blocks of cell keys (about 100 bytes each); the memory is dropped when full.
+BLOCK_CACHE_SIZE = 1 << 16
 SYNC_OVERLAP = dt.timedelta(seconds=5)
 FULL_REBUILD_SECONDS = 60.0
-#: Cell keys pack (ix, iy) into one int; |iy| stays far below this for any cell size over 1 m.
-_ROW = 1 << 26
+#: Cell keys pack (ix, iy) into one float, ix * _ROW + iy: exact (below 2**53) and collision-free while
+#: |iy| < 2**25, which holds for any cell of MIN_CELL_METRES or more on Earth.
+_ROW = float(1 << 26)
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -50,112 +70,243 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-#: Where a unit is in the index: (unit type, x, y, fix time, cell key). x is metres east of the reference
-#: meridian at the reference latitude, y metres north of the equator, the fix time Unix seconds.
-Entry = tuple[str, float, float, float, int]
-#: What a cell holds per unit: (x, y, fix time). Plain tuples: a move must cost well under a microsecond.
+#: What a cell holds per unit: (x, y, fix time); x is metres east of the reference meridian at the
+#: reference latitude, y metres north of the equator, the fix time Unix seconds.
 Point = tuple[float, float, float]
+Bucket = dict[int, Point]
+
+
+def cell_size_for(points: list[tuple[float, float]], units_per_cell: float = UNITS_PER_CELL) -> float:
+    """A cell size (metres) putting about ``units_per_cell`` units in a cell where the units are.
+
+    Starts from the spread of the middle 90% of the points (a lone unit far away does not blow the cells
+    up), then corrects by the occupancy actually obtained: from the mean count per occupied cell m, the
+    local density lambda follows as if units were scattered at random (m = lambda / (1 - exp(-lambda))),
+    which also handles clusters and lines of units.
+    """
+    count = len(points)
+    if count < 2:
+        return DEFAULT_CELL_METRES
+    xs = sorted(p[0] for p in points)
+    ys = sorted(p[1] for p in points)
+    low, high = count // 20, count - 1 - count // 20
+    width, height = xs[high] - xs[low], ys[high] - ys[low]
+    size = max(math.sqrt(width * height * units_per_cell / count), max(width, height) * units_per_cell / count)
+    size = min(MAX_CELL_METRES, max(MIN_CELL_METRES, size))
+    for _attempt in range(6):
+        occupied = len({(x // size) * _ROW + y // size for x, y in points})
+        density = _poisson_rate(count / occupied)
+        factor = 4.0 if density <= 0 else min(4.0, max(0.25, math.sqrt(units_per_cell / density)))
+        if 0.9 <= factor <= 1.1:
+            break
+        resized = min(MAX_CELL_METRES, max(MIN_CELL_METRES, size * factor))
+        if resized == size:
+            break
+        size = resized
+    return size
+
+
+def _poisson_rate(per_occupied_cell: float) -> float:
+    """lambda such that lambda / (1 - exp(-lambda)) = the mean count per occupied cell (0 if every unit has
+    a cell to itself)."""
+    if per_occupied_cell <= 1.0:
+        return 0.0
+    low, high = 0.0, per_occupied_cell
+    for _step in range(40):
+        mid = (low + high) / 2
+        if mid / -math.expm1(-mid) < per_occupied_cell:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
 
 
 class _TypeGrid:
-    __slots__ = ("cells", "count", "max_ix", "max_iy", "min_ix", "min_iy")
+    """The grid of one unit type. Cell indices (ix, iy) are floats (x // size); keys pack them."""
 
-    def __init__(self) -> None:
-        self.cells: dict[int, dict[int, Point]] = {}
+    __slots__ = (
+        "cells",
+        "count",
+        "grow_at",
+        "max_ix",
+        "max_iy",
+        "min_ix",
+        "min_iy",
+        "shrink_at",
+        "size",
+        "span_limit",
+        "unit_type",
+    )
+
+    def __init__(self, unit_type: str, size: float, adaptive: bool) -> None:
+        self.unit_type = unit_type
+        self.size = size
+        self.cells: dict[float, Bucket] = {}
         self.count = 0
-        self.min_ix = self.min_iy = 1 << 40
-        self.max_ix = self.max_iy = -(1 << 40)
+        self.min_ix = self.min_iy = math.inf
+        self.max_ix = self.max_iy = -math.inf
+        # When to choose the cell size again (never, for a fixed size).
+        self.grow_at = math.inf if not adaptive else 8
+        self.shrink_at = -1
+        self.span_limit = math.inf
 
-    def add(self, unit_id: int, point: Point, cell: int, ix: int, iy: int) -> None:
-        bucket = self.cells.get(cell)
-        if bucket is None:
-            bucket = self.cells[cell] = {}
-        bucket[unit_id] = point
-        self.count += 1
-        # The occupied range only grows: a bound for the ring search, never a correctness input.
-        if ix < self.min_ix:
-            self.min_ix = ix
-        if ix > self.max_ix:
-            self.max_ix = ix
-        if iy < self.min_iy:
-            self.min_iy = iy
-        if iy > self.max_iy:
-            self.max_iy = iy
-
-    def discard(self, unit_id: int, cell: int) -> None:
-        bucket = self.cells.get(cell)
-        if bucket is not None and bucket.pop(unit_id, None) is not None:
-            self.count -= 1
-            if not bucket:
-                del self.cells[cell]
+    def span(self) -> float:
+        """Cells in the occupied range (it only grows between rebuilds)."""
+        if self.count == 0 or self.min_ix == math.inf:
+            return 0.0
+        return (self.max_ix - self.min_ix + 1) * (self.max_iy - self.min_iy + 1)
 
 
-def _ring_offsets(r: int) -> tuple[int, ...]:
+#: Where a unit is filed (see ``MovingUnitIndex._slots``).
+Slot = tuple[float, float, float, float, str, Bucket, _TypeGrid, float]
+
+
+def _ring_offsets(r: int) -> tuple[float, ...]:
     """Cell-key offsets of the ring at Chebyshev distance r around a cell."""
     if r == 0:
-        return (0,)
+        return (0.0,)
     cells = [(dx, dy) for dx in range(-r, r + 1) for dy in (-r, r)]
     cells += [(dx, dy) for dx in (-r, r) for dy in range(-r + 1, r)]
     return tuple(dx * _ROW + dy for dx, dy in cells)
 
 
-#: Rings up to this distance are looked up from precomputed offsets (one C-level map over the keys).
+#: Rings up to this distance are looked up from precomputed offsets. The search starts with the 3 x 3
+#: block (rings 0 and 1 at once): at about one unit per cell the nearest is rarely inside the query's own
+#: cell by more than the distance to its side, so a separate first step for ring 0 would seldom end it.
 PRECOMPUTED_RINGS = 12
-_RINGS = tuple(_ring_offsets(r) for r in range(PRECOMPUTED_RINGS + 1))
+#: _RINGS[r]: the offsets searched at step r (_RINGS[1] is the whole 3 x 3 block; _RINGS[0] is not used).
+_RINGS = ((), (0.0, *_ring_offsets(1)), *(_ring_offsets(r) for r in range(2, PRECOMPUTED_RINGS + 1)))
 
 
 class MovingUnitIndex:
-    """Nearest eligible units per type on a uniform grid with incremental moves."""
+    """Nearest eligible units per type on per-type uniform grids with incremental moves."""
 
     def __init__(
-        self, *, cell_metres: float = DEFAULT_CELL_METRES, reference_latitude: float = DEFAULT_REFERENCE_LATITUDE
+        self,
+        *,
+        cell_metres: float | None = None,
+        reference_latitude: float = DEFAULT_REFERENCE_LATITUDE,
+        units_per_cell: float = UNITS_PER_CELL,
     ):
-        self.cell = float(cell_metres)
+        """``cell_metres`` fixes the cell size of every type; None (the default) chooses it per type."""
+        self.cell_metres = None if cell_metres is None else float(cell_metres)
+        self.units_per_cell = units_per_cell
         self.kx = METRES_PER_DEGREE_LATITUDE * math.cos(math.radians(reference_latitude))
         self.ky = METRES_PER_DEGREE_LATITUDE
         self.grids: dict[str, _TypeGrid] = {}
-        self.entries: dict[int, Entry] = {}
+        #: unit id -> where it is filed: its cell's bounds (x0, x1, y0, y1), its type, its cell's bucket, its
+        #: grid and its cell key. A move that stays within the bounds needs nothing else.
+        self._slots: dict[int, Slot] = {}
+        #: Cell key -> the keys of the 3 x 3 block around it (they do not depend on the cell size).
+        self._blocks: dict[float, tuple[float, ...]] = {}
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._slots)
+
+    def __contains__(self, unit_id: int) -> bool:
+        return unit_id in self._slots
 
     def project(self, lon: float, lat: float) -> tuple[float, float]:
         return lon * self.kx, lat * self.ky
 
     def position(self, unit_id: int) -> tuple[float, float] | None:
         """(lon, lat) of an indexed unit."""
-        entry = self.entries.get(unit_id)
-        return None if entry is None else (entry[1] / self.kx, entry[2] / self.ky)
+        slot = self._slots.get(unit_id)
+        if slot is None:
+            return None
+        x, y, _ts = slot[5][unit_id]
+        return x / self.kx, y / self.ky
+
+    def cell_size(self, unit_type: str) -> float | None:
+        """The cell size (metres) the type's grid uses now."""
+        grid = self.grids.get(unit_type)
+        return None if grid is None else grid.size
 
     def planar_distance(self, lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-        """The metric the index ranks by (tests compare brute force against the same one)."""
+        """The metric the index ranks by: equirectangular metres at the reference latitude.
+
+        Against the great-circle distance it differs by a common scale (the same for every candidate, so
+        no effect on the order) and by up to tan(latitude) x the latitude difference from the reference
+        (radians) on the east-west part: 0.15% at 20 km north or south of it (the edge of Liuzhou city).
+        Over the city, the k nearest by this metric are the k nearest by haversine up to ties within a
+        metre (tests/emergency/test_unit_index.py).
+        """
         return math.hypot((lon1 - lon2) * self.kx, (lat1 - lat2) * self.ky)
 
     def upsert(self, unit_id: int, unit_type: str, lon: float, lat: float, fix_ts: float) -> None:
         """Insert or move an eligible unit (also a change of type)."""
         x = lon * self.kx
         y = lat * self.ky
-        ix = math.floor(x / self.cell)
-        iy = math.floor(y / self.cell)
-        cell = ix * _ROW + iy
-        point = (x, y, fix_ts)
-        old = self.entries.get(unit_id)
-        self.entries[unit_id] = (unit_type, x, y, fix_ts, cell)
-        if old is not None and old[4] == cell and old[0] == unit_type:
-            self.grids[unit_type].cells[cell][unit_id] = point  # moved within its cell: one dict write
-            return
-        if old is not None:
-            self.grids[old[0]].discard(unit_id, old[4])
+        slot = self._slots.get(unit_id)
+        if slot is not None:
+            x0, x1, y0, y1, filed_type, bucket, _grid, _key = slot
+            if x0 <= x < x1 and y0 <= y < y1 and filed_type == unit_type:
+                bucket[unit_id] = (x, y, fix_ts)  # moved within its cell: one dict write
+                return
+            self._take_out(unit_id, slot)
         grid = self.grids.get(unit_type)
         if grid is None:
-            grid = self.grids[unit_type] = _TypeGrid()
-        grid.add(unit_id, point, cell, ix, iy)
+            adaptive = self.cell_metres is None
+            grid = self.grids[unit_type] = _TypeGrid(unit_type, self.cell_metres or DEFAULT_CELL_METRES, adaptive)
+        self._put(grid, unit_id, (x, y, fix_ts))
+        if grid.count > grid.grow_at or grid.span() > grid.span_limit:
+            self._rebuild(grid)
 
     def remove(self, unit_id: int) -> None:
         """The unit may no longer be recommended (dispatched, out of service, inactive, no fix)."""
-        old = self.entries.pop(unit_id, None)
-        if old is not None:
-            self.grids[old[0]].discard(unit_id, old[4])
+        slot = self._slots.pop(unit_id, None)
+        if slot is not None:
+            self._take_out(unit_id, slot)
+            grid = slot[6]
+            if grid.count < grid.shrink_at:
+                self._rebuild(grid)
+
+    def _put(self, grid: _TypeGrid, unit_id: int, point: Point) -> None:
+        size = grid.size
+        ix = point[0] // size
+        iy = point[1] // size
+        key = ix * _ROW + iy
+        bucket = grid.cells.get(key)
+        if bucket is None:
+            bucket = grid.cells[key] = {}
+        bucket[unit_id] = point
+        x0, y0 = ix * size, iy * size
+        self._slots[unit_id] = (x0, x0 + size, y0, y0 + size, grid.unit_type, bucket, grid, key)
+        grid.count += 1
+        # The occupied range only grows between rebuilds: a bound for the ring search and the trigger for
+        # choosing the cell size again, never a correctness input.
+        if ix < grid.min_ix:
+            grid.min_ix = ix
+        if ix > grid.max_ix:
+            grid.max_ix = ix
+        if iy < grid.min_iy:
+            grid.min_iy = iy
+        if iy > grid.max_iy:
+            grid.max_iy = iy
+
+    @staticmethod
+    def _take_out(unit_id: int, slot: Slot) -> None:
+        bucket, grid, key = slot[5], slot[6], slot[7]
+        del bucket[unit_id]
+        grid.count -= 1
+        if not bucket:
+            del grid.cells[key]
+
+    def _rebuild(self, grid: _TypeGrid) -> None:
+        """Choose the type's cell size for its units now and re-file them (adaptive grids only)."""
+        members = [(unit_id, point) for bucket in grid.cells.values() for unit_id, point in bucket.items()]
+        count = len(members)
+        grid.size = cell_size_for([(p[0], p[1]) for _uid, p in members], self.units_per_cell)
+        grid.cells = {}
+        grid.count = 0
+        grid.min_ix = grid.min_iy = math.inf
+        grid.max_ix = grid.max_iy = -math.inf
+        for unit_id, point in members:
+            self._put(grid, unit_id, point)
+        # Hysteresis: a type is not rebuilt on every arrival or departure, and small types rarely.
+        grid.grow_at = max(count + count // 2, count + 16)
+        grid.shrink_at = count * 2 // 3 if count > 48 else -1
+        grid.span_limit = 4 * grid.span() + 64
 
     def nearest(
         self,
@@ -170,27 +321,87 @@ class MovingUnitIndex:
         """Up to k (unit id, planar metres) of the type, nearest first (ties by unit id), skipping fixes
         older than ``fresh_since`` (Unix seconds) and units ``accept`` refuses."""
         grid = self.grids.get(unit_type)
-        if grid is None or not grid.count or k <= 0:
-            return []
-        qx, qy = lon * self.kx, lat * self.ky
-        best: list[tuple[float, int]] = []  # (squared distance, unit id), sorted, at most k
-        cells = grid.cells
-        cell = self.cell
-        cx, cy = math.floor(qx / cell), math.floor(qy / cell)
+        if grid is None or k != 1 or grid.count <= SCAN_BELOW:
+            if grid is None or not grid.count or k <= 0:
+                return []
+            return self._search(grid, lon * self.kx, lat * self.ky, k, fresh_since, accept, [])
+        # k = 1, the commonest question: the 3 x 3 block around the query's cell first, inline.
+        qx = lon * self.kx
+        qy = lat * self.ky
+        size = grid.size
+        cx = qx // size
+        cy = qy // size
         base = cx * _ROW + cy
-        min_ix, max_ix, min_iy, max_iy = grid.min_ix, grid.max_ix, grid.min_iy, grid.max_iy
-        reach = max(cx - min_ix, max_ix - cx, cy - min_iy, max_iy - cy, 0)
+        keys = self._blocks.get(base)
+        if keys is None:
+            keys = self._block_keys(base)
+        best_d2 = math.inf
+        best_id = 0
+        for bucket in map(grid.cells.get, keys):
+            if not bucket:
+                continue
+            for unit_id, (x, y, fix_ts) in bucket.items():
+                dx = x - qx
+                dy = y - qy
+                d2 = dx * dx + dy * dy
+                if d2 > best_d2 or (d2 == best_d2 and unit_id > best_id):
+                    continue
+                if fix_ts < fresh_since or (accept is not None and not accept(unit_id)):
+                    continue
+                best_d2 = d2
+                best_id = unit_id
+        # Every unit outside the block is at least as far as the nearest side of the query's own cell
+        # plus one cell. Strictly nearer, so an equally distant unit with a smaller id is not missed.
+        ex = qx - cx * size
+        ey = qy - cy * size
+        edge = min(ex, size - ex, ey, size - ey) + size
+        if best_d2 < edge * edge:
+            return [(best_id, math.sqrt(best_d2))]
+        found = [] if best_d2 == math.inf else [(best_d2, best_id)]
+        return self._search(grid, qx, qy, 1, fresh_since, accept, found, 2)
+
+    def _block_keys(self, base: float) -> tuple[float, ...]:
+        """Keys of the 3 x 3 block around a cell key, remembered (queries come back to the same places)."""
+        if len(self._blocks) >= BLOCK_CACHE_SIZE:
+            self._blocks.clear()
+        keys = self._blocks[base] = tuple(base + offset for offset in _RINGS[1])
+        return keys
+
+    def _search(
+        self,
+        grid: _TypeGrid,
+        qx: float,
+        qy: float,
+        k: int,
+        fresh_since: float,
+        accept: Callable[[int], bool] | None,
+        best: list[tuple[float, int]],
+        first_ring: int = 1,
+    ) -> list[tuple[int, float]]:
+        """The ring search for any k, keeping the k best (squared distance, unit id) in a sorted list;
+        ``best`` may hold what the rings before ``first_ring`` found."""
+        size = grid.size
+        get = grid.cells.get
+        cx = qx // size
+        cy = qy // size
+        base = cx * _ROW + cy
+        ex = qx - cx * size
+        ey = qy - cy * size
+        margin = min(ex, size - ex, ey, size - ey)
+        reach = max(cx - grid.min_ix, grid.max_ix - cx, cy - grid.min_iy, grid.max_iy - cy, 1.0)
         scan_all = grid.count <= SCAN_BELOW
-        worst = math.inf
-        r = 0
-        while True:
+        worst = best[-1][0] if len(best) == k else math.inf
+        r = first_ring
+        while r <= reach:
             if scan_all:
-                buckets: Iterable[dict[int, Point]] = list(cells.values())
+                buckets: Iterable[Bucket | None] = list(grid.cells.values())
             elif r <= PRECOMPUTED_RINGS:
-                buckets = [bucket for bucket in map(cells.get, [base + o for o in _RINGS[r]]) if bucket]
+                buckets = map(get, [base + offset for offset in _RINGS[r]])
             else:
                 buckets = self._clipped_ring(grid, cx, cy, r)
             for bucket in buckets:
+                if not bucket:
+                    continue
                 for unit_id, (x, y, fix_ts) in bucket.items():
                     dx = x - qx
                     dy = y - qy
@@ -205,28 +416,27 @@ class MovingUnitIndex:
                     insort(best, pair)
                     if len(best) == k:
                         worst = best[-1][0]
-            if scan_all or r >= reach:
+            if scan_all:
                 break
-            if len(best) == k:
-                # Every unsearched unit lies outside the (2r+1)^2 block around the query's cell.
-                edge = min(qx - (cx - r) * cell, (cx + r + 1) * cell - qx, qy - (cy - r) * cell,
-                           (cy + r + 1) * cell - qy)  # fmt: skip
-                if worst <= edge * edge:
-                    break
+            # Every unsearched unit lies outside the block of rings 0..r: at least this far away.
+            edge = margin + r * size
+            if len(best) == k and worst < edge * edge:
+                break
             r += 1
         return [(unit_id, math.sqrt(d2)) for d2, unit_id in best]
 
-    def _clipped_ring(self, grid: _TypeGrid, cx: int, cy: int, r: int) -> list[dict[int, Point]]:
-        """The ring's occupied cells, clipped to the occupied range (far queries stay cheap)."""
-        cells, found = grid.cells, []
-        low_x, high_x = max(cx - r, grid.min_ix), min(cx + r, grid.max_ix)
+    @staticmethod
+    def _clipped_ring(grid: _TypeGrid, cx: float, cy: float, r: int) -> list[Bucket | None]:
+        """The ring's cells, clipped to the occupied range (far queries stay cheap)."""
+        get, found = grid.cells.get, []
+        low_x, high_x = int(max(cx - r, grid.min_ix)), int(min(cx + r, grid.max_ix))
         for iy in (cy - r, cy + r):
             if grid.min_iy <= iy <= grid.max_iy:
-                found += [b for b in (cells.get(ix * _ROW + iy) for ix in range(low_x, high_x + 1)) if b]
-        low_y, high_y = max(cy - r + 1, grid.min_iy), min(cy + r - 1, grid.max_iy)
+                found += [get(ix * _ROW + iy) for ix in range(low_x, high_x + 1)]
+        low_y, high_y = int(max(cy - r + 1, grid.min_iy)), int(min(cy + r - 1, grid.max_iy))
         for ix in (cx - r, cx + r):
             if grid.min_ix <= ix <= grid.max_ix:
-                found += [b for b in (cells.get(ix * _ROW + iy) for iy in range(low_y, high_y + 1)) if b]
+                found += [get(ix * _ROW + iy) for iy in range(low_y, high_y + 1)]
         return found
 
 
