@@ -56,9 +56,10 @@ SCAN_BELOW = 24
 BLOCK_CACHE_SIZE = 1 << 16
 SYNC_OVERLAP = dt.timedelta(seconds=5)
 FULL_REBUILD_SECONDS = 60.0
-#: Cell keys pack (ix, iy) into one float, ix * _ROW + iy: exact (below 2**53) and collision-free while
-#: |iy| < 2**25, which holds for any cell of MIN_CELL_METRES or more on Earth.
-_ROW = float(1 << 26)
+#: Cell keys pack (ix, iy) into one int, ix * _ROW + iy (computed in floats, exact below 2**53, then made
+#: an int: ints hash much faster than floats); collision-free while |iy| < 2**25, which holds for any cell
+#: of MIN_CELL_METRES or more on Earth.
+_ROW = 1 << 26
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -122,7 +123,7 @@ def _poisson_rate(per_occupied_cell: float) -> float:
 
 
 class _TypeGrid:
-    """The grid of one unit type. Cell indices (ix, iy) are floats (x // size); keys pack them."""
+    """The grid of one unit type. Cell indices (ix, iy) are integral floats (x // size)."""
 
     __slots__ = (
         "cells",
@@ -141,7 +142,7 @@ class _TypeGrid:
     def __init__(self, unit_type: str, size: float, adaptive: bool) -> None:
         self.unit_type = unit_type
         self.size = size
-        self.cells: dict[float, Bucket] = {}
+        self.cells: dict[int, Bucket] = {}
         self.count = 0
         self.min_ix = self.min_iy = math.inf
         self.max_ix = self.max_iy = -math.inf
@@ -158,13 +159,13 @@ class _TypeGrid:
 
 
 #: Where a unit is filed (see ``MovingUnitIndex._slots``).
-Slot = tuple[float, float, float, float, str, Bucket, _TypeGrid, float]
+Slot = tuple[float, float, float, float, str, Bucket, _TypeGrid, int]
 
 
-def _ring_offsets(r: int) -> tuple[float, ...]:
+def _ring_offsets(r: int) -> tuple[int, ...]:
     """Cell-key offsets of the ring at Chebyshev distance r around a cell."""
     if r == 0:
-        return (0.0,)
+        return (0,)
     cells = [(dx, dy) for dx in range(-r, r + 1) for dy in (-r, r)]
     cells += [(dx, dy) for dx in (-r, r) for dy in range(-r + 1, r)]
     return tuple(dx * _ROW + dy for dx, dy in cells)
@@ -175,7 +176,7 @@ def _ring_offsets(r: int) -> tuple[float, ...]:
 #: cell by more than the distance to its side, so a separate first step for ring 0 would seldom end it.
 PRECOMPUTED_RINGS = 12
 #: _RINGS[r]: the offsets searched at step r (_RINGS[1] is the whole 3 x 3 block; _RINGS[0] is not used).
-_RINGS = ((), (0.0, *_ring_offsets(1)), *(_ring_offsets(r) for r in range(2, PRECOMPUTED_RINGS + 1)))
+_RINGS = ((), (0, *_ring_offsets(1)), *(_ring_offsets(r) for r in range(2, PRECOMPUTED_RINGS + 1)))
 
 
 class MovingUnitIndex:
@@ -198,7 +199,7 @@ class MovingUnitIndex:
         #: grid and its cell key. A move that stays within the bounds needs nothing else.
         self._slots: dict[int, Slot] = {}
         #: Cell key -> the keys of the 3 x 3 block around it (they do not depend on the cell size).
-        self._blocks: dict[float, tuple[float, ...]] = {}
+        self._blocks: dict[int, tuple[int, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -265,7 +266,7 @@ class MovingUnitIndex:
         size = grid.size
         ix = point[0] // size
         iy = point[1] // size
-        key = ix * _ROW + iy
+        key = int(ix * _ROW + iy)
         bucket = grid.cells.get(key)
         if bucket is None:
             bucket = grid.cells[key] = {}
@@ -331,7 +332,7 @@ class MovingUnitIndex:
         size = grid.size
         cx = qx // size
         cy = qy // size
-        base = cx * _ROW + cy
+        base = int(cx * _ROW + cy)
         keys = self._blocks.get(base)
         if keys is None:
             keys = self._block_keys(base)
@@ -353,14 +354,18 @@ class MovingUnitIndex:
         # Every unit outside the block is at least as far as the nearest side of the query's own cell
         # plus one cell. Strictly nearer, so an equally distant unit with a smaller id is not missed.
         ex = qx - cx * size
+        if ex + ex > size:
+            ex = size - ex
         ey = qy - cy * size
-        edge = min(ex, size - ex, ey, size - ey) + size
+        if ey + ey > size:
+            ey = size - ey
+        edge = (ex if ex < ey else ey) + size  # comparisons: cheaper than a call to min()
         if best_d2 < edge * edge:
             return [(best_id, math.sqrt(best_d2))]
         found = [] if best_d2 == math.inf else [(best_d2, best_id)]
         return self._search(grid, qx, qy, 1, fresh_since, accept, found, 2)
 
-    def _block_keys(self, base: float) -> tuple[float, ...]:
+    def _block_keys(self, base: int) -> tuple[int, ...]:
         """Keys of the 3 x 3 block around a cell key, remembered (queries come back to the same places)."""
         if len(self._blocks) >= BLOCK_CACHE_SIZE:
             self._blocks.clear()
@@ -384,7 +389,7 @@ class MovingUnitIndex:
         get = grid.cells.get
         cx = qx // size
         cy = qy // size
-        base = cx * _ROW + cy
+        base = int(cx * _ROW + cy)
         ex = qx - cx * size
         ey = qy - cy * size
         margin = min(ex, size - ex, ey, size - ey)
@@ -432,11 +437,11 @@ class MovingUnitIndex:
         low_x, high_x = int(max(cx - r, grid.min_ix)), int(min(cx + r, grid.max_ix))
         for iy in (cy - r, cy + r):
             if grid.min_iy <= iy <= grid.max_iy:
-                found += [get(ix * _ROW + iy) for ix in range(low_x, high_x + 1)]
+                found += [get(int(ix * _ROW + iy)) for ix in range(low_x, high_x + 1)]
         low_y, high_y = int(max(cy - r + 1, grid.min_iy)), int(min(cy + r - 1, grid.max_iy))
         for ix in (cx - r, cx + r):
             if grid.min_ix <= ix <= grid.max_ix:
-                found += [get(ix * _ROW + iy) for iy in range(low_y, high_y + 1)]
+                found += [get(int(ix * _ROW + iy)) for iy in range(low_y, high_y + 1)]
         return found
 
 
