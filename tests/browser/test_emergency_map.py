@@ -98,7 +98,7 @@ def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
     context, page = logged_in(browser, demo_server, "commander")
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{demo_server.url}/command/")
+    page.goto(f"{demo_server.url}/command/", wait_until="domcontentloaded")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=LIVE)
     expect(page.locator(".emg-unit[data-unit-id]")).to_have_count(on_map, timeout=LIVE)
     expect(page.locator("#emg-board td[data-type='all'][data-status='stale']")).to_have_text("0", timeout=LIVE)
@@ -259,7 +259,7 @@ def test_an_operator_reports_a_new_incident_at_a_point_on_the_map(demo_server: D
     context, page = logged_in(browser, demo_server, "operator")
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{demo_server.url}/command/")
+    page.goto(f"{demo_server.url}/command/", wait_until="domcontentloaded")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=LIVE)
     expect(page.locator(".emg-incident[data-incident-id]").first).to_be_attached(timeout=LIVE)
 

@@ -416,12 +416,26 @@
     api("POST", "/api/incidents/" + p.id + "/assign/", { unit_ids: unitIds }).then(function (data) {
       const signs = ((data && data.assignments) || []).map(function (a) { return a.call_sign; }).join(", ");
       setStatus(p.status, fmt(gettext("Assigned: %(units)s"), { units: signs }));
+      showIncidentWithUnits(p.id, unitIds);
       refreshPanel();
     }).catch(function (problem) {
       node.disabled = false;
       setStatus(p.status, problem.message, true);
       loadRecommendations(p);
     });
+  }
+
+  // Frame the incident and the units just sent to it, so that the commander can follow them in.
+  function showIncidentWithUnits(incidentId, unitIds) {
+    const map = S.map();
+    const inc = S.incidents.get(incidentId);
+    if (!map || !inc) return;
+    const points = [[inc.latitude, inc.longitude]];
+    unitIds.forEach(function (id) {
+      const u = S.units.get(id);
+      if (u && u.position) points.push([u.position.lat, u.position.lon]);
+    });
+    map.fitBounds(L.latLngBounds(points).pad(0.25), { maxZoom: 16 });
   }
 
   // --- linking an agency --------------------------------------------------------------------------------
