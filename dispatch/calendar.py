@@ -283,6 +283,7 @@ def fraction_point(start: dt.datetime, due: dt.datetime, spec: str, fraction: fl
 
 _shift_owner: CalendarData | None = None
 _shift_cache: dict[tuple[dt.date, int, bool], dt.datetime | dt.date] = {}
+_working_memo: dict[dt.date, bool] = {}
 
 
 def after_working_days(moment: dt.datetime, days: int) -> dt.datetime:
@@ -295,10 +296,14 @@ def after_working_days(moment: dt.datetime, days: int) -> dt.datetime:
     calendar = data()
     if _shift_owner is not calendar:
         _shift_cache.clear()
+        _working_memo.clear()
         _shift_owner = calendar
     local = moment.astimezone(local_zone())
     day, time_of_day = local.date(), local.timetz().replace(tzinfo=None)
-    fixed = time_of_day == dt.time.min or not is_working_day(day)
+    working = _working_memo.get(day)
+    if working is None:
+        working = _working_memo[day] = is_working_day(day)
+    fixed = time_of_day == dt.time.min or not working
     key = (day, days, fixed)
     known = _shift_cache.get(key)
     if known is None:
@@ -307,6 +312,7 @@ def after_working_days(moment: dt.datetime, days: int) -> dt.datetime:
         known = reached if fixed else reached.date()
         if len(_shift_cache) > 10000:
             _shift_cache.clear()
+            _working_memo.clear()
         _shift_cache[key] = known
     if isinstance(known, dt.datetime):
         return known

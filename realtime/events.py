@@ -25,6 +25,13 @@ def append_event(
     return event
 
 
+def ring_after_commit() -> None:
+    """For writers that insert event rows set-based in SQL (dispatch/escalations.py): ring once after commit."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("events are appended inside the transaction of the change they describe")
+    _ring_after_commit()
+
+
 def _ring_after_commit() -> None:
     """One ring per transaction, however many events it appends (rolled-back callbacks are dropped)."""
     connection = transaction.get_connection()

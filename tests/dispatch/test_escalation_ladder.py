@@ -97,7 +97,12 @@ def test_warning_then_yellow_then_red_card_with_a_supervision_case(world: World)
         ("escalate_overdue", at("2026-03-04 00:00"), "overdue"),
         ("escalate_serious", at("2026-03-11 00:00"), "serious"),
     ]
+    data = TimelineEntry.objects.filter(work_order=work_order, action="escalate_overdue").get().data
+    assert data == {"escalation_id": escalations[1].pk, "stage": "sign", "level": "overdue", "due_at": data["due_at"]}
+    assert dt.datetime.fromisoformat(data["due_at"]) == at("2026-03-04 00:00")
     events = list(Event.objects.filter(type="work_order.escalated").order_by("id"))
+    assert dt.datetime.fromisoformat(events[1].payload["due_at"]) == at("2026-03-04 00:00")
+    assert dt.datetime.fromisoformat(events[1].payload["fired_at"]) == at("2026-03-04 00:00")
     assert [e.payload["level"] for e in events] == ["warning", "overdue", "serious"]
     assert events[2].payload["supervision_case_id"] == case.pk
     assert events[0].payload["work_order_id"] == work_order.pk and events[0].agency_ids == [world.agency_a.pk]
