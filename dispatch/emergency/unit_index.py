@@ -8,14 +8,15 @@ inside its cell is one dict write (no allocation beyond the position tuple) and 
 two dict operations.
 
 The cell size is chosen per type from the type's own units (``cell_size_for``): about
-``UNITS_PER_CELL`` units per occupied cell, so a query touches its cell and the eight around it and
-rarely more, whether the type has ten units over the whole prefecture or thousands in the centre. It is
-chosen again (the type's grid rebuilt, O(units of the type)) when the type's count doubles or halves or
-its units spread over four times as many cells, so the cost is amortised over many moves.
+``UNITS_PER_CELL`` units per cell where the units are, so a query touches its cell and the eight around
+it and rarely more, whether the type has forty units over the whole prefecture or thousands in one
+square. It is chosen again (the type's grid rebuilt, O(units of the type)) when the type's count grows by
+half or shrinks by a third, or its units spread over four times as many cells, so the cost is amortised
+over many moves; a fixed ``cell_metres`` turns this off.
 
-A query searches square rings of cells outwards from the query's cell and stops as soon as the best
-distance found is shorter than the distance from the query to the edge of the searched block (nothing
-unsearched can be nearer); a type with few units is simply scanned.
+A query searches the 3 x 3 block of cells around the query's cell, then square rings further out, and
+stops as soon as the best distance found is shorter than the distance from the query to the edge of the
+searched block (nothing unsearched can be nearer); a type with few units is simply scanned.
 
 Staleness changes with time alone, without a write, so it is a query-time filter on the stored fix time.
 
@@ -52,8 +53,8 @@ MIN_CELL_METRES = 5.0
 MAX_CELL_METRES = 200_000.0
 #: Up to this many units of a type, a scan of all of them beats walking rings of cells.
 SCAN_BELOW = 24
-#: Remembered 3 x 3 blocks of cell keys (about 100 bytes each); the memory is dropped when full.
-BLOCK_CACHE_SIZE = 1 << 16
+#: Remembered 3 x 3 blocks of cell keys (about 250 bytes each); the memory is dropped when full.
+BLOCK_CACHE_SIZE = 1 << 14
 SYNC_OVERLAP = dt.timedelta(seconds=5)
 FULL_REBUILD_SECONDS = 60.0
 #: Cell keys pack (ix, iy) into one int, ix * _ROW + iy (computed in floats, exact below 2**53, then made
@@ -151,6 +152,18 @@ class _TypeGrid:
         self.shrink_at = -1
         self.span_limit = math.inf
 
+    def widen(self, ix: float, iy: float) -> None:
+        """The occupied range only grows between rebuilds: a bound for the ring search and the trigger for
+        choosing the cell size again, never a correctness input."""
+        if ix < self.min_ix:
+            self.min_ix = ix
+        if ix > self.max_ix:
+            self.max_ix = ix
+        if iy < self.min_iy:
+            self.min_iy = iy
+        if iy > self.max_iy:
+            self.max_iy = iy
+
     def span(self) -> float:
         """Cells in the occupied range (it only grows between rebuilds)."""
         if self.count == 0 or self.min_ix == math.inf:
@@ -240,18 +253,42 @@ class MovingUnitIndex:
         y = lat * self.ky
         slot = self._slots.get(unit_id)
         if slot is not None:
-            x0, x1, y0, y1, filed_type, bucket, _grid, _key = slot
-            if x0 <= x < x1 and y0 <= y < y1 and filed_type == unit_type:
-                bucket[unit_id] = (x, y, fix_ts)  # moved within its cell: one dict write
+            x0, x1, y0, y1, filed_type, bucket, grid, key = slot
+            if filed_type == unit_type:
+                if x0 <= x < x1 and y0 <= y < y1:
+                    bucket[unit_id] = (x, y, fix_ts)  # moved within its cell: one dict write
+                    return
+                # Into another cell of the same grid, inline (every few moves; a call costs as much).
+                del bucket[unit_id]
+                cells = grid.cells
+                if not bucket:
+                    del cells[key]
+                size = grid.size
+                ix = x // size
+                iy = y // size
+                key = int(ix * _ROW + iy)
+                target = cells.get(key)
+                if target is None:
+                    target = cells[key] = {}
+                target[unit_id] = (x, y, fix_ts)
+                x0 = ix * size
+                y0 = iy * size
+                self._slots[unit_id] = (x0, x0 + size, y0, y0 + size, unit_type, target, grid, key)
+                if not (grid.min_ix <= ix <= grid.max_ix and grid.min_iy <= iy <= grid.max_iy):
+                    grid.widen(ix, iy)
+                    if grid.span() > grid.span_limit:
+                        self._rebuild(grid)
                 return
-            self._take_out(unit_id, slot)
-        grid = self.grids.get(unit_type)
-        if grid is None:
+            else:
+                self._take_out(unit_id, slot)
+        new_grid = self.grids.get(unit_type)
+        if new_grid is None:
             adaptive = self.cell_metres is None
-            grid = self.grids[unit_type] = _TypeGrid(unit_type, self.cell_metres or DEFAULT_CELL_METRES, adaptive)
-        self._put(grid, unit_id, (x, y, fix_ts))
-        if grid.count > grid.grow_at or grid.span() > grid.span_limit:
-            self._rebuild(grid)
+            new_grid = _TypeGrid(unit_type, self.cell_metres or DEFAULT_CELL_METRES, adaptive)
+            self.grids[unit_type] = new_grid
+        self._put(new_grid, unit_id, (x, y, fix_ts))
+        if new_grid.count > new_grid.grow_at or new_grid.span() > new_grid.span_limit:
+            self._rebuild(new_grid)
 
     def remove(self, unit_id: int) -> None:
         """The unit may no longer be recommended (dispatched, out of service, inactive, no fix)."""
@@ -274,16 +311,7 @@ class MovingUnitIndex:
         x0, y0 = ix * size, iy * size
         self._slots[unit_id] = (x0, x0 + size, y0, y0 + size, grid.unit_type, bucket, grid, key)
         grid.count += 1
-        # The occupied range only grows between rebuilds: a bound for the ring search and the trigger for
-        # choosing the cell size again, never a correctness input.
-        if ix < grid.min_ix:
-            grid.min_ix = ix
-        if ix > grid.max_ix:
-            grid.max_ix = ix
-        if iy < grid.min_iy:
-            grid.min_iy = iy
-        if iy > grid.max_iy:
-            grid.max_iy = iy
+        grid.widen(ix, iy)
 
     @staticmethod
     def _take_out(unit_id: int, slot: Slot) -> None:

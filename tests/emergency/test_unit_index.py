@@ -140,3 +140,23 @@ def test_the_planar_metric_is_haversine_times_a_common_scale_within_a_sixth_of_a
     # tan(24.3 deg) x 0.197 deg = 0.156% here, 22 km from the reference latitude.
     common = 111_132 / (6_371_008.8 * math.pi / 180)
     assert all(abs(scale / common - 1) < 0.0016 for scale in scales)
+
+
+def test_units_spreading_out_without_arrivals_make_the_cells_grow() -> None:
+    """Same count, wider spread: only the occupied range can tell the grid to choose its size again."""
+    rng = random.Random(5)
+    index = MovingUnitIndex()
+    fleet: Fleet = {}
+    for uid in range(200):
+        _place(index, fleet, uid, "dense", CENTRE_LON + rng.uniform(0, 0.01), CENTRE_LAT + rng.uniform(0, 0.009))
+    packed = index.cell_size("dense")
+    for step in range(30):  # the whole team drives out, a little further at each fix
+        for uid in range(200):
+            _type, lon, lat = fleet[uid]
+            _place(index, fleet, uid, "dense", lon + rng.uniform(-0.01, 0.01), lat + rng.uniform(-0.01, 0.01))
+        if step % 10 == 9:
+            lon, lat = CENTRE_LON + rng.uniform(-0.1, 0.1), CENTRE_LAT + rng.uniform(-0.1, 0.1)
+            assert [u for u, _d in index.nearest("dense", lon, lat, 3)] == _brute(index, fleet, "dense", lon, lat, 3)
+    spread = index.cell_size("dense")
+    assert packed is not None and spread is not None and spread > 3 * packed
+    assert len(index) == 200
