@@ -69,6 +69,16 @@ NEAR_JS = """([id, lon, lat, metres]) => {
 }"""
 
 
+ON_TOP_JS = """([unitId, incidentId, pixels]) => {
+  const unit = document.querySelector(`.emg-unit[data-unit-id="${unitId}"]`);
+  const scene = document.querySelector(`.emg-incident[data-incident-id="${incidentId}"]`);
+  if (!unit || !scene) return false;
+  const a = unit.getBoundingClientRect();
+  const b = scene.getBoundingClientRect();
+  return Math.hypot(a.x + a.width / 2 - (b.x + b.width / 2), a.y + a.height / 2 - (b.y + b.height / 2)) < pixels;
+}"""
+
+
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
     north = (a[1] - b[1]) * 111320
     east = (a[0] - b[0]) * 111320 * math.cos(math.radians(b[1]))
@@ -229,15 +239,10 @@ def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
             continue
     assert halfway_seen
 
-    # On the rendered map the engine's marker now sits on the incident's marker.
+    # On the rendered map the engine's marker now sits on the incident's marker (once any pan has settled).
     page.locator(f"#emg-assigned button[data-unit-id='{unit_id}']").click()  # centres the map on the unit
     expect(marker).to_be_in_viewport(timeout=LIVE)
-    unit_box = marker.bounding_box()
-    incident_box = incident_marker.bounding_box()
-    assert unit_box is not None and incident_box is not None
-    centre = (unit_box["x"] + unit_box["width"] / 2, unit_box["y"] + unit_box["height"] / 2)
-    scene_centre = (incident_box["x"] + incident_box["width"] / 2, incident_box["y"] + incident_box["height"] / 2)
-    assert math.dist(centre, scene_centre) < 20
+    page.wait_for_function(ON_TOP_JS, arg=[unit_id, incident_id, 12], timeout=LIVE)
 
     # The crew reports on scene: marker, board, assignment, incident state and timeline follow live.
     _api(demo_server, "POST", f"/api/units/{unit_id}/transition/", crew, {"action": "arrive"})
@@ -283,4 +288,38 @@ def test_an_operator_reports_a_new_incident_at_a_point_on_the_map(demo_server: D
     expect(page.locator("#emg-recs")).to_be_hidden()
     screenshot(page, "emergency-operator-report")
     assert errors == []
+    context.close()
+
+
+def test_units_whose_positions_age_turn_grey_on_the_map_and_the_board(
+    demo_server: DemoServer, browser: Browser
+) -> None:
+    gateway = _token(demo_server, "admin")
+    units = _api(demo_server, "GET", "/api/units/?limit=500", gateway)["results"]
+    reporting = [u for u in units if u["device_id"]]
+    _report(
+        demo_server,
+        gateway,
+        [
+            {"device_id": u["device_id"], "lon": u["station"]["lon"], "lat": u["station"]["lat"], "time": _now_iso()}
+            for u in reporting
+        ],
+    )
+    context, page = logged_in(browser, demo_server, "commander")
+    page.clock.install()  # the page's own clock, so that it can be moved past the stale age
+    page.goto(f"{demo_server.url}/command/", wait_until="domcontentloaded")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=LIVE)
+    expect(page.locator(".emg-unit[data-unit-id]")).to_have_count(len(reporting), timeout=LIVE)
+    expect(page.locator(".emg-unit.emg-stale")).to_have_count(0)
+    expect(page.locator("#emg-board td[data-type='all'][data-status='stale']")).to_have_text("0")
+
+    # No device reports for three minutes (the stale age is two): every unit turns grey, the board counts them.
+    page.clock.fast_forward("03:00")
+    expect(page.locator(".emg-unit.emg-stale")).to_have_count(len(reporting), timeout=LIVE)
+    expect(page.locator("#emg-board td[data-type='all'][data-status='stale']")).to_have_text(
+        str(len(reporting)), timeout=LIVE
+    )
+    expect(page.locator("#emg-unit-list .emg-row-stale")).to_have_count(len(reporting), timeout=LIVE)
+    screenshot(page, "emergency-stale")
+
     context.close()
