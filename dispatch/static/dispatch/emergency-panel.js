@@ -336,10 +336,15 @@
   }
 
   function runAction(p, action, node) {
-    if (action === "cancel" && !window.confirm(gettext("Cancel this incident?"))) return;
+    let note = "";
+    if (action === "cancel") {
+      // Cancelling needs a reason on the command timeline.
+      note = (window.prompt(gettext("Why is this incident cancelled?")) || "").trim();
+      if (!note) return;
+    }
     node.disabled = true;
     setStatus(p.status, gettext("Working…"));
-    api("POST", "/api/incidents/" + p.id + "/" + action + "/", { note: "" }).then(function () {
+    api("POST", "/api/incidents/" + p.id + "/" + action + "/", { note: note }).then(function () {
       setStatus(p.status, "");
       refreshPanel();
     }).catch(function (problem) {
