@@ -160,3 +160,25 @@ def test_units_spreading_out_without_arrivals_make_the_cells_grow() -> None:
     spread = index.cell_size("dense")
     assert packed is not None and spread is not None and spread > 3 * packed
     assert len(index) == 200
+
+
+def test_a_move_within_its_cell_rewrites_only_the_units_position() -> None:
+    index = MovingUnitIndex(cell_metres=1000)
+    # The middle of a cell, so that moves of a few metres stay inside it.
+    x, y = index.project(CENTRE_LON, CENTRE_LAT)
+    lon, lat = ((x // 1000 + 0.5) * 1000) / index.kx, ((y // 1000 + 0.5) * 1000) / index.ky
+    index.upsert(1, "ambulance", lon, lat, 0.0)
+    index.upsert(2, "ambulance", lon + 0.0001, lat, 0.0)
+    grid = index.grids["ambulance"]
+    buckets = dict(grid.cells)
+    slot = index._slots[1]
+    index.upsert(1, "ambulance", lon + 0.00003, lat - 0.00002, 9.0)
+    assert index._slots[1] is slot  # where it is filed did not change
+    assert grid.cells == buckets and all(grid.cells[key] is bucket for key, bucket in buckets.items())
+    assert index.position(1) == pytest.approx((lon + 0.00003, lat - 0.00002))
+    assert index.nearest("ambulance", lon + 0.00003, lat - 0.00002, fresh_since=5.0) == [(1, 0.0)]
+    # Out of its cell: filed anew, and the old cell's bucket goes once empty.
+    index.upsert(1, "ambulance", lon + 0.02, lat, 10.0)
+    assert index._slots[1] is not slot and len(grid.cells) == 2
+    index.remove(2)
+    assert len(grid.cells) == 1 and len(index) == 1
