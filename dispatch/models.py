@@ -489,7 +489,8 @@ class Timer(models.Model):
     once the lease has expired. Escalation's unique (clock, level) makes firing happen once whatever happens.
     """
 
-    clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="timers")
+    # Covered by the unique (clock, level) index.
+    clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="timers", db_index=False)
     level = models.CharField(_("level"), max_length=10, choices=EscalationLevel.choices)
     fire_at = models.DateTimeField(_("fires at"))
     claim_token = models.CharField(max_length=32, blank=True)
@@ -502,9 +503,7 @@ class Timer(models.Model):
         verbose_name_plural = _("timers")
         ordering = ["fire_at", "id"]
         constraints = [models.UniqueConstraint(fields=["clock", "level"], name="one_timer_per_clock_level")]
-        indexes = [
-            models.Index(fields=["fire_at"], condition=Q(done_at__isnull=True), name="timer_pending_by_fire_at")
-        ]
+        indexes = [models.Index(fields=["fire_at"], condition=Q(done_at__isnull=True), name="timer_pending_by_fire_at")]
 
     def __str__(self) -> str:
         return f"{self.clock_id}:{self.level}@{self.fire_at}"
@@ -513,13 +512,17 @@ class Timer(models.Model):
 class Escalation(models.Model):
     """A fired step of the ladder (warning, yellow card, red card) for one stage clock: append-only."""
 
-    clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="escalations")
+    # No single-column indexes where a composite index below starts with the column: the worker inserts
+    # thousands of these per second, each index is a write.
+    clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="escalations", db_index=False)
     work_order = models.ForeignKey(
-        WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="escalations"
+        WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="escalations", db_index=False
     )
     ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.CASCADE, related_name="escalations")
     # The work order's agency, copied so that the board can count by agency without joins.
-    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="escalations")
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="escalations", db_index=False
+    )
     stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
     level = models.CharField(_("level"), max_length=10, choices=EscalationLevel.choices)
     due_at = models.DateTimeField(_("deadline"))
