@@ -10,6 +10,7 @@ factor over a typical urban speed per type; it is a hint for the commander, not 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from dispatch import clock
-from dispatch.emergency.unit_index import MovingUnitIndex, distance_m, synced_index
+from dispatch.emergency.unit_index import MovingUnitIndex, distance_m, index_lock, synced_index
 from dispatch.emergency.unit_states import UnitStatus, UnitType
 from dispatch.errors import InvalidInput
 from dispatch.models import AgencyFunction
@@ -105,54 +106,62 @@ def recommend(
     from dispatch.emergency.models import Unit
     from dispatch.emergency.unit_actions import stale_after
 
-    index = index or synced_index()
-    now = now or clock.now()
-    fresh_since = (now - stale_after()).timestamp()
-    lon, lat = float(incident.longitude), float(incident.latitude)
-    district = (getattr(incident, "district_code", "") or "") if district_first else ""
-    district_of = _district_locator() if district_first else None
-    if district_of is not None and not district:
-        district = district_of(lon, lat)
-    district_cache: dict[int, bool] = {}
+    # Another request's sync may move units in the shared index: queries on it hold its lock.
+    with index_lock if index is None else contextlib.nullcontext():
+        index = index or synced_index()
+        now = now or clock.now()
+        fresh_since = (now - stale_after()).timestamp()
+        lon, lat = float(incident.longitude), float(incident.latitude)
+        district = (getattr(incident, "district_code", "") or "") if district_first else ""
+        district_of = _district_locator() if district_first else None
+        if district_of is not None and not district:
+            district = district_of(lon, lat)
+        district_cache: dict[int, bool] = {}
 
-    def in_district(unit_id: int) -> bool:
-        if unit_id not in district_cache:
-            position = index.position(unit_id)
-            if position is None or district_of is None:
-                return False
-            district_cache[unit_id] = district_of(*position) == district
-        return district_cache[unit_id]
+        def in_district(unit_id: int) -> bool:
+            if unit_id not in district_cache:
+                position = index.position(unit_id)
+                if position is None or district_of is None:
+                    return False
+                district_cache[unit_id] = district_of(*position) == district
+            return district_cache[unit_id]
 
-    repair_units: set[int] | None = None
-    function = REPAIR_FUNCTION.get(getattr(incident, "type", ""))
-    if function and UnitType.REPAIR_CREW in types:
-        repair_units = set(
-            Unit.objects.filter(unit_type=UnitType.REPAIR_CREW, agency__function=function).values_list("pk", flat=True)
-        )
+        repair_units: set[int] | None = None
+        function = REPAIR_FUNCTION.get(getattr(incident, "type", ""))
+        if function and UnitType.REPAIR_CREW in types:
+            repair_units = set(
+                Unit.objects.filter(unit_type=UnitType.REPAIR_CREW, agency__function=function).values_list(
+                    "pk", flat=True
+                )
+            )
 
-    picked: dict[str, list[tuple[int, bool]]] = {}
-    for unit_type in types:
-        base: Callable[[int], bool] | None = None
-        if unit_type == UnitType.REPAIR_CREW and repair_units is not None:
-            allowed = repair_units
-            base = allowed.__contains__
-        chosen: list[tuple[int, bool]] = []
-        if district:
+        picked: dict[str, list[tuple[int, bool]]] = {}
+        for unit_type in types:
+            base: Callable[[int], bool] | None = None
+            if unit_type == UnitType.REPAIR_CREW and repair_units is not None:
+                allowed = repair_units
+                base = allowed.__contains__
+            chosen: list[tuple[int, bool]] = []
+            if district:
 
-            def in_district_of_type(uid: int, base: Callable[[int], bool] | None = base) -> bool:
-                return in_district(uid) and (base is None or base(uid))
+                def in_district_of_type(uid: int, base: Callable[[int], bool] | None = base) -> bool:
+                    return in_district(uid) and (base is None or base(uid))
 
-            first = index.nearest(unit_type, lon, lat, per_type, fresh_since=fresh_since, accept=in_district_of_type)
-            chosen = [(uid, True) for uid, _d in first]
-        if len(chosen) < per_type:
-            taken = {uid for uid, _flag in chosen}
+                first = index.nearest(
+                    unit_type, lon, lat, per_type, fresh_since=fresh_since, accept=in_district_of_type
+                )
+                chosen = [(uid, True) for uid, _d in first]
+            if len(chosen) < per_type:
+                taken = {uid for uid, _flag in chosen}
 
-            def not_taken(uid: int, base: Callable[[int], bool] | None = base, taken: set[int] = taken) -> bool:
-                return uid not in taken and (base is None or base(uid))
+                def not_taken(uid: int, base: Callable[[int], bool] | None = base, taken: set[int] = taken) -> bool:
+                    return uid not in taken and (base is None or base(uid))
 
-            rest = index.nearest(unit_type, lon, lat, per_type - len(chosen), fresh_since=fresh_since, accept=not_taken)
-            chosen += [(uid, bool(district) and in_district(uid)) for uid, _d in rest]
-        picked[unit_type] = chosen
+                rest = index.nearest(
+                    unit_type, lon, lat, per_type - len(chosen), fresh_since=fresh_since, accept=not_taken
+                )
+                chosen += [(uid, bool(district) and in_district(uid)) for uid, _d in rest]
+            picked[unit_type] = chosen
 
     ids = {uid for chosen in picked.values() for uid, _flag in chosen}
     units = Unit.objects.select_related("agency").in_bulk(ids)

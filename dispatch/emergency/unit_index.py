@@ -483,7 +483,9 @@ class _Synced:
     built_at: float
 
 
-_lock = threading.Lock()
+#: Re-entrant: a query holds it around synced_index() and its own walks of the index.
+index_lock = threading.RLock()
+_lock = index_lock
 _current: _Synced | None = None
 
 
