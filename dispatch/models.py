@@ -443,7 +443,11 @@ class SlaPolicy(models.Model):
         help_text=_("Clock-hour limits start at the beginning of the next working day."),
     )
     warning_fraction = models.FloatField(
-        _("warning at fraction"), null=True, blank=True, help_text=_("e.g. 0.8: warn when 80% of the time is used.")
+        _("warning at fraction"),
+        null=True,
+        blank=True,
+        # xgettext:no-python-format
+        help_text=_("e.g. 0.8: warn when 80% of the time is used."),
     )
     warning_lead = models.CharField(
         _("warning lead"), max_length=20, blank=True, help_text=_("e.g. 2h: warn two hours before the deadline.")
