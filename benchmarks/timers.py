@@ -241,7 +241,7 @@ def run_ours(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
         subprocess.Popen(
             [sys.executable, "manage.py", "run_timers", "--batch", str(args.batch), "--max-sleep", "120"],
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, **env, "HOTLINE_TIMER_ASYNC_COMMIT": "1" if args.async_commit else ""},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -388,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (ours and raw)")
     parser.add_argument("--batch", type=int, default=1000, help="timers per claim in run_timers")
     parser.add_argument(
+        "--async-commit", action="store_true", help="workers with HOTLINE_TIMER_ASYNC_COMMIT=1 (no WAL-flush wait)"
+    )
+    parser.add_argument(
         "--lead", type=float, default=60.0, help="seconds from arming to the due second (must cover the arming)"
     )
     args = parser.parse_args(argv)
@@ -414,7 +417,7 @@ def print_report(args: argparse.Namespace, ours: dict[str, Any], raw: dict[str, 
     print(f"machine: {platform.machine()}, {cpus} cpus, load {os.getloadavg()}, Python {python}")
     print(
         f"settings: {args.work_orders:,} work orders, {args.due:,} due within 1 s, {args.workers} workers, "
-        f"batch {args.batch} (raw {RAW_BATCH})"
+        f"batch {args.batch} (raw {RAW_BATCH}), async commit {'on' if args.async_commit else 'off'}"
     )
     print(
         f"ours: {ours['escalations']:,} escalations ({ours['distinct_clocks']:,} clocks), "

@@ -224,6 +224,18 @@ HOTLINE: dict[str, Any] = {
     "EVENT_RETENTION_HOURS": float(os.environ.get("HOTLINE_EVENT_RETENTION_HOURS", "24")),
     # How often each process re-reads the event log in case a channel-layer doorbell was lost.
     "EVENT_POLL_SECONDS": float(os.environ.get("HOTLINE_EVENT_POLL_SECONDS", "1")),
+    # Timers (docs/ARCHITECTURE.md "Timers and escalation"): office hours for "wh" limits (empty: off;
+    # WorkingPeriod rows in the database win), the ladder, the longest worker sleep, and whether the
+    # PostgreSQL worker commits without waiting for the WAL flush (a crash may then lose the last batches'
+    # escalations, which are fired again: their timers roll back with them).
+    "WORKING_HOURS": [p for p in os.environ.get("HOTLINE_WORKING_HOURS", "").split(",") if p],
+    "ESCALATION": {
+        "warning_fraction": 0.8,
+        "serious_after_working_days": 5,
+        "levels": ["warning", "overdue", "serious"],
+    },
+    "TIMER_MAX_SLEEP_SECONDS": float(os.environ.get("HOTLINE_TIMER_MAX_SLEEP_SECONDS", "30")),
+    "TIMER_ASYNC_COMMIT": os.environ.get("HOTLINE_TIMER_ASYNC_COMMIT", "") == "1",
     # Units (docs/AVL.md): a position older than this is stale (flagged, never recommended).
     "UNIT_STALE_SECONDS": float(os.environ.get("HOTLINE_UNIT_STALE_SECONDS", "120")),
     # AVL fixes further in the future than this (device clock ahead) are refused.

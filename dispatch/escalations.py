@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min, Q
 from django.utils.translation import gettext as _
@@ -234,6 +235,9 @@ def do_fire_due_locked(*, limit: int = DEFAULT_BATCH, now: dt.datetime | None = 
         now = now or clock.now()
         params: dict[str, Any] = {"limit": limit, "now": now, "fired_iso": now.isoformat()}
         with connection.cursor() as cursor:
+            if settings.HOTLINE.get("TIMER_ASYNC_COMMIT"):
+                # Safe for exactly-once: timers and their escalations commit (or are lost) together.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute(_set_based_sql("lock"), params)
             out = cursor.fetchall()
         if os.environ.get(EXIT_AFTER_CLAIM_ENV) == "1":
