@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Case, Max, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from callcenter.models import TERMINAL_TICKET_STATES, Ticket
 from dispatch.emergency.queries import live_incidents_snapshot
-from dispatch.models import INACTIVE_WORK_ORDER_STATES, WorkOrder, WorkOrderState
+from dispatch.models import INACTIVE_WORK_ORDER_STATES, Escalation, WorkOrder, WorkOrderState
 from realtime.audience import CENTRE_ONLY_TYPES, Audience
 from realtime.models import Event, PruneMark
 
@@ -36,6 +36,13 @@ def needs_snapshot(last_event_id: int) -> bool:
     return last_event_id < pruned_through() or last_event_id > latest_event_id()
 
 
+def _escalation_level() -> Subquery:
+    """The highest escalation (serious > overdue > warning) of a work order's running stage clocks, or null."""
+    rank = Case(When(level="serious", then=Value(3)), When(level="overdue", then=Value(2)), default=Value(1))
+    running = Escalation.objects.filter(work_order=OuterRef("pk"), clock__stopped_at__isnull=True)
+    return Subquery(running.annotate(rank=rank).order_by("-rank").values("level")[:1])
+
+
 def snapshot(audience: Audience) -> dict[str, Any]:
     """The open work a screen shows, stamped with the event id it is consistent with."""
     as_of = latest_event_id()
@@ -53,7 +60,9 @@ def snapshot(audience: Audience) -> dict[str, Any]:
         ),
         "incidents": live_incidents_snapshot(centre=audience.centre, agency_id=audience.agency_id),
         "work_orders": list(
-            work_orders.order_by("-id").values("id", "number", "ticket_id", "agency_id", "responsibility", "state")[
+            work_orders.annotate(escalation_level=_escalation_level())
+            .order_by("-id")
+            .values("id", "number", "ticket_id", "agency_id", "responsibility", "state", "escalation_level")[
                 :SNAPSHOT_LIMIT
             ]
         ),

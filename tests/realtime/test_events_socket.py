@@ -90,6 +90,9 @@ def _scenario(world: World) -> dict[str, int]:
     from tests.emergency.unit_fixtures import unit_scenario
 
     unit_scenario(world)  # unit.moved for agency A's unit, unit.status_changed for agency B's
+    from tests.dispatch.timer_fixtures import timer_scenario
+
+    timer_scenario(world)  # work_order.escalated for agency B, work_order.deadline_unknown for agency A
     return {"a": ticket_a.pk, "b": ticket_b.pk}
 
 

@@ -1,0 +1,27 @@
+"""A small timer scenario for tests that need the timer event types (e.g. the socket scope test)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from callcenter.actions import do_create_ticket
+from dispatch import clock
+from dispatch.actions import do_dispatch_ticket
+from dispatch.escalations import fire_due_until
+from tests.conftest import World, ticket_payload
+
+CST = ZoneInfo("Asia/Shanghai")
+
+
+def timer_scenario(world: World) -> None:
+    """work_order.escalated (warning and yellow card) for agency B; work_order.deadline_unknown for agency A."""
+    users = world.users
+    for when, agency, phone in (
+        (dt.datetime(2026, 3, 2, 10, 0, tzinfo=CST), world.agency_b, "13900000021"),
+        (dt.datetime(2026, 12, 31, 10, 0, tzinfo=CST), world.agency_a, "13900000022"),  # 2027: unpublished
+    ):
+        with clock.pinned_at(when):
+            ticket, _created = do_create_ticket(ticket_payload(phone=phone), actor=users["operator"])
+            do_dispatch_ticket(ticket.pk, actor=users["dispatcher"], lead_agency_id=agency.pk, override_reason="test")
+    fire_due_until(dt.datetime(2026, 3, 4, 0, 0, tzinfo=CST))
