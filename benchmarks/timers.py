@@ -3,7 +3,7 @@
 Run from the project root (needs the PostgreSQL server binaries; scripts/services.py starts a throwaway
 cluster in a temporary folder and removes it afterwards):
 
-    .venv/bin/python benchmarks/timers.py [--work-orders 1000000] [--due 100000] [--workers 2] [--batch 1000]
+    .venv/bin/python benchmarks/timers.py [--work-orders 1000000] [--due 100000] [--workers 2] [--batch 500]
 
 What it does, in one run on one database:
 
@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-orders", type=int, default=1_000_000)
     parser.add_argument("--due", type=int, default=100_000, help="timers falling due within one second")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (ours and raw)")
-    parser.add_argument("--batch", type=int, default=1000, help="timers per claim in run_timers")
+    parser.add_argument("--batch", type=int, default=500, help="timers per transaction in run_timers")
     parser.add_argument(
         "--async-commit", action="store_true", help="workers with HOTLINE_TIMER_ASYNC_COMMIT=1 (no WAL-flush wait)"
     )

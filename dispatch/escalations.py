@@ -54,7 +54,7 @@ from realtime.schemas import validate_payload
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = 500  # the best of 250, 500, 1000 and 2500 in benchmarks/timers.py
 DEFAULT_LEASE_SECONDS = 60.0
 #: Test hook: a worker process exits right after its claim commits (a deterministic "killed mid-batch").
 EXIT_AFTER_CLAIM_ENV = "HOTLINE_TIMERS_EXIT_AFTER_CLAIM"
