@@ -7,6 +7,7 @@ only into an empty ticket table, from a fixed seed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import random
@@ -17,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max
 
 from callcenter import actions as intake
@@ -162,8 +163,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--tickets", type=int, default=200, help="historical tickets to generate")
         parser.add_argument("--seed", type=int, default=12345)
+        parser.add_argument(
+            "--now",
+            type=dt.datetime.fromisoformat,
+            default=None,
+            help="replay history up to this time instead of the real now (for tests), e.g. 2026-06-15T10:00:00+08:00",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        moment = options["now"]
+        if moment is not None and moment.tzinfo is None:
+            raise CommandError("--now needs a time zone offset, e.g. 2026-06-15T10:00:00+08:00")
+        with clock.pinned_at(moment) if moment is not None else contextlib.nullcontext():
+            self._load(options)
+
+    def _load(self, options: dict[str, Any]) -> None:
         self._load_agencies()
         appeal_types, leaves = intake.do_load_taxonomy(self._json("callcenter/data/taxonomy.json"))
         for article in self._json("callcenter/data/knowledge.json"):
