@@ -30,6 +30,13 @@ from tests.conftest import World, ticket_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WAIT_SECONDS = 60
+# Fixed moments in a year the working calendar knows, so that the tests mean the same on any day they run.
+# The seeded yellow cards fall due at SEEDED_DUE; --once workers are told the time (WORKER_NOW), so their red
+# cards (five working days later) are armed but not yet due; the sleeping worker reads the real clock, for
+# which timers of a ticket dispatched at DISPATCHED_AT are long due.
+SEEDED_DUE = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+WORKER_NOW = SEEDED_DUE + dt.timedelta(minutes=5)
+DISPATCHED_AT = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 @dataclass
@@ -122,10 +129,10 @@ def fired_counts(outputs: list[str]) -> list[int]:
 
 def test_several_worker_processes_fire_each_due_timer_exactly_once(world: World, var_dir: Path) -> None:
     count = 3000
-    seed_due_timers(world, count, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+    seed_due_timers(world, count, SEEDED_DUE)
     database = database_for_workers(var_dir)
     processes = 4 if database.sqlite_path is None else 2
-    outputs = run_workers(database, processes, "--batch", "25")
+    outputs = run_workers(database, processes, "--batch", "25", "--now", WORKER_NOW.isoformat())
     assert sum(fired_counts(outputs)) == count
     assert database.count("SELECT COUNT(*) FROM dispatch_escalation WHERE level = 'overdue'") == count
     assert database.count("SELECT COUNT(DISTINCT clock_id) FROM dispatch_escalation") == count
@@ -138,10 +145,11 @@ def test_several_worker_processes_fire_each_due_timer_exactly_once(world: World,
 
 def test_a_worker_killed_after_claiming_loses_nothing_and_doubles_nothing(world: World, var_dir: Path) -> None:
     count, batch = 400, 50
-    seed_due_timers(world, count, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+    seed_due_timers(world, count, SEEDED_DUE)
     database = database_for_workers(var_dir)
+    now = ("--now", WORKER_NOW.isoformat())
     # The test hook ends the process right after it claimed a batch: killed mid-batch, deterministically.
-    killed = run_workers(database, 1, "--batch", str(batch), "--lease", "3600", env={EXIT_AFTER_CLAIM_ENV: "1"})
+    killed = run_workers(database, 1, "--batch", str(batch), "--lease", "3600", *now, env={EXIT_AFTER_CLAIM_ENV: "1"})
     assert killed[0].startswith("17:"), killed
     assert database.count("SELECT COUNT(*) FROM dispatch_escalation") == 0
     claimed = "SELECT COUNT(*) FROM dispatch_timer WHERE done_at IS NULL AND claim_token != ''"
@@ -149,14 +157,14 @@ def test_a_worker_killed_after_claiming_loses_nothing_and_doubles_nothing(world:
         # PostgreSQL: the claim is the row lock of the firing transaction (it had fired the batch, uncommitted);
         # it died with the process, so the rows are free at once.
         assert database.count(claimed) == 0
-        assert fired_counts(run_workers(database, 1, "--batch", str(batch))) == [count]
+        assert fired_counts(run_workers(database, 1, "--batch", str(batch), *now)) == [count]
     else:
         # SQLite: the claim is a committed token with a lease; another worker takes everything else ...
         assert database.count(claimed) == batch
-        assert fired_counts(run_workers(database, 1, "--batch", str(batch))) == [count - batch]
+        assert fired_counts(run_workers(database, 1, "--batch", str(batch), *now)) == [count - batch]
         assert database.count(claimed) == batch
         # ... and after the lease (an hour here; the worker is told the time) the claimed rows fire, once.
-        later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+        later = (WORKER_NOW + dt.timedelta(hours=2)).isoformat()
         assert fired_counts(run_workers(database, 1, "--batch", str(batch), "--now", later)) == [batch]
     assert database.count("SELECT COUNT(*) FROM dispatch_escalation") == count
     assert database.count("SELECT COUNT(DISTINCT clock_id) FROM dispatch_escalation") == count
@@ -194,7 +202,7 @@ from dispatch.actions import do_dispatch_ticket
 from dispatch.models import Agency, User
 from tests.conftest import ticket_payload
 
-with clock.pinned_at(dt.datetime.now(dt.UTC) - dt.timedelta(days=3)):
+with clock.pinned_at(dt.datetime.fromisoformat("{dispatched_at}")):
     ticket, _ = do_create_ticket(ticket_payload(), actor=User.objects.get(username="operator"))
     do_dispatch_ticket(
         ticket.pk,
@@ -211,7 +219,7 @@ def test_a_sleeping_worker_wakes_when_a_nearer_deadline_is_created(
     database, worker = sleeping_worker
     if database.sqlite_path is None:
         # PostgreSQL: the dispatch happens here; NOTIFY reaches the worker on commit.
-        with clock.pinned_at(dt.datetime.now(dt.UTC) - dt.timedelta(days=3)):
+        with clock.pinned_at(DISPATCHED_AT):
             ticket, _created = do_create_ticket(ticket_payload(), actor=world.users["operator"])
             do_dispatch_ticket(
                 ticket.pk, actor=world.users["dispatcher"], lead_agency_id=world.agency_a.pk, override_reason="test"
@@ -219,7 +227,13 @@ def test_a_sleeping_worker_wakes_when_a_nearer_deadline_is_created(
     else:
         # SQLite: another process writes the file database and rings the worker's socket.
         writer = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", DISPATCH_SCRIPT],
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                DISPATCH_SCRIPT.format(dispatched_at=DISPATCHED_AT.isoformat()),
+            ],
             cwd=settings.BASE_DIR,
             env=database.env,
             capture_output=True,
