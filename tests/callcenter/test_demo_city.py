@@ -9,7 +9,9 @@ from django.core.management import call_command
 from django.db.models import Model
 
 from callcenter.models import KnowledgeArticle, Subject, Ticket, TicketState
+from dispatch import clock
 from dispatch.models import Agency, Role, TimelineEntry, User, WorkOrderState
+from tests.pinned_time import DEMO_NOW
 
 
 def _dump() -> str:
@@ -18,26 +20,27 @@ def _dump() -> str:
 
 
 def test_demo_city_covers_every_state_and_is_idempotent(db: object) -> None:
-    out = io.StringIO()
-    call_command("load_demo_city", tickets=40, stdout=out)
-    assert "demo-12345" in out.getvalue() and "operator" in out.getvalue()
-    assert Agency.objects.filter(name="柳州市城市管理行政执法局").exists()
-    assert Agency.objects.filter(name="城中区人民政府", kind="district", adcode="450202").exists()
-    assert Subject.objects.filter(is_leaf=True).count() >= 38
-    assert KnowledgeArticle.objects.count() >= 30
-    held = {role for user in User.objects.all() for role in user.roles}
-    assert held == set(Role.values)
-    states = set(Ticket.objects.values_list("state", flat=True))
-    assert states == set(TicketState.values)
-    assert {"pending_sign", "handling", "replied", "approved", "returned", "closed"} <= set(
-        Ticket.objects.values_list("work_orders__state", flat=True)
-    )
-    # Timelines are plausible: every ticket starts with its acceptance, in time order.
-    for ticket in Ticket.objects.all():
-        rows = list(ticket.timeline.order_by("id"))
-        assert rows[0].action == "accept"
-        assert [r.created_at for r in rows] == sorted(r.created_at for r in rows)
-    before = _dump()
-    call_command("load_demo_city", tickets=40, stdout=io.StringIO())
-    assert _dump() == before
-    assert WorkOrderState.CLOSED in Ticket.objects.values_list("work_orders__state", flat=True)
+    with clock.pinned_at(DEMO_NOW):
+        out = io.StringIO()
+        call_command("load_demo_city", tickets=40, stdout=out)
+        assert "demo-12345" in out.getvalue() and "operator" in out.getvalue()
+        assert Agency.objects.filter(name="柳州市城市管理行政执法局").exists()
+        assert Agency.objects.filter(name="城中区人民政府", kind="district", adcode="450202").exists()
+        assert Subject.objects.filter(is_leaf=True).count() >= 38
+        assert KnowledgeArticle.objects.count() >= 30
+        held = {role for user in User.objects.all() for role in user.roles}
+        assert held == set(Role.values)
+        states = set(Ticket.objects.values_list("state", flat=True))
+        assert states == set(TicketState.values)
+        assert {"pending_sign", "handling", "replied", "approved", "returned", "closed"} <= set(
+            Ticket.objects.values_list("work_orders__state", flat=True)
+        )
+        # Timelines are plausible: every ticket starts with its acceptance, in time order.
+        for ticket in Ticket.objects.all():
+            rows = list(ticket.timeline.order_by("id"))
+            assert rows[0].action == "accept"
+            assert [r.created_at for r in rows] == sorted(r.created_at for r in rows)
+        before = _dump()
+        call_command("load_demo_city", tickets=40, stdout=io.StringIO())
+        assert _dump() == before
+        assert WorkOrderState.CLOSED in Ticket.objects.values_list("work_orders__state", flat=True)
