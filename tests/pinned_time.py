@@ -15,3 +15,6 @@ CST = ZoneInfo("Asia/Shanghai")
 # The demo city replays a month of history up to this moment; its open deadlines (up to ~15 working days, plus
 # extensions) stay inside the same published year.
 DEMO_NOW = dt.datetime(2026, 6, 15, 10, 0, tzinfo=CST)
+
+# A working Monday morning, for tests that create deadlines and then act on them "now".
+WORKDAY_MORNING = dt.datetime(2026, 3, 2, 9, 30, tzinfo=CST)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from dispatch.clock import pinned_at
 from dispatch.models import ExtensionRequest, TimelineEntry, WorkOrder
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
+from tests.pinned_time import WORKDAY_MORNING
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PREFIX = settings.HOTLINE["TICKET_NUMBER_PREFIX"]
@@ -191,16 +193,18 @@ def test_a_refused_intake_does_not_use_up_a_number(world: World) -> None:
 
 
 @pytest.fixture
-def handling(world: World) -> WorkOrder:
-    """A work order of agency_a that its handler has signed for."""
-    response = world.client("operator").post("/api/tickets/", ticket_payload(), format="json")
-    dispatching.do_dispatch_ticket(
-        response.json()["id"], actor=world.users["dispatcher"], lead_agency_id=world.agency_a.pk
-    )
-    work_order = WorkOrder.objects.get(ticket_id=response.json()["id"])
-    dispatching.do_sign_work_order(work_order.pk, actor=world.users["handler_a"])
-    work_order.refresh_from_db()
-    return work_order
+def handling(world: World) -> Iterator[WorkOrder]:
+    """A work order of agency_a that its handler has signed for; the test runs with the domain clock pinned to
+    the moment of signing, so that its deadlines lie in a published calendar year whatever the real date."""
+    with pinned_at(WORKDAY_MORNING):
+        response = world.client("operator").post("/api/tickets/", ticket_payload(), format="json")
+        dispatching.do_dispatch_ticket(
+            response.json()["id"], actor=world.users["dispatcher"], lead_agency_id=world.agency_a.pk
+        )
+        work_order = WorkOrder.objects.get(ticket_id=response.json()["id"])
+        dispatching.do_sign_work_order(work_order.pk, actor=world.users["handler_a"])
+        work_order.refresh_from_db()
+        yield work_order
 
 
 def _wo_state(work_order: WorkOrder) -> tuple[Any, ...]:

@@ -6,7 +6,9 @@ import datetime as dt
 
 from django.utils import timezone
 
+from dispatch import clock
 from tests.conftest import World, ticket_payload
+from tests.pinned_time import WORKDAY_MORNING
 
 
 def _post(world: World, who: str, url: str, body: dict | None = None, status: int = 200) -> dict:
@@ -21,119 +23,125 @@ def _actions(world: World, ticket_id: int) -> list[tuple[str, str, str]]:
 
 
 def test_full_lifecycle_with_return_redispatch_extension_redo_and_cohandling(world: World) -> None:
-    created = _post(world, "operator", "/api/tickets/", ticket_payload(), status=201)
-    ticket_id = created["id"]
-    assert created["state"] == "accepted"
-    assert created["number"].startswith("12345-") and created["number"].endswith("-000001")
+    # Pinned: the deadlines (and the extension past them) must lie in a published calendar year on any day.
+    with clock.pinned_at(WORKDAY_MORNING):
+        created = _post(world, "operator", "/api/tickets/", ticket_payload(), status=201)
+        ticket_id = created["id"]
+        assert created["state"] == "accepted"
+        assert created["number"].startswith("12345-") and created["number"].endswith("-000001")
 
-    # Dispatched first to the wrong agency (housing), with urban management co-handling.
-    ticket = _post(
-        world,
-        "dispatcher",
-        f"/api/tickets/{ticket_id}/dispatch/",
-        {"lead_agency_id": world.agency_b.pk, "co_agency_ids": [world.agency_c.pk], "instructions": "请核实处理"},
-    )
-    assert ticket["state"] == "dispatched"
-    lead = next(wo for wo in ticket["work_orders"] if wo["responsibility"] == "lead")
-    co = next(wo for wo in ticket["work_orders"] if wo["responsibility"] == "co")
+        # Dispatched first to the wrong agency (housing), with urban management co-handling.
+        ticket = _post(
+            world,
+            "dispatcher",
+            f"/api/tickets/{ticket_id}/dispatch/",
+            {"lead_agency_id": world.agency_b.pk, "co_agency_ids": [world.agency_c.pk], "instructions": "请核实处理"},
+        )
+        assert ticket["state"] == "dispatched"
+        lead = next(wo for wo in ticket["work_orders"] if wo["responsibility"] == "lead")
+        co = next(wo for wo in ticket["work_orders"] if wo["responsibility"] == "co")
 
-    returned = _post(
-        world,
-        "handler_b",
-        f"/api/work-orders/{lead['id']}/return/",
-        {"reason": "不属于本单位职责", "legal_basis": "《柳州市城市市容和环境卫生管理条例》"},
-    )
-    assert returned["state"] == "returned"
-    assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "returned"
+        returned = _post(
+            world,
+            "handler_b",
+            f"/api/work-orders/{lead['id']}/return/",
+            {"reason": "不属于本单位职责", "legal_basis": "《柳州市城市市容和环境卫生管理条例》"},
+        )
+        assert returned["state"] == "returned"
+        assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "returned"
 
-    ticket = _post(world, "dispatcher", f"/api/tickets/{ticket_id}/redispatch/", {"lead_agency_id": world.agency_a.pk})
-    assert ticket["state"] == "dispatched"
-    new_lead = next(
-        wo for wo in ticket["work_orders"] if wo["responsibility"] == "lead" and wo["state"] == "pending_sign"
-    )
+        ticket = _post(
+            world, "dispatcher", f"/api/tickets/{ticket_id}/redispatch/", {"lead_agency_id": world.agency_a.pk}
+        )
+        assert ticket["state"] == "dispatched"
+        new_lead = next(
+            wo for wo in ticket["work_orders"] if wo["responsibility"] == "lead" and wo["state"] == "pending_sign"
+        )
 
-    _post(world, "handler_a", f"/api/work-orders/{new_lead['id']}/sign/")
-    _post(world, "handler_c", f"/api/work-orders/{co['id']}/sign/")
-    assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "in_progress"
-    _post(world, "handler_a", f"/api/work-orders/{new_lead['id']}/note/", {"note": "已安排环卫工人现场查看"})
+        _post(world, "handler_a", f"/api/work-orders/{new_lead['id']}/sign/")
+        _post(world, "handler_c", f"/api/work-orders/{co['id']}/sign/")
+        assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "in_progress"
+        _post(world, "handler_a", f"/api/work-orders/{new_lead['id']}/note/", {"note": "已安排环卫工人现场查看"})
 
-    due = world.client("handler_a").get(f"/api/work-orders/{new_lead['id']}/").json()["clocks"]
-    handle_due = next(c for c in due if c["stage"] == "handle" and c["stopped_at"] is None)["due_at"]
-    wanted = dt.datetime.fromisoformat(handle_due) + dt.timedelta(days=3)
-    _post(
-        world,
-        "handler_a",
-        f"/api/work-orders/{new_lead['id']}/request_extension/",
-        {"reason": "需协调清运车辆", "requested_due_at": wanted.isoformat()},
-    )
-    approved = _post(world, "dispatcher", f"/api/work-orders/{new_lead['id']}/approve_extension/", {"note": "同意"})
-    running = next(c for c in approved["clocks"] if c["stage"] == "handle" and c["stopped_at"] is None)
-    assert dt.datetime.fromisoformat(running["due_at"]) == wanted
-    assert approved["extension_requests"][0]["state"] == "approved"
+        due = world.client("handler_a").get(f"/api/work-orders/{new_lead['id']}/").json()["clocks"]
+        handle_due = next(c for c in due if c["stage"] == "handle" and c["stopped_at"] is None)["due_at"]
+        wanted = dt.datetime.fromisoformat(handle_due) + dt.timedelta(days=3)
+        _post(
+            world,
+            "handler_a",
+            f"/api/work-orders/{new_lead['id']}/request_extension/",
+            {"reason": "需协调清运车辆", "requested_due_at": wanted.isoformat()},
+        )
+        approved = _post(world, "dispatcher", f"/api/work-orders/{new_lead['id']}/approve_extension/", {"note": "同意"})
+        running = next(c for c in approved["clocks"] if c["stage"] == "handle" and c["stopped_at"] is None)
+        assert dt.datetime.fromisoformat(running["due_at"]) == wanted
+        assert approved["extension_requests"][0]["state"] == "approved"
 
-    # The lead replies first: the ticket is not "replied" until the co-handler replies too.
-    _post(
-        world,
-        "handler_a",
-        f"/api/work-orders/{new_lead['id']}/reply/",
-        {"reply": "垃圾已清运完毕", "outcome": "resolved"},
-    )
-    assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "in_progress"
-    _post(world, "handler_c", f"/api/work-orders/{co['id']}/reply/", {"reply": "已配合检查", "outcome": "resolved"})
-    assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "replied"
+        # The lead replies first: the ticket is not "replied" until the co-handler replies too.
+        _post(
+            world,
+            "handler_a",
+            f"/api/work-orders/{new_lead['id']}/reply/",
+            {"reply": "垃圾已清运完毕", "outcome": "resolved"},
+        )
+        assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "in_progress"
+        _post(world, "handler_c", f"/api/work-orders/{co['id']}/reply/", {"reply": "已配合检查", "outcome": "resolved"})
+        assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "replied"
 
-    _post(world, "dispatcher", f"/api/work-orders/{co['id']}/approve/")
-    _post(world, "dispatcher", f"/api/work-orders/{new_lead['id']}/send_back/", {"note": "请补充现场照片"})
-    assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "in_progress"
-    _post(
-        world,
-        "handler_a",
-        f"/api/work-orders/{new_lead['id']}/reply/",
-        {"reply": "已补充照片，垃圾已清运", "outcome": "resolved"},
-    )
-    _post(world, "dispatcher", f"/api/work-orders/{new_lead['id']}/approve/")
-    assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "pending_revisit"
+        _post(world, "dispatcher", f"/api/work-orders/{co['id']}/approve/")
+        _post(world, "dispatcher", f"/api/work-orders/{new_lead['id']}/send_back/", {"note": "请补充现场照片"})
+        assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "in_progress"
+        _post(
+            world,
+            "handler_a",
+            f"/api/work-orders/{new_lead['id']}/reply/",
+            {"reply": "已补充照片，垃圾已清运", "outcome": "resolved"},
+        )
+        _post(world, "dispatcher", f"/api/work-orders/{new_lead['id']}/approve/")
+        assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "pending_revisit"
 
-    # Unsatisfied revisit -> redo -> the lead handles again.
-    _post(
-        world,
-        "operator",
-        f"/api/tickets/{ticket_id}/revisit/",
-        {"satisfaction": "unsatisfied", "resolved": False, "note": "市民称仍有垃圾"},
-    )
-    ticket = _post(world, "dispatcher", f"/api/tickets/{ticket_id}/redo/", {"note": "市民不满意，请重新处理"})
-    assert ticket["state"] == "in_progress" and ticket["redo_count"] == 1
-    lead_now = next(wo for wo in ticket["work_orders"] if wo["id"] == new_lead["id"])
-    assert lead_now["state"] == "handling" and lead_now["redo_count"] == 1
+        # Unsatisfied revisit -> redo -> the lead handles again.
+        _post(
+            world,
+            "operator",
+            f"/api/tickets/{ticket_id}/revisit/",
+            {"satisfaction": "unsatisfied", "resolved": False, "note": "市民称仍有垃圾"},
+        )
+        ticket = _post(world, "dispatcher", f"/api/tickets/{ticket_id}/redo/", {"note": "市民不满意，请重新处理"})
+        assert ticket["state"] == "in_progress" and ticket["redo_count"] == 1
+        lead_now = next(wo for wo in ticket["work_orders"] if wo["id"] == new_lead["id"])
+        assert lead_now["state"] == "handling" and lead_now["redo_count"] == 1
 
-    _post(
-        world,
-        "handler_a",
-        f"/api/work-orders/{new_lead['id']}/reply/",
-        {"reply": "已彻底清理并增加清运频次", "outcome": "resolved"},
-    )
-    _post(world, "dispatcher", f"/api/work-orders/{new_lead['id']}/approve/")
-    _post(world, "operator", f"/api/tickets/{ticket_id}/revisit/", {"satisfaction": "satisfied", "resolved": True})
-    closed = _post(world, "operator", f"/api/tickets/{ticket_id}/close/")
-    assert closed["state"] == "closed"
-    assert {wo["state"] for wo in closed["work_orders"]} == {"returned", "closed"}
+        _post(
+            world,
+            "handler_a",
+            f"/api/work-orders/{new_lead['id']}/reply/",
+            {"reply": "已彻底清理并增加清运频次", "outcome": "resolved"},
+        )
+        _post(world, "dispatcher", f"/api/work-orders/{new_lead['id']}/approve/")
+        _post(world, "operator", f"/api/tickets/{ticket_id}/revisit/", {"satisfaction": "satisfied", "resolved": True})
+        closed = _post(world, "operator", f"/api/tickets/{ticket_id}/close/")
+        assert closed["state"] == "closed"
+        assert {wo["state"] for wo in closed["work_orders"]} == {"returned", "closed"}
 
-    steps = _actions(world, ticket_id)
-    assert steps[0] == ("accept", "", "accepted")
-    assert steps[-1] == ("close", "revisited", "closed")
-    for expected in [
-        ("return", "pending_sign", "returned"),
-        ("redispatch", "returned", "dispatched"),
-        ("approve_extension", "handling", "handling"),
-        ("redo", "revisited", "in_progress"),
-        ("redo", "approved", "handling"),
-        ("follow_work_orders", "replied", "pending_revisit"),
-    ]:
-        assert expected in steps, expected
+        steps = _actions(world, ticket_id)
+        assert steps[0] == ("accept", "", "accepted")
+        assert steps[-1] == ("close", "revisited", "closed")
+        for expected in [
+            ("return", "pending_sign", "returned"),
+            ("redispatch", "returned", "dispatched"),
+            ("approve_extension", "handling", "handling"),
+            ("redo", "revisited", "in_progress"),
+            ("redo", "approved", "handling"),
+            ("follow_work_orders", "replied", "pending_revisit"),
+        ]:
+            assert expected in steps, expected
 
-    # The agency reads the ticket back too, but only its own part of the timeline.
-    agency_view = world.client("handler_a").get(f"/api/tickets/{ticket_id}/timeline/").json()
-    assert agency_view and all(row["work_order"] is None or row["work_order"].endswith(("-03",)) for row in agency_view)
+        # The agency reads the ticket back too, but only its own part of the timeline.
+        agency_view = world.client("handler_a").get(f"/api/tickets/{ticket_id}/timeline/").json()
+        assert agency_view and all(
+            row["work_order"] is None or row["work_order"].endswith(("-03",)) for row in agency_view
+        )
 
 
 def test_resolve_directly_records_the_article(world: World, articles: None) -> None:

@@ -10,10 +10,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 
+from dispatch.clock import pinned_at
 from realtime.events import append_event
 from realtime.models import Event, PruneMark
 from realtime.schemas import EVENT_SCHEMAS, SchemaMismatch, validate_payload
 from tests.conftest import World, ticket_payload
+from tests.pinned_time import WORKDAY_MORNING
 
 
 def test_every_event_type_is_documented() -> None:
@@ -50,10 +52,12 @@ def test_payloads_that_do_not_fit_are_refused(event_type: str, payload: dict) ->
 
 def test_the_real_write_path_produces_fitting_events(world: World) -> None:
     client = world.client("operator")
-    ticket = client.post("/api/tickets/", ticket_payload(), format="json").json()
-    world.client("dispatcher").post(
-        f"/api/tickets/{ticket['id']}/dispatch/", {"lead_agency_id": world.agency_a.pk}, format="json"
-    )
+    # Pinned to a published calendar year: there the deadlines are known (no work_order.deadline_unknown).
+    with pinned_at(WORKDAY_MORNING):
+        ticket = client.post("/api/tickets/", ticket_payload(), format="json").json()
+        world.client("dispatcher").post(
+            f"/api/tickets/{ticket['id']}/dispatch/", {"lead_agency_id": world.agency_a.pk}, format="json"
+        )
     events = list(Event.objects.order_by("id"))
     assert {e.type for e in events} == {"ticket.created", "ticket.changed", "work_order.created"}
     for event in events:
