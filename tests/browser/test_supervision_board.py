@@ -8,15 +8,17 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import DemoServer, logged_in, screenshot
+from tests.pinned_time import DEMO_NOW
 
 pytestmark = pytest.mark.browser
 LIVE = 30_000  # milliseconds a screen may take to show what must appear (a failure bound, not a sleep)
 
-# Fires, in the demo server's database, every timer due within the next 40 days: the open work orders'
+# Fires, in the demo server's database, every timer due within 40 days of the demo's now: the open work orders'
 # clocks run out and the escalation ladder reaches red cards through its real firing path.
 FIRE_AHEAD = (
-    "import datetime as dt; from dispatch import clock; from dispatch.escalations import fire_due_timers; "
-    "print(len(fire_due_timers(now=clock.now() + dt.timedelta(days=40)).escalation_ids))"
+    "import datetime as dt; from dispatch.escalations import fire_due_timers; "
+    f"print(len(fire_due_timers(now=dt.datetime.fromisoformat('{DEMO_NOW.isoformat()}') + dt.timedelta(days=40))"
+    ".escalation_ids))"
 )
 
 
@@ -24,6 +26,9 @@ def test_board_shows_kpis_drilldown_and_a_live_red_card(demo_server: DemoServer,
     _context, page = logged_in(browser, demo_server, "supervisor")
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The supervisor looks at the board at the demo's now (its default period ends "tomorrow" by the browser's
+    # date); only Date is fixed, the page's timers keep running.
+    page.clock.set_fixed_time(DEMO_NOW)
     page.goto(f"{demo_server.url}/supervision/")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=LIVE)
 
