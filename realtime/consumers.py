@@ -14,6 +14,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
@@ -112,6 +113,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def _close(self, code: int) -> None:
         await self.close(code=code)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels hops to a thread to close stale database connections before every message. Every
+        # database access here goes through database_sync_to_async, which does that itself, so the
+        # extra hop (a fraction of a millisecond on each socket command) is left out.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         if self.hub is not None and self.subscriber is not None:

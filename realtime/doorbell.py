@@ -16,6 +16,8 @@ Two kinds, chosen from the deployment:
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -91,13 +93,32 @@ class _LayerPublisher:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="doorbell-publisher", daemon=True)
         self.thread.start()
+        self.lock = threading.Lock()
+        self.pending: set[concurrent.futures.Future[None]] = set()
+        atexit.register(self.flush)
 
     def publish(self) -> None:
+        """Hand the ring to the publisher thread and return: the writer never waits for Redis."""
         layer = get_channel_layer()
         if layer is None:
             return
         coroutine: Coroutine[Any, Any, None] = layer.group_send(EVENTS_GROUP, dict(RING_MESSAGE))
-        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=PUBLISH_TIMEOUT_SECONDS)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        with self.lock:
+            self.pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: concurrent.futures.Future[None]) -> None:
+        with self.lock:
+            self.pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            logger.warning("could not ring the doorbell; hubs will find the events at their next poll")
+
+    def flush(self, timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
+        """Wait for the rings still on their way (a command that exits right after its last commit)."""
+        with self.lock:
+            pending = list(self.pending)
+        concurrent.futures.wait(pending, timeout=timeout)
 
 
 _publisher_lock = threading.Lock()

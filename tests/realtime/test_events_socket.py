@@ -255,6 +255,7 @@ async def test_many_sockets_connecting_at_once_start_one_hub(world: World) -> No
     results = await asyncio.gather(*(s.connect(timeout=WAIT) for s in sockets))
     assert all(connected for connected, _ in results)
     hub = _hubs[asyncio.get_running_loop()]
+    await asyncio.wait_for(hub.listening.wait(), timeout=WAIT)
     assert hub.listen_starts == 1 and len(hub.tasks) == 3
     assert len(hub.subscribers) == 8
     for socket in sockets:
