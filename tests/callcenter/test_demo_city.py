@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from django.core import serializers
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Model
 
 from callcenter.models import KnowledgeArticle, Subject, Ticket, TicketState
@@ -44,3 +45,9 @@ def test_demo_city_covers_every_state_and_is_idempotent(db: object) -> None:
         call_command("load_demo_city", tickets=40, stdout=io.StringIO())
         assert _dump() == before
         assert WorkOrderState.CLOSED in Ticket.objects.values_list("work_orders__state", flat=True)
+
+
+def test_demo_city_refuses_a_now_without_a_time_zone(db: object) -> None:
+    with pytest.raises(CommandError, match="time zone"):
+        call_command("load_demo_city", "--now", "2026-06-15T10:00:00", stdout=io.StringIO())
+    assert not Agency.objects.exists()
