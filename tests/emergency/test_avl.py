@@ -14,14 +14,7 @@ from dispatch.emergency.models import Unit, UnitTimelineEntry
 from gis.coords import wgs84_to_gcj02
 from realtime.models import Event
 from tests.conftest import World
-from tests.emergency.unit_fixtures import (  # noqa: F401
-    CENTRE_LAT,
-    CENTRE_LON,
-    NOW,
-    east_of,
-    fresh_unit_index,
-    make_unit,
-)
+from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit
 
 KEY = "a-very-secret-device-key-0001"
 

@@ -19,16 +19,7 @@ from dispatch.emergency.unit_index import MovingUnitIndex, synced_index
 from gis.importer import Feature, PreparedLayer
 from gis.models import Level
 from tests.conftest import World
-from tests.emergency.unit_fixtures import (  # noqa: F401
-    CENTRE_LAT,
-    CENTRE_LON,
-    NOW,
-    east_of,
-    fresh_unit_index,
-    make_unit,
-    place_unit,
-    report_incident,
-)
+from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit, report_incident
 
 TYPES = ("police_car", "fire_engine", "ambulance")
 

@@ -22,15 +22,7 @@ from dispatch.emergency.unit_actions import do_change_unit_status
 from realtime.hub import _hubs
 from realtime.models import Event
 from tests.conftest import World
-from tests.emergency.unit_fixtures import (  # noqa: F401
-    CENTRE_LAT,
-    CENTRE_LON,
-    NOW,
-    east_of,
-    fresh_unit_index,
-    make_unit,
-    place_unit,
-)
+from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit
 
 
 @pytest.fixture

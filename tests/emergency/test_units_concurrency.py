@@ -14,16 +14,7 @@ from rest_framework.test import APIClient
 from dispatch import clock
 from dispatch.emergency.models import Assignment, Unit
 from tests.conftest import World
-from tests.emergency.unit_fixtures import (  # noqa: F401
-    CENTRE_LAT,
-    CENTRE_LON,
-    NOW,
-    east_of,
-    fresh_unit_index,
-    make_unit,
-    place_unit,
-    report_incident,
-)
+from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit, report_incident
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

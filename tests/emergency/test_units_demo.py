@@ -17,7 +17,7 @@ from dispatch.emergency.unit_actions import do_assign_units
 from dispatch.emergency.unit_index import distance_m
 from realtime.models import Event
 from tests.conftest import World
-from tests.emergency.unit_fixtures import NOW, fresh_unit_index, report_incident  # noqa: F401
+from tests.emergency.unit_fixtures import NOW, report_incident
 
 
 def test_demo_units_load_idempotently_and_drive_to_an_incident_and_back(world: World) -> None:

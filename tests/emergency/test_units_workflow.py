@@ -16,16 +16,7 @@ from dispatch.emergency.models import Assignment, Unit, UnitTimelineEntry
 from dispatch.workflow import Machine
 from realtime.models import Event
 from tests.conftest import World
-from tests.emergency.unit_fixtures import (  # noqa: F401
-    CENTRE_LAT,
-    CENTRE_LON,
-    NOW,
-    east_of,
-    fresh_unit_index,
-    make_unit,
-    place_unit,
-    report_incident,
-)
+from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit, report_incident
 
 PATHS: dict[str, list[str]] = {
     "available": [],

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from dispatch import clock
 from dispatch.emergency.actions import do_report_incident
 from dispatch.emergency.avl import Fix
 from dispatch.emergency.models import Incident, Unit
 from dispatch.emergency.unit_actions import do_record_positions, do_upsert_unit
-from dispatch.emergency.unit_index import forget_index
 from dispatch.models import Agency
 from tests.conftest import World
 
@@ -24,14 +20,6 @@ CENTRE_LON, CENTRE_LAT = 109.4112, 24.3126
 #: About one metre of latitude / longitude at Liuzhou, in degrees.
 M_LAT = 1 / 111_132
 M_LON = 1 / (111_132 * 0.9112)
-
-
-@pytest.fixture(autouse=True)
-def fresh_unit_index() -> Iterator[None]:
-    """Each test starts with no cached units index, as a new process would (the database was rolled back)."""
-    forget_index()
-    yield
-    forget_index()
 
 
 def make_unit(
