@@ -515,37 +515,9 @@ def do_escalate_ticket(ticket_id: int, data: Any, *, actor: User) -> Incident:
             link_ticket(incident, ticket, at)
         else:
             assert form is not None
-            if form.location is None:
-                if ticket.latitude is None or ticket.longitude is None:
-                    raise InvalidInput(
-                        _("The ticket has no location: give the incident's latitude and longitude."),
-                        fields={
-                            "latitude": [_("This field is required.")],
-                            "longitude": [_("This field is required.")],
-                        },
-                    )
-                form = _with_location(form, Location(longitude=ticket.longitude, latitude=ticket.latitude))
-            title = form.title or ticket.title or ticket.description[:120]
-            incident = create_incident(
-                _with_address(form, form.address or ticket.address),
-                "escalate",
-                actor=actor,
-                at=at,
-                reported_at=ticket.created_at,
-                title=title,
+            incident = create_incident_from_ticket(
+                ticket, _with_address(form, form.address or ticket.address), actor=actor, at=at, note=note
             )
-            link_ticket(incident, ticket, at)
-            write_incident_timeline(
-                incident,
-                machine=Machine.INCIDENT.value,
-                action="escalate",
-                actor=actor,
-                at=at,
-                to_state=incident.state,
-                note=note,
-                data={"ticket": ticket.number, "ticket_id": ticket.pk},
-            )
-            emit_incident_event(incident, "incident.created")
         transition_ticket(
             ticket,
             "escalate",
@@ -554,6 +526,55 @@ def do_escalate_ticket(ticket_id: int, data: Any, *, actor: User) -> Incident:
             note=note,
             data={"incident": incident.number, "incident_id": incident.pk},
         )
+    return incident
+
+
+def create_incident_from_ticket(
+    ticket: Ticket,
+    form: IncidentInput,
+    *,
+    actor: User,
+    at: dt.datetime,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    nested_under: str | None = None,
+) -> Incident:
+    """A new incident escalated from a (locked) ticket: at the ticket's place unless the form gives one, titled
+    like the ticket unless the form names it, linked to the ticket, on the command timeline and announced.
+
+    ``nested_under`` is the request field the incident form came in (its missing location is reported there).
+    """
+    if form.location is None:
+        if ticket.latitude is None or ticket.longitude is None:
+            fields = (
+                {nested_under: [_("latitude and longitude are required.")]}
+                if nested_under
+                else {"latitude": [_("This field is required.")], "longitude": [_("This field is required.")]}
+            )
+            raise InvalidInput(
+                _("The ticket has no location: give the incident's latitude and longitude."), fields=fields
+            )
+        form = _with_location(form, Location(longitude=ticket.longitude, latitude=ticket.latitude))
+    incident = create_incident(
+        form,
+        "escalate",
+        actor=actor,
+        at=at,
+        reported_at=ticket.created_at,
+        title=form.title or ticket.title or ticket.description[:120],
+    )
+    link_ticket(incident, ticket, at)
+    write_incident_timeline(
+        incident,
+        machine=Machine.INCIDENT.value,
+        action="escalate",
+        actor=actor,
+        at=at,
+        to_state=incident.state,
+        note=note,
+        data={"ticket": ticket.number, "ticket_id": ticket.pk, **(data or {})},
+    )
+    emit_incident_event(incident, "incident.created")
     return incident
 
 

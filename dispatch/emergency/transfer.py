@@ -21,14 +21,10 @@ from dispatch import clock, workflow
 from dispatch.actions import MAX_TEXT, require_text, transition_ticket
 from dispatch.emergency.actions import (
     check_report_incident,
-    create_incident,
-    emit_incident_event,
+    create_incident_from_ticket,
     is_row_id,
-    link_ticket,
     record_incident_step,
-    write_incident_timeline,
 )
-from dispatch.emergency.areas import Location
 from dispatch.emergency.locks import lock_incident
 from dispatch.emergency.models import EmergencyLine, Incident, Transfer, TransferDirection, TransferRule
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES
@@ -161,35 +157,9 @@ def _incident_for_transfer(
     if incident_form is None:
         return None
     workflow.authorise(Machine.TICKET, ticket.state, "escalate", actor=actor, obj=ticket)
-    if incident_form.location is None:
-        if ticket.latitude is None or ticket.longitude is None:
-            raise InvalidInput(
-                _("The ticket has no location: give the incident's latitude and longitude."),
-                fields={"escalate": [_("latitude and longitude are required.")]},
-            )
-        incident_form = type(incident_form)(
-            **{**incident_form.__dict__, "location": Location(longitude=ticket.longitude, latitude=ticket.latitude)}
-        )
-    incident = create_incident(
-        incident_form,
-        "escalate",
-        actor=actor,
-        at=at,
-        reported_at=ticket.created_at,
-        title=incident_form.title or ticket.title or ticket.description[:120],
+    return create_incident_from_ticket(
+        ticket, incident_form, actor=actor, at=at, data={"via": "transfer"}, nested_under="escalate"
     )
-    link_ticket(incident, ticket, at)
-    write_incident_timeline(
-        incident,
-        machine=Machine.INCIDENT.value,
-        action="escalate",
-        actor=actor,
-        at=at,
-        to_state=incident.state,
-        data={"ticket": ticket.number, "ticket_id": ticket.pk, "via": "transfer"},
-    )
-    emit_incident_event(incident, "incident.created")
-    return incident
 
 
 # --- the item lists ----------------------------------------------------------------------------------
