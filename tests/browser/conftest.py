@@ -7,11 +7,13 @@ server of its own, so that a test can restart Redis under the running screens.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +166,36 @@ def logged_in(browser: Browser, server: DemoServer, username: str) -> tuple[Brow
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.url}/")
     return context, page
+
+
+def api_request(
+    server: DemoServer,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+    *,
+    language: str | None = None,
+) -> Any:
+    """One JSON request to the demo server's REST API, as an integration sends it (``language``: Accept-Language)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    if language:
+        headers["Accept-Language"] = language
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{server.url}{path}", data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def api_token(server: DemoServer, username: str) -> str:
+    """The REST API token of a demo user (every demo user has the demo password)."""
+    request = urllib.request.Request(
+        f"{server.url}/api/auth/token/", method="POST", data=f"username={username}&password={PASSWORD}".encode()
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(json.loads(response.read())["token"])
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -5,17 +5,15 @@ through the units API, every change reaching the open page over the socket (no r
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
-import urllib.request
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as NotYet
 
-from tests.browser.conftest import DemoServer, logged_in, screenshot
+from tests.browser.conftest import DemoServer, api_request, api_token, logged_in, screenshot
 
 pytestmark = pytest.mark.browser
 LIVE = 30_000  # milliseconds a screen may take to show what must appear (a failure bound, not a sleep)
@@ -24,19 +22,7 @@ SCENE = (109.4120, 24.3380)  # lon, lat: 柳北区, about 2 km from the nearest 
 
 
 def _api(server: DemoServer, method: str, path: str, token: str, body: Any = None) -> Any:
-    headers = {"Content-Type": "application/json", "Authorization": f"Token {token}", "Accept-Language": "en"}
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{server.url}{path}", data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def _token(server: DemoServer, username: str) -> str:
-    request = urllib.request.Request(
-        f"{server.url}/api/auth/token/", method="POST", data=f"username={username}&password=demo-12345".encode()
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return str(json.loads(response.read())["token"])
+    return api_request(server, method, path, token, body, language="en")
 
 
 def _now_iso() -> str:
@@ -88,9 +74,9 @@ def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
 def test_commander_assigns_the_recommended_fire_engine_and_watches_it_arrive(
     demo_server: DemoServer, browser: Browser
 ) -> None:
-    gateway = _token(demo_server, "admin")  # the AVL gateway account of an integration
-    operator = _token(demo_server, "operator")
-    crew = _token(demo_server, "commander")  # the command desk presses the unit's status buttons for its crew
+    gateway = api_token(demo_server, "admin")  # the AVL gateway account of an integration
+    operator = api_token(demo_server, "operator")
+    crew = api_token(demo_server, "commander")  # the command desk presses the unit's status buttons for its crew
 
     # Every unit reports from its home station, so the map and the board start fresh.
     units = _api(demo_server, "GET", "/api/units/?limit=500", gateway)["results"]
@@ -294,7 +280,7 @@ def test_an_operator_reports_a_new_incident_at_a_point_on_the_map(demo_server: D
 def test_units_whose_positions_age_turn_grey_on_the_map_and_the_board(
     demo_server: DemoServer, browser: Browser
 ) -> None:
-    gateway = _token(demo_server, "admin")
+    gateway = api_token(demo_server, "admin")
     units = _api(demo_server, "GET", "/api/units/?limit=500", gateway)["results"]
     reporting = [u for u in units if u["device_id"]]
     _report(

@@ -4,13 +4,12 @@ afterwards every screen has applied every event of its scope exactly once."""
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import DemoServer, logged_in, screenshot
+from tests.browser.conftest import DemoServer, api_request, api_token, logged_in, screenshot
 
 pytestmark = pytest.mark.browser
 LIVE = 30_000
@@ -24,30 +23,12 @@ def _open(browser: Browser, server: DemoServer, username: str, path: str) -> Pag
     return page
 
 
-def _api(server: DemoServer, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{server.url}{path}", data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def _token(server: DemoServer, username: str) -> str:
-    request = urllib.request.Request(
-        f"{server.url}/api/auth/token/", method="POST", data=f"username={username}&password=demo-12345".encode()
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return str(json.loads(response.read())["token"])
-
-
 def _db(server: DemoServer, code: str) -> Any:
     return json.loads(server.manage("shell", "-c", code).strip().splitlines()[-1])
 
 
 def _ticket_through_api(server: DemoServer, operator: str, dispatcher: str, agency_id: int, n: int) -> None:
-    created = _api(
+    created = api_request(
         server,
         "POST",
         "/api/tickets/",
@@ -62,7 +43,7 @@ def _ticket_through_api(server: DemoServer, operator: str, dispatcher: str, agen
             "longitude": 109.4112,
         },
     )
-    _api(server, "POST", f"/api/tickets/{created['id']}/dispatch/", dispatcher, {"lead_agency_id": agency_id})
+    api_request(server, "POST", f"/api/tickets/{created['id']}/dispatch/", dispatcher, {"lead_agency_id": agency_id})
 
 
 DOWNTIME_WRITES = """
@@ -93,8 +74,10 @@ def test_every_screen_applies_every_event_exactly_once_across_restarts(
         "command": _open(browser, demo_server, "commander", "/command/"),
         "inbox": _open(browser, demo_server, "handler", "/inbox/"),
     }
-    operator, dispatcher = _token(demo_server, "operator"), _token(demo_server, "dispatcher")
-    agency_id = next(a["id"] for a in _api(demo_server, "GET", "/api/agencies/", operator) if a["code"] == AGENCY)
+    operator, dispatcher = api_token(demo_server, "operator"), api_token(demo_server, "dispatcher")
+    agency_id = next(
+        a["id"] for a in api_request(demo_server, "GET", "/api/agencies/", operator) if a["code"] == AGENCY
+    )
 
     _ticket_through_api(demo_server, operator, dispatcher, agency_id, 1)
     # Every socket drops with the server; events are written meanwhile straight through the actions.

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
-from tests.browser.conftest import DemoServer
-from tests.browser.test_recovery import _db, _token
+from tests.browser.conftest import DemoServer, api_token
+from tests.browser.test_recovery import _db
 
 BURSTS = 3
 EVENTS_PER_BURST = 4000
@@ -40,7 +40,7 @@ print(json.dumps(written))
 
 
 def test_a_reader_that_pauses_gets_every_event_once_in_order(demo_server: DemoServer) -> None:
-    token = _token(demo_server, "operator")
+    token = api_token(demo_server, "operator")
     address = urlsplit(demo_server.url)
     raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # before connecting, so the window stays small
