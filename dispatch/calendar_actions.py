@@ -180,6 +180,24 @@ def recompute_unknown_deadlines(*, actor: User | None = None) -> int:
 # --- SLA policies ----------------------------------------------------------------------------------
 
 
+#: What the editor of an SLA policy sets, by the model's field names (the actions below take the two foreign
+#: keys as ``appeal_type_id`` and ``subject_id``).
+SLA_POLICY_FIELDS = (
+    "name",
+    "appeal_type",
+    "subject",
+    "urgency",
+    "sign_limit",
+    "handle_limit",
+    "review_limit",
+    "revisit_limit",
+    "from_next_working_day",
+    "warning_fraction",
+    "warning_lead",
+    "active",
+)
+
+
 def check_save_sla_policy(fields: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}

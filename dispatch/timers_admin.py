@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from dispatch.calendar_actions import (
+    SLA_POLICY_FIELDS,
     check_save_sla_policy,
     do_delete_calendar_day,
     do_delete_sla_policy,
@@ -110,20 +111,7 @@ class WorkingPeriodAdmin(ActionAdmin):
 class SlaPolicyForm(forms.ModelForm):
     class Meta:
         model = SlaPolicy
-        fields = [
-            "name",
-            "appeal_type",
-            "subject",
-            "urgency",
-            "sign_limit",
-            "handle_limit",
-            "review_limit",
-            "revisit_limit",
-            "from_next_working_day",
-            "warning_fraction",
-            "warning_lead",
-            "active",
-        ]
+        fields = list(SLA_POLICY_FIELDS)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

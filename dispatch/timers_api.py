@@ -22,6 +22,7 @@ from callcenter.api import validated
 from dispatch import calendar
 from dispatch.access import current_user
 from dispatch.calendar_actions import (
+    SLA_POLICY_FIELDS,
     do_delete_calendar_day,
     do_delete_sla_policy,
     do_publish_calendar_year,
@@ -227,22 +228,7 @@ class WorkingHoursView(APIView):
 class SlaPolicySerializer(serializers.ModelSerializer):
     class Meta:
         model = SlaPolicy
-        fields = [
-            "id",
-            "name",
-            "appeal_type",
-            "subject",
-            "urgency",
-            "sign_limit",
-            "handle_limit",
-            "review_limit",
-            "revisit_limit",
-            "from_next_working_day",
-            "warning_fraction",
-            "warning_lead",
-            "active",
-            "updated_at",
-        ]
+        fields = ["id", *SLA_POLICY_FIELDS, "updated_at"]
         read_only_fields = ["id", "updated_at"]
         extra_kwargs = {"urgency": {"help_text": "normal, urgent, emergency; empty: any"}}
 
@@ -250,8 +236,7 @@ class SlaPolicySerializer(serializers.ModelSerializer):
 def _policy_fields(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
         raise InvalidInput(_("The request body must be a JSON object."), fields={"body": [_("Expected an object.")]})
-    allowed = set(SlaPolicySerializer.Meta.fields) - {"id", "updated_at"}
-    unknown = sorted(set(request.data) - allowed)
+    unknown = sorted(set(request.data) - set(SLA_POLICY_FIELDS))
     if unknown:
         raise InvalidInput(_("Some fields are not valid."), fields={name: [_("Unknown field.")] for name in unknown})
     fields = dict(request.data)
