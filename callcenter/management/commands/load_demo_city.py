@@ -35,6 +35,10 @@ ROOT = Path(settings.BASE_DIR)
 DEMO_PASSWORD = "demo-12345"
 CENTRE = "lz-12345"
 DEMO_AGENCY = "lz-chengzhong-cgj"
+# Urban-management tickets in 城中区 route to the demo agency; this share of the history is made so.
+DEMO_AGENCY_FUNCTION = "urban_management"
+DEMO_AGENCY_PLACE = (24.3661, 109.4600)  # inside 城中区 (450202), well away from its boundary
+DEMO_AGENCY_SHARE = 0.15
 
 DEMO_USERS: list[dict[str, Any]] = [
     {"username": "operator", "roles": [Role.OPERATOR], "agency": CENTRE, "name": "话务员 小林", "extension": "8001"},
@@ -242,6 +246,8 @@ class History:
         self.now = clock.now()
         self.users = {u.username: u for u in User.objects.filter(username__in=[s["username"] for s in DEMO_USERS])}
         self.leaves = list(Subject.objects.filter(is_leaf=True, active=True).order_by("code"))
+        # The demo agency's own share of the work, so that its inbox and cards are never empty.
+        self.demo_agency_subjects = [s for s in self.leaves if s.default_agency_function == DEMO_AGENCY_FUNCTION]
         self.appeal_types = {a.code: a for a in AppealType.objects.all()}
         self.articles = list(
             KnowledgeArticle.objects.filter(active=True, valid_to__isnull=True)
@@ -295,7 +301,12 @@ class History:
         rng = self.rng
         direct = target == "closed_direct"
         article = rng.choice(self.articles) if direct and self.articles else None
-        subject = article.subjects.first() if article and article.subjects.exists() else rng.choice(self.leaves)
+        for_demo_agency = not direct and bool(self.demo_agency_subjects) and rng.random() < DEMO_AGENCY_SHARE
+        subject: Subject | None
+        if for_demo_agency:
+            subject = rng.choice(self.demo_agency_subjects)
+        else:
+            subject = article.subjects.first() if article and article.subjects.exists() else rng.choice(self.leaves)
         assert subject is not None
         appeal = (
             "consultation"
@@ -303,7 +314,7 @@ class History:
             else rng.choice(["complaint", "complaint", "help", "report", "suggestion", "consultation", "praise"])
         )
         adcode = rng.choice(list(DISTRICTS))
-        lat, lon = DISTRICTS[adcode]
+        lat, lon = DEMO_AGENCY_PLACE if for_demo_agency else DISTRICTS[adcode]
         road = rng.choice(ROADS)
         payload = {
             "channel": rng.choice(["phone"] * 6 + ["wechat", "web", "app", "sms"]),
@@ -345,7 +356,8 @@ class History:
             if not step(name, lambda name=name: self._run(name, walk)):  # type: ignore[misc]
                 return
             if name in ("sign", "reply", "approve"):
-                self._co_handlers_follow(ticket, name, dispatcher)
+                with clock.pinned_at(at):  # the co-handlers act at the lead's time, not today
+                    self._co_handlers_follow(ticket, name, dispatcher)
             if name == "sign" and rng.random() < 0.15:
                 step(
                     "note",
