@@ -6,7 +6,6 @@ from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from dispatch import timers_admin  # noqa: F401  (registers the calendar, SLA and escalation pages)
 from dispatch.models import Agency, Role, TimelineEntry, User
 
 
@@ -55,3 +54,7 @@ class TimelineEntryAdmin(ReadOnlyAdmin):
     list_display = ["id", "ticket", "work_order", "action", "from_state", "to_state", "actor", "created_at"]
     list_filter = ["machine", "action"]
     search_fields = ["ticket__number"]
+
+
+# Last: those pages build on ReadOnlyAdmin above.
+from dispatch import timers_admin  # noqa: E402, F401  (registers the calendar, SLA and escalation pages)

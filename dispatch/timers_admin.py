@@ -14,6 +14,7 @@ from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from dispatch.admin import ReadOnlyAdmin
 from dispatch.calendar_actions import (
     SLA_POLICY_FIELDS,
     check_save_sla_policy,
@@ -46,6 +47,11 @@ class ActionAdmin(admin.ModelAdmin):
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         return self._delete_view(request, object_id, extra_context)  # type: ignore[attr-defined]
 
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """The change list's bulk delete: each row through the action, as its own delete button does."""
+        for obj in list(queryset):
+            self.delete_model(request, obj)
+
 
 @admin.register(CalendarDay)
 class CalendarDayAdmin(ActionAdmin):
@@ -63,10 +69,6 @@ class CalendarDayAdmin(ActionAdmin):
     def delete_model(self, request: HttpRequest, obj: CalendarDay) -> None:
         do_delete_calendar_day(obj.date, actor=_actor(request))
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CalendarDay]) -> None:
-        for day in list(queryset.values_list("date", flat=True)):
-            do_delete_calendar_day(day, actor=_actor(request))
-
 
 @admin.register(CalendarYear)
 class CalendarYearAdmin(ActionAdmin):
@@ -81,10 +83,6 @@ class CalendarYearAdmin(ActionAdmin):
 
     def delete_model(self, request: HttpRequest, obj: CalendarYear) -> None:
         do_unpublish_calendar_year(obj.year, actor=_actor(request))
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CalendarYear]) -> None:
-        for year in list(queryset.values_list("year", flat=True)):
-            do_unpublish_calendar_year(year, actor=_actor(request))
 
 
 @admin.register(WorkingPeriod)
@@ -156,36 +154,21 @@ class SlaPolicyAdmin(ActionAdmin):
     def delete_model(self, request: HttpRequest, obj: SlaPolicy) -> None:
         do_delete_sla_policy(obj.pk, actor=_actor(request))
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SlaPolicy]) -> None:
-        for policy_id in list(queryset.values_list("pk", flat=True)):
-            do_delete_sla_policy(policy_id, actor=_actor(request))
-
-
-class RecordAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Timer)
-class TimerAdmin(RecordAdmin):
+class TimerAdmin(ReadOnlyAdmin):
     list_display = ["id", "clock", "level", "fire_at", "done_at", "outcome", "claimed_until"]
     list_filter = ["level", "outcome"]
 
 
 @admin.register(Escalation)
-class EscalationAdmin(RecordAdmin):
+class EscalationAdmin(ReadOnlyAdmin):
     list_display = ["id", "level", "stage", "agency", "work_order", "due_at", "fired_at"]
     list_filter = ["level", "stage", "agency"]
     search_fields = ["ticket__number", "work_order__number"]
 
 
 @admin.register(Reprimand)
-class ReprimandAdmin(RecordAdmin):
+class ReprimandAdmin(ReadOnlyAdmin):
     list_display = ["id", "agency", "work_order", "listed_at", "cleared_at"]
     list_filter = ["agency"]

@@ -54,3 +54,23 @@ def test_an_sla_policy_with_a_bad_limit_is_refused_by_the_admin_form(admin_clien
     response = admin_client.post("/admin/dispatch/slapolicy/add/", {**form, "handle_limit": "10wd"})
     assert response.status_code == 302
     assert SlaPolicy.objects.get().handle_limit == "10wd"
+
+
+def test_bulk_delete_in_the_admin_goes_through_the_actions(admin_client: Client) -> None:
+    for date in ("2026-03-09", "2026-03-10"):
+        admin_client.post("/admin/dispatch/calendarday/add/", {"date": date, "is_working_day": "", "name": "closure"})
+    assert calendar.is_working_day(dt.date(2026, 3, 10)) is False
+    days = [str(pk) for pk in CalendarDay.objects.values_list("pk", flat=True)]
+    response = admin_client.post(
+        "/admin/dispatch/calendarday/", {"action": "delete_selected", "_selected_action": days, "post": "yes"}
+    )
+    assert response.status_code == 302, response.content
+    assert not CalendarDay.objects.exists()
+    assert calendar.is_working_day(dt.date(2026, 3, 10)) is True  # the action dropped the cached calendar
+    admin_client.post("/admin/dispatch/calendaryear/add/", {"year": "2027", "note": ""})
+    years = [str(pk) for pk in CalendarYear.objects.filter(year=2027).values_list("pk", flat=True)]
+    response = admin_client.post(
+        "/admin/dispatch/calendaryear/", {"action": "delete_selected", "_selected_action": years, "post": "yes"}
+    )
+    assert response.status_code == 302, response.content
+    assert not calendar.year_is_known(2027)
