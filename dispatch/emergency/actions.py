@@ -74,21 +74,25 @@ def is_row_id(value: Any) -> bool:
 # --- summaries and events ----------------------------------------------------------------------------
 
 
+#: What events and the live snapshot say of an incident (realtime/schemas.py ``IncidentSummary``). They reach
+#: linked agencies' screens: classification and place only, no caller data.
+INCIDENT_SUMMARY_FIELDS = (
+    "id",
+    "number",
+    "type",
+    "level",
+    "state",
+    "title",
+    "latitude",
+    "longitude",
+    "district_code",
+    "area_kind",
+    "public_alert",
+)
+
+
 def incident_summary(incident: Incident) -> dict[str, Any]:
-    # Events reach linked agencies' screens: classification and place only, no caller data.
-    return {
-        "id": incident.pk,
-        "number": incident.number,
-        "type": incident.type,
-        "level": incident.level,
-        "state": incident.state,
-        "title": incident.title,
-        "latitude": incident.latitude,
-        "longitude": incident.longitude,
-        "district_code": incident.district_code,
-        "area_kind": incident.area_kind,
-        "public_alert": incident.public_alert,
-    }
+    return {name: getattr(incident, name) for name in INCIDENT_SUMMARY_FIELDS}
 
 
 def task_summary(link: IncidentAgency) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dispatch.emergency.actions import INCIDENT_SUMMARY_FIELDS
 from dispatch.emergency.models import Incident, IncidentAgency
 from dispatch.emergency.states import ACTIVE_INCIDENT_STATES
 
@@ -18,19 +19,4 @@ def live_incidents_snapshot(*, centre: bool, agency_id: int | None) -> list[dict
         incidents = incidents.filter(
             pk__in=IncidentAgency.objects.filter(agency_id=agency_id or 0).values("incident_id")
         )
-    return [
-        dict(row)
-        for row in incidents.order_by("-id").values(
-            "id",
-            "number",
-            "type",
-            "level",
-            "state",
-            "title",
-            "latitude",
-            "longitude",
-            "district_code",
-            "area_kind",
-            "public_alert",
-        )[:SNAPSHOT_LIMIT]
-    ]
+    return [dict(row) for row in incidents.order_by("-id").values(*INCIDENT_SUMMARY_FIELDS)[:SNAPSHOT_LIMIT]]
