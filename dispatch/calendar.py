@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -30,6 +28,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from dispatch.errors import DomainError
+from dispatch.stamped_cache import StampedCache
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(wd|wh|h|m)\s*$")
 _PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -63,12 +62,6 @@ class CalendarData:
     periods: tuple[tuple[dt.time, dt.time | None], ...]
 
 
-_lock = threading.Lock()
-_cached: CalendarData | None = None
-_cached_stamp: object = None
-_checked_at = 0.0
-
-
 def _stamp() -> object:
     from dispatch.models import CalendarDay, CalendarYear, WorkingPeriod
 
@@ -99,24 +92,16 @@ def _load() -> CalendarData:
     return CalendarData(overrides=overrides, published_years=years, periods=periods)
 
 
+_cache = StampedCache(_load, _stamp, check_seconds=CACHE_CHECK_SECONDS)
+
+
 def data() -> CalendarData:
-    global _cached, _cached_stamp, _checked_at
-    with _lock:
-        now = time.monotonic()
-        if _cached is not None and now - _checked_at < CACHE_CHECK_SECONDS:
-            return _cached
-        stamp = _stamp()
-        if _cached is None or stamp != _cached_stamp:
-            _cached, _cached_stamp = _load(), stamp
-        _checked_at = now
-        return _cached
+    return _cache.get()
 
 
 def invalidate() -> None:
     """Forget the cached calendar (called after this process commits a calendar change)."""
-    global _cached, _checked_at
-    with _lock:
-        _cached, _checked_at = None, 0.0
+    _cache.invalidate()
 
 
 # --- days ------------------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ move them. The ladder after the deadline (red card N working days later) is comp
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +27,7 @@ from dispatch.calendar import (
     fraction_point,
     parse_duration,
 )
+from dispatch.stamped_cache import StampedCache
 
 #: Used where neither a policy nor the subject names a limit (GLOSSARY.md's defaults).
 DEFAULT_TIME_LIMITS: dict[str, dict[str, str]] = {
@@ -77,10 +76,6 @@ class _Policy:
         return 4 * (self.subject_id is not None) + 2 * bool(self.urgency) + (self.appeal_type_id is not None)
 
 
-_lock = threading.Lock()
-_policies: list[_Policy] | None = None
-_policies_stamp: object = None
-_checked_at = 0.0
 CACHE_CHECK_SECONDS = 2.0
 
 
@@ -105,26 +100,22 @@ def _load_policies() -> list[_Policy]:
     return sorted(rows, key=lambda p: -p.specificity())
 
 
-def policies() -> list[_Policy]:
-    """Active policies, most specific first; cached per process like the calendar."""
+def _policies_stamp() -> object:
     from dispatch.models import SlaPolicy
 
-    global _policies, _policies_stamp, _checked_at
-    with _lock:
-        now = time.monotonic()
-        if _policies is not None and now - _checked_at < CACHE_CHECK_SECONDS:
-            return _policies
-        stamp = tuple(SlaPolicy.objects.aggregate(n=Count("id"), latest=Max("updated_at"), top=Max("id")).values())
-        if _policies is None or stamp != _policies_stamp:
-            _policies, _policies_stamp = _load_policies(), stamp
-        _checked_at = now
-        return _policies
+    return tuple(SlaPolicy.objects.aggregate(n=Count("id"), latest=Max("updated_at"), top=Max("id")).values())
+
+
+_policies = StampedCache(_load_policies, _policies_stamp, check_seconds=CACHE_CHECK_SECONDS)
+
+
+def policies() -> list[_Policy]:
+    """Active policies, most specific first; cached per process like the calendar."""
+    return _policies.get()
 
 
 def invalidate_policies() -> None:
-    global _policies, _checked_at
-    with _lock:
-        _policies, _checked_at = None, 0.0
+    _policies.invalidate()
 
 
 def _matching(ticket: Ticket) -> list[_Policy]:
