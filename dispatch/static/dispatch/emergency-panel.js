@@ -19,6 +19,7 @@
   const fmt = S.fmt;
   const gettext = S.gettext;
   const api = S.api;
+  const throttle = S.throttle;  // live events come in bursts
 
   const detailsBox = document.getElementById("cmd-details");
   const detailsBody = document.getElementById("cmd-details-body");
@@ -54,18 +55,6 @@
     if (machine === "incident_task") return S.taskStatusNames.get(code) || code;
     if (machine === "unit") return S.unitStatusNames.get(code) || code;
     return code;
-  }
-
-  // A throttle: fn runs once, ms after the first call of a burst (live events come in bursts).
-  function soon(fn, ms) {
-    let timer = null;
-    return function () {
-      if (timer !== null) return;
-      timer = setTimeout(function () {
-        timer = null;
-        fn();
-      }, ms);
-    };
   }
 
   function button(text, attrs, onClick) {
@@ -206,9 +195,9 @@
     detailsBody.appendChild(el("h3", { class: "cmd-subtitle", text: gettext("Command timeline") }));
     p.timeline = el("ol", { class: "cmd-timeline", id: "emg-timeline" });
     detailsBody.appendChild(p.timeline);
-    p.refreshSoon = soon(function () { refreshPanel(); }, 300);
-    p.refreshRecsSoon = soon(function () { loadRecommendations(p); }, 1500);
-    p.refreshRecsLater = soon(function () { loadRecommendations(p); }, 5000);
+    p.refreshSoon = throttle(function () { refreshPanel(); }, 300);
+    p.refreshRecsSoon = throttle(function () { loadRecommendations(p); }, 1500);
+    p.refreshRecsLater = throttle(function () { loadRecommendations(p); }, 5000);
     return p;
   }
 

@@ -211,6 +211,7 @@
     formatDateTime: formatDateTime,
     formatDistance: formatDistance,
     formatDuration: formatDuration,
+    throttle: throttle,
     LEVEL_COLOURS: LEVEL_COLOURS,
     STATUS_COLOURS: STATUS_COLOURS,
     TYPE_LETTERS: TYPE_LETTERS,
