@@ -55,15 +55,15 @@ def build_incident(world: World, state: str, *, published: bool = False) -> int:
     return incident_id
 
 
+def _link_agency(world: World, incident_id: int, code: str, task: str) -> Any:
+    """The commander links an agency to the incident (the task row, as the API answers it)."""
+    body = {"agency_id": agency(code).pk, "task": task}
+    return _post(world, "commander", f"/api/incidents/{incident_id}/agencies/", body, 201)
+
+
 def build_task(world: World, state: str) -> int:
     incident_id = create_incident(world)["id"]
-    link = _post(
-        world,
-        "commander",
-        f"/api/incidents/{incident_id}/agencies/",
-        {"agency_id": agency("fire").pk, "task": "灭火救援"},
-        201,
-    )
+    link = _link_agency(world, incident_id, "fire", "灭火救援")
     for step in TASK_PATHS[state]:
         who = "commander" if step == "withdraw" else "fire_handler"
         body = {"note": "另有安排"} if step in ("decline", "withdraw") else {}
@@ -142,13 +142,7 @@ def test_every_incident_state_action_pair(linkage: World, case: workflow.TableWa
 def test_closing_waits_for_linked_agencies(linkage: World) -> None:
     world = linkage
     incident_id = build_incident(world, "controlled")
-    link = _post(
-        world,
-        "commander",
-        f"/api/incidents/{incident_id}/agencies/",
-        {"agency_id": agency("police").pk, "task": "警戒"},
-        201,
-    )
+    link = _link_agency(world, incident_id, "police", "警戒")
     response = world.client("commander").post(f"/api/incidents/{incident_id}/close/", {}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "agency_tasks_open"
     _post(world, "police_handler", f"/api/incident-tasks/{link['id']}/start_work/")
@@ -177,13 +171,7 @@ def test_a_linked_agency_acts_only_on_its_own_task(linkage: World) -> None:
     world = linkage
     link_id = build_task(world, "notified")
     incident_id = IncidentAgency.objects.get(pk=link_id).incident_id
-    police = _post(
-        world,
-        "commander",
-        f"/api/incidents/{incident_id}/agencies/",
-        {"agency_id": agency("police").pk, "task": "警戒"},
-        201,
-    )
+    police = _link_agency(world, incident_id, "police", "警戒")
     # Police see the incident (linked) and the fire brigade's task, but cannot move it.
     response = world.client("police_handler").post(f"/api/incident-tasks/{link_id}/acknowledge/", {}, format="json")
     assert response.status_code == 404
