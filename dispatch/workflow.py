@@ -229,7 +229,7 @@ TABLE: tuple[Transition, ...] = (
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "redo", W.HANDLING, SYSTEM, _("Redo (重办)"),
                starts=(Stage.HANDLE,)),
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "close", W.CLOSED, SYSTEM, _("Close")),
-    # --- incidents (dispatch/emergency/actions.py) ------------------------------------------------------
+    # --- incidents (dispatch/emergency/actions/) -------------------------------------------------------
     Transition(Machine.INCIDENT, _states(START), "report", I.REPORTED, INCIDENT_REPORTERS, _("Report (接报)")),
     Transition(Machine.INCIDENT, _states(START), "escalate", I.REPORTED, INCIDENT_REPORTERS,
                _("Create from a ticket (工单升级)")),

@@ -1,7 +1,7 @@
 """Incidents, the tickets and calls that reported them, their linked agencies and tasks, transfers to the
 emergency lines (110/119/120/122) and the one command timeline per incident.
 
-Rows here are written only through dispatch/emergency/actions.py (and transfer.py for the item lists).
+Rows here are written only through dispatch/emergency/actions/ (and transfer.py for the item lists).
 Coordinates are WGS84; the affected area is a point, a circle (centre + radius in metres) or a polygon
 stored as GeoJSON (WGS84, validated with Shapely on the way in).
 """
