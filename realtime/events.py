@@ -1,4 +1,4 @@
-"""Append events in the writer's transaction; publish their ids only after commit."""
+"""Append events in the writer's transaction; ring the doorbell once, only after commit."""
 
 from __future__ import annotations
 
