@@ -515,8 +515,22 @@
     }
   }
 
+  // The emergency layer writes the lines of its own events (incidents, unit statuses): {text, open, className}.
+  const feedContext = {
+    actionName: actionName,
+    agencyName: function (id) { const agency = agencyById.get(id); return agency ? agency.name : ""; },
+  };
+  function hookedFeedLine(event) {
+    for (let i = 0; i < emergencyHooks.length; i += 1) {
+      const line = emergencyHooks[i].feedLine ? emergencyHooks[i].feedLine(event, feedContext) : null;
+      if (line) return line;
+    }
+    return null;
+  }
+
   function addFeedLine(event) {
-    const text = feedText(event);
+    const hooked = hookedFeedLine(event);
+    const text = hooked ? hooked.text : feedText(event);
     if (!text) return;
     const empty = feedList.querySelector(".cmd-feed-empty");
     if (empty) empty.remove();
@@ -524,16 +538,17 @@
     const p = event.payload || {};
     const urgency = (p.ticket && p.ticket.urgency) || "";
     let body;
-    if (event.ticket_id) {
+    const open = hooked ? hooked.open : event.ticket_id ? function () { selectTicket(event.ticket_id, true); } : null;
+    if (open) {
       // One tab stop for the whole feed (the newest line, or the one the user is on); arrows move within.
       const userInFeed = feedList.contains(document.activeElement);
       body = el("button", { type: "button", class: "cmd-link", text: text, tabindex: userInFeed ? "-1" : "0" });
       if (!userInFeed) feedList.querySelectorAll("button[tabindex='0']").forEach(function (b) { b.tabIndex = -1; });
-      body.addEventListener("click", function () { selectTicket(event.ticket_id, true); });
+      body.addEventListener("click", open);
     } else {
       body = el("span", { text: text });
     }
-    const item = el("li", { class: "cmd-feed-item cmd-new" + (urgency && urgency !== "normal" ? " cmd-feed-" + urgency : "") },
+    const item = el("li", { class: "cmd-feed-item cmd-new" + (urgency && urgency !== "normal" ? " cmd-feed-" + urgency : "") + (hooked && hooked.className ? " " + hooked.className : "") },
       time, " ", body);
     feedList.insertBefore(item, feedList.firstChild);
     setTimeout(function () { item.classList.remove("cmd-new"); }, 2500);
