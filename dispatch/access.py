@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 from callcenter.models import Ticket
 from dispatch.models import CENTRE_ROLES, Role, TimelineEntry, User, WorkOrder
+from dispatch.prepared import PreparedQuery
 
 
 def is_centre(user: User) -> bool:
@@ -31,8 +32,32 @@ def visible_work_orders(user: User) -> QuerySet[WorkOrder]:
     if is_centre(user):
         return WorkOrder.objects.all()
     if is_agency(user):
-        return WorkOrder.objects.filter(agency_id=user.agency_id or 0)
+        return _work_orders_of_agency(user.agency_id or 0)
     return WorkOrder.objects.none()
+
+
+def _work_orders_of_agency(agency_id: int) -> QuerySet[WorkOrder]:
+    return WorkOrder.objects.filter(agency_id=agency_id)
+
+
+# may_see_work_order runs on every socket command: the same checks, compiled once (dispatch/prepared.py).
+_ANY_WORK_ORDER: PreparedQuery[WorkOrder] = PreparedQuery(
+    WorkOrder, lambda pk: WorkOrder.objects.all().filter(pk=pk).order_by().values_list("pk")[:1], arity=1
+)
+_WORK_ORDER_OF_AGENCY: PreparedQuery[WorkOrder] = PreparedQuery(
+    WorkOrder,
+    lambda pk, agency_id: _work_orders_of_agency(agency_id).filter(pk=pk).order_by().values_list("pk")[:1],
+    arity=2,
+)
+
+
+def may_see_work_order(user: User, work_order_id: int) -> bool:
+    """``visible_work_orders(user).filter(pk=work_order_id).exists()``, without compiling a queryset each time."""
+    if is_centre(user):
+        return bool(_ANY_WORK_ORDER.rows(work_order_id))
+    if is_agency(user):
+        return bool(_WORK_ORDER_OF_AGENCY.rows(work_order_id, user.agency_id or 0))
+    return False
 
 
 def visible_timeline(user: User, ticket: Ticket) -> QuerySet[TimelineEntry]:

@@ -11,6 +11,7 @@ from callcenter.models import Ticket
 from dispatch.emergency.models import Unit
 from dispatch.errors import NotFound
 from dispatch.models import WorkOrder
+from dispatch.prepared import PreparedQuery
 
 
 def lock_ticket(ticket_id: int) -> Ticket:
@@ -32,14 +33,30 @@ def lock_work_orders_of_ticket(ticket: Ticket) -> list[WorkOrder]:
     return list(WorkOrder.objects.select_for_update().filter(ticket=ticket).select_related("agency").order_by("pk"))
 
 
+# Every work-order action starts with these two statements: compiled once per connection (dispatch/prepared.py).
+# No select_related: the few actions that need the ticket's subject or the work order's agency load it then.
+_TICKET_OF_WORK_ORDER: PreparedQuery[Ticket] = PreparedQuery(
+    Ticket,
+    lambda work_order_id: Ticket.objects.select_for_update().filter(
+        pk=Subquery(WorkOrder.objects.filter(pk=work_order_id).values("ticket_id")[:1])
+    ),
+    arity=1,
+)
+_WORK_ORDER: PreparedQuery[WorkOrder] = PreparedQuery(
+    WorkOrder, lambda work_order_id: WorkOrder.objects.select_for_update().filter(pk=work_order_id), arity=1
+)
+
+
 def lock_work_order(work_order_id: int) -> tuple[Ticket, WorkOrder]:
     # The ticket is found and locked in one statement, before its work order (the lock order above).
-    owner = WorkOrder.objects.filter(pk=work_order_id).values("ticket_id")[:1]
-    ticket = Ticket.objects.select_for_update().filter(pk=Subquery(owner)).select_related("subject").first()
-    if ticket is None:
+    work_order_id = int(work_order_id)  # as a queryset filter would: "7" is 7, anything else a ValueError
+    tickets = _TICKET_OF_WORK_ORDER.instances(work_order_id)
+    if not tickets:
         raise NotFound("No such work order.")
-    work_order = WorkOrder.objects.select_for_update().select_related("agency").get(pk=work_order_id)
-    return ticket, work_order
+    work_orders = _WORK_ORDER.instances(work_order_id)
+    if not work_orders:
+        raise NotFound("No such work order.")
+    return tickets[0], work_orders[0]
 
 
 def lock_units(unit_ids: Iterable[int]) -> dict[int, Unit]:

@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from callcenter.serializers import NoteInput, RequiredNoteInput
 from dispatch import actions
-from dispatch.access import visible_work_orders
+from dispatch.access import may_see_work_order
 from dispatch.api import AnswerInput, ExtensionInput, ReplyInput, ReturnInput
 from dispatch.errors import DomainError
 from dispatch.models import User, WorkOrder
@@ -63,7 +63,7 @@ def run_command(user: User, message: dict[str, Any]) -> dict[str, Any]:
             "message": _("Some fields are not valid."),
             "fields": {"work_order": [_("A work order id.")]},
         }
-    if not visible_work_orders(user).filter(pk=work_order_id).exists():
+    if not may_see_work_order(user, work_order_id):
         return {**answer, "ok": False, "code": "not_found", "message": _("Not found."), "fields": {}}
     input_class, act = COMMANDS[action]
     fields = message.get("fields") if isinstance(message.get("fields"), dict) else {}
