@@ -309,3 +309,99 @@ def test_units_whose_positions_age_turn_grey_on_the_map_and_the_board(
     screenshot(page, "emergency-stale")
 
     context.close()
+
+
+def test_incident_and_unit_status_lines_reach_the_live_feed_but_unit_moves_do_not(
+    demo_server: DemoServer, browser: Browser
+) -> None:
+    gateway = api_token(demo_server, "admin")
+    operator = api_token(demo_server, "operator")
+    commander = api_token(demo_server, "commander")
+    units = _api(demo_server, "GET", "/api/units/?limit=500", gateway)["results"]
+    ambulance = next(
+        u for u in units if u["unit_type"] == "ambulance" and u["status"] == "available" and u["device_id"]
+    )
+    home = (ambulance["station"]["lon"], ambulance["station"]["lat"])
+    _report(
+        demo_server,
+        gateway,
+        [{"device_id": ambulance["device_id"], "lon": home[0], "lat": home[1], "time": _now_iso()}],
+    )
+
+    context, page = logged_in(browser, demo_server, "commander")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{demo_server.url}/command/", wait_until="domcontentloaded")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=LIVE)
+    marker = page.locator(f".emg-unit[data-unit-id='{ambulance['id']}']")
+    expect(marker).to_be_attached(timeout=LIVE)
+
+    # An operator reports an incident through the API: its line reaches the open map's feed, once.
+    incident = _api(
+        demo_server,
+        "POST",
+        "/api/incidents/",
+        operator,
+        {
+            "type": "traffic_accident",
+            "level": "IV",
+            "title": "实时动态测试：两车追尾",
+            "latitude": home[1] + 0.004,
+            "longitude": home[0],
+            "coordinate_system": "wgs84",
+            "area_kind": "point",
+        },
+    )
+    incident_lines = page.locator("#cmd-feed-list li.emg-feed-incident", has_text=incident["number"])
+    expect(incident_lines).to_have_count(1, timeout=LIVE)
+    expect(incident_lines.first).to_contain_text("实时动态测试：两车追尾")
+    screenshot(page, "emergency-feed")
+    # A click on the line opens the incident's panel, as a ticket's line opens the ticket.
+    incident_lines.first.locator("button").click()
+    expect(page.locator("#emg-inc-number")).to_have_text(incident["number"], timeout=LIVE)
+    expect(page.locator("#emg-inc-state")).to_have_attribute("data-state", "reported", timeout=LIVE)
+    page.locator("#cmd-details .cmd-details-actions button").last.click()  # close the panel
+    expect(page.locator("#emg-inc-number")).to_have_count(0, timeout=LIVE)
+
+    # The command desk assigns the ambulance: one status line naming the unit, which opens the incident too.
+    _api(demo_server, "POST", f"/api/incidents/{incident['id']}/assign/", commander, {"unit_ids": [ambulance["id"]]})
+    unit_lines = page.locator("#cmd-feed-list li", has_text=ambulance["call_sign"])
+    expect(unit_lines).to_have_count(1, timeout=LIVE)
+    expect(unit_lines.first).to_have_class(re.compile(r"emg-feed-unit"))
+    expect(incident_lines.first).to_be_visible()
+    unit_lines.first.locator("button").click()
+    expect(page.locator("#emg-inc-number")).to_have_text(incident["number"], timeout=LIVE)
+
+    # The device reports the ambulance driving north until the map shows it there (unit.moved events applied).
+    target = (home[0], home[1] + 0.003)
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=DRIVE_DEADLINE_SECONDS)
+    steps = 6
+    step = 0
+    while True:
+        assert dt.datetime.now(dt.UTC) < deadline, "the unit never moved on the map"
+        step += 1
+        lat = home[1] + (target[1] - home[1]) * min(step, steps) / steps
+        _report(
+            demo_server,
+            gateway,
+            [{"device_id": ambulance["device_id"], "lon": home[0], "lat": lat, "time": _now_iso(), "speed": 10.0}],
+        )
+        try:
+            page.wait_for_function(NEAR_JS, arg=[ambulance["id"], target[0], target[1], 30], timeout=1500)
+            break
+        except NotYet:  # unit.moved events coalesce per 5 s: the next report
+            continue
+    # The crew sets off: the status line that follows the moves is the only new line naming the unit, so the
+    # moves (applied before it, in event order) added none.
+    _api(demo_server, "POST", f"/api/units/{ambulance['id']}/transition/", commander, {"action": "en_route"})
+    expect(marker).to_have_attribute("data-status", "en_route", timeout=LIVE)
+    expect(unit_lines).to_have_count(2, timeout=LIVE)
+    expect(unit_lines.first).to_have_class(re.compile(r"emg-feed-unit"))
+    screenshot(page, "emergency-feed-units")
+
+    # Leave the ambulance available again for the screens that come after.
+    for action in ("clear", "make_available"):
+        _api(demo_server, "POST", f"/api/units/{ambulance['id']}/transition/", commander, {"action": action})
+    expect(marker).to_have_attribute("data-status", "available", timeout=LIVE)
+    assert errors == []
+    context.close()
