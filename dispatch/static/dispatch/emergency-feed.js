@@ -13,7 +13,7 @@
   const fmt = S.fmt;
   const gettext = S.gettext;
   const SAID_ELSEWHERE = ["merge", "absorb"];  // incident.merged says it better
-  const EXTRA_ACTIONS = { transfer: gettext("Transfer recorded") };
+  const EXTRA_ACTIONS = { transfer: gettext("Transferred to an emergency line") };
   const fed = new Set();  // event ids already given a line: each event at most once
 
   function incidentNumber(id) {
