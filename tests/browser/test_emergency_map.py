@@ -1,6 +1,7 @@
 """The commander turns a ticket into an incident on the live map, assigns the recommended fire engine
 with one click and watches it drive to the scene: positions through the real AVL ingest, statuses
-through the units API, every change reaching the open page over the socket (no reload)."""
+through the units API, every change reaching the open page over the socket (no reload). Incidents and
+unit status changes also reach the map's live feed (a click opens the incident); unit moves do not."""
 
 from __future__ import annotations
 
