@@ -4,20 +4,25 @@ Run from the project root:
 
     .venv/bin/python benchmarks/nearest_units.py [--units 5000] [--queries 20000] [--moves-per-query 10] [--seed 1]
 
-5,000 units of five types are spread over a 40 km x 40 km square around Liuzhou; about 80% are
-available. The run interleaves position updates with queries: before every query, ``--moves-per-query``
-random units move (a random step of up to ~60 m) and one in fifty of those moves also changes the unit's
-availability (dispatched units leave the index, returning ones come back). Every query asks for the
-nearest available unit of a random type at a random place in the square. Three ways, in one run:
+5,000 units of five types are spread over a 40 km x 40 km square around Liuzhou; 80% are available, and
+stay about 80% (the flips balance there). The run interleaves position updates with queries: before
+every query, ``--moves-per-query`` random units move (a random step of up to ~45 m per axis) and one in
+fifty of those moves also changes the unit's availability (dispatched units leave the index, returning
+ones come back). Each move arrives as a report (unit id, type, available, lon, lat, fix time), the shape
+in which ``synced_index()`` hands the changed rows of the units table to the index; making the reports is
+the world's part and not timed (the database read that makes them in production is not measured here).
+Every query asks for the nearest available unit of a random type at a random place in the square. Three
+ways, in one run:
 
-- ours: ``MovingUnitIndex`` (dispatch/emergency/unit_index.py). The time of a query includes applying
-  the moves before it to the index (``upsert``/``remove``), so the percentiles are "per query including
-  index maintenance";
+- ours: ``MovingUnitIndex`` (dispatch/emergency/unit_index.py). The time of a query includes handing
+  the reports before it to the index (``update_many``, one batch per query), so the percentiles are "per
+  query including index maintenance". For reference also with one ``upsert``/``remove`` call per report;
 - loop: a Python minimum-distance loop over every unit record, skipping other types and unavailable
   units, with the great-circle (haversine) distance the API reports - what a first implementation
-  would write; its moves are plain attribute updates. Timed on ``--loop-queries`` queries. Two faster
-  loops are reported for reference: planar metres over parallel lists, and the same over a pre-filtered
-  list (only the type's available units, kept up to date outside the timing);
+  would write; its maintenance is copying the reports into its records, timed. Timed on
+  ``--loop-queries`` queries. Two faster loops are reported for reference: planar metres over parallel
+  lists, and the same over a pre-filtered list (only the type's available units, kept up to date outside
+  the timing);
 - raw: ``shapely.STRtree.query_nearest`` on the pre-filtered set (the type's available units, in the
   same projected metres). The trees are built outside the timing, once per type, on a frozen snapshot:
   a lower bound that ignores keeping the trees current. Their build time is reported separately.
@@ -58,6 +63,10 @@ LEAVE_RATE = 0.02 / (2 * AVAILABLE_SHARE)
 RETURN_RATE = 0.02 / (2 * (1 - AVAILABLE_SHARE))
 
 
+#: (unit id, type, available, lon, lat, fix time): what ``MovingUnitIndex.update_many`` takes.
+Report = tuple[int, str, bool, float, float, float]
+
+
 class Fleet:
     """The ground truth: every unit's type, availability and position."""
 
@@ -80,6 +89,12 @@ class Fleet:
             self.available[unit] = not available
             return True
         return False
+
+    def report(self, unit: int) -> Report:
+        """What arrives about a unit after it moved, in the shape the index's feed hands over (the rows
+        ``synced_index()`` reads from the units table become these, see unit_index._apply): unit id, type,
+        whether it may be recommended, lon, lat, fix time."""
+        return (unit, self.types[unit], self.available[unit], self.lons[unit], self.lats[unit], 0.0)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -109,33 +124,52 @@ def make_queries(rng: random.Random, count: int) -> list[tuple[str, float, float
 
 
 class NoIndex:
-    """An index that does nothing: run through ``run_ours`` it times the harness alone (reading the moved
-    units from the fleet, the calls), the floor under ours' per-query time at this many moves per query."""
+    """An index that does nothing: run through ``run_ours`` it times the harness alone (handing the reports
+    over, the calls), the floor under ours' per-query time at this many moves per query."""
 
-    def upsert(self, unit_id: int, unit_type: str, lon: float, lat: float, fix_ts: float) -> None:
-        pass
-
-    def remove(self, unit_id: int) -> None:
+    def update_many(self, rows: list[Report]) -> None:
         pass
 
     def nearest(self, unit_type: str, lon: float, lat: float, k: int = 1) -> list[tuple[int, float]]:
         return []
 
 
+def world_moves(fleet: Fleet, batch: list[int]) -> list[Report]:
+    """The units of the batch move (a unit drawn twice moves twice); the reports of where they are now."""
+    for unit in batch:
+        fleet.move(unit)
+    return [fleet.report(unit) for unit in batch]
+
+
 def run_ours(
     fleet: Fleet, index: MovingUnitIndex | NoIndex, queries: list, moves: list[list[int]], k: int
 ) -> list[int]:
+    """Per query: the reports of the moves before it handed to the index in one batch, as ``synced_index()``
+    does with the rows changed since the last query, then the query. Both timed."""
     timings = []
     perf = time.perf_counter_ns
     for (unit_type, lon, lat), batch in zip(queries, moves, strict=True):
-        flips = [fleet.move(unit) for unit in batch]  # the world moves (not timed)...
+        reports = world_moves(fleet, batch)  # the world moves and reports (not timed)...
         start = perf()
-        for unit, _flipped in zip(batch, flips, strict=True):  # ...the index follows (timed)
-            if fleet.available[unit]:
-                index.upsert(unit, fleet.types[unit], fleet.lons[unit], fleet.lats[unit], 0.0)
+        index.update_many(reports)  # ...the index follows (timed)
+        index.nearest(unit_type, lon, lat, k)
+        timings.append(perf() - start)
+    return timings
+
+
+def run_ours_per_call(fleet: Fleet, index: MovingUnitIndex, queries: list, moves: list[list[int]]) -> list[int]:
+    """(reference) The same with one ``upsert``/``remove`` call per report, the way before update_many."""
+    timings = []
+    perf = time.perf_counter_ns
+    for (unit_type, lon, lat), batch in zip(queries, moves, strict=True):
+        reports = world_moves(fleet, batch)
+        start = perf()
+        for unit, unit_type_, available, ulon, ulat, fix_ts in reports:
+            if available:
+                index.upsert(unit, unit_type_, ulon, ulat, fix_ts)
             else:
                 index.remove(unit)
-        index.nearest(unit_type, lon, lat, k)
+        index.nearest(unit_type, lon, lat, 1)
         timings.append(perf() - start)
     return timings
 
@@ -168,12 +202,11 @@ def run_naive(fleet: Fleet, records: list[UnitRecord], queries: list, moves: lis
     timings = []
     perf = time.perf_counter_ns
     for (unit_type, lon, lat), batch in zip(queries, moves, strict=True):
-        for unit in batch:
-            fleet.move(unit)
+        reports = world_moves(fleet, batch)
         start = perf()
-        for unit in batch:  # the loop's "maintenance" is updating its records
+        for unit, _type, available, ulon, ulat, _fix_ts in reports:  # the loop's "maintenance": its records
             record = records[unit]
-            record.lon, record.lat, record.available = fleet.lons[unit], fleet.lats[unit], fleet.available[unit]
+            record.lon, record.lat, record.available = ulon, ulat, available
         naive_nearest(records, unit_type, lon, lat)
         timings.append(perf() - start)
     return timings
@@ -287,6 +320,9 @@ def main(argv: list[str]) -> int:
     shares.append(sum(fleet.available) / options.units)
     queries, moves = plan(options.queries)
     ours3 = summary("ours k=3 (moves + query)", run_ours(fleet, index, queries, moves, 3))
+    shares.append(sum(fleet.available) / options.units)
+    queries, moves = plan(options.queries)
+    summary("(reference) ours k=1, one call per report", run_ours_per_call(fleet, index, queries, moves))
     shares.append(sum(fleet.available) / options.units)
     records = records_of(fleet)
     queries, moves = plan(options.loop_queries)

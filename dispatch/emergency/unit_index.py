@@ -3,9 +3,10 @@
 Per process, one uniform grid per unit type holding only the units that may be recommended (active,
 available, with a fix). Positions are projected once, on update, to local metres (equirectangular at a
 fixed reference latitude; see ``planar_distance`` for how far that ranking can drift from great-circle
-distance). Each cell is a dict ``unit id -> (x, y, fix time)`` and each unit remembers its cell, so a move
-inside its cell is one dict write (no allocation beyond the position tuple) and a move into another cell
-two dict operations.
+distance). Each unit has a mutable entry holding its position, fix time and the bounds of the cell it is
+filed in; each cell is a dict ``unit id -> entry``. A move inside its cell is a bounds check and three
+attribute writes (no dict is written), a move into another cell two dict operations. The feed hands the
+changes over in batches (``update_many``: one call for every row changed since the last query).
 
 The cell size is chosen per type from the type's own units (``cell_size_for``): about
 ``UNITS_PER_CELL`` units per cell where the units are, so a query touches its cell and the eight around
@@ -14,9 +15,10 @@ square. It is chosen again (the type's grid rebuilt, O(units of the type)) when 
 half or shrinks by a third, or its units spread over four times as many cells, so the cost is amortised
 over many moves; a fixed ``cell_metres`` turns this off.
 
-A query searches the 3 x 3 block of cells around the query's cell, then square rings further out, and
-stops as soon as the best distance found is shorter than the distance from the query to the edge of the
-searched block (nothing unsearched can be nearer); a type with few units is simply scanned.
+A query searches the 3 x 3 block of cells around the query's cell (its nine buckets remembered per
+block), then square rings further out, and stops as soon as the best distance found is shorter than the
+distance from the query to the edge of the searched block (nothing unsearched can be nearer); a type
+with few units is simply scanned.
 
 Staleness changes with time alone, without a write, so it is a query-time filter on the stored fix time.
 
@@ -36,6 +38,7 @@ import time
 from bisect import insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from dispatch.emergency.unit_states import UnitStatus
 
@@ -53,8 +56,10 @@ MIN_CELL_METRES = 5.0
 MAX_CELL_METRES = 200_000.0
 #: Up to this many units of a type, a scan of all of them beats walking rings of cells.
 SCAN_BELOW = 24
-#: Remembered 3 x 3 blocks of cell keys (about 250 bytes each); the memory is dropped when full.
+#: Remembered 3 x 3 blocks of buckets per type (about 150 bytes each); forgotten when full.
 BLOCK_CACHE_SIZE = 1 << 14
+#: Empty buckets kept per type before they are dropped (see _TypeGrid.prune).
+PRUNE_CELLS_ABOVE = 1 << 12
 SYNC_OVERLAP = dt.timedelta(seconds=5)
 FULL_REBUILD_SECONDS = 60.0
 #: Cell keys pack (ix, iy) into one int, ix * _ROW + iy (computed in floats, exact below 2**53, then made
@@ -70,12 +75,6 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     dlambda = math.radians(lon2 - lon1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-#: What a cell holds per unit: (x, y, fix time); x is metres east of the reference meridian at the
-#: reference latitude, y metres north of the equator, the fix time Unix seconds.
-Point = tuple[float, float, float]
-Bucket = dict[int, Point]
 
 
 def cell_size_for(points: list[tuple[float, float]], units_per_cell: float = UNITS_PER_CELL) -> float:
@@ -123,10 +122,41 @@ def _poisson_rate(per_occupied_cell: float) -> float:
     return (low + high) / 2
 
 
+class _Entry:
+    """One indexed unit: where it is (x metres east of the reference meridian at the reference latitude, y
+    metres north of the equator, the fix time in Unix seconds) and where it is filed (its cell's bounds,
+    bucket and grid). Mutable, so that a move inside its cell is a bounds check and three attribute
+    writes, like the update of a plain record: neither the cell's bucket nor any dict is written."""
+
+    __slots__ = ("bucket", "fix_ts", "grid", "unit_id", "unit_type", "x", "x0", "x1", "y", "y0", "y1")
+
+    def __init__(self, unit_id: int, unit_type: str, grid: _TypeGrid) -> None:
+        self.unit_id = unit_id
+        self.unit_type = unit_type
+        self.grid = grid
+        self.x = self.y = self.fix_ts = 0.0
+        self.x0 = self.x1 = self.y0 = self.y1 = 0.0
+        self.bucket: Bucket = {}
+
+
+#: What a cell holds: unit id -> its entry.
+Bucket = dict[int, _Entry]
+#: What ``MovingUnitIndex.update_many`` takes per unit: (unit id, type, eligible, lon, lat, fix time in Unix
+#: seconds). For a unit that is not eligible only the id is read: type and position may be None there (hence
+#: Any: str and float when eligible).
+UnitReport = tuple[int, Any, bool, Any, Any, float]
+
+
 class _TypeGrid:
-    """The grid of one unit type. Cell indices (ix, iy) are integral floats (x // size)."""
+    """The grid of one unit type. Cell indices (ix, iy) are integral floats (x // size).
+
+    A cell's bucket, once made, stays in ``cells`` while it is empty, so that ``blocks`` can remember the
+    nine buckets of a 3 x 3 block (a query then looks up one key instead of nine). Empty buckets are dropped,
+    and ``blocks`` forgotten with them, only when the cells pile up (``prune``) or the grid is rebuilt.
+    """
 
     __slots__ = (
+        "blocks",
         "cells",
         "count",
         "grow_at",
@@ -134,6 +164,7 @@ class _TypeGrid:
         "max_iy",
         "min_ix",
         "min_iy",
+        "prune_at",
         "shrink_at",
         "size",
         "span_limit",
@@ -144,6 +175,8 @@ class _TypeGrid:
         self.unit_type = unit_type
         self.size = size
         self.cells: dict[int, Bucket] = {}
+        self.blocks: dict[int, tuple[Bucket, ...]] = {}
+        self.prune_at = PRUNE_CELLS_ABOVE
         self.count = 0
         self.min_ix = self.min_iy = math.inf
         self.max_ix = self.max_iy = -math.inf
@@ -170,9 +203,33 @@ class _TypeGrid:
             return 0.0
         return (self.max_ix - self.min_ix + 1) * (self.max_iy - self.min_iy + 1)
 
+    def block(self, base: int) -> tuple[Bucket, ...]:
+        """The buckets of the 3 x 3 block around a cell key (made empty where missing), remembered."""
+        if len(self.blocks) >= BLOCK_CACHE_SIZE:
+            self.prune()
+        cells = self.cells
+        buckets = []
+        for offset in _RINGS[1]:
+            bucket = cells.get(base + offset)
+            if bucket is None:
+                bucket = cells[base + offset] = {}
+            buckets.append(bucket)
+        block = self.blocks[base] = tuple(buckets)
+        return block
 
-#: Where a unit is filed (see ``MovingUnitIndex._slots``).
-Slot = tuple[float, float, float, float, str, Bucket, _TypeGrid, int]
+    def bucket_for(self, key: int) -> Bucket:
+        bucket = self.cells.get(key)
+        if bucket is None:
+            if len(self.cells) >= self.prune_at:
+                self.prune()
+            bucket = self.cells[key] = {}
+        return bucket
+
+    def prune(self) -> None:
+        """Drop the empty buckets and, since blocks may hold them, every remembered block."""
+        self.blocks = {}
+        self.cells = {key: bucket for key, bucket in self.cells.items() if bucket}
+        self.prune_at = 2 * len(self.cells) + PRUNE_CELLS_ABOVE
 
 
 def _ring_offsets(r: int) -> tuple[int, ...]:
@@ -208,28 +265,24 @@ class MovingUnitIndex:
         self.kx = METRES_PER_DEGREE_LATITUDE * math.cos(math.radians(reference_latitude))
         self.ky = METRES_PER_DEGREE_LATITUDE
         self.grids: dict[str, _TypeGrid] = {}
-        #: unit id -> where it is filed: its cell's bounds (x0, x1, y0, y1), its type, its cell's bucket, its
-        #: grid and its cell key. A move that stays within the bounds needs nothing else.
-        self._slots: dict[int, Slot] = {}
-        #: Cell key -> the keys of the 3 x 3 block around it (they do not depend on the cell size).
-        self._blocks: dict[int, tuple[int, ...]] = {}
+        #: unit id -> its entry (position, and where it is filed).
+        self._entries: dict[int, _Entry] = {}
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self._entries)
 
     def __contains__(self, unit_id: int) -> bool:
-        return unit_id in self._slots
+        return unit_id in self._entries
 
     def project(self, lon: float, lat: float) -> tuple[float, float]:
         return lon * self.kx, lat * self.ky
 
     def position(self, unit_id: int) -> tuple[float, float] | None:
         """(lon, lat) of an indexed unit."""
-        slot = self._slots.get(unit_id)
-        if slot is None:
+        entry = self._entries.get(unit_id)
+        if entry is None:
             return None
-        x, y, _ts = slot[5][unit_id]
-        return x / self.kx, y / self.ky
+        return entry.x / self.kx, entry.y / self.ky
 
     def cell_size(self, unit_type: str) -> float | None:
         """The cell size (metres) the type's grid uses now."""
@@ -251,87 +304,131 @@ class MovingUnitIndex:
         """Insert or move an eligible unit (also a change of type)."""
         x = lon * self.kx
         y = lat * self.ky
-        slot = self._slots.get(unit_id)
-        if slot is not None:
-            x0, x1, y0, y1, filed_type, bucket, grid, key = slot
-            if filed_type == unit_type:
-                if x0 <= x < x1 and y0 <= y < y1:
-                    bucket[unit_id] = (x, y, fix_ts)  # moved within its cell: one dict write
-                    return
-                # Into another cell of the same grid, inline (every few moves; a call costs as much).
-                del bucket[unit_id]
-                cells = grid.cells
-                if not bucket:
-                    del cells[key]
-                size = grid.size
-                ix = x // size
-                iy = y // size
-                key = int(ix * _ROW + iy)
-                target = cells.get(key)
-                if target is None:
-                    target = cells[key] = {}
-                target[unit_id] = (x, y, fix_ts)
-                x0 = ix * size
-                y0 = iy * size
-                self._slots[unit_id] = (x0, x0 + size, y0, y0 + size, unit_type, target, grid, key)
-                if not (grid.min_ix <= ix <= grid.max_ix and grid.min_iy <= iy <= grid.max_iy):
-                    grid.widen(ix, iy)
-                    if grid.span() > grid.span_limit:
-                        self._rebuild(grid)
-                return
+        entry = self._entries.get(unit_id)
+        if entry is not None and entry.x0 <= x < entry.x1 and entry.y0 <= y < entry.y1 and entry.unit_type == unit_type:
+            entry.x = x  # moved within its cell
+            entry.y = y
+            entry.fix_ts = fix_ts
+            return
+        self._place(unit_id, unit_type, x, y, fix_ts, entry)
+
+    def update_many(self, rows: Iterable[UnitReport]) -> None:
+        """Apply a batch of unit reports in order, each (unit id, type, eligible, lon, lat, fix time in Unix
+        seconds). An eligible unit is inserted or moved as by ``upsert``; any other leaves the index as by
+        ``remove`` (its type and position are not read, and may be None). The same as calling those one
+        by one, without a call per report: ``synced_index()`` hands over every row changed since its last
+        sync in one batch, and the commonest report, a move inside the unit's cell, is done inline."""
+        entries = self._entries
+        get = entries.get
+        kx = self.kx
+        ky = self.ky
+        for unit_id, unit_type, eligible, lon, lat, fix_ts in rows:
+            if eligible:
+                x = lon * kx
+                y = lat * ky
+                entry = get(unit_id)
+                if entry is None or entry.unit_type != unit_type:
+                    self._place(unit_id, unit_type, x, y, fix_ts, entry)
+                elif entry.x0 <= x < entry.x1 and entry.y0 <= y < entry.y1:
+                    entry.x = x
+                    entry.y = y
+                    entry.fix_ts = fix_ts
+                else:
+                    # Into another cell of the same grid (one move in twenty here), inline: a call would
+                    # cost as much again.
+                    grid = entry.grid
+                    del entry.bucket[unit_id]  # the bucket stays, even empty (see _TypeGrid)
+                    size = grid.size
+                    ix = x // size
+                    iy = y // size
+                    key = int(ix * _ROW + iy)
+                    bucket = grid.cells.get(key)
+                    if bucket is None:
+                        bucket = grid.bucket_for(key)
+                    bucket[unit_id] = entry
+                    entry.bucket = bucket
+                    entry.x = x
+                    entry.y = y
+                    entry.fix_ts = fix_ts
+                    entry.x0 = x0 = ix * size
+                    entry.x1 = x0 + size
+                    entry.y0 = y0 = iy * size
+                    entry.y1 = y0 + size
+                    if not (grid.min_ix <= ix <= grid.max_ix and grid.min_iy <= iy <= grid.max_iy):
+                        grid.widen(ix, iy)
+                        if grid.span() > grid.span_limit:
+                            self._rebuild(grid)
             else:
-                self._take_out(unit_id, slot)
-        new_grid = self.grids.get(unit_type)
-        if new_grid is None:
-            adaptive = self.cell_metres is None
-            new_grid = _TypeGrid(unit_type, self.cell_metres or DEFAULT_CELL_METRES, adaptive)
-            self.grids[unit_type] = new_grid
-        self._put(new_grid, unit_id, (x, y, fix_ts))
-        if new_grid.count > new_grid.grow_at or new_grid.span() > new_grid.span_limit:
-            self._rebuild(new_grid)
+                entry = entries.pop(unit_id, None)
+                if entry is not None:
+                    grid = entry.grid
+                    del entry.bucket[unit_id]
+                    grid.count -= 1
+                    if grid.count < grid.shrink_at:
+                        self._rebuild(grid)
 
     def remove(self, unit_id: int) -> None:
         """The unit may no longer be recommended (dispatched, out of service, inactive, no fix)."""
-        slot = self._slots.pop(unit_id, None)
-        if slot is not None:
-            self._take_out(unit_id, slot)
-            grid = slot[6]
+        entry = self._entries.pop(unit_id, None)
+        if entry is not None:
+            grid = entry.grid
+            del entry.bucket[unit_id]
+            grid.count -= 1
             if grid.count < grid.shrink_at:
                 self._rebuild(grid)
 
-    def _put(self, grid: _TypeGrid, unit_id: int, point: Point) -> None:
-        size = grid.size
-        ix = point[0] // size
-        iy = point[1] // size
-        key = int(ix * _ROW + iy)
-        bucket = grid.cells.get(key)
-        if bucket is None:
-            bucket = grid.cells[key] = {}
-        bucket[unit_id] = point
-        x0, y0 = ix * size, iy * size
-        self._slots[unit_id] = (x0, x0 + size, y0, y0 + size, grid.unit_type, bucket, grid, key)
+    def _place(self, unit_id: int, unit_type: str, x: float, y: float, fix_ts: float, entry: _Entry | None) -> None:
+        """Everything but a move inside the cell: a move into another cell, a new unit, a change of type."""
+        if entry is not None and entry.unit_type == unit_type:
+            moved_grid = entry.grid
+            del entry.bucket[unit_id]  # the bucket stays, even empty (see _TypeGrid)
+            self._file(moved_grid, entry, x, y, fix_ts)
+            if moved_grid.span() > moved_grid.span_limit:
+                self._rebuild(moved_grid)
+            return
+        if entry is not None:
+            self.remove(unit_id)
+        grid = self.grids.get(unit_type)
+        if grid is None:
+            adaptive = self.cell_metres is None
+            grid = self.grids[unit_type] = _TypeGrid(unit_type, self.cell_metres or DEFAULT_CELL_METRES, adaptive)
+        entry = self._entries[unit_id] = _Entry(unit_id, unit_type, grid)
         grid.count += 1
-        grid.widen(ix, iy)
+        self._file(grid, entry, x, y, fix_ts)
+        if grid.count > grid.grow_at or grid.span() > grid.span_limit:
+            self._rebuild(grid)
 
     @staticmethod
-    def _take_out(unit_id: int, slot: Slot) -> None:
-        bucket, grid, key = slot[5], slot[6], slot[7]
-        del bucket[unit_id]
-        grid.count -= 1
-        if not bucket:
-            del grid.cells[key]
+    def _file(grid: _TypeGrid, entry: _Entry, x: float, y: float, fix_ts: float) -> None:
+        size = grid.size
+        ix = x // size
+        iy = y // size
+        key = int(ix * _ROW + iy)
+        bucket = grid.bucket_for(key)
+        bucket[entry.unit_id] = entry
+        entry.x = x
+        entry.y = y
+        entry.fix_ts = fix_ts
+        entry.bucket = bucket
+        entry.x0 = x0 = ix * size
+        entry.x1 = x0 + size
+        entry.y0 = y0 = iy * size
+        entry.y1 = y0 + size
+        if not (grid.min_ix <= ix <= grid.max_ix and grid.min_iy <= iy <= grid.max_iy):
+            grid.widen(ix, iy)
 
     def _rebuild(self, grid: _TypeGrid) -> None:
         """Choose the type's cell size for its units now and re-file them (adaptive grids only)."""
-        members = [(unit_id, point) for bucket in grid.cells.values() for unit_id, point in bucket.items()]
+        members = [entry for bucket in grid.cells.values() for entry in bucket.values()]
         count = len(members)
-        grid.size = cell_size_for([(p[0], p[1]) for _uid, p in members], self.units_per_cell)
+        grid.size = cell_size_for([(entry.x, entry.y) for entry in members], self.units_per_cell)
         grid.cells = {}
-        grid.count = 0
+        grid.blocks = {}
+        grid.prune_at = PRUNE_CELLS_ABOVE
         grid.min_ix = grid.min_iy = math.inf
         grid.max_ix = grid.max_iy = -math.inf
-        for unit_id, point in members:
-            self._put(grid, unit_id, point)
+        for entry in members:
+            self._file(grid, entry, entry.x, entry.y, entry.fix_ts)
         # Hysteresis: a type is not rebuilt on every arrival or departure, and small types rarely.
         grid.grow_at = max(count + count // 2, count + 16)
         grid.shrink_at = count * 2 // 3 if count > 48 else -1
@@ -361,24 +458,24 @@ class MovingUnitIndex:
         cx = qx // size
         cy = qy // size
         base = int(cx * _ROW + cy)
-        keys = self._blocks.get(base)
-        if keys is None:
-            keys = self._block_keys(base)
+        block = grid.blocks.get(base)
+        if block is None:
+            block = grid.block(base)
         best_d2 = math.inf
         best_id = 0
-        for bucket in map(grid.cells.get, keys):
-            if not bucket:
+        for bucket in block:
+            if not bucket:  # most cells of the block are empty: cheaper than walking an empty dict
                 continue
-            for unit_id, (x, y, fix_ts) in bucket.items():
-                dx = x - qx
-                dy = y - qy
+            for entry in bucket.values():
+                dx = entry.x - qx
+                dy = entry.y - qy
                 d2 = dx * dx + dy * dy
-                if d2 > best_d2 or (d2 == best_d2 and unit_id > best_id):
+                if d2 > best_d2 or (d2 == best_d2 and entry.unit_id > best_id):
                     continue
-                if fix_ts < fresh_since or (accept is not None and not accept(unit_id)):
+                if entry.fix_ts < fresh_since or (accept is not None and not accept(entry.unit_id)):
                     continue
                 best_d2 = d2
-                best_id = unit_id
+                best_id = entry.unit_id
         # Every unit outside the block is at least as far as the nearest side of the query's own cell
         # plus one cell. Strictly nearer, so an equally distant unit with a smaller id is not missed.
         ex = qx - cx * size
@@ -392,13 +489,6 @@ class MovingUnitIndex:
             return [(best_id, math.sqrt(best_d2))]
         found = [] if best_d2 == math.inf else [(best_d2, best_id)]
         return self._search(grid, qx, qy, 1, fresh_since, accept, found, 2)
-
-    def _block_keys(self, base: int) -> tuple[int, ...]:
-        """Keys of the 3 x 3 block around a cell key, remembered (queries come back to the same places)."""
-        if len(self._blocks) >= BLOCK_CACHE_SIZE:
-            self._blocks.clear()
-        keys = self._blocks[base] = tuple(base + offset for offset in _RINGS[1])
-        return keys
 
     def _search(
         self,
@@ -435,11 +525,14 @@ class MovingUnitIndex:
             for bucket in buckets:
                 if not bucket:
                     continue
-                for unit_id, (x, y, fix_ts) in bucket.items():
-                    dx = x - qx
-                    dy = y - qy
+                for entry in bucket.values():
+                    dx = entry.x - qx
+                    dy = entry.y - qy
                     d2 = dx * dx + dy * dy
-                    if d2 > worst or fix_ts < fresh_since or (accept is not None and not accept(unit_id)):
+                    if d2 > worst or entry.fix_ts < fresh_since:
+                        continue
+                    unit_id = entry.unit_id
+                    if accept is not None and not accept(unit_id):
                         continue
                     pair = (d2, unit_id)
                     if len(best) == k:
@@ -494,14 +587,17 @@ def _eligible(status: str, active: bool, lon: float | None, lat: float | None) -
 
 
 def _apply(index: MovingUnitIndex, rows: Iterable[tuple]) -> dt.datetime | None:
+    """The changed rows into the index as one batch of reports (``update_many``); the newest change seen."""
     newest = None
+    reports = []
     for unit_id, unit_type, status, active, lon, lat, fix_at, changed_at in rows:
         if _eligible(status, active, lon, lat) and fix_at is not None:
-            index.upsert(unit_id, unit_type, lon, lat, fix_at.timestamp())
+            reports.append((unit_id, unit_type, True, lon, lat, fix_at.timestamp()))
         else:
-            index.remove(unit_id)
+            reports.append((unit_id, unit_type, False, lon, lat, 0.0))
         if newest is None or changed_at > newest:
             newest = changed_at
+    index.update_many(reports)
     return newest
 
 

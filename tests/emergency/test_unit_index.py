@@ -9,7 +9,8 @@ import random
 
 import pytest
 
-from dispatch.emergency.unit_index import MovingUnitIndex, cell_size_for, distance_m
+from dispatch.emergency import unit_index
+from dispatch.emergency.unit_index import MovingUnitIndex, UnitReport, cell_size_for, distance_m
 from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON
 
 Fleet = dict[int, tuple[str, float, float]]
@@ -162,6 +163,10 @@ def test_units_spreading_out_without_arrivals_make_the_cells_grow() -> None:
     assert len(index) == 200
 
 
+def _filled_cells(index: MovingUnitIndex, unit_type: str) -> int:
+    return sum(1 for bucket in index.grids[unit_type].cells.values() if bucket)
+
+
 def test_a_move_within_its_cell_rewrites_only_the_units_position() -> None:
     index = MovingUnitIndex(cell_metres=1000)
     # The middle of a cell, so that moves of a few metres stay inside it.
@@ -171,14 +176,103 @@ def test_a_move_within_its_cell_rewrites_only_the_units_position() -> None:
     index.upsert(2, "ambulance", lon + 0.0001, lat, 0.0)
     grid = index.grids["ambulance"]
     buckets = dict(grid.cells)
-    slot = index._slots[1]
-    index.upsert(1, "ambulance", lon + 0.00003, lat - 0.00002, 9.0)
-    assert index._slots[1] is slot  # where it is filed did not change
-    assert grid.cells == buckets and all(grid.cells[key] is bucket for key, bucket in buckets.items())
+    entry = index._entries[1]
+    bucket = entry.bucket
+    index.update_many([(1, "ambulance", True, lon + 0.00003, lat - 0.00002, 9.0)])
+    assert index._entries[1] is entry and entry.bucket is bucket  # where it is filed did not change
+    assert grid.cells == buckets and all(grid.cells[key] is b for key, b in buckets.items())
     assert index.position(1) == pytest.approx((lon + 0.00003, lat - 0.00002))
     assert index.nearest("ambulance", lon + 0.00003, lat - 0.00002, fresh_since=5.0) == [(1, 0.0)]
-    # Out of its cell: filed anew, and the old cell's bucket goes once empty.
-    index.upsert(1, "ambulance", lon + 0.02, lat, 10.0)
-    assert index._slots[1] is not slot and len(grid.cells) == 2
+    # Out of its cell: filed anew; the old cell keeps no unit.
+    index.update_many([(1, "ambulance", True, lon + 0.02, lat, 10.0)])
+    assert entry.bucket is not bucket and 1 not in bucket and _filled_cells(index, "ambulance") == 2
     index.remove(2)
-    assert len(grid.cells) == 1 and len(index) == 1
+    assert _filled_cells(index, "ambulance") == 1 and len(index) == 1
+
+
+def _assert_filed_where_they_are(index: MovingUnitIndex) -> None:
+    """Every unit sits in the bucket of the cell its position falls in, and its remembered bounds are that
+    cell's (the query's exit test relies on both)."""
+    for uid, entry in index._entries.items():
+        grid = index.grids[entry.unit_type]
+        size = grid.size
+        ix, iy = entry.x // size, entry.y // size
+        assert grid.cells[int(ix * unit_index._ROW + iy)] is entry.bucket and entry.bucket[uid] is entry
+        assert (entry.x0, entry.x1, entry.y0, entry.y1) == (ix * size, ix * size + size, iy * size, iy * size + size)
+
+
+def test_update_many_is_the_same_as_one_call_per_report() -> None:
+    """Batches with moves inside and across cells, arrivals, departures, changes of type, a unit reported twice
+    (the later report wins) and departures of units that were never indexed (nothing happens)."""
+    rng = random.Random(13)
+    batched = MovingUnitIndex()
+    one_by_one = MovingUnitIndex()
+    fleet: Fleet = {}
+    types = ("police_car", "ambulance")
+    for step in range(300):
+        reports: list[UnitReport] = []
+        for _ in range(rng.randrange(1, 25)):
+            uid = rng.randrange(600)
+            roll = rng.random()
+            if roll < 0.15:
+                reports.append((uid, None, False, None, None, 0.0))  # out of service: no type, no fix read
+                fleet.pop(uid, None)
+                continue
+            utype = rng.choice(types) if roll < 0.2 or uid not in fleet else fleet[uid][0]
+            if uid in fleet and roll < 0.9:  # a step of up to ~400 m: often out of a ~100-300 m cell
+                lon, lat = fleet[uid][1] + rng.uniform(-0.004, 0.004), fleet[uid][2] + rng.uniform(-0.004, 0.004)
+            else:
+                lon, lat = CENTRE_LON + rng.uniform(-0.1, 0.1), CENTRE_LAT + rng.uniform(-0.1, 0.1)
+            fleet[uid] = (utype, lon, lat)
+            reports.append((uid, utype, True, lon, lat, float(step)))
+        batched.update_many(reports)
+        for report in reports:
+            if report[2]:
+                one_by_one.upsert(report[0], report[1], report[3], report[4], report[5])
+            else:
+                one_by_one.remove(report[0])
+        assert len(batched) == len(one_by_one) == len(fleet)
+        if step % 10 == 0:
+            for uid, (_utype, lon, lat) in fleet.items():
+                assert batched.position(uid) == pytest.approx((lon, lat), abs=1e-9)
+            _assert_filed_where_they_are(batched)
+            for _ in range(20):
+                utype, k = rng.choice(types), rng.choice((1, 1, 4))
+                lon, lat = CENTRE_LON + rng.uniform(-0.12, 0.12), CENTRE_LAT + rng.uniform(-0.12, 0.12)
+                got = batched.nearest(utype, lon, lat, k)
+                assert got == one_by_one.nearest(utype, lon, lat, k)
+                assert [uid for uid, _d in got] == _brute(batched, fleet, utype, lon, lat, k)
+    assert {uid for uid in range(600) if uid in batched} == set(fleet)
+    assert batched.cell_size("police_car") == one_by_one.cell_size("police_car")
+
+
+def test_answers_stay_exact_when_remembered_blocks_and_empty_cells_are_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Queries remember the buckets of their 3 x 3 block and empty buckets are kept for them; with tiny limits
+    both are dropped again and again while units move through the cells, and no answer may go stale."""
+    monkeypatch.setattr(unit_index, "BLOCK_CACHE_SIZE", 8)
+    monkeypatch.setattr(unit_index, "PRUNE_CELLS_ABOVE", 16)
+    rng = random.Random(17)
+    index = MovingUnitIndex(cell_metres=200)
+    fleet: Fleet = {}
+    for uid in range(300):
+        _place(index, fleet, uid, "dense", CENTRE_LON + rng.uniform(-0.03, 0.03), CENTRE_LAT + rng.uniform(-0.03, 0.03))
+    grid = index.grids["dense"]
+    prunes = 0
+    for _step in range(3000):
+        uid = rng.randrange(300)
+        if uid in fleet and rng.random() < 0.05:
+            index.update_many([(uid, "dense", False, None, None, 0.0)])
+            del fleet[uid]
+        else:
+            base = fleet.get(uid, ("dense", CENTRE_LON, CENTRE_LAT))
+            lon, lat = base[1] + rng.uniform(-0.003, 0.003), base[2] + rng.uniform(-0.003, 0.003)
+            fleet[uid] = ("dense", lon, lat)
+            index.update_many([(uid, "dense", True, lon, lat, 0.0)])
+        cells_before = len(grid.cells)
+        lon, lat = CENTRE_LON + rng.uniform(-0.035, 0.035), CENTRE_LAT + rng.uniform(-0.035, 0.035)
+        assert [u for u, _d in index.nearest("dense", lon, lat)] == _brute(index, fleet, "dense", lon, lat, 1)
+        prunes += len(grid.cells) < cells_before
+    assert prunes > 10  # the limits were really hit
+    assert len(grid.blocks) <= 8
