@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import transaction
@@ -35,8 +37,37 @@ def ring_after_commit() -> None:
 def _ring_after_commit() -> None:
     """One ring per transaction, however many events it appends (rolled-back callbacks are dropped)."""
     connection = transaction.get_connection()
-    if not any(callback is doorbell.ring for _, callback, _ in connection.run_on_commit):
-        transaction.on_commit(doorbell.ring, robust=True)
+    ring = _held_ring.get() or doorbell.ring
+    if not any(callback is ring for _, callback, _ in connection.run_on_commit):
+        transaction.on_commit(ring, robust=True)
+
+
+class HeldRing:
+    """Stands in for the doorbell inside ``ring_held()``: a commit that appended events only sets ``due``."""
+
+    def __init__(self) -> None:
+        self.due = False
+
+    def __call__(self) -> None:
+        self.due = True
+
+
+_held_ring: ContextVar[HeldRing | None] = ContextVar("held_ring", default=None)
+
+
+@contextlib.contextmanager
+def ring_held() -> Iterator[HeldRing]:
+    """Commits inside do not ring; the caller must call ``doorbell.ring()`` itself when ``due`` (still after commit).
+
+    For the socket's own commands (realtime/consumers.py): the acknowledgement goes out first, before this
+    process's hub wakes up to read the new events.
+    """
+    held = HeldRing()
+    token = _held_ring.set(held)
+    try:
+        yield held
+    finally:
+        _held_ring.reset(token)
 
 
 def append_events(event_type: str, items: list[tuple[dict[str, Any], int | None, Iterable[int]]]) -> list[Event]:
