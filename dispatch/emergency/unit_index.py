@@ -15,10 +15,9 @@ square. It is chosen again (the type's grid rebuilt, O(units of the type)) when 
 half or shrinks by a third, or its units spread over four times as many cells, so the cost is amortised
 over many moves; a fixed ``cell_metres`` turns this off.
 
-A query searches the 3 x 3 block of cells around the query's cell (its nine buckets remembered per
-block), then square rings further out, and stops as soon as the best distance found is shorter than the
-distance from the query to the edge of the searched block (nothing unsearched can be nearer); a type
-with few units is simply scanned.
+A query searches the 3 x 3 block of cells around the query's cell, then square rings further out, and
+stops as soon as the best distance found is shorter than the distance from the query to the edge of the
+searched block (nothing unsearched can be nearer); a type with few units is simply scanned.
 
 Staleness changes with time alone, without a write, so it is a query-time filter on the stored fix time.
 
@@ -56,8 +55,6 @@ MIN_CELL_METRES = 5.0
 MAX_CELL_METRES = 200_000.0
 #: Up to this many units of a type, a scan of all of them beats walking rings of cells.
 SCAN_BELOW = 24
-#: Remembered 3 x 3 blocks of buckets per type (about 150 bytes each); forgotten when full.
-BLOCK_CACHE_SIZE = 1 << 14
 #: Empty buckets kept per type before they are dropped (see _TypeGrid.prune).
 PRUNE_CELLS_ABOVE = 1 << 12
 SYNC_OVERLAP = dt.timedelta(seconds=5)
@@ -150,13 +147,12 @@ UnitReport = tuple[int, Any, bool, Any, Any, float]
 class _TypeGrid:
     """The grid of one unit type. Cell indices (ix, iy) are integral floats (x // size).
 
-    A cell's bucket, once made, stays in ``cells`` while it is empty, so that ``blocks`` can remember the
-    nine buckets of a 3 x 3 block (a query then looks up one key instead of nine). Empty buckets are dropped,
-    and ``blocks`` forgotten with them, only when the cells pile up (``prune``) or the grid is rebuilt.
+    A cell's bucket, once made, stays in ``cells`` while it is empty (units come back to the cells they
+    left, and a move then needs no new dict); the empty ones are dropped when the cells pile up (``prune``)
+    and when the grid is rebuilt.
     """
 
     __slots__ = (
-        "blocks",
         "cells",
         "count",
         "grow_at",
@@ -175,7 +171,6 @@ class _TypeGrid:
         self.unit_type = unit_type
         self.size = size
         self.cells: dict[int, Bucket] = {}
-        self.blocks: dict[int, tuple[Bucket, ...]] = {}
         self.prune_at = PRUNE_CELLS_ABOVE
         self.count = 0
         self.min_ix = self.min_iy = math.inf
@@ -203,20 +198,6 @@ class _TypeGrid:
             return 0.0
         return (self.max_ix - self.min_ix + 1) * (self.max_iy - self.min_iy + 1)
 
-    def block(self, base: int) -> tuple[Bucket, ...]:
-        """The buckets of the 3 x 3 block around a cell key (made empty where missing), remembered."""
-        if len(self.blocks) >= BLOCK_CACHE_SIZE:
-            self.prune()
-        cells = self.cells
-        buckets = []
-        for offset in _RINGS[1]:
-            bucket = cells.get(base + offset)
-            if bucket is None:
-                bucket = cells[base + offset] = {}
-            buckets.append(bucket)
-        block = self.blocks[base] = tuple(buckets)
-        return block
-
     def bucket_for(self, key: int) -> Bucket:
         bucket = self.cells.get(key)
         if bucket is None:
@@ -226,8 +207,7 @@ class _TypeGrid:
         return bucket
 
     def prune(self) -> None:
-        """Drop the empty buckets and, since blocks may hold them, every remembered block."""
-        self.blocks = {}
+        """Drop the empty buckets (no entry refers to an empty bucket)."""
         self.cells = {key: bucket for key, bucket in self.cells.items() if bucket}
         self.prune_at = 2 * len(self.cells) + PRUNE_CELLS_ABOVE
 
@@ -247,6 +227,7 @@ def _ring_offsets(r: int) -> tuple[int, ...]:
 PRECOMPUTED_RINGS = 12
 #: _RINGS[r]: the offsets searched at step r (_RINGS[1] is the whole 3 x 3 block; _RINGS[0] is not used).
 _RINGS = ((), (0, *_ring_offsets(1)), *(_ring_offsets(r) for r in range(2, PRECOMPUTED_RINGS + 1)))
+_BLOCK = _RINGS[1]
 
 
 class MovingUnitIndex:
@@ -423,7 +404,6 @@ class MovingUnitIndex:
         count = len(members)
         grid.size = cell_size_for([(entry.x, entry.y) for entry in members], self.units_per_cell)
         grid.cells = {}
-        grid.blocks = {}
         grid.prune_at = PRUNE_CELLS_ABOVE
         grid.min_ix = grid.min_iy = math.inf
         grid.max_ix = grid.max_iy = -math.inf
@@ -458,12 +438,13 @@ class MovingUnitIndex:
         cx = qx // size
         cy = qy // size
         base = int(cx * _ROW + cy)
-        block = grid.blocks.get(base)
-        if block is None:
-            block = grid.block(base)
+        get = grid.cells.get
         best_d2 = math.inf
         best_id = 0
-        for bucket in block:
+        # Nine look-ups, keys computed on the spot: no cache to fill (measured: remembering the blocks' keys
+        # or buckets gained in a long run and lost as much in its first tens of thousands of queries).
+        for offset in _BLOCK:
+            bucket = get(base + offset)
             if not bucket:  # most cells of the block are empty: cheaper than walking an empty dict
                 continue
             for entry in bucket.values():
