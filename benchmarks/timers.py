@@ -49,6 +49,7 @@ TARGET_RATE = 30_000
 TARGET_RATIO = 0.3
 TARGET_P99_S = 1.0
 RAW_BATCH = 500
+AGENCIES = 100  # departments answering for the work orders (a city's order of magnitude)
 
 
 PG_CHANNEL = "hotline_timers"  # dispatch.timers.PG_CHANNEL (not imported: Django is set up later)
@@ -93,7 +94,7 @@ def make_template() -> tuple[int, int]:
     from dispatch.models import WorkOrder
 
     do_upsert_agency(code="centre", name="12345热线", kind="centre", function="hotline")
-    for i in range(10):
+    for i in range(AGENCIES):
         do_upsert_agency(code=f"a{i}", name=f"单位{i}", kind="department", function="urban_management")
     do_load_taxonomy(
         {
@@ -134,7 +135,7 @@ def bulk_load(work_orders: int, template_ticket: int, template_wo: int) -> float
     started = time.perf_counter()
     per_ticket = 10
     tickets = (work_orders + per_ticket - 1) // per_ticket
-    agency_ids = list(Agency.objects.exclude(code="centre").order_by("id").values_list("id", flat=True))[:per_ticket]
+    agency_ids = list(Agency.objects.exclude(code="centre").order_by("id").values_list("id", flat=True))
 
     def clone(model: Any, overrides: dict[str, str]) -> tuple[str, str]:
         columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
@@ -153,7 +154,9 @@ def bulk_load(work_orders: int, template_ticket: int, template_wo: int) -> float
             {
                 "ticket_id": "nt.id",
                 "number": "nt.number || '-' || lpad(k::text, 2, '0')",
-                "agency_id": f"(ARRAY{agency_ids})[k]",
+                # The ten work orders of a ticket go to ten different agencies, and the tickets rotate through
+                # all of them: a batch of due timers spans about as many agencies as a city's would.
+                "agency_id": f"(ARRAY{agency_ids})[((nt.id * {per_ticket} + k) %% {len(agency_ids)}) + 1]",
                 "responsibility": "CASE WHEN k = 1 THEN 'lead' ELSE 'co' END",
             },
         )
@@ -285,6 +288,8 @@ def run_ours(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     checks = count(
         "SELECT (SELECT count(*) FROM dispatch_timelineentry WHERE action = 'escalate_overdue'), "
         "(SELECT count(*) FROM realtime_event WHERE type = 'work_order.escalated'), "
+        "(SELECT count(*) FROM realtime_event e, jsonb_array_elements(e.payload -> 'escalations') "
+        "WHERE e.type = 'work_order.escalated'), "
         "(SELECT count(*) FROM realtime_eventagency), "
         "(SELECT count(*) FROM dispatch_timer WHERE level = 'serious')"
     )
@@ -299,8 +304,9 @@ def run_ours(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
         "distinct_clocks": int(lags[4]),
         "timeline": int(checks[0]),
         "events": int(checks[1]),
-        "event_audiences": int(checks[2]),
-        "red_card_timers": int(checks[3]),
+        "escalations_in_events": int(checks[2]),
+        "event_audiences": int(checks[3]),
+        "red_card_timers": int(checks[4]),
         "rss_before": rss_before,
         "rss_after": rss_after,
     }
@@ -422,7 +428,8 @@ def print_report(args: argparse.Namespace, ours: dict[str, Any], raw: dict[str, 
     print(
         f"ours: {ours['escalations']:,} escalations ({ours['distinct_clocks']:,} clocks), "
         f"timeline {ours['timeline']:,}, "
-        f"events {ours['events']:,} (audience rows {ours['event_audiences']:,}), red-card timers armed "
+        f"events {ours['events']:,} listing {ours['escalations_in_events']:,} escalations (audience rows "
+        f"{ours['event_audiences']:,}), red-card timers armed "
         f"{ours['red_card_timers']:,}"
     )
     print(

@@ -265,19 +265,22 @@ def _set_based_sql(mode: str = "token") -> str:
     event, audience = Event._meta.db_table, EventAgency._meta.db_table
     agency_stages = ", ".join(f"'{stage}'" for stage in sorted(AGENCY_STAGES))
     sql = f"""
-    WITH locked AS (
+    WITH picked AS (
+        -- The timers alone first: joined before the LIMIT, every due row of a backlog would be joined per batch.
+        SELECT t.id, t.level, t.fire_at, t.clock_id FROM {timer} t
+        WHERE {BY_TOKEN if mode == "token" else BY_LOCK}
+        {"AND t.level IN ('warning', 'overdue')" if mode == "token" else ""}
+        {"FOR UPDATE" if mode == "token" else "ORDER BY t.fire_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"}
+    ), locked AS (
         SELECT t.id, t.level, t.fire_at, c.id AS clock_id, c.stage, COALESCE(c.due_at, t.fire_at) AS due_at,
                c.stopped_at, c.ticket_id, c.work_order_id,
                CASE WHEN c.stage IN ({agency_stages}) THEN w.agency_id END AS agency_id,
                COALESCE(w.state, k.state) AS state,
                (c.stopped_at IS NOT NULL AND c.stopped_at <= t.fire_at) AS stopped_before
-        FROM {timer} t
+        FROM picked t
         JOIN {clock_table} c ON c.id = t.clock_id
         JOIN {ticket} k ON k.id = c.ticket_id
         LEFT JOIN {work_order} w ON w.id = c.work_order_id
-        WHERE {BY_TOKEN if mode == "token" else BY_LOCK}
-        {"AND t.level IN ('warning', 'overdue')" if mode == "token" else ""}
-        {"FOR UPDATE OF t" if mode == "token" else "ORDER BY t.fire_at LIMIT %(limit)s FOR UPDATE OF t SKIP LOCKED"}
     ), due AS (
         SELECT * FROM locked WHERE level IN ('warning', 'overdue')
     ), marked AS (
@@ -310,16 +313,21 @@ def _set_based_sql(mode: str = "token") -> str:
                %(now)s
         FROM fired_rows r ORDER BY r.id
         RETURNING id
+    ), per_agency AS (
+        SELECT r.agency_id, min(r.id) AS first_id, min(r.ticket_id) AS ticket_id,
+               count(DISTINCT r.ticket_id) AS tickets,
+               jsonb_agg(jsonb_build_object('escalation_id', r.id, 'clock_id', r.clock_id,
+                                            'work_order_id', r.work_order_id, 'ticket_id', r.ticket_id,
+                                            'stage', r.stage, 'level', r.level, 'due_at', r.due_iso,
+                                            'supervision_case_id', NULL) ORDER BY r.id) AS items
+        FROM fired_rows r GROUP BY r.agency_id
     ), events AS (
         INSERT INTO {event} (type, payload, agency_ids, ticket_id, created_at)
         SELECT 'work_order.escalated',
-               jsonb_build_object('escalation_id', r.id, 'clock_id', r.clock_id, 'work_order_id', r.work_order_id,
-                                  'ticket_id', r.ticket_id, 'agency_id', r.agency_id, 'stage', r.stage,
-                                  'level', r.level, 'due_at', r.due_iso, 'fired_at', %(fired_iso)s::text,
-                                  'supervision_case_id', NULL),
-               CASE WHEN r.agency_id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(r.agency_id) END,
-               r.ticket_id, %(now)s
-        FROM fired_rows r ORDER BY r.id
+               jsonb_build_object('agency_id', g.agency_id, 'fired_at', %(fired_iso)s::text, 'escalations', g.items),
+               CASE WHEN g.agency_id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(g.agency_id) END,
+               CASE WHEN g.tickets = 1 THEN g.ticket_id END, %(now)s
+        FROM per_agency g ORDER BY g.first_id
         RETURNING id, agency_ids
     ), audiences AS (
         INSERT INTO {audience} (event_id, agency_id)
@@ -391,7 +399,7 @@ def _escalate(rows: list[tuple[Any, ...]], now: dt.datetime, result: FireResult)
     serious_errors = _arm_red_cards([r for _id, r in fired if r[1] == EscalationLevel.OVERDUE])
 
     timeline = []
-    events: list[tuple[dict[str, Any], int | None, Iterable[int]]] = []
+    per_agency: dict[int | None, list[dict[str, Any]]] = {}
     for esc_id, r in fired:
         _timer, level, fire_at, clock_id, stage, due_at, _stopped, ticket_id, wo_id, agency_id, wo_state, tk_state = r
         state = wo_state if wo_id is not None else tk_state
@@ -417,29 +425,37 @@ def _escalate(rows: list[tuple[Any, ...]], now: dt.datetime, result: FireResult)
                 created_at=now,
             )
         )
-        events.append(
-            (
-                {
-                    "escalation_id": esc_id,
-                    "clock_id": clock_id,
-                    "work_order_id": wo_id,
-                    "ticket_id": ticket_id,
-                    "agency_id": agency_id,
-                    "stage": stage,
-                    "level": level,
-                    "due_at": data["due_at"],
-                    "fired_at": now.isoformat(),
-                    "supervision_case_id": cases.get(esc_id),
-                },
-                ticket_id,
-                [agency_id] if agency_id is not None else [],
-            )
+        per_agency.setdefault(agency_id, []).append(
+            {
+                "escalation_id": esc_id,
+                "clock_id": clock_id,
+                "work_order_id": wo_id,
+                "ticket_id": ticket_id,
+                "stage": stage,
+                "level": level,
+                "due_at": data["due_at"],
+                "supervision_case_id": cases.get(esc_id),
+            }
         )
         result.by_level[level] = result.by_level.get(level, 0) + 1
         result.escalation_ids.append(esc_id)
     TimelineEntry.objects.bulk_create(timeline, batch_size=1000)
-    append_events("work_order.escalated", events)
+    append_events("work_order.escalated", escalation_events(per_agency, now))
     result.fired += len(fired)
+
+
+def escalation_events(
+    per_agency: dict[int | None, list[dict[str, Any]]], fired_at: dt.datetime
+) -> list[tuple[dict[str, Any], int | None, Iterable[int]]]:
+    """One ``work_order.escalated`` event per agency, in the order of each agency's first escalation (as the
+    set-based statement orders them); the event names the ticket when all its escalations share one."""
+    events: list[tuple[dict[str, Any], int | None, Iterable[int]]] = []
+    for agency_id, items in sorted(per_agency.items(), key=lambda pair: pair[1][0]["escalation_id"]):
+        tickets = {item["ticket_id"] for item in items}
+        payload: dict[str, Any] = {"agency_id": agency_id, "fired_at": fired_at.isoformat(), "escalations": items}
+        ticket_id = next(iter(tickets)) if len(tickets) == 1 else None
+        events.append((payload, ticket_id, [agency_id] if agency_id is not None else []))
+    return events
 
 
 def _open_supervision_cases(fired: list[tuple[int, tuple[Any, ...]]], now: dt.datetime) -> dict[int, int]:

@@ -279,14 +279,21 @@ class AppendOnlyModel(models.Model):
 
 
 class TimelineEntry(AppendOnlyModel):
-    ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.PROTECT, related_name="timeline")
-    work_order = models.ForeignKey(WorkOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="timeline")
+    # The composite indexes below serve the foreign keys too; the actor indexes leave out the many rows the
+    # system writes (timers, imports), which have no actor: every index is a write per row, and the timer
+    # worker writes thousands of rows a second.
+    ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.PROTECT, related_name="timeline", db_index=False)
+    work_order = models.ForeignKey(
+        WorkOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="timeline", db_index=False
+    )
     machine = models.CharField(_("subject of the transition"), max_length=20)
     action = models.CharField(_("action"), max_length=40)
     from_state = models.CharField(_("from state"), max_length=20, blank=True)
     to_state = models.CharField(_("to state"), max_length=20, blank=True)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor_agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    actor_agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     note = models.TextField(_("note"), blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), default=clock.now)
@@ -295,7 +302,14 @@ class TimelineEntry(AppendOnlyModel):
         verbose_name = _("timeline entry")
         verbose_name_plural = _("timeline entries")
         ordering = ["id"]
-        indexes = [models.Index(fields=["ticket", "id"]), models.Index(fields=["work_order", "id"])]
+        indexes = [
+            models.Index(fields=["ticket", "id"]),
+            models.Index(fields=["work_order", "id"]),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="timeline_by_actor"),
+            models.Index(
+                fields=["actor_agency"], condition=Q(actor_agency__isnull=False), name="timeline_by_actor_agency"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_state}->{self.to_state}"
@@ -519,20 +533,37 @@ class Escalation(models.Model):
     # No single-column indexes where a composite index below starts with the column: the worker inserts
     # thousands of these per second, each index is a write.
     clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="escalations", db_index=False)
+    # Work order, ticket and agency are copies of the clock's, written from the clock row in the statement that
+    # inserts the escalation; the clock's own foreign keys guard them, so the database does not check each
+    # copy again (a check per key per row, at the worker's burst rate, cost more than the insert itself).
     work_order = models.ForeignKey(
-        WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="escalations", db_index=False
+        WorkOrder,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="escalations",
+        db_index=False,
+        db_constraint=False,
     )
-    ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.CASCADE, related_name="escalations")
+    ticket = models.ForeignKey(
+        "callcenter.Ticket", on_delete=models.CASCADE, related_name="escalations", db_constraint=False
+    )
     # The work order's agency, copied so that the board can count by agency without joins.
     agency = models.ForeignKey(
-        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="escalations", db_index=False
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="escalations",
+        db_index=False,
+        db_constraint=False,
     )
     stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
     level = models.CharField(_("level"), max_length=10, choices=EscalationLevel.choices)
     due_at = models.DateTimeField(_("deadline"))
     fired_at = models.DateTimeField(_("fired at"))
     supervision_case = models.ForeignKey(
-        SupervisionCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations"
+        SupervisionCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="escalations", db_index=False
     )
 
     class Meta:
@@ -543,6 +574,10 @@ class Escalation(models.Model):
         indexes = [
             models.Index(fields=["agency", "level", "fired_at"]),
             models.Index(fields=["work_order", "level"]),
+            # Only red cards have a case.
+            models.Index(
+                fields=["supervision_case"], condition=Q(supervision_case__isnull=False), name="escalation_by_case"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -82,20 +82,27 @@ class CallEvent(TypedDict):
     call: CallSummary
 
 
-class WorkOrderEscalated(TypedDict):
-    """A step of the escalation ladder fired (dispatch/escalations.py); work_order_id/agency_id are null for a
-    ticket-level clock (revisit)."""
+class FiredEscalation(TypedDict):
+    """One step of the escalation ladder; work_order_id is null for a ticket-level clock (revisit)."""
 
     escalation_id: int
     clock_id: int
     work_order_id: int | None
     ticket_id: int
-    agency_id: int | None
     stage: str  # sign, handle, review, revisit
     level: str  # warning, overdue, serious
     due_at: str  # ISO 8601 with offset
-    fired_at: str
     supervision_case_id: int | None  # the 督办 case a red card opened or joined
+
+
+class WorkOrderEscalated(TypedDict):
+    """Steps of the escalation ladder one batch of the timer worker fired for one agency (dispatch/escalations.py):
+    one event per agency per batch, so that a storm of deadlines is a few messages per screen, not thousands.
+    agency_id is null for the centre's own stages (review, revisit)."""
+
+    agency_id: int | None
+    fired_at: str  # ISO 8601 with offset
+    escalations: list[FiredEscalation]
 
 
 class DeadlineUnknown(TypedDict):
@@ -245,6 +252,13 @@ def _check(value: Any, expected: Any, where: str) -> None:
     if origin is dict:
         if not isinstance(value, dict):
             raise SchemaMismatch(f"{where}: expected an object")
+        return
+    if origin is list:
+        if not isinstance(value, list):
+            raise SchemaMismatch(f"{where}: expected a list")
+        item_schema: Any = args[0] if args else Any
+        for index, item in enumerate(value):
+            _check(item, item_schema, f"{where}[{index}]")
         return
     if expected is float:
         if not isinstance(value, int | float) or isinstance(value, bool):

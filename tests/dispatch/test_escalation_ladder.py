@@ -101,11 +101,16 @@ def test_warning_then_yellow_then_red_card_with_a_supervision_case(world: World)
     assert data == {"escalation_id": escalations[1].pk, "stage": "sign", "level": "overdue", "due_at": data["due_at"]}
     assert dt.datetime.fromisoformat(data["due_at"]) == at("2026-03-04 00:00")
     events = list(Event.objects.filter(type="work_order.escalated").order_by("id"))
-    assert dt.datetime.fromisoformat(events[1].payload["due_at"]) == at("2026-03-04 00:00")
+    # Each step fired in its own batch here: one event each, listing one escalation.
+    fired: list[list[dict[str, Any]]] = [event.payload["escalations"] for event in events]
+    assert [len(listed) for listed in fired] == [1, 1, 1]
+    assert dt.datetime.fromisoformat(fired[1][0]["due_at"]) == at("2026-03-04 00:00")
     assert dt.datetime.fromisoformat(events[1].payload["fired_at"]) == at("2026-03-04 00:00")
-    assert [e.payload["level"] for e in events] == ["warning", "overdue", "serious"]
-    assert events[2].payload["supervision_case_id"] == case.pk
-    assert events[0].payload["work_order_id"] == work_order.pk and events[0].agency_ids == [world.agency_a.pk]
+    assert [listed[0]["level"] for listed in fired] == ["warning", "overdue", "serious"]
+    assert [listed[0]["escalation_id"] for listed in fired] == [e.pk for e in escalations]
+    assert fired[2][0]["supervision_case_id"] == case.pk
+    assert fired[0][0]["work_order_id"] == work_order.pk and events[0].payload["agency_id"] == world.agency_a.pk
+    assert events[0].agency_ids == [world.agency_a.pk] and events[0].ticket_id == work_order.ticket_id
     # The agency and the centre receive them; another agency does not.
     for who, expected in (("handler_a", True), ("agencyadmin_a", True), ("supervisor", True), ("handler_b", False)):
         audience = audience_of(world.users[who])
@@ -202,4 +207,6 @@ def test_a_claim_is_taken_again_only_after_its_lease_and_fires_once(world: World
     assert do_fire_timers(token_b, ids_b, now=now).fired == 2
     assert do_fire_timers(token_b, ids_b, now=now).fired == 0
     assert Escalation.objects.count() == 2
-    assert Event.objects.filter(type="work_order.escalated").count() == 2
+    # One batch, one agency: one event listing both steps.
+    (event,) = Event.objects.filter(type="work_order.escalated")
+    assert [step["level"] for step in event.payload["escalations"]] == ["warning", "overdue"]

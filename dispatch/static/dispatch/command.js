@@ -422,13 +422,15 @@
         break;
       }
       case "work_order.escalated": {
-        // The ticket's ring turns yellow (warning, yellow card) or red (red card), the highest level seen.
-        const rec = tickets.get(p.ticket_id);
+        // Each ticket's ring turns yellow (warning, yellow card) or red (red card), the highest level seen.
         const rank = { warning: 1, overdue: 2, serious: 3 };
-        if (rec && (rank[p.level] || 0) > (rank[rec.escalation] || 0)) {
-          rec.escalation = p.level;
-          scheduleRender();
-        }
+        (p.escalations || []).forEach(function (step) {
+          const rec = tickets.get(step.ticket_id);
+          if (rec && (rank[step.level] || 0) > (rank[rec.escalation] || 0)) {
+            rec.escalation = step.level;
+            scheduleRender();
+          }
+        });
         break;
       }
       default:
@@ -502,13 +504,27 @@
       }
       case "work_order.escalated": {
         const agency = agencyById.get(p.agency_id);
-        const card = p.level === "serious" ? gettext("Red card") : p.level === "overdue" ? gettext("Yellow card") : gettext("Warning");
-        return fmt(gettext("%(card)s: %(agency)s, %(stage)s stage of ticket #%(ticket)s"), {
-          card: card,
-          agency: agency ? agency.name : gettext("the centre"),
-          stage: ({ sign: gettext("sign"), handle: gettext("handle"), review: gettext("review"), revisit: gettext("revisit") })[p.stage] || p.stage,
-          ticket: p.ticket_id,
+        const agencyName = agency ? agency.name : gettext("the centre");
+        const steps = p.escalations || [];
+        const cardName = function (level) {
+          return level === "serious" ? gettext("Red card") : level === "overdue" ? gettext("Yellow card") : gettext("Warning");
+        };
+        if (steps.length === 1) {
+          const step = steps[0];
+          return fmt(gettext("%(card)s: %(agency)s, %(stage)s stage of ticket #%(ticket)s"), {
+            card: cardName(step.level),
+            agency: agencyName,
+            stage: ({ sign: gettext("sign"), handle: gettext("handle"), review: gettext("review"), revisit: gettext("revisit") })[step.stage] || step.stage,
+            ticket: step.ticket_id,
+          });
+        }
+        // A batch: one line per agency, counted by level.
+        const counts = {};
+        steps.forEach(function (step) { counts[step.level] = (counts[step.level] || 0) + 1; });
+        const parts = ["serious", "overdue", "warning"].filter(function (level) { return counts[level]; }).map(function (level) {
+          return fmt(gettext("%(card)s × %(count)s"), { card: cardName(level), count: counts[level] });
         });
+        return fmt(gettext("%(cards)s: %(agency)s"), { cards: parts.join(", "), agency: agencyName });
       }
       default:
         return null;

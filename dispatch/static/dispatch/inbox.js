@@ -525,14 +525,22 @@
         }
         if (selectedId === wo.id) scheduleDetailReload();
       }
-    } else if (event.type === "work_order.escalated" && payload.agency_id === AGENCY_ID && payload.work_order_id) {
-      // The timer worker fired a step of the ladder: the row turns yellow or red at once.
-      scheduleRefresh(payload.work_order_id, { highlight: true });
-      if (payload.level !== "warning") {
-        const number = rows.has(payload.work_order_id) ? rows.get(payload.work_order_id).wo.number : payload.work_order_id;
-        toast(fmt(gettext("%(card)s for work order %(number)s."), { card: escalationLabel(payload.level), number: number }));
+    } else if (event.type === "work_order.escalated" && payload.agency_id === AGENCY_ID) {
+      // The timer worker fired steps of the ladder (one event per batch): the rows turn yellow or red at once.
+      const cards = [];
+      (payload.escalations || []).forEach(function (step) {
+        if (!step.work_order_id) return;
+        scheduleRefresh(step.work_order_id, { highlight: true });
+        if (step.level !== "warning") cards.push(step);
+        if (selectedId === step.work_order_id) scheduleDetailReload();
+      });
+      if (cards.length === 1) {
+        const step = cards[0];
+        const number = rows.has(step.work_order_id) ? rows.get(step.work_order_id).wo.number : step.work_order_id;
+        toast(fmt(gettext("%(card)s for work order %(number)s."), { card: escalationLabel(step.level), number: number }));
+      } else if (cards.length > 1) {
+        toast(fmt(gettext("%(count)s work orders got a yellow or red card."), { count: cards.length }));
       }
-      if (selectedId === payload.work_order_id) scheduleDetailReload();
     } else if (event.type === "ticket.changed" || event.type === "ticket.merged") {
       if (detail && detail.wo && event.ticket_id === detail.wo.ticket.id) scheduleDetailReload();
     }
