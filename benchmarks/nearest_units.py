@@ -16,7 +16,8 @@ ways, in one run:
 
 - ours: ``MovingUnitIndex`` (dispatch/emergency/unit_index.py). The time of a query includes handing
   the reports before it to the index (``update_many``, one batch per query), so the percentiles are "per
-  query including index maintenance". For reference also with one ``upsert``/``remove`` call per report;
+  query including index maintenance". For reference also with one ``upsert``/``remove`` call per report,
+  and from rows shaped as the units table gives them, through ``synced_index()``'s own conversion;
 - loop: a Python minimum-distance loop over every unit record, skipping other types and unavailable
   units, with the great-circle (haversine) distance the API reports - what a first implementation
   would write; its maintenance is copying the reports into its records, timed. Timed on
@@ -35,6 +36,7 @@ the loop, <= 2x raw, p99 <= 1 ms per query including maintenance) are printed, n
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import math
 import platform
 import random
@@ -50,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dispatch.emergency.unit_index import MovingUnitIndex, distance_m  # noqa: E402
+from dispatch.emergency.unit_index import _apply as apply_rows  # noqa: E402
 
 TYPES = ("police_car", "fire_engine", "ambulance", "rescue_team", "repair_crew")
 CENTRE_LON, CENTRE_LAT = 109.4112, 24.3126
@@ -153,6 +156,25 @@ def run_ours(
         start = perf()
         index.update_many(reports)  # ...the index follows (timed)
         index.nearest(unit_type, lon, lat, k)
+        timings.append(perf() - start)
+    return timings
+
+
+def run_ours_from_rows(fleet: Fleet, index: MovingUnitIndex, queries: list, moves: list[list[int]]) -> list[int]:
+    """(reference) The same from rows shaped as ``synced_index()`` reads them from the units table (status
+    text, active flag, aware fix and change times), through its own conversion (unit_index._apply) into
+    the batch: everything the real caller does after the database read."""
+    timings = []
+    perf = time.perf_counter_ns
+    fix_at = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
+    for (unit_type, lon, lat), batch in zip(queries, moves, strict=True):
+        rows = [
+            (unit, unit_type_, "available" if available else "dispatched", True, ulon, ulat, fix_at, fix_at)
+            for unit, unit_type_, available, ulon, ulat, _fix_ts in world_moves(fleet, batch)
+        ]
+        start = perf()
+        apply_rows(index, rows)
+        index.nearest(unit_type, lon, lat, 1)
         timings.append(perf() - start)
     return timings
 
@@ -323,6 +345,9 @@ def main(argv: list[str]) -> int:
     shares.append(sum(fleet.available) / options.units)
     queries, moves = plan(options.queries)
     summary("(reference) ours k=1, one call per report", run_ours_per_call(fleet, index, queries, moves))
+    shares.append(sum(fleet.available) / options.units)
+    queries, moves = plan(options.queries)
+    summary("(reference) ours k=1 from table rows", run_ours_from_rows(fleet, index, queries, moves))
     shares.append(sum(fleet.available) / options.units)
     records = records_of(fleet)
     queries, moves = plan(options.loop_queries)

@@ -563,19 +563,21 @@ _lock = index_lock
 _current: _Synced | None = None
 
 
-def _eligible(status: str, active: bool, lon: float | None, lat: float | None) -> bool:
-    return active and status == UnitStatus.AVAILABLE and lon is not None and lat is not None
+#: A plain str: comparing a row's status with it is cheaper than with the enum member (the same value).
+_AVAILABLE = str(UnitStatus.AVAILABLE.value)
 
 
 def _apply(index: MovingUnitIndex, rows: Iterable[tuple]) -> dt.datetime | None:
-    """The changed rows into the index as one batch of reports (``update_many``); the newest change seen."""
+    """The changed rows into the index as one batch of reports (``update_many``); the newest change seen.
+    A unit may be recommended when active, available and with a fix (position and time)."""
+    reports: list[UnitReport] = []
+    append = reports.append
     newest = None
-    reports = []
     for unit_id, unit_type, status, active, lon, lat, fix_at, changed_at in rows:
-        if _eligible(status, active, lon, lat) and fix_at is not None:
-            reports.append((unit_id, unit_type, True, lon, lat, fix_at.timestamp()))
+        if active and status == _AVAILABLE and lon is not None and lat is not None and fix_at is not None:
+            append((unit_id, unit_type, True, lon, lat, fix_at.timestamp()))
         else:
-            reports.append((unit_id, unit_type, False, lon, lat, 0.0))
+            append((unit_id, unit_type, False, lon, lat, 0.0))
         if newest is None or changed_at > newest:
             newest = changed_at
     index.update_many(reports)
