@@ -28,15 +28,29 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
     return Ticket.objects.none()
 
 
-def visible_work_orders(user: User) -> QuerySet[WorkOrder]:
+#: work_order_scope() of centre staff: every work order.
+EVERY_AGENCY = "every agency"
+
+
+def work_order_scope(user: User) -> str | int | None:
+    """Whose work orders the user sees: EVERY_AGENCY (centre), one agency's id (agency staff), or None (none)."""
     if is_centre(user):
-        return WorkOrder.objects.all()
+        return EVERY_AGENCY
     if is_agency(user):
-        return _work_orders_of_agency(user.agency_id or 0)
+        return user.agency_id or 0
+    return None
+
+
+def visible_work_orders(user: User) -> QuerySet[WorkOrder]:
+    scope = work_order_scope(user)
+    if scope == EVERY_AGENCY:
+        return WorkOrder.objects.all()
+    if isinstance(scope, int):
+        return work_orders_of_agency(scope)
     return WorkOrder.objects.none()
 
 
-def _work_orders_of_agency(agency_id: int) -> QuerySet[WorkOrder]:
+def work_orders_of_agency(agency_id: int) -> QuerySet[WorkOrder]:
     return WorkOrder.objects.filter(agency_id=agency_id)
 
 
@@ -46,17 +60,18 @@ _ANY_WORK_ORDER: PreparedQuery[WorkOrder] = PreparedQuery(
 )
 _WORK_ORDER_OF_AGENCY: PreparedQuery[WorkOrder] = PreparedQuery(
     WorkOrder,
-    lambda pk, agency_id: _work_orders_of_agency(agency_id).filter(pk=pk).order_by().values_list("pk")[:1],
+    lambda pk, agency_id: work_orders_of_agency(agency_id).filter(pk=pk).order_by().values_list("pk")[:1],
     arity=2,
 )
 
 
 def may_see_work_order(user: User, work_order_id: int) -> bool:
     """``visible_work_orders(user).filter(pk=work_order_id).exists()``, without compiling a queryset each time."""
-    if is_centre(user):
+    scope = work_order_scope(user)
+    if scope == EVERY_AGENCY:
         return bool(_ANY_WORK_ORDER.rows(work_order_id))
-    if is_agency(user):
-        return bool(_WORK_ORDER_OF_AGENCY.rows(work_order_id, user.agency_id or 0))
+    if isinstance(scope, int):
+        return bool(_WORK_ORDER_OF_AGENCY.rows(work_order_id, scope))
     return False
 
 

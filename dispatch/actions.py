@@ -549,10 +549,11 @@ def _work_order_action(
     note: str = "",
     data: dict[str, Any] | None = None,
     changes: dict[str, Any] | None = None,
+    visible_to: User | None = None,
 ) -> WorkOrder:
     with transaction.atomic(durable=True):
         at = clock.now()
-        ticket, work_order = lock_work_order(work_order_id)
+        ticket, work_order = lock_work_order(work_order_id, visible_to=visible_to)
         state_before = work_order.state
         transition_work_order(ticket, work_order, action, actor=actor, at=at, note=note, data=data, changes=changes)
         # The ticket's state follows its work orders' states: when this one kept its state, so does the ticket.
@@ -561,16 +562,19 @@ def _work_order_action(
     return work_order
 
 
-def do_sign_work_order(work_order_id: int, *, actor: User, note: str = "") -> WorkOrder:
+def do_sign_work_order(work_order_id: int, *, actor: User, note: str = "", visible_to: User | None = None) -> WorkOrder:
+    """``visible_to`` (here and in the other actions a socket command runs): NotFound unless that user sees it."""
     require_text({"note": note}, optional=["note"])
-    return _work_order_action(work_order_id, "sign", actor=actor, note=note)
+    return _work_order_action(work_order_id, "sign", actor=actor, note=note, visible_to=visible_to)
 
 
 def check_return_work_order(*, reason: Any, legal_basis: Any) -> None:
     require_text({"reason": reason, "legal_basis": legal_basis}, required=["reason", "legal_basis"])
 
 
-def do_return_work_order(work_order_id: int, *, actor: User, reason: str, legal_basis: str) -> WorkOrder:
+def do_return_work_order(
+    work_order_id: int, *, actor: User, reason: str, legal_basis: str, visible_to: User | None = None
+) -> WorkOrder:
     check_return_work_order(reason=reason, legal_basis=legal_basis)
     return _work_order_action(
         work_order_id,
@@ -579,12 +583,13 @@ def do_return_work_order(work_order_id: int, *, actor: User, reason: str, legal_
         note=reason,
         data={"legal_basis": legal_basis},
         changes={"return_reason": reason, "return_legal_basis": legal_basis},
+        visible_to=visible_to,
     )
 
 
-def do_note_work_order(work_order_id: int, *, actor: User, note: str) -> WorkOrder:
+def do_note_work_order(work_order_id: int, *, actor: User, note: str, visible_to: User | None = None) -> WorkOrder:
     require_text({"note": note}, required=["note"])
-    return _work_order_action(work_order_id, "note", actor=actor, note=note)
+    return _work_order_action(work_order_id, "note", actor=actor, note=note, visible_to=visible_to)
 
 
 def check_reply_work_order(*, reply: Any, outcome: Any) -> None:
@@ -596,7 +601,9 @@ def check_reply_work_order(*, reply: Any, outcome: Any) -> None:
         )
 
 
-def do_reply_work_order(work_order_id: int, *, actor: User, reply: str, outcome: str) -> WorkOrder:
+def do_reply_work_order(
+    work_order_id: int, *, actor: User, reply: str, outcome: str, visible_to: User | None = None
+) -> WorkOrder:
     check_reply_work_order(reply=reply, outcome=outcome)
     return _work_order_action(
         work_order_id,
@@ -605,6 +612,7 @@ def do_reply_work_order(work_order_id: int, *, actor: User, reply: str, outcome:
         note=reply,
         data={"outcome": outcome},
         changes={"reply_text": reply, "reply_outcome": outcome},
+        visible_to=visible_to,
     )
 
 
@@ -651,12 +659,12 @@ def check_request_extension(*, reason: Any, requested_due_at: Any, now: dt.datet
 
 
 def do_request_extension(
-    work_order_id: int, *, actor: User, reason: str, requested_due_at: dt.datetime
+    work_order_id: int, *, actor: User, reason: str, requested_due_at: dt.datetime, visible_to: User | None = None
 ) -> ExtensionRequest:
     check_request_extension(reason=reason, requested_due_at=requested_due_at, now=clock.now())
     with transaction.atomic(durable=True):
         at = clock.now()
-        ticket, work_order = lock_work_order(work_order_id)
+        ticket, work_order = lock_work_order(work_order_id, visible_to=visible_to)
         running = _running_handle_clock(work_order)
         if running is not None and running.due_at is not None and requested_due_at <= running.due_at:
             raise InvalidInput(
@@ -740,11 +748,13 @@ def do_supervise_work_order(
         )
 
 
-def do_answer_supervision(work_order_id: int, *, actor: User, answer: str) -> SupervisionCase:
+def do_answer_supervision(
+    work_order_id: int, *, actor: User, answer: str, visible_to: User | None = None
+) -> SupervisionCase:
     require_text({"answer": answer}, required=["answer"])
     with transaction.atomic(durable=True):
         at = clock.now()
-        ticket, work_order = lock_work_order(work_order_id)
+        ticket, work_order = lock_work_order(work_order_id, visible_to=visible_to)
         transition_work_order(ticket, work_order, "answer_supervision", actor=actor, at=at, note=answer)
         case = SupervisionCase.objects.select_for_update().get(work_order=work_order, state=SupervisionState.OPEN)
         case.state, case.answer, case.answered_by, case.answered_at = SupervisionState.ANSWERED, answer, actor, at

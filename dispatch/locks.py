@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from django.db.models import Subquery
 
 from callcenter.models import Ticket
+from dispatch.access import EVERY_AGENCY, work_order_scope, work_orders_of_agency
 from dispatch.emergency.models import Unit
 from dispatch.errors import NotFound
-from dispatch.models import WorkOrder
+from dispatch.models import User, WorkOrder
 from dispatch.prepared import PreparedQuery
 
 
@@ -33,7 +34,7 @@ def lock_work_orders_of_ticket(ticket: Ticket) -> list[WorkOrder]:
     return list(WorkOrder.objects.select_for_update().filter(ticket=ticket).select_related("agency").order_by("pk"))
 
 
-# Every work-order action starts with these two statements: compiled once per connection (dispatch/prepared.py).
+# Every work-order action starts with these statements: compiled once per connection (dispatch/prepared.py).
 # No select_related: the few actions that need the ticket's subject or the work order's agency load it then.
 _TICKET_OF_WORK_ORDER: PreparedQuery[Ticket] = PreparedQuery(
     Ticket,
@@ -42,15 +43,30 @@ _TICKET_OF_WORK_ORDER: PreparedQuery[Ticket] = PreparedQuery(
     ),
     arity=1,
 )
+_TICKET_OF_AGENCY_WORK_ORDER: PreparedQuery[Ticket] = PreparedQuery(
+    Ticket,
+    lambda work_order_id, agency_id: Ticket.objects.select_for_update().filter(
+        pk=Subquery(work_orders_of_agency(agency_id).filter(pk=work_order_id).values("ticket_id")[:1])
+    ),
+    arity=2,
+)
 _WORK_ORDER: PreparedQuery[WorkOrder] = PreparedQuery(
     WorkOrder, lambda work_order_id: WorkOrder.objects.select_for_update().filter(pk=work_order_id), arity=1
 )
 
 
-def lock_work_order(work_order_id: int) -> tuple[Ticket, WorkOrder]:
-    # The ticket is found and locked in one statement, before its work order (the lock order above).
+def lock_work_order(work_order_id: int, *, visible_to: User | None = None) -> tuple[Ticket, WorkOrder]:
+    """The work order and its ticket, locked; with ``visible_to``, NotFound unless that user may see it
+    (dispatch/access.py), checked in the same statement that locks the ticket."""
     work_order_id = int(work_order_id)  # as a queryset filter would: "7" is 7, anything else a ValueError
-    tickets = _TICKET_OF_WORK_ORDER.instances(work_order_id)
+    scope = EVERY_AGENCY if visible_to is None else work_order_scope(visible_to)
+    # The ticket is found and locked in one statement, before its work order (the lock order above).
+    if scope == EVERY_AGENCY:
+        tickets = _TICKET_OF_WORK_ORDER.instances(work_order_id)
+    elif isinstance(scope, int):
+        tickets = _TICKET_OF_AGENCY_WORK_ORDER.instances(work_order_id, scope)
+    else:
+        tickets = []
     if not tickets:
         raise NotFound("No such work order.")
     work_orders = _WORK_ORDER.instances(work_order_id)

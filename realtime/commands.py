@@ -22,7 +22,7 @@ from dispatch.api import AnswerInput, ExtensionInput, ReplyInput, ReturnInput
 from dispatch.errors import DomainError
 from dispatch.models import User, WorkOrder
 
-# action -> (input serializer, the action function taking the validated fields)
+# action -> (input serializer, the action function taking the validated fields and visible_to)
 COMMANDS: dict[str, tuple[type[serializers.Serializer], Callable[..., Any]]] = {
     "sign": (NoteInput, actions.do_sign_work_order),
     "note": (RequiredNoteInput, actions.do_note_work_order),
@@ -63,12 +63,16 @@ def run_command(user: User, message: dict[str, Any]) -> dict[str, Any]:
             "message": _("Some fields are not valid."),
             "fields": {"work_order": [_("A work order id.")]},
         }
-    if not may_see_work_order(user, work_order_id):
-        return {**answer, "ok": False, "code": "not_found", "message": _("Not found."), "fields": {}}
+    not_found = {**answer, "ok": False, "code": "not_found", "message": _("Not found."), "fields": {}}
     input_class, act = COMMANDS[action]
     fields = message.get("fields") if isinstance(message.get("fields"), dict) else {}
     data = input_class(data=fields)
+    # A work order the user may not see is "not found", whatever else is wrong with the command. On the
+    # way that succeeds, the action checks that in the statement that locks the ticket (visible_to); the
+    # ways that fail ask separately before answering.
     if not data.is_valid():
+        if not may_see_work_order(user, work_order_id):
+            return not_found
         return {
             **answer,
             "ok": False,
@@ -77,11 +81,13 @@ def run_command(user: User, message: dict[str, Any]) -> dict[str, Any]:
             "fields": _flatten(data.errors),
         }
     try:
-        result = act(work_order_id, actor=user, **data.validated_data)
+        result = act(work_order_id, actor=user, visible_to=user, **data.validated_data)
     except DomainError as error:
+        if not may_see_work_order(user, work_order_id):
+            return not_found
         return {**answer, "ok": False, "code": error.code, "message": error.message, "fields": error.fields}
     except ObjectDoesNotExist:
-        return {**answer, "ok": False, "code": "not_found", "message": _("Not found."), "fields": {}}
+        return not_found
     # Most actions return the work order they moved; the others are answered from a fresh read.
     state: str | None
     if isinstance(result, WorkOrder):

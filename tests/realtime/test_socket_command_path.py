@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import translation
 
 from callcenter.actions import do_create_ticket
 from callcenter.models import Ticket
@@ -18,6 +19,7 @@ from dispatch.locks import lock_work_order
 from dispatch.models import TimelineEntry, WorkOrder
 from dispatch.prepared import PreparedQuery
 from realtime import consumers, doorbell
+from realtime.commands import run_command
 from realtime.consumers import EventsConsumer
 from realtime.events import append_event, ring_held
 from realtime.models import Event
@@ -162,3 +164,47 @@ def test_a_note_over_daphne_is_acked_on_the_wire_and_then_rings(world: World, mo
     assert [entry[0] for entry in log] == ["asgi"]
     answer = json.loads(log[0][1]["text"])
     assert answer["request_id"] == "n2" and answer["code"] == "invalid_input" and "note" in answer["fields"]
+
+
+def test_lock_with_visible_to_finds_only_what_the_user_sees(world: World) -> None:
+    own = _dispatched(world, world.agency_a.pk)
+    with transaction.atomic():
+        assert lock_work_order(own.pk, visible_to=world.users["handler_a"])[1].pk == own.pk
+        assert lock_work_order(own.pk, visible_to=world.users["dispatcher"])[1].pk == own.pk
+    for stranger in ("handler_b", "nobody"):
+        with transaction.atomic(), pytest.raises(NotFound):
+            lock_work_order(own.pk, visible_to=world.users[stranger])
+
+
+def test_a_foreign_work_order_is_not_found_whatever_else_is_wrong(world: World) -> None:
+    foreign = _dispatched(world, world.agency_b.pk)
+    handler = world.users["handler_a"]
+    past = "2000-01-01T00:00:00+08:00"
+    commands = [
+        ("note", {"note": "x"}),  # would succeed on an own work order
+        ("note", {"note": ""}),  # refused by the input check
+        ("request_extension", {"reason": "x", "requested_due_at": past}),  # refused by the action before locking
+        ("sign", {}),
+    ]
+    for action, fields in commands:
+        message = {"type": "act", "request_id": action, "work_order": foreign.pk, "action": action, "fields": fields}
+        with translation.override("en"):
+            answer = run_command(handler, message)
+        assert answer == {
+            "kind": "ack",
+            "request_id": action,
+            "ok": False,
+            "code": "not_found",
+            "message": "Not found.",
+            "fields": {},
+        }, (action, fields)
+    assert TimelineEntry.objects.filter(work_order=foreign, actor=handler).count() == 0
+    # The same commands on a work order the user sees get their own answers.
+    own = _dispatched(world, world.agency_a.pk, phone="13900000023")
+    seen = {"type": "act", "work_order": own.pk}
+    blank = run_command(handler, {**seen, "request_id": "b", "action": "note", "fields": {"note": ""}})
+    assert blank["code"] == "invalid_input" and "note" in blank["fields"]
+    early = run_command(handler, {**seen, "request_id": "e", "action": "request_extension", "fields": commands[2][1]})
+    assert early["code"] == "invalid_input" and "requested_due_at" in early["fields"]
+    noted = run_command(handler, {**seen, "request_id": "n", "action": "note", "fields": {"note": "x"}})
+    assert noted["code"] == "transition_not_allowed"  # not signed yet: the workflow table says no
