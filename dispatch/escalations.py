@@ -32,8 +32,9 @@ from django.utils.translation import gettext as _
 
 from callcenter.models import Ticket
 from dispatch import clock
-from dispatch.calendar import CalendarYearUnknown, local_zone
-from dispatch.deadlines import levels, serious_at
+from dispatch.calendar import CalendarYearUnknown, is_working_day, local_zone
+from dispatch.calendar import data as calendar_data
+from dispatch.deadlines import escalation_settings, levels, serious_at
 from dispatch.models import (
     Escalation,
     EscalationLevel,
@@ -218,7 +219,13 @@ def _fire_set_based(token: str, timer_ids: list[int], now: dt.datetime, result: 
     run both. The event payloads are built here to the ``work_order.escalated`` schema; one per batch is read
     back and validated against it.
     """
-    params: dict[str, Any] = {"ids": list(timer_ids), "token": token, "now": now, "fired_iso": now.isoformat()}
+    params: dict[str, Any] = {
+        "ids": list(timer_ids),
+        "token": token,
+        "now": now,
+        "fired_iso": now.isoformat(),
+        **red_card_shifts(now),
+    }
     with connection.cursor() as cursor:
         cursor.execute(_set_based_sql("token"), params)
         out = cursor.fetchall()
@@ -233,7 +240,7 @@ def do_fire_due_locked(*, limit: int = DEFAULT_BATCH, now: dt.datetime | None = 
     result = FireResult()
     with transaction.atomic(durable=True):
         now = now or clock.now()
-        params: dict[str, Any] = {"limit": limit, "now": now, "fired_iso": now.isoformat()}
+        params: dict[str, Any] = {"limit": limit, "now": now, "fired_iso": now.isoformat(), **red_card_shifts(now)}
         with connection.cursor() as cursor:
             if settings.HOTLINE.get("TIMER_ASYNC_COMMIT"):
                 # Safe for exactly-once: timers and their escalations commit (or are lost) together.
@@ -295,6 +302,9 @@ def _set_based_sql(mode: str = "token") -> str:
         ORDER BY d.fire_at, d.id
         ON CONFLICT (clock_id, level) DO NOTHING
         RETURNING id, clock_id, work_order_id, ticket_id, agency_id, stage, level, due_at
+    ), shifts AS (
+        SELECT * FROM unnest(%(shift_days)s::date[], %(shift_targets)s::date[], %(shift_fixed)s::timestamptz[])
+            AS s(day, target_day, fixed_at)
     ), fired_rows AS (
         -- Looked up by primary key rather than joined back to "due": the planner thinks both hold one row
         -- and would compare every pair.
@@ -302,8 +312,22 @@ def _set_based_sql(mode: str = "token") -> str:
                COALESCE((SELECT w.state FROM {work_order} w WHERE w.id = e.work_order_id),
                         (SELECT k.state FROM {ticket} k WHERE k.id = e.ticket_id)) AS state,
                (SELECT c.stopped_at FROM {clock_table} c WHERE c.id = e.clock_id) AS stopped_at,
-               {_iso_sql("e.due_at")} AS due_iso
+               {_iso_sql("e.due_at")} AS due_iso,
+               -- When the yellow card's red card falls due (red_card_shifts); null: Python works it out.
+               CASE WHEN e.level = 'overdue' AND e.agency_id IS NOT NULL THEN (
+                   SELECT CASE WHEN s.target_day IS NOT NULL AND (e.due_at AT TIME ZONE %(zone)s)::time <> '00:00'
+                               THEN (s.target_day + (e.due_at AT TIME ZONE %(zone)s)::time) AT TIME ZONE %(zone)s
+                               ELSE s.fixed_at END
+                   FROM shifts s WHERE s.day = (e.due_at AT TIME ZONE %(zone)s)::date)
+               END AS red_at
         FROM esc e
+    ), red_cards AS (
+        INSERT INTO {timer} (clock_id, level, fire_at, claim_token, claimed_until, done_at, outcome)
+        SELECT r.clock_id, 'serious', r.red_at, '', NULL, NULL, '' FROM fired_rows r
+        WHERE %(arm_red)s AND r.red_at IS NOT NULL AND (r.stopped_at IS NULL OR r.stopped_at > r.red_at)
+        ORDER BY r.id
+        ON CONFLICT (clock_id, level) DO NOTHING
+        RETURNING fire_at
     ), steps AS (
         INSERT INTO {timeline} (ticket_id, work_order_id, machine, action, from_state, to_state, actor_id,
                                 actor_agency_id, note, data, created_at)
@@ -335,14 +359,17 @@ def _set_based_sql(mode: str = "token") -> str:
         RETURNING 1
     )
     SELECT 'escalation', r.id, r.clock_id, r.level, extract(epoch FROM r.due_at)::float8,
-           extract(epoch FROM r.stopped_at)::float8, r.agency_id, r.work_order_id
+           extract(epoch FROM r.stopped_at)::float8, r.agency_id, r.work_order_id, r.red_at IS NOT NULL
     FROM fired_rows r
-    UNION ALL SELECT 'event', ev.id, NULL, NULL, NULL, NULL, NULL, NULL FROM events ev
-    UNION ALL SELECT 'cancelled', m.id, NULL, NULL, NULL, NULL, NULL, NULL FROM marked m WHERE m.outcome = 'cancelled'
-    UNION ALL SELECT 'steps', count(*), NULL, NULL, NULL, NULL, NULL, NULL FROM steps
-    UNION ALL SELECT 'audiences', count(*), NULL, NULL, NULL, NULL, NULL, NULL FROM audiences
-    UNION ALL SELECT 'serious', l.id, NULL, NULL, NULL, NULL, NULL, NULL FROM locked l WHERE l.level = 'serious'
-    UNION ALL SELECT 'locked', count(*), NULL, NULL, NULL, NULL, NULL, NULL FROM locked
+    UNION ALL SELECT 'event', ev.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM events ev
+    UNION ALL SELECT 'cancelled', m.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    FROM marked m WHERE m.outcome = 'cancelled'
+    UNION ALL SELECT 'steps', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM steps
+    UNION ALL SELECT 'audiences', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM audiences
+    UNION ALL SELECT 'serious', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked l WHERE l.level = 'serious'
+    UNION ALL SELECT 'locked', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked
+    UNION ALL SELECT 'red_first', NULL, NULL, NULL, extract(epoch FROM min(fire_at))::float8, NULL, NULL, NULL, NULL
+    FROM red_cards
     """
     # One line: psycopg caches the conversion of statements up to 4 KiB, and this one runs per batch.
     return " ".join(line.split("--")[0].strip() for line in sql.splitlines() if line.split("--")[0].strip())
@@ -363,10 +390,15 @@ def _after_set_based(out: list[tuple[Any, ...]], result: FireResult) -> None:
     def moment(epoch: float | None) -> dt.datetime | None:
         return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC)
 
+    red_first = next((row[4] for row in out if row[0] == "red_first" and row[4] is not None), None)
+    if red_first is not None:
+        ring_if_soon([dt.datetime.fromtimestamp(red_first, dt.UTC)])
+    # Red cards of yellow cards whose deadline the statement's shift table did not cover (a backlog older
+    # than it, a year the calendar does not know): the Python path, which also records the error.
     overdue = [
         (None, "overdue", None, clock_id, None, moment(due_at), moment(stopped_at), None, wo_id, agency_id)
-        for _kind, _id, clock_id, level, due_at, stopped_at, agency_id, wo_id in fired
-        if level == EscalationLevel.OVERDUE
+        for _kind, _id, clock_id, level, due_at, stopped_at, agency_id, wo_id, armed in fired
+        if level == EscalationLevel.OVERDUE and not armed
     ]
     errors = _arm_red_cards(overdue)
     if errors:
@@ -498,6 +530,52 @@ def _open_supervision_cases(fired: list[tuple[int, tuple[Any, ...]]], now: dt.da
         ]
     )
     return mapping
+
+
+#: Local dates before today that the statement's shift table covers: deadlines a worker fires late by more
+#: than this (a long outage) take the Python path.
+SHIFT_DAYS_BACK = 7
+_shift_tables: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def red_card_shifts(now: dt.datetime) -> dict[str, Any]:
+    """Statement parameters telling PostgreSQL when the red card of a yellow card falls due, for deadlines on the
+    local dates around ``now``: per date the date N working days later (a deadline inside a working day keeps its
+    time of day) and the fixed moment for a deadline at midnight or on a rest day - the rule of
+    ``calendar.after_working_days``, worked out once per date instead of once per yellow card.
+
+    A date whose answer the calendar does not know (an unpublished year) is left out, and so is everything
+    when the ladder has no red card: those yellow cards take the Python path."""
+    arm = EscalationLevel.SERIOUS in levels()
+    today = now.astimezone(local_zone()).date()
+    key = (today, arm, id(calendar_data()), int(escalation_settings()["serious_after_working_days"]))
+    known = _shift_tables.get(key)
+    if known is not None:
+        return known
+    days: list[dt.date] = []
+    targets: list[dt.date | None] = []
+    fixed: list[dt.datetime] = []
+    for back in range(-1, SHIFT_DAYS_BACK + 1) if arm else ():
+        day = today - dt.timedelta(days=back)
+        midnight = dt.datetime.combine(day, dt.time.min, tzinfo=local_zone())
+        try:
+            fixed_at = serious_at(midnight)
+            target = serious_at(midnight.replace(hour=12)).date() if is_working_day(day) else None
+        except CalendarYearUnknown:
+            continue
+        days.append(day)
+        targets.append(target)
+        fixed.append(fixed_at)
+    known = {
+        "shift_days": days,
+        "shift_targets": targets,
+        "shift_fixed": fixed,
+        "zone": str(local_zone()),
+        "arm_red": arm,
+    }
+    _shift_tables.clear()
+    _shift_tables[key] = known
+    return known
 
 
 def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:

@@ -1,0 +1,111 @@
+"""Red cards fall due N working days after the yellow card's deadline, however the worker arms them: on
+PostgreSQL the firing statement places them from a per-date shift table, and yellow cards outside that table
+(a worker late by more than a week, a year the calendar does not know) take the Python path. Both must agree
+with ``calendar.after_working_days`` to the microsecond, across weekends, holidays and make-up working days."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from callcenter.actions import do_create_ticket
+from dispatch import clock
+from dispatch.calendar import after_working_days
+from dispatch.escalations import SHIFT_DAYS_BACK, fire_due_timers
+from dispatch.models import Escalation, StageClock, TimelineEntry, Timer, WorkOrder
+from tests.conftest import World, ticket_payload
+
+pytestmark = pytest.mark.django_db
+CST = ZoneInfo("Asia/Shanghai")
+SERIOUS_AFTER = 5  # the default ladder's working days from yellow to red
+
+# Deadlines around the 2026 Spring Festival (make-up working Saturday 02-14) and National Day (make-up working
+# Saturday 10-10), at midnight and inside days.
+DEADLINES = [
+    "2026-02-10 15:30",  # a Tuesday afternoon: the same time of day five working days on
+    "2026-02-13 00:00",  # a Friday at midnight
+    "2026-02-14 09:15",  # the make-up working Saturday
+    "2026-02-15 11:00",  # a holiday: counted from the next working day
+    "2026-02-21 00:00",  # a holiday Saturday at midnight
+    "2026-09-30 17:45",  # the working day before National Day
+    "2026-10-03 08:00",  # inside National Day
+    "2026-10-10 23:59:59.500000",  # the make-up Saturday, half a second before midnight
+]
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=CST)
+
+
+def yellow_card_due(world: World, due: dt.datetime, number: str) -> StageClock:
+    """A running sign clock of agency A whose yellow-card timer falls due at ``due``."""
+    with clock.pinned_at(due - dt.timedelta(days=1)):
+        ticket, _created = do_create_ticket(ticket_payload(), actor=world.users["operator"])
+    work_order = WorkOrder.objects.create(
+        ticket=ticket, number=number, agency=world.agency_a, responsibility="lead", created_at=due
+    )
+    sign = StageClock.objects.create(
+        ticket=ticket, work_order=work_order, stage="sign", started_at=due - dt.timedelta(hours=1), due_at=due
+    )
+    Timer.objects.create(clock=sign, level="overdue", fire_at=due)
+    return sign
+
+
+def red_card_of(sign: StageClock) -> dt.datetime:
+    return Timer.objects.get(clock=sign, level="serious").fire_at
+
+
+@pytest.mark.parametrize("late", [dt.timedelta(0), dt.timedelta(seconds=1)], ids=["on time", "a second late"])
+def test_red_cards_fall_due_n_working_days_after_the_deadline(world: World, late: dt.timedelta) -> None:
+    for index, text in enumerate(DEADLINES):
+        due = at(text)
+        sign = yellow_card_due(world, due, f"R{index:04d}")
+        with clock.pinned_at(due + late):
+            assert fire_due_timers().by_level["overdue"] == 1, text
+        assert red_card_of(sign) == after_working_days(due, SERIOUS_AFTER), text
+
+
+def test_a_worker_late_by_more_than_the_shift_table_still_arms_the_same_red_cards(world: World) -> None:
+    dues = [at("2026-02-13 00:00"), at("2026-02-14 09:15"), at("2026-09-30 17:45")]
+    signs = [yellow_card_due(world, due, f"L{index:04d}") for index, due in enumerate(dues)]
+    # The worker was down: everything fires in one batch long after the deadlines.
+    with clock.pinned_at(dues[-1] + dt.timedelta(days=SHIFT_DAYS_BACK + 3)):
+        assert fire_due_timers().by_level["overdue"] == 3
+    assert [red_card_of(sign) for sign in signs] == [after_working_days(due, SERIOUS_AFTER) for due in dues]
+
+
+def test_one_batch_mixing_dates_inside_and_outside_the_shift_table(world: World) -> None:
+    recent, old = at("2026-10-10 14:00"), at("2026-09-18 10:00")
+    fire = recent + dt.timedelta(minutes=5)
+    assert fire - old > dt.timedelta(days=SHIFT_DAYS_BACK + 1)
+    recent_sign, old_sign = yellow_card_due(world, recent, "M0001"), yellow_card_due(world, old, "M0002")
+    with clock.pinned_at(fire):
+        assert fire_due_timers().by_level["overdue"] == 2
+    assert red_card_of(recent_sign) == after_working_days(recent, SERIOUS_AFTER)
+    assert red_card_of(old_sign) == after_working_days(old, SERIOUS_AFTER)
+    assert Timer.objects.filter(level="serious").count() == 2
+
+
+def test_a_red_card_in_an_unpublished_year_is_an_error_on_the_yellow_card(world: World) -> None:
+    # Five working days after 2026-12-29 lie in 2027, which the calendar does not know.
+    due = at("2026-12-29 10:00")
+    sign = yellow_card_due(world, due, "U0001")
+    with clock.pinned_at(due):
+        assert fire_due_timers().by_level["overdue"] == 1
+    assert not Timer.objects.filter(clock=sign, level="serious").exists()
+    escalation = Escalation.objects.get(clock=sign, level="overdue")
+    step = TimelineEntry.objects.get(action="escalate_overdue", work_order=sign.work_order)
+    assert step.data["escalation_id"] == escalation.pk
+    assert step.data["serious_error"] == "calendar_year_unpublished"
+
+
+def test_a_stage_stopped_before_its_red_card_would_fall_due_arms_none(world: World) -> None:
+    due = at("2026-03-03 10:00")
+    sign = yellow_card_due(world, due, "S0001")
+    # The clock stopped two days after the deadline (late, but not five working days late).
+    StageClock.objects.filter(pk=sign.pk).update(stopped_at=due + dt.timedelta(days=2), stopped_by="sign")
+    with clock.pinned_at(due + dt.timedelta(days=3)):
+        assert fire_due_timers().by_level["overdue"] == 1
+    assert not Timer.objects.filter(clock=sign, level="serious").exists()
