@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import sql
 
 M = TypeVar("M", bound=models.Model)
 
@@ -117,3 +118,103 @@ class PreparedQuery(Generic[M]):
         if attnames is None:
             raise TypeError("this PreparedQuery selects values, not model instances")
         return [self.model.from_db(using, attnames, row) for row in rows]
+
+
+class PreparedInsert(Generic[M]):
+    """``instance.save()`` of a new row, with the INSERT compiled once per connection.
+
+    Values are prepared per call exactly as Django's insert compiler prepares them (``pre_save``, then
+    ``get_db_prep_save``), and the primary key comes back from ``RETURNING``. No signals are sent: use it
+    only for models that have no signal receivers and no ``save()`` logic for new rows.
+    """
+
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+        meta = model._meta
+        self.fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated]
+        if meta.auto_field is None or list(meta.db_returning_fields) != [meta.auto_field]:
+            raise ValueError("PreparedInsert needs a model whose only returned column is its auto primary key")
+        if any(hasattr(field, "get_placeholder") for field in self.fields):
+            raise ValueError("PreparedInsert supports plain %s placeholders only")
+        self._sql: weakref.WeakKeyDictionary[BaseDatabaseWrapper, str] = weakref.WeakKeyDictionary()
+
+    def _compile(self, connection: BaseDatabaseWrapper, instance: M) -> str:
+        if not connection.features.can_return_columns_from_insert:
+            raise NotImplementedError("the database cannot return the new primary key from its INSERT")
+        query = sql.InsertQuery(self.model)
+        query.insert_values(self.fields, [instance])
+        compiler = query.get_compiler(connection=connection)
+        compiler.returning_fields = [self.model._meta.auto_field]
+        statements = compiler.as_sql()
+        if len(statements) != 1 or len(statements[0][1]) != len(self.fields):
+            raise ValueError("PreparedInsert expected one statement with one parameter per field")
+        self._sql[connection] = statements[0][0]
+        return statements[0][0]
+
+    def insert(self, instance: M, using: str = "default") -> M:
+        connection = connections[using]
+        params = []
+        for field in self.fields:
+            value = field.pre_save(instance, True)
+            if hasattr(value, "resolve_expression"):
+                raise TypeError(f"PreparedInsert does not take expressions ({field.name})")
+            params.append(field.get_db_prep_save(value, connection=connection))
+        statement = self._sql.get(connection) or self._compile(connection, instance)
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            (pk,) = cursor.fetchone()
+        instance.pk = pk
+        instance._state.adding = False
+        instance._state.db = using
+        return instance
+
+
+class PreparedUpdate(Generic[M]):
+    """``instance.save(update_fields=...)`` of an existing row, the UPDATE compiled once per connection and
+    field list. Values are prepared as Django prepares them; no signals are sent (see PreparedInsert)."""
+
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+        self._sql: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple[str, ...], str]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _fields(self, names: tuple[str, ...]) -> list[models.Field[Any, Any]]:
+        fields = []
+        for name in names:
+            field = self.model._meta.get_field(name)
+            if not isinstance(field, models.Field) or not field.concrete or field.primary_key:
+                raise ValueError(f"PreparedUpdate writes concrete columns only ({name})")
+            fields.append(field)
+        return fields
+
+    def _compile(self, connection: BaseDatabaseWrapper, names: tuple[str, ...], instance: M) -> str:
+        fields = self._fields(names)
+        if any(hasattr(field, "get_placeholder") for field in fields):
+            raise ValueError("PreparedUpdate supports plain %s placeholders only")
+        marker = _MARKER_BASE
+        query = sql.UpdateQuery(self.model)
+        values = [(field, None, getattr(instance, field.attname)) for field in fields]
+        query.add_update_fields(values)  # type: ignore[arg-type]  # the stubs want a Case
+        query.add_q(models.Q(pk=marker))
+        statement, params = query.get_compiler(connection=connection).as_sql()
+        if len(params) != len(fields) + 1 or params[-1] != marker:
+            raise ValueError("PreparedUpdate expected one parameter per field, then the primary key")
+        self._sql.setdefault(connection, {})[names] = statement
+        return statement
+
+    def update(self, instance: M, update_fields: Sequence[str], using: str = "default") -> int:
+        """Writes the named fields of ``instance``; returns the number of rows changed (0: no such row)."""
+        connection = connections[using]
+        names = tuple(update_fields)
+        statement = self._sql.get(connection, {}).get(names) or self._compile(connection, names, instance)
+        params = []
+        for field in self._fields(names):
+            value = field.pre_save(instance, False)
+            if hasattr(value, "resolve_expression"):
+                raise TypeError(f"PreparedUpdate does not take expressions ({field.name})")
+            params.append(field.get_db_prep_save(value, connection=connection))
+        params.append(instance.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return int(cursor.rowcount)
