@@ -175,9 +175,10 @@ class PreparedUpdate(Generic[M]):
 
     def __init__(self, model: type[M]) -> None:
         self.model = model
-        self._sql: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple[str, ...], str]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # Per connection, by (field names, which values are NULL): Django writes NULL into the SQL itself.
+        self._sql: weakref.WeakKeyDictionary[
+            BaseDatabaseWrapper, dict[tuple[tuple[str, ...], tuple[bool, ...]], str]
+        ] = weakref.WeakKeyDictionary()
 
     def _fields(self, names: tuple[str, ...]) -> list[models.Field[Any, Any]]:
         fields = []
@@ -185,35 +186,41 @@ class PreparedUpdate(Generic[M]):
             field = self.model._meta.get_field(name)
             if not isinstance(field, models.Field) or not field.concrete or field.primary_key:
                 raise ValueError(f"PreparedUpdate writes concrete columns only ({name})")
+            if hasattr(field, "get_placeholder"):
+                raise ValueError("PreparedUpdate supports plain %s placeholders only")
             fields.append(field)
         return fields
 
-    def _compile(self, connection: BaseDatabaseWrapper, names: tuple[str, ...], instance: M) -> str:
-        fields = self._fields(names)
-        if any(hasattr(field, "get_placeholder") for field in fields):
-            raise ValueError("PreparedUpdate supports plain %s placeholders only")
-        marker = _MARKER_BASE
+    def _compile(
+        self, connection: BaseDatabaseWrapper, fields: list[models.Field[Any, Any]], instance: M, not_null: int
+    ) -> str:
         query = sql.UpdateQuery(self.model)
         values = [(field, None, getattr(instance, field.attname)) for field in fields]
         query.add_update_fields(values)  # type: ignore[arg-type]  # the stubs want a Case
-        query.add_q(models.Q(pk=marker))
+        query.add_q(models.Q(pk=_MARKER_BASE))
         statement, params = query.get_compiler(connection=connection).as_sql()
-        if len(params) != len(fields) + 1 or params[-1] != marker:
-            raise ValueError("PreparedUpdate expected one parameter per field, then the primary key")
-        self._sql.setdefault(connection, {})[names] = statement
-        return statement
+        if len(params) != not_null + 1 or params[-1] != _MARKER_BASE:
+            raise ValueError("PreparedUpdate expected one parameter per non-NULL value, then the primary key")
+        return str(statement)
 
     def update(self, instance: M, update_fields: Sequence[str], using: str = "default") -> int:
         """Writes the named fields of ``instance``; returns the number of rows changed (0: no such row)."""
         connection = connections[using]
         names = tuple(update_fields)
-        statement = self._sql.get(connection, {}).get(names) or self._compile(connection, names, instance)
-        params = []
-        for field in self._fields(names):
+        fields = self._fields(names)
+        prepared = []
+        for field in fields:
             value = field.pre_save(instance, False)
             if hasattr(value, "resolve_expression"):
                 raise TypeError(f"PreparedUpdate does not take expressions ({field.name})")
-            params.append(field.get_db_prep_save(value, connection=connection))
+            prepared.append(field.get_db_prep_save(value, connection=connection))
+        key = (names, tuple(value is None for value in prepared))
+        statements = self._sql.setdefault(connection, {})
+        statement = statements.get(key)
+        if statement is None:
+            not_null = sum(value is not None for value in prepared)
+            statement = statements[key] = self._compile(connection, fields, instance, not_null)
+        params = [value for value in prepared if value is not None]
         params.append(instance.pk)
         with connection.cursor() as cursor:
             cursor.execute(statement, params)

@@ -12,12 +12,13 @@ from django.utils import translation
 
 from callcenter.actions import do_create_ticket
 from callcenter.models import Ticket
+from dispatch import clock
 from dispatch.access import may_see_work_order, visible_work_orders
 from dispatch.actions import do_dispatch_ticket, do_sign_work_order
 from dispatch.errors import NotFound
 from dispatch.locks import lock_work_order
 from dispatch.models import TimelineEntry, WorkOrder
-from dispatch.prepared import PreparedQuery
+from dispatch.prepared import PreparedInsert, PreparedQuery, PreparedUpdate
 from realtime import consumers, doorbell
 from realtime.commands import run_command
 from realtime.consumers import EventsConsumer
@@ -208,3 +209,42 @@ def test_a_foreign_work_order_is_not_found_whatever_else_is_wrong(world: World) 
     assert early["code"] == "invalid_input" and "requested_due_at" in early["fields"]
     noted = run_command(handler, {**seen, "request_id": "n", "action": "note", "fields": {"note": "x"}})
     assert noted["code"] == "transition_not_allowed"  # not signed yet: the workflow table says no
+
+
+def test_prepared_insert_and_update_write_what_the_orm_writes(world: World) -> None:
+    work_order = _dispatched(world, world.agency_a.pk, phone="13900000024")
+    at = clock.now()
+    handler = world.users["handler_a"]
+    values = {
+        "ticket_id": work_order.ticket_id,
+        "work_order": work_order,
+        "machine": "work_order",
+        "action": "note",
+        "from_state": "pending_sign",
+        "to_state": "pending_sign",
+        "actor": handler,
+        "actor_agency_id": handler.agency_id,
+        "note": "已联系市民",
+        "data": {"outcome": "solved", "list": [1, "二"]},
+        "created_at": at,
+    }
+    with transaction.atomic():
+        prepared = PreparedInsert(TimelineEntry).insert(TimelineEntry(**values))
+        by_orm = TimelineEntry.objects.create(**values)
+    assert prepared.pk is not None and prepared.pk != by_orm.pk and prepared._state.adding is False
+    read_back = {key: value for key, value in _fields(TimelineEntry.objects.get(pk=prepared.pk)).items() if key != "id"}
+    assert read_back == {key: value for key, value in _fields(by_orm).items() if key != "id"}
+    assert read_back["data"] == values["data"] and read_back["created_at"] == at
+
+    # NULLs and values, in both orders (Django writes NULL into the SQL, so each pattern is its own statement).
+    updater = PreparedUpdate(WorkOrder)
+    for replied_at, reply_text in ((at, "答复"), (None, ""), (at, "再次答复")):
+        work_order.replied_at, work_order.reply_text, work_order.updated_at = replied_at, reply_text, at
+        with transaction.atomic():
+            assert updater.update(work_order, ["replied_at", "reply_text", "updated_at"]) == 1
+        fresh = WorkOrder.objects.get(pk=work_order.pk)
+        assert (fresh.replied_at, fresh.reply_text, fresh.updated_at) == (replied_at, reply_text, at)
+        assert _fields(fresh) == _fields(work_order)
+    ghost = WorkOrder(pk=987654, updated_at=at)
+    with transaction.atomic():
+        assert updater.update(ghost, ["updated_at"]) == 0
