@@ -15,8 +15,9 @@ logs) is the one of benchmarks/fanout.py, which this script imports:
 - ours: one Daphne process; the handler's socket (``Authorization: Token``, Origin) sends
   ``{"type": "act", "request_id": ..., "work_order": ID, "action": "note", "fields": {"note": ...}}``
   and waits for the "ack" with that request id (other messages, such as the event the note itself
-  publishes, are skipped). The note goes through realtime/commands.py: input checks, visibility,
-  ``do_note_work_order`` (lock, transition, timeline row, event, publish on commit), the new state;
+  publishes, are skipped). The note goes through realtime/commands.py: input checks,
+  ``do_note_work_order`` (locks, with the visibility check in the ticket's lock; transition, timeline row,
+  event), the ack, then the doorbell ring (after commit);
 - the baseline: a plain ``websockets`` server (this script with ``--role server``, Django set up on the
   same database) that, for each message, parses it, writes in a thread (``asyncio.to_thread``) with the
   ORM, and replies ``{"kind": "ack", "request_id": ..., "ok": true}``. The target is judged against the
