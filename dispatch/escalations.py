@@ -245,6 +245,10 @@ def do_fire_due_locked(*, limit: int = DEFAULT_BATCH, now: dt.datetime | None = 
             if settings.HOTLINE.get("TIMER_ASYNC_COMMIT"):
                 # Safe for exactly-once: timers and their escalations commit (or are lost) together.
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            # Walk the pending index in deadline order and stop at the batch size. Left to itself, the planner
+            # may collect every due timer with a bitmap scan and sort them, per batch: with a backlog of
+            # 100,000 due timers, that is most of the work, and the batches of concurrent workers collide.
+            cursor.execute("SET LOCAL enable_bitmapscan TO off")
             cursor.execute(_set_based_sql("lock"), params)
             out = cursor.fetchall()
         if os.environ.get(EXIT_AFTER_CLAIM_ENV) == "1":
