@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-from asgiref.sync import SyncToAsync
+from asgiref.sync import AsyncToSync, SyncToAsync
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -63,11 +63,17 @@ async def _in_database_thread(function: Callable[..., Result], *args: Any) -> Re
     """``database_sync_to_async(function)(*args)`` for socket commands, without asgiref's per-call bookkeeping.
 
     That bookkeeping cost ~70 us a call here, as much again as the thread hop itself. The function runs in
-    the thread where asgiref runs all thread-sensitive code (so on this process's one database connection),
-    between the same connection clean-ups as database_sync_to_async. Inside a ThreadSensitiveContext
-    (which picks another thread) it simply is database_sync_to_async.
+    the thread where asgiref runs thread-sensitive code under Daphne (so on the same database connection as
+    this process's other socket work), between the same connection clean-ups as database_sync_to_async.
+    Wherever asgiref would pick another thread (below a sync caller, in a ThreadSensitiveContext, on a loop
+    of async_to_sync's), it simply is database_sync_to_async.
     """
-    if SyncToAsync.thread_sensitive_context.get(None) is not None:
+    loop = asyncio.get_running_loop()
+    if (
+        getattr(AsyncToSync.executors, "current", None) is not None
+        or SyncToAsync.thread_sensitive_context.get(None) is not None
+        or loop in AsyncToSync.loop_thread_executors
+    ):
         return await database_sync_to_async(function)(*args)
 
     def run() -> Result:
@@ -78,7 +84,7 @@ async def _in_database_thread(function: Callable[..., Result], *args: Any) -> Re
             close_old_connections()
 
     context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(SyncToAsync.single_thread_executor, context.run, run)
+    return await loop.run_in_executor(SyncToAsync.single_thread_executor, context.run, run)
 
 
 def _run_command_ring_held(user: User, message: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import translation
 
@@ -248,3 +250,12 @@ def test_prepared_insert_and_update_write_what_the_orm_writes(world: World) -> N
     ghost = WorkOrder(pk=987654, updated_at=at)
     with transaction.atomic():
         assert updater.update(ghost, ["updated_at"]) == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_commands_run_in_the_thread_database_sync_to_async_uses() -> None:
+    here = threading.get_ident()
+    fast = await consumers._in_database_thread(threading.get_ident)
+    assert fast != here  # never on the event loop's thread
+    assert fast == await database_sync_to_async(threading.get_ident)()
