@@ -532,10 +532,13 @@ class Escalation(models.Model):
 
     # No single-column indexes where a composite index below starts with the column: the worker inserts
     # thousands of these per second, each index is a write.
-    clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="escalations", db_index=False)
-    # Work order, ticket and agency are copies of the clock's, written from the clock row in the statement that
-    # inserts the escalation; the clock's own foreign keys guard them, so the database does not check each
-    # copy again (a check per key per row, at the worker's burst rate, cost more than the insert itself).
+    # Clock, work order, ticket and agency are copied, in the statement that inserts the escalation, from the
+    # timer row it holds locked and that timer's clock: the timer's and the clock's own foreign keys guard
+    # them, so the database does not check each copy again (a check per key per row, at the worker's burst
+    # rate, cost more than the insert itself).
+    clock = models.ForeignKey(
+        StageClock, on_delete=models.CASCADE, related_name="escalations", db_index=False, db_constraint=False
+    )
     work_order = models.ForeignKey(
         WorkOrder,
         null=True,
