@@ -3,7 +3,7 @@
 Run from the project root (needs the PostgreSQL server binaries; scripts/services.py starts a throwaway
 cluster in a temporary folder and removes it afterwards):
 
-    .venv/bin/python benchmarks/timers.py [--work-orders 1000000] [--due 100000] [--workers 2] [--batch 500]
+    .venv/bin/python benchmarks/timers.py [--work-orders 1000000] [--due 100000] [--workers 4] [--batch 500]
 
 What it does, in one run on one database:
 
@@ -12,10 +12,10 @@ What it does, in one run on one database:
    the real actions: 1 ticket per 10 work orders. All deadlines are days away, except ``--due`` of them,
    spread evenly over one second starting a little after the workers are up.
 2. ours: ``--workers`` processes of ``manage.py run_timers`` (the real worker: it sleeps until the next
-   due timer, claims batches with ``FOR UPDATE SKIP LOCKED``, and fires each through
-   ``dispatch.escalations.do_fire_timers``: Escalation rows, timeline rows, events with their audience
-   rows, red-card timers, in bulk per batch). The benchmark polls the escalation count every 10 ms to
-   see when the last one committed. Lag per escalation = ``fired_at - due_at`` (fired_at is stamped when
+   due timer, locks batches with ``FOR UPDATE SKIP LOCKED`` and fires each in one statement through
+   ``dispatch.escalations.do_fire_due_locked``: Escalation rows, timeline rows, one event per agency per
+   batch with its audience row, red-card timers). The benchmark polls the pending due timers every 20 ms
+   to see when the last one committed. Lag per escalation = ``fired_at - due_at`` (fired_at is stamped when
    the batch's transaction starts); the completion time bounds the lag including commit.
 3. raw: the same number of processes running a plain psycopg loop on a copy of the timer table (same
    partial index, same 1,000,000 rows, ``--due`` falling due over one second): per transaction
@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-orders", type=int, default=1_000_000)
     parser.add_argument("--due", type=int, default=100_000, help="timers falling due within one second")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (ours and raw)")
+    parser.add_argument("--workers", type=int, default=4, help="worker processes (ours and raw)")
     parser.add_argument("--batch", type=int, default=500, help="timers per transaction in run_timers")
     parser.add_argument(
         "--async-commit", action="store_true", help="workers with HOTLINE_TIMER_ASYNC_COMMIT=1 (no WAL-flush wait)"
