@@ -27,6 +27,7 @@ M = TypeVar("M", bound=models.Model)
 #: Marker values for the parameters: unlikely among a queryset's own constants, within a 32-bit integer column's range
 #: (Django refuses to compile a lookup with an out-of-range integer).
 _MARKER_BASE = -1_987_654_000
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 class _Compiled:
@@ -89,6 +90,8 @@ class PreparedQuery(Generic[M]):
         """The result rows, converted to Python values as Django would."""
         if len(values) != self.arity:
             raise TypeError(f"expected {self.arity} values, got {len(values)}")
+        if any(not _BIGINT_MIN <= value <= _BIGINT_MAX for value in values):
+            return []  # no id column holds it (Django's own lookups find nothing either, rather than fail)
         connection = connections[using]
         compiled = self._compiled.get(connection) or self._compile(connection)
         params = [

@@ -259,3 +259,11 @@ async def test_commands_run_in_the_thread_database_sync_to_async_uses() -> None:
     fast = await consumers._in_database_thread(threading.get_ident)
     assert fast != here  # never on the event loop's thread
     assert fast == await database_sync_to_async(threading.get_ident)()
+
+
+def test_an_id_beyond_any_integer_column_is_not_found(world: World) -> None:
+    for huge in (2**63, -(2**63) - 1, 2**70):
+        message = {"type": "act", "request_id": "h", "work_order": huge, "action": "note", "fields": {"note": "x"}}
+        assert run_command(world.users["handler_a"], message)["code"] == "not_found"
+        bad_input = {**message, "fields": {"note": ""}}
+        assert run_command(world.users["dispatcher"], bad_input)["code"] == "not_found"
