@@ -1,6 +1,6 @@
 """Intake: callers, tickets, taxonomy, the knowledge base and the reveal audit log.
 
-Rows here are written only through callcenter/actions.py and dispatch/actions.py.
+Rows here are written only through callcenter/actions.py and dispatch/actions/.
 """
 
 from __future__ import annotations

@@ -105,9 +105,9 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "hotline.sqlite3")),
             "OPTIONS": {
-                # WAL lets the web process and the timer worker read while the other writes;
-                # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                # WAL is switched on once per file (config/sqlite.py); IMMEDIATE transactions take the
+                # write lock up front instead of failing on upgrade.
+                "init_command": "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
             },

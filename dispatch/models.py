@@ -1,6 +1,6 @@
 """Organisation (agencies, users, roles) and the dispatch side of the workflow.
 
-Rows here are written only through dispatch/actions.py and callcenter/actions.py.
+Rows here are written only through dispatch/actions/ and callcenter/actions.py.
 """
 
 from __future__ import annotations

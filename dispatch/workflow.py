@@ -4,7 +4,7 @@ Tickets and work orders (and later incidents) are driven by this table. Each row
 (roles), whether the actor must belong to the work order's agency, which guards must hold, and which
 stage clocks start or stop. An action that is not in the table is refused with HTTP 409
 ``transition_not_allowed``; a failed guard with 409 and the guard's own code; a role that may not act
-with 403. This module only decides; dispatch/actions.py and callcenter/actions.py write.
+with 403. This module only decides; dispatch/actions/ and callcenter/actions.py write.
 
 A ticket's own state while agencies work on it is not chosen by anyone: it follows from its work
 orders (see ``ticket_state_from_work_orders``), recorded on the timeline as ``follow_work_orders``.

@@ -1,0 +1,96 @@
+"""All writes of the dispatch side: dispatching tickets, the work-order lifecycle, agencies and users.
+
+Every public ``do_*`` function is an outermost action: it owns a durable transaction, locks the rows
+it changes (tickets before work orders), asks the workflow table, writes the change, its timeline row
+and its event rows together. ``check_*`` functions validate input and raise InvalidInput naming fields.
+The helpers ``transition_ticket``/``transition_work_order`` are the shared machinery that
+callcenter/actions.py uses too.
+"""
+
+from __future__ import annotations
+
+from dispatch.actions.dispatching import (
+    check_dispatch_ticket,
+    do_dispatch_ticket,
+    do_redispatch_ticket,
+    do_redo_ticket,
+)
+from dispatch.actions.machinery import (
+    MAX_TEXT,
+    agency_ids_of_ticket,
+    create_work_order,
+    emit_ticket_event,
+    emit_work_order_event,
+    require_text,
+    start_stage_clock,
+    stop_stage_clocks,
+    sync_ticket_state,
+    ticket_summary,
+    transition_ticket,
+    transition_work_order,
+    work_order_summary,
+    write_timeline,
+)
+from dispatch.actions.organisation import (
+    AGENCIES_FILE,
+    do_load_agencies,
+    do_upsert_agency,
+    do_upsert_user,
+)
+from dispatch.actions.work_orders import (
+    check_reply_work_order,
+    check_request_extension,
+    check_return_work_order,
+    do_answer_supervision,
+    do_approve_work_order,
+    do_cancel_work_order,
+    do_decide_extension,
+    do_note_work_order,
+    do_reply_work_order,
+    do_request_extension,
+    do_return_work_order,
+    do_send_back_work_order,
+    do_sign_work_order,
+    do_supervise_work_order,
+    do_urge_work_order,
+)
+
+__all__ = [
+    "AGENCIES_FILE",
+    "MAX_TEXT",
+    "agency_ids_of_ticket",
+    "check_dispatch_ticket",
+    "check_reply_work_order",
+    "check_request_extension",
+    "check_return_work_order",
+    "create_work_order",
+    "do_answer_supervision",
+    "do_approve_work_order",
+    "do_cancel_work_order",
+    "do_decide_extension",
+    "do_dispatch_ticket",
+    "do_load_agencies",
+    "do_note_work_order",
+    "do_redispatch_ticket",
+    "do_redo_ticket",
+    "do_reply_work_order",
+    "do_request_extension",
+    "do_return_work_order",
+    "do_send_back_work_order",
+    "do_sign_work_order",
+    "do_supervise_work_order",
+    "do_upsert_agency",
+    "do_upsert_user",
+    "do_urge_work_order",
+    "emit_ticket_event",
+    "emit_work_order_event",
+    "require_text",
+    "start_stage_clock",
+    "stop_stage_clocks",
+    "sync_ticket_state",
+    "ticket_summary",
+    "transition_ticket",
+    "transition_work_order",
+    "work_order_summary",
+    "write_timeline",
+]
