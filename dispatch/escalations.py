@@ -539,7 +539,9 @@ def _open_supervision_cases(fired: list[tuple[int, tuple[Any, ...]]], now: dt.da
 #: Local dates before today that the statement's shift table covers: deadlines a worker fires late by more
 #: than this (a long outage) take the Python path.
 SHIFT_DAYS_BACK = 7
-_shift_tables: dict[tuple[Any, ...], dict[str, Any]] = {}
+#: The last table worked out: (its key, the calendar it came from, the parameters). The calendar is held,
+#: not its id(): a new calendar after a change could reuse a freed object's id.
+_shift_table: list[Any] = [None, None, None]
 
 
 def red_card_shifts(now: dt.datetime) -> dict[str, Any]:
@@ -552,10 +554,10 @@ def red_card_shifts(now: dt.datetime) -> dict[str, Any]:
     when the ladder has no red card: those yellow cards take the Python path."""
     arm = EscalationLevel.SERIOUS in levels()
     today = now.astimezone(local_zone()).date()
-    key = (today, arm, id(calendar_data()), int(escalation_settings()["serious_after_working_days"]))
-    known = _shift_tables.get(key)
-    if known is not None:
-        return known
+    calendar = calendar_data()
+    key = (today, arm, int(escalation_settings()["serious_after_working_days"]))
+    if _shift_table[0] == key and _shift_table[1] is calendar:
+        return _shift_table[2]
     days: list[dt.date] = []
     targets: list[dt.date | None] = []
     fixed: list[dt.datetime] = []
@@ -577,8 +579,7 @@ def red_card_shifts(now: dt.datetime) -> dict[str, Any]:
         "zone": str(local_zone()),
         "arm_red": arm,
     }
-    _shift_tables.clear()
-    _shift_tables[key] = known
+    _shift_table[:] = [key, calendar, known]
     return known
 
 
