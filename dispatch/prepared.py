@@ -117,6 +117,8 @@ class PreparedQuery(Generic[M]):
     def instances(self, *values: int, using: str = "default") -> list[M]:
         """The rows as model instances (the queryset must select model instances, not values)."""
         rows = self.rows(*values, using=using)
+        if not rows:
+            return []  # (an out-of-range id matches nothing without compiling the query)
         attnames = self._compiled[connections[using]].attnames
         if attnames is None:
             raise TypeError("this PreparedQuery selects values, not model instances")

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import translation
@@ -261,9 +262,30 @@ async def test_commands_run_in_the_thread_database_sync_to_async_uses() -> None:
     assert fast == await database_sync_to_async(threading.get_ident)()
 
 
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_async_to_sync_inside_a_command_returns_to_the_servers_loop() -> None:
+    async def running_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    loop_seen = await consumers._in_database_thread(lambda: async_to_sync(running_loop)())
+    assert loop_seen is asyncio.get_running_loop()
+
+
 def test_an_id_beyond_any_integer_column_is_not_found(world: World) -> None:
     for huge in (2**63, -(2**63) - 1, 2**70):
         message = {"type": "act", "request_id": "h", "work_order": huge, "action": "note", "fields": {"note": "x"}}
         assert run_command(world.users["handler_a"], message)["code"] == "not_found"
         bad_input = {**message, "fields": {"note": ""}}
         assert run_command(world.users["dispatcher"], bad_input)["code"] == "not_found"
+
+
+def test_an_out_of_range_id_on_a_query_never_compiled_is_no_rows(world: World) -> None:
+    never_run: PreparedQuery[WorkOrder] = PreparedQuery(WorkOrder, lambda pk: WorkOrder.objects.filter(pk=pk), arity=1)
+    assert never_run.instances(2**63) == []
+    ticket, _created = do_create_ticket(ticket_payload(), actor=world.users["operator"])
+    do_dispatch_ticket(
+        ticket.pk, actor=world.users["dispatcher"], lead_agency_id=world.agency_a.pk, override_reason="x"
+    )
+    work_order = WorkOrder.objects.get(ticket=ticket)
+    assert [found.pk for found in never_run.instances(work_order.pk)] == [work_order.pk]
