@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -77,6 +78,9 @@ async def _in_database_thread(function: Callable[..., Result], *args: Any) -> Re
         return await database_sync_to_async(function)(*args)
 
     def run() -> Result:
+        # What asgiref's thread handler records: async_to_sync below finds its way back to this loop.
+        SyncToAsync.threadlocal.main_event_loop = loop
+        SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
         close_old_connections()
         try:
             return function(*args)
@@ -90,7 +94,12 @@ async def _in_database_thread(function: Callable[..., Result], *args: Any) -> Re
 def _run_command_ring_held(user: User, message: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """run_command, but the commit's doorbell ring is left to the caller: (the answer, whether to ring)."""
     with ring_held() as held:
-        answer = run_command(user, message)
+        try:
+            answer = run_command(user, message)
+        except BaseException:
+            if held.due:  # committed, then failed: the events are in the log, so the hubs hear of them now
+                doorbell.ring()
+            raise
     return answer, held.due
 
 
