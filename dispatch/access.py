@@ -24,7 +24,7 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
     if is_centre(user):
         return Ticket.objects.all()
     if is_agency(user):
-        return Ticket.objects.filter(pk__in=WorkOrder.objects.filter(agency_id=user.agency_id or 0).values("ticket_id"))
+        return Ticket.objects.filter(pk__in=work_orders_of_agency(user.agency_id or 0).values("ticket_id"))
     return Ticket.objects.none()
 
 

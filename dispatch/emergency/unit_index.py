@@ -340,13 +340,7 @@ class MovingUnitIndex:
                         if grid.span() > grid.span_limit:
                             self._rebuild(grid)
             else:
-                entry = entries.pop(unit_id, None)
-                if entry is not None:
-                    grid = entry.grid
-                    del entry.bucket[unit_id]
-                    grid.count -= 1
-                    if grid.count < grid.shrink_at:
-                        self._rebuild(grid)
+                self.remove(unit_id)  # rare next to moves: a call is cheap enough
 
     def remove(self, unit_id: int) -> None:
         """The unit may no longer be recommended (dispatched, out of service, inactive, no fix)."""
