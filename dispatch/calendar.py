@@ -271,6 +271,16 @@ _shift_cache: dict[tuple[dt.date, int, bool], dt.datetime | dt.date] = {}
 _working_memo: dict[dt.date, bool] = {}
 
 
+def day_shift(day: dt.date, days: int) -> tuple[dt.date | None, dt.datetime]:
+    """``after_working_days`` for every moment of one local date, as a table row: (the date a moment inside
+    the day reaches, keeping its time of day - None when the day is a rest day -, the moment midnight and
+    any time of a rest day reach). The timer worker passes these to SQL for a batch's deadlines."""
+    midnight = dt.datetime.combine(day, dt.time.min, tzinfo=local_zone())
+    fixed = after_working_days(midnight, days)
+    inside = after_working_days(midnight.replace(hour=12), days).date() if is_working_day(day) else None
+    return inside, fixed
+
+
 def after_working_days(moment: dt.datetime, days: int) -> dt.datetime:
     """The same point of working time ``days`` whole working days later (for "N working days overdue").
 

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from callcenter.models import Ticket
 from dispatch import clock
-from dispatch.calendar import CalendarYearUnknown, is_working_day, local_zone
+from dispatch.calendar import CalendarYearUnknown, day_shift, local_zone
 from dispatch.calendar import data as calendar_data
 from dispatch.deadlines import escalation_settings, levels, serious_at
 from dispatch.models import (
@@ -555,7 +555,8 @@ def red_card_shifts(now: dt.datetime) -> dict[str, Any]:
     arm = EscalationLevel.SERIOUS in levels()
     today = now.astimezone(local_zone()).date()
     calendar = calendar_data()
-    key = (today, arm, int(escalation_settings()["serious_after_working_days"]))
+    serious_days = int(escalation_settings()["serious_after_working_days"])
+    key = (today, arm, serious_days)
     if _shift_table[0] == key and _shift_table[1] is calendar:
         return _shift_table[2]
     days: list[dt.date] = []
@@ -563,10 +564,8 @@ def red_card_shifts(now: dt.datetime) -> dict[str, Any]:
     fixed: list[dt.datetime] = []
     for back in range(-1, SHIFT_DAYS_BACK + 1) if arm else ():
         day = today - dt.timedelta(days=back)
-        midnight = dt.datetime.combine(day, dt.time.min, tzinfo=local_zone())
         try:
-            fixed_at = serious_at(midnight)
-            target = serious_at(midnight.replace(hour=12)).date() if is_working_day(day) else None
+            target, fixed_at = day_shift(day, serious_days)
         except CalendarYearUnknown:
             continue
         days.append(day)
