@@ -275,6 +275,7 @@ def _set_based_sql(mode: str = "token") -> str:
     escalation, timeline = Escalation._meta.db_table, TimelineEntry._meta.db_table
     event, audience = Event._meta.db_table, EventAgency._meta.db_table
     agency_stages = ", ".join(f"'{stage}'" for stage in sorted(AGENCY_STAGES))
+    sequence = f"{escalation}_id_seq"
     sql = f"""
     WITH picked AS (
         -- The timers alone first: joined before the LIMIT, every due row of a backlog would be joined per batch.
@@ -286,68 +287,75 @@ def _set_based_sql(mode: str = "token") -> str:
         SELECT t.id, t.level, t.fire_at, c.id AS clock_id, c.stage, COALESCE(c.due_at, t.fire_at) AS due_at,
                c.stopped_at, c.ticket_id, c.work_order_id,
                CASE WHEN c.stage IN ({agency_stages}) THEN w.agency_id END AS agency_id,
-               COALESCE(w.state, k.state) AS state,
+               -- The ticket is read only for the centre's own clocks, which have no work order.
+               COALESCE(w.state, (SELECT k.state FROM {ticket} k WHERE k.id = c.ticket_id)) AS state,
                (c.stopped_at IS NOT NULL AND c.stopped_at <= t.fire_at) AS stopped_before
         FROM picked t
         JOIN {clock_table} c ON c.id = t.clock_id
-        JOIN {ticket} k ON k.id = c.ticket_id
         LEFT JOIN {work_order} w ON w.id = c.work_order_id
-    ), due AS (
-        SELECT * FROM locked WHERE level IN ('warning', 'overdue')
-    ), marked AS (
-        UPDATE {timer} t SET done_at = %(now)s,
-               outcome = CASE WHEN d.stopped_before THEN 'cancelled' ELSE 'fired' END
-        FROM due d WHERE t.id = d.id
-        RETURNING t.id, t.outcome
-    ), esc AS (
-        INSERT INTO {escalation} (clock_id, work_order_id, ticket_id, agency_id, stage, level, due_at, fired_at)
-        SELECT d.clock_id, d.work_order_id, d.ticket_id, d.agency_id, d.stage, d.level, d.due_at, %(now)s
-        FROM due d WHERE NOT d.stopped_before
-        ORDER BY d.fire_at, d.id
-        ON CONFLICT (clock_id, level) DO NOTHING
-        RETURNING id, clock_id, work_order_id, ticket_id, agency_id, stage, level, due_at
     ), shifts AS (
         SELECT * FROM unnest(%(shift_days)s::date[], %(shift_targets)s::date[], %(shift_fixed)s::timestamptz[])
             AS s(day, target_day, fixed_at)
-    ), fired_rows AS (
-        -- Looked up by primary key rather than joined back to "due": the planner thinks both hold one row
-        -- and would compare every pair.
-        SELECT e.*,
-               COALESCE((SELECT w.state FROM {work_order} w WHERE w.id = e.work_order_id),
-                        (SELECT k.state FROM {ticket} k WHERE k.id = e.ticket_id)) AS state,
-               (SELECT c.stopped_at FROM {clock_table} c WHERE c.id = e.clock_id) AS stopped_at,
-               {_iso_sql("e.due_at")} AS due_iso,
+    ), due AS (
+        -- The escalation's id is drawn here, so that the rows below need not be joined back to the insert's.
+        SELECT l.*, CASE WHEN NOT l.stopped_before THEN nextval('{sequence}') END AS escalation_id,
+               {_iso_sql("l.due_at")} AS due_iso,
                -- When the yellow card's red card falls due (red_card_shifts); null: Python works it out.
-               CASE WHEN e.level = 'overdue' AND e.agency_id IS NOT NULL THEN (
-                   SELECT CASE WHEN s.target_day IS NOT NULL AND (e.due_at AT TIME ZONE %(zone)s)::time <> '00:00'
-                               THEN (s.target_day + (e.due_at AT TIME ZONE %(zone)s)::time) AT TIME ZONE %(zone)s
+               CASE WHEN l.level = 'overdue' AND l.agency_id IS NOT NULL AND %(arm_red)s THEN (
+                   SELECT CASE WHEN s.target_day IS NOT NULL AND (l.due_at AT TIME ZONE %(zone)s)::time <> '00:00'
+                               THEN (s.target_day + (l.due_at AT TIME ZONE %(zone)s)::time) AT TIME ZONE %(zone)s
                                ELSE s.fixed_at END
-                   FROM shifts s WHERE s.day = (e.due_at AT TIME ZONE %(zone)s)::date)
+                   FROM shifts s WHERE s.day = (l.due_at AT TIME ZONE %(zone)s)::date)
                END AS red_at
-        FROM esc e
-    ), red_cards AS (
-        INSERT INTO {timer} (clock_id, level, fire_at, claim_token, claimed_until, done_at, outcome)
-        SELECT r.clock_id, 'serious', r.red_at, '', NULL, NULL, '' FROM fired_rows r
-        WHERE %(arm_red)s AND r.red_at IS NOT NULL AND (r.stopped_at IS NULL OR r.stopped_at > r.red_at)
-        ORDER BY r.id
+        FROM locked l WHERE l.level IN ('warning', 'overdue')
+    ), esc AS (
+        INSERT INTO {escalation} (id, clock_id, work_order_id, ticket_id, agency_id, stage, level, due_at, fired_at)
+        SELECT d.escalation_id, d.clock_id, d.work_order_id, d.ticket_id, d.agency_id, d.stage, d.level, d.due_at,
+               %(now)s
+        FROM due d WHERE d.escalation_id IS NOT NULL ORDER BY d.escalation_id
         ON CONFLICT (clock_id, level) DO NOTHING
-        RETURNING fire_at
+        RETURNING id
+    ), fired_rows AS (
+        -- An array rather than a join: the planner takes both sides for one row and would compare every pair.
+        SELECT d.* FROM due d WHERE d.escalation_id = ANY(ARRAY(SELECT id FROM esc))
+    ), marked AS (
+        -- A yellow card's timer row becomes its red card's timer (one row updated, not one more inserted);
+        -- every other picked warning or yellow card is done.
+        UPDATE {timer} t SET
+            level = CASE WHEN a.red_at IS NOT NULL THEN 'serious' ELSE t.level END,
+            fire_at = COALESCE(a.red_at, t.fire_at),
+            done_at = CASE WHEN a.red_at IS NOT NULL THEN NULL ELSE %(now)s END,
+            outcome = CASE WHEN a.red_at IS NOT NULL THEN '' WHEN a.stopped_before THEN 'cancelled' ELSE 'fired' END,
+            claim_token = '', claimed_until = NULL
+        FROM (
+            SELECT d.id, d.stopped_before,
+                   CASE WHEN d.red_at IS NOT NULL AND (d.stopped_at IS NULL OR d.stopped_at > d.red_at)
+                             AND d.escalation_id = ANY(ARRAY(SELECT id FROM esc))
+                             AND NOT EXISTS (SELECT 1 FROM {timer} s
+                                             WHERE s.clock_id = d.clock_id AND s.level = 'serious')
+                        THEN d.red_at END AS red_at
+            FROM due d
+            OFFSET 0  -- kept a subquery: pulled up, the CASE would be worked out once per column set
+        ) a
+        WHERE t.id = a.id
+        RETURNING t.id, t.outcome, t.level, t.fire_at
     ), steps AS (
         INSERT INTO {timeline} (ticket_id, work_order_id, machine, action, from_state, to_state, actor_id,
                                 actor_agency_id, note, data, created_at)
         SELECT r.ticket_id, r.work_order_id, CASE WHEN r.work_order_id IS NULL THEN 'ticket' ELSE 'work_order' END,
                'escalate_' || r.level, r.state, r.state, NULL, NULL, '',
-               jsonb_build_object('escalation_id', r.id, 'stage', r.stage, 'level', r.level, 'due_at', r.due_iso),
+               jsonb_build_object('escalation_id', r.escalation_id, 'stage', r.stage, 'level', r.level,
+                                  'due_at', r.due_iso),
                %(now)s
-        FROM fired_rows r ORDER BY r.id
+        FROM fired_rows r ORDER BY r.escalation_id
         RETURNING id
     ), per_agency AS (
-        SELECT r.agency_id, min(r.id) AS first_id, min(r.ticket_id) AS ticket_id,
+        SELECT r.agency_id, min(r.escalation_id) AS first_id, min(r.ticket_id) AS ticket_id,
                count(DISTINCT r.ticket_id) AS tickets,
-               jsonb_agg(jsonb_build_object('escalation_id', r.id, 'clock_id', r.clock_id,
+               jsonb_agg(jsonb_build_object('escalation_id', r.escalation_id, 'clock_id', r.clock_id,
                                             'work_order_id', r.work_order_id, 'ticket_id', r.ticket_id,
                                             'stage', r.stage, 'level', r.level, 'due_at', r.due_iso,
-                                            'supervision_case_id', NULL) ORDER BY r.id) AS items
+                                            'supervision_case_id', NULL) ORDER BY r.escalation_id) AS items
         FROM fired_rows r GROUP BY r.agency_id
     ), events AS (
         INSERT INTO {event} (type, payload, agency_ids, ticket_id, created_at)
@@ -362,7 +370,7 @@ def _set_based_sql(mode: str = "token") -> str:
         SELECT ev.id, (ev.agency_ids ->> 0)::bigint FROM events ev WHERE jsonb_array_length(ev.agency_ids) > 0
         RETURNING 1
     )
-    SELECT 'escalation', r.id, r.clock_id, r.level, extract(epoch FROM r.due_at)::float8,
+    SELECT 'escalation', r.escalation_id, r.clock_id, r.level, extract(epoch FROM r.due_at)::float8,
            extract(epoch FROM r.stopped_at)::float8, r.agency_id, r.work_order_id, r.red_at IS NOT NULL
     FROM fired_rows r
     UNION ALL SELECT 'event', ev.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM events ev
@@ -372,8 +380,8 @@ def _set_based_sql(mode: str = "token") -> str:
     UNION ALL SELECT 'audiences', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM audiences
     UNION ALL SELECT 'serious', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked l WHERE l.level = 'serious'
     UNION ALL SELECT 'locked', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked
-    UNION ALL SELECT 'red_first', NULL, NULL, NULL, extract(epoch FROM min(fire_at))::float8, NULL, NULL, NULL, NULL
-    FROM red_cards
+    UNION ALL SELECT 'red_first', NULL, NULL, NULL, extract(epoch FROM min(m.fire_at))::float8, NULL, NULL, NULL, NULL
+    FROM marked m WHERE m.level = 'serious'
     """
     # One line: psycopg caches the conversion of statements up to 4 KiB, and this one runs per batch.
     return " ".join(line.split("--")[0].strip() for line in sql.splitlines() if line.split("--")[0].strip())
@@ -600,21 +608,35 @@ def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:
         if stopped_at is not None and stopped_at <= fire_at:
             continue  # the stage ended late but before it became seriously late
         timers.append((r[3], fire_at))
+    # The yellow card's own timer row becomes the red card's timer; a clock that has a red-card timer already
+    # (none should) keeps it.
+    rearm = {"level": EscalationLevel.SERIOUS, "done_at": None, "outcome": "", "claim_token": "", "claimed_until": None}
     if is_postgres() and timers:
-        # Two array parameters instead of one row object each: the worker arms a red card per yellow card.
+        # Two array parameters instead of a statement each: the Python path re-arms a backlog's yellow cards.
+        table = Timer._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {Timer._meta.db_table} (clock_id, level, fire_at, claim_token, claimed_until, done_at, "
-                f"outcome) SELECT c, %s, f, '', NULL, NULL, '' FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(c, f) "
-                f"ON CONFLICT (clock_id, level) DO NOTHING",
-                [EscalationLevel.SERIOUS.value, [c for c, _f in timers], [f for _c, f in timers]],
+                f"UPDATE {table} t SET level = %s, fire_at = u.f, done_at = NULL, outcome = '', claim_token = '', "
+                f"claimed_until = NULL FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(c, f) "
+                f"WHERE t.clock_id = u.c AND t.level = %s AND NOT EXISTS "
+                f"(SELECT 1 FROM {table} s WHERE s.clock_id = u.c AND s.level = %s)",
+                [
+                    EscalationLevel.SERIOUS.value,
+                    [c for c, _f in timers],
+                    [f for _c, f in timers],
+                    EscalationLevel.OVERDUE.value,
+                    EscalationLevel.SERIOUS.value,
+                ],
             )
     else:
-        Timer.objects.bulk_create(
-            [Timer(clock_id=c, level=EscalationLevel.SERIOUS, fire_at=f) for c, f in timers],
-            batch_size=1000,
-            ignore_conflicts=True,
+        armed = set(
+            Timer.objects.filter(clock_id__in=[c for c, _f in timers], level=EscalationLevel.SERIOUS).values_list(
+                "clock_id", flat=True
+            )
         )
+        for clock_id, fire_at in timers:
+            if clock_id not in armed:
+                Timer.objects.filter(clock_id=clock_id, level=EscalationLevel.OVERDUE).update(fire_at=fire_at, **rearm)
     if timers:
         ring_if_soon(f for _c, f in timers)
     return errors

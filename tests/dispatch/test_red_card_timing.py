@@ -109,3 +109,40 @@ def test_a_stage_stopped_before_its_red_card_would_fall_due_arms_none(world: Wor
     with clock.pinned_at(due + dt.timedelta(days=3)):
         assert fire_due_timers().by_level["overdue"] == 1
     assert not Timer.objects.filter(clock=sign, level="serious").exists()
+
+
+@pytest.mark.parametrize("late", [dt.timedelta(0), dt.timedelta(days=SHIFT_DAYS_BACK + 3)], ids=["sql", "python"])
+def test_the_yellow_cards_timer_row_becomes_the_red_cards_timer(world: World, late: dt.timedelta) -> None:
+    due = at("2026-03-03 10:00")
+    sign = yellow_card_due(world, due, "Y0001")
+    yellow_timer = Timer.objects.get(clock=sign, level="overdue")
+    with clock.pinned_at(due + late):
+        # One batch: a worker late by more than five working days fires the red card in its next batch.
+        assert fire_due_timers(max_batches=1).by_level == {"overdue": 1}
+    red_timer = Timer.objects.get(clock=sign)
+    assert red_timer.pk == yellow_timer.pk
+    assert (red_timer.level, red_timer.done_at, red_timer.outcome) == ("serious", None, "")
+    assert red_timer.fire_at == after_working_days(due, SERIOUS_AFTER)
+    assert Escalation.objects.filter(clock=sign, level="overdue").count() == 1
+    # The red card then fires from the same row, once.
+    with clock.pinned_at(red_timer.fire_at + late):
+        assert fire_due_timers().by_level == {"serious": 1}
+    red_timer.refresh_from_db()
+    assert (red_timer.level, red_timer.outcome) == ("serious", "fired")
+    assert list(Escalation.objects.filter(clock=sign).values_list("level", flat=True)) == ["overdue", "serious"]
+
+
+@pytest.mark.parametrize("late", [dt.timedelta(0), dt.timedelta(days=SHIFT_DAYS_BACK + 3)], ids=["sql", "python"])
+def test_a_clock_that_somehow_has_a_red_card_timer_already_keeps_it_and_the_batch_still_fires(
+    world: World, late: dt.timedelta
+) -> None:
+    due = at("2026-03-03 10:00")
+    stray, normal = yellow_card_due(world, due, "D0001"), yellow_card_due(world, due, "D0002")
+    stray_red = Timer.objects.create(clock=stray, level="serious", fire_at=due + dt.timedelta(days=30))
+    with clock.pinned_at(due + late):
+        assert fire_due_timers(max_batches=1).by_level == {"overdue": 2}
+    assert list(Timer.objects.filter(clock=stray).order_by("id").values_list("level", "outcome", "fire_at")) == [
+        ("overdue", "fired", due),
+        ("serious", "", stray_red.fire_at),
+    ]
+    assert red_card_of(normal) == after_working_days(due, SERIOUS_AFTER)

@@ -139,7 +139,11 @@ def test_timers_of_a_work_order_follow_its_visibility_and_show_the_escalation_le
     body = world.client("supervisor").get(url).json()
     assert body["escalation_level"] == "overdue"
     assert [e["level"] for e in body["clocks"][0]["escalations"]] == ["warning", "overdue"]
-    assert [t["level"] for t in body["clocks"][0]["timers"]] == ["warning", "overdue", "serious"]
+    # The yellow card's timer row is re-armed as the red card's: the fired yellow card is its escalation.
+    assert [(t["level"], t["outcome"], t["done_at"] is None) for t in body["clocks"][0]["timers"]] == [
+        ("warning", "fired", False),
+        ("serious", "", True),
+    ]
     detail = world.client("handler_a").get(f"/api/work-orders/{work_order.pk}/").json()
     assert detail["escalation_level"] == "overdue"
     listed = world.client("handler_a").get("/api/work-orders/").json()
