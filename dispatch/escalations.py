@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import os
 import uuid
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Q
 from django.utils.translation import gettext as _
 
@@ -227,7 +228,7 @@ def _fire_set_based(token: str, timer_ids: list[int], now: dt.datetime, result: 
         **red_card_shifts(now),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_set_based_sql("token"), params)
+        cursor.execute(_set_based_sql("token", guarded=True), params)
         out = cursor.fetchall()
     _after_set_based(out, result)
     return sum(1 for row in out if row[0] == "serious")
@@ -237,6 +238,15 @@ def do_fire_due_locked(*, limit: int = DEFAULT_BATCH, now: dt.datetime | None = 
     """PostgreSQL: lock the earliest due timers nobody else holds (``FOR UPDATE SKIP LOCKED``) and fire them in
     the same transaction. The lock is the claim: a worker killed at any point releases it with its connection,
     and another worker takes the rows at once; nothing is written before the commit."""
+    try:
+        return _fire_due_locked(limit, now, guarded=False)
+    except IntegrityError:
+        # A yellow card's timer row could not become its red card's: the clock has a red-card timer already,
+        # which nothing should create. The batch again, checking each clock first, so it cannot stop the worker.
+        return _fire_due_locked(limit, now, guarded=True)
+
+
+def _fire_due_locked(limit: int, now: dt.datetime | None, *, guarded: bool) -> FireResult:
     result = FireResult()
     with transaction.atomic(durable=True):
         now = now or clock.now()
@@ -249,7 +259,7 @@ def do_fire_due_locked(*, limit: int = DEFAULT_BATCH, now: dt.datetime | None = 
             # may collect every due timer with a bitmap scan and sort them, per batch: with a backlog of
             # 100,000 due timers, that is most of the work, and the batches of concurrent workers collide.
             cursor.execute("SET LOCAL enable_bitmapscan TO off")
-            cursor.execute(_set_based_sql("lock"), params)
+            cursor.execute(_set_based_sql("lock", guarded=guarded), params)
             out = cursor.fetchall()
         if os.environ.get(EXIT_AFTER_CLAIM_ENV) == "1":
             os._exit(17)  # the test hook: killed with the batch locked and fired but not committed
@@ -269,13 +279,18 @@ BY_LOCK = """t.done_at IS NULL AND t.fire_at <= %(now)s AND (t.claimed_until IS 
 
 
 @functools.cache
-def _set_based_sql(mode: str = "token") -> str:
+def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
     timer, clock_table = Timer._meta.db_table, StageClock._meta.db_table
     work_order, ticket = WorkOrder._meta.db_table, Ticket._meta.db_table
     escalation, timeline = Escalation._meta.db_table, TimelineEntry._meta.db_table
     event, audience = Event._meta.db_table, EventAgency._meta.db_table
     agency_stages = ", ".join(f"'{stage}'" for stage in sorted(AGENCY_STAGES))
     sequence = f"{escalation}_id_seq"
+    red_card_guard = (
+        f"AND NOT EXISTS (SELECT 1 FROM {timer} s WHERE s.clock_id = d.clock_id AND s.level = 'serious')"
+        if guarded
+        else ""
+    )
     sql = f"""
     WITH picked AS (
         -- The timers alone first: joined before the LIMIT, every due row of a backlog would be joined per batch.
@@ -331,8 +346,7 @@ def _set_based_sql(mode: str = "token") -> str:
             SELECT d.id, d.stopped_before,
                    CASE WHEN d.red_at IS NOT NULL AND (d.stopped_at IS NULL OR d.stopped_at > d.red_at)
                              AND d.escalation_id = ANY(ARRAY(SELECT id FROM esc))
-                             AND NOT EXISTS (SELECT 1 FROM {timer} s
-                                             WHERE s.clock_id = d.clock_id AND s.level = 'serious')
+                             {red_card_guard}
                         THEN d.red_at END AS red_at
             FROM due d
             OFFSET 0  -- kept a subquery: pulled up, the CASE would be worked out once per column set
@@ -351,8 +365,8 @@ def _set_based_sql(mode: str = "token") -> str:
         RETURNING id
     ), per_agency AS (
         SELECT r.agency_id, min(r.escalation_id) AS first_id, min(r.ticket_id) AS ticket_id,
-               count(DISTINCT r.ticket_id) AS tickets,
-               jsonb_agg(jsonb_build_object('escalation_id', r.escalation_id, 'clock_id', r.clock_id,
+               min(r.ticket_id) = max(r.ticket_id) AS one_ticket,
+               json_agg(json_build_object('escalation_id', r.escalation_id, 'clock_id', r.clock_id,
                                             'work_order_id', r.work_order_id, 'ticket_id', r.ticket_id,
                                             'stage', r.stage, 'level', r.level, 'due_at', r.due_iso,
                                             'supervision_case_id', NULL) ORDER BY r.escalation_id) AS items
@@ -360,9 +374,11 @@ def _set_based_sql(mode: str = "token") -> str:
     ), events AS (
         INSERT INTO {event} (type, payload, agency_ids, ticket_id, created_at)
         SELECT 'work_order.escalated',
-               jsonb_build_object('agency_id', g.agency_id, 'fired_at', %(fired_iso)s::text, 'escalations', g.items),
+               -- Built as json and cast once: cheaper than jsonb at every level.
+               json_build_object('agency_id', g.agency_id, 'fired_at', %(fired_iso)s::text,
+                                 'escalations', g.items)::jsonb,
                CASE WHEN g.agency_id IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(g.agency_id) END,
-               CASE WHEN g.tickets = 1 THEN g.ticket_id END, %(now)s
+               CASE WHEN g.one_ticket THEN g.ticket_id END, %(now)s
         FROM per_agency g ORDER BY g.first_id
         RETURNING id, agency_ids
     ), audiences AS (
@@ -395,7 +411,11 @@ def _after_set_based(out: list[tuple[Any, ...]], result: FireResult) -> None:
     if not fired:
         return
     if event_ids:
-        validate_payload("work_order.escalated", Event.objects.get(pk=event_ids[0]).payload)
+        # One payload per batch is read back and checked against the schema: the statement built it.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT payload FROM {Event._meta.db_table} WHERE id = %s", [event_ids[0]])
+            (payload,) = cursor.fetchone()
+        validate_payload("work_order.escalated", payload if isinstance(payload, dict) else json.loads(payload))
         ring_after_commit()
 
     # Epoch seconds from the statement: cheaper than a timestamptz per row through the driver.
@@ -592,7 +612,7 @@ def red_card_shifts(now: dt.datetime) -> dict[str, Any]:
 
 def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:
     """A yellow card arms the red card N working days after the deadline; returns clocks that could not be."""
-    if EscalationLevel.SERIOUS not in levels():
+    if not overdue or EscalationLevel.SERIOUS not in levels():
         return {}
     timers: list[tuple[int, dt.datetime]] = []
     errors = {}
@@ -611,7 +631,9 @@ def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:
     # The yellow card's own timer row becomes the red card's timer; a clock that has a red-card timer already
     # (none should) keeps it.
     rearm = {"level": EscalationLevel.SERIOUS, "done_at": None, "outcome": "", "claim_token": "", "claimed_until": None}
-    if is_postgres() and timers:
+    if not timers:
+        return errors
+    if is_postgres():
         # Two array parameters instead of a statement each: the Python path re-arms a backlog's yellow cards.
         table = Timer._meta.db_table
         with connection.cursor() as cursor:
@@ -637,8 +659,7 @@ def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:
         for clock_id, fire_at in timers:
             if clock_id not in armed:
                 Timer.objects.filter(clock_id=clock_id, level=EscalationLevel.OVERDUE).update(fire_at=fire_at, **rearm)
-    if timers:
-        ring_if_soon(f for _c, f in timers)
+    ring_if_soon(f for _c, f in timers)
     return errors
 
 

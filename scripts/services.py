@@ -86,11 +86,12 @@ def free_port() -> int:
 # --- PostgreSQL --------------------------------------------------------------------------------
 
 
-def start_postgres(tmpdir: str | os.PathLike[str]) -> tuple[str, StopFn]:
+def start_postgres(tmpdir: str | os.PathLike[str], *, settings: dict[str, str] | None = None) -> tuple[str, StopFn]:
     """Start a fresh cluster under ``tmpdir`` with database ``hotline`` owned by superuser ``hotline``.
 
     ``tmpdir`` should be a new, empty directory (e.g. from tempfile.mkdtemp()). When running as
     root it is handed to the ``postgres`` system user, because PostgreSQL refuses to run as root.
+    ``settings`` are added to postgresql.conf (benchmarks size the cluster like a production one).
     """
     bindir = find_postgres_bindir()
     if bindir is None:
@@ -101,7 +102,7 @@ def start_postgres(tmpdir: str | os.PathLike[str]) -> tuple[str, StopFn]:
     logfile = base / "postgres.log"
     _initdb(bindir, datadir, as_owner)
     port = free_port()
-    _configure(datadir, port, socket_dir=base)
+    _configure(datadir, port, socket_dir=base, extra=settings or {})
     pg_ctl = [*as_owner, str(bindir / "pg_ctl"), "-D", str(datadir)]
     start = [*pg_ctl, "-l", str(logfile), "-w", "-t", "60", "start"]
     _check(start, "pg_ctl start", cwd=base, logfile=logfile)
@@ -150,7 +151,7 @@ def _initdb(bindir: Path, datadir: Path, as_owner: list[str]) -> None:
     _check([*as_owner, str(bindir / "initdb"), *common, "--no-locale"], "initdb", cwd=datadir.parent)
 
 
-def _configure(datadir: Path, port: int, socket_dir: Path) -> None:
+def _configure(datadir: Path, port: int, socket_dir: Path, extra: dict[str, str]) -> None:
     settings = {
         "listen_addresses": "'127.0.0.1'",
         "port": str(port),
@@ -160,6 +161,7 @@ def _configure(datadir: Path, port: int, socket_dir: Path) -> None:
         "fsync": "off",
         "synchronous_commit": "off",
         "full_page_writes": "off",
+        **extra,
     }
     with (datadir / "postgresql.conf").open("a", encoding="utf-8") as conf:
         conf.write("\n# scripts/services.py\n")
