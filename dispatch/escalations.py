@@ -386,17 +386,23 @@ def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
         SELECT ev.id, (ev.agency_ids ->> 0)::bigint FROM events ev WHERE jsonb_array_length(ev.agency_ids) > 0
         RETURNING 1
     )
-    SELECT 'escalation', r.escalation_id, r.clock_id, r.level, extract(epoch FROM r.due_at)::float8,
-           extract(epoch FROM r.stopped_at)::float8, r.agency_id, r.work_order_id, r.red_at IS NOT NULL
-    FROM fired_rows r
-    UNION ALL SELECT 'event', ev.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM events ev
-    UNION ALL SELECT 'cancelled', m.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    SELECT 'fired', count(*), NULL, r.level, NULL, NULL, NULL, NULL, NULL,
+           array_agg(r.escalation_id ORDER BY r.escalation_id)
+    FROM fired_rows r GROUP BY r.level
+    -- Row by row only the yellow cards whose red card the statement could not place (the Python path's work).
+    UNION ALL SELECT 'escalation', r.escalation_id, r.clock_id, r.level, extract(epoch FROM r.due_at)::float8,
+           extract(epoch FROM r.stopped_at)::float8, r.agency_id, r.work_order_id, FALSE, NULL
+    FROM fired_rows r WHERE r.level = 'overdue' AND r.red_at IS NULL
+    UNION ALL SELECT 'event', ev.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM events ev
+    UNION ALL SELECT 'cancelled', m.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
     FROM marked m WHERE m.outcome = 'cancelled'
-    UNION ALL SELECT 'steps', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM steps
-    UNION ALL SELECT 'audiences', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM audiences
-    UNION ALL SELECT 'serious', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked l WHERE l.level = 'serious'
-    UNION ALL SELECT 'locked', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked
-    UNION ALL SELECT 'red_first', NULL, NULL, NULL, extract(epoch FROM min(m.fire_at))::float8, NULL, NULL, NULL, NULL
+    UNION ALL SELECT 'steps', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM steps
+    UNION ALL SELECT 'audiences', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM audiences
+    UNION ALL SELECT 'serious', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    FROM locked l WHERE l.level = 'serious'
+    UNION ALL SELECT 'locked', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked
+    UNION ALL SELECT 'red_first', NULL, NULL, NULL, extract(epoch FROM min(m.fire_at))::float8, NULL, NULL, NULL,
+           NULL, NULL
     FROM marked m WHERE m.level = 'serious'
     """
     # One line: psycopg caches the conversion of statements up to 4 KiB, and this one runs per batch.
@@ -405,10 +411,11 @@ def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
 
 def _after_set_based(out: list[tuple[Any, ...]], result: FireResult) -> None:
     timeline = TimelineEntry._meta.db_table
+    by_level = [row for row in out if row[0] == "fired"]
     fired = [row for row in out if row[0] == "escalation"]
     event_ids = [row[1] for row in out if row[0] == "event"]
     result.cancelled += sum(1 for row in out if row[0] == "cancelled")
-    if not fired:
+    if not by_level:
         return
     if event_ids:
         # One payload per batch is read back and checked against the schema: the statement built it.
@@ -429,8 +436,7 @@ def _after_set_based(out: list[tuple[Any, ...]], result: FireResult) -> None:
     # than it, a year the calendar does not know): the Python path, which also records the error.
     overdue = [
         (None, "overdue", None, clock_id, None, moment(due_at), moment(stopped_at), None, wo_id, agency_id)
-        for _kind, _id, clock_id, level, due_at, stopped_at, agency_id, wo_id, armed in fired
-        if level == EscalationLevel.OVERDUE and not armed
+        for _kind, _id, clock_id, _level, due_at, stopped_at, agency_id, wo_id, _armed, _ids in fired
     ]
     errors = _arm_red_cards(overdue)
     if errors:
@@ -443,10 +449,10 @@ def _after_set_based(out: list[tuple[Any, ...]], result: FireResult) -> None:
                     f"WHERE action = 'escalate_overdue' AND (data ->> 'escalation_id')::bigint = ANY(%s)",
                     [code, [r[1] for r in fired if r[2] == clock_id]],
                 )
-    for row in fired:
-        result.by_level[row[3]] = result.by_level.get(row[3], 0) + 1
-        result.escalation_ids.append(row[1])
-    result.fired += len(fired)
+    for _kind, number, _clock, level, *_rest, ids in by_level:
+        result.by_level[level] = result.by_level.get(level, 0) + int(number)
+        result.escalation_ids.extend(ids)
+        result.fired += int(number)
 
 
 def _escalate(rows: list[tuple[Any, ...]], now: dt.datetime, result: FireResult) -> None:
