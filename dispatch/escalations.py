@@ -1,14 +1,15 @@
 """The escalation ladder's write path: claiming due timers and firing them (warning, yellow card, red card).
 
-Two short transactions per batch, so that a worker killed at any point loses nothing and fires nothing
-twice:
+On PostgreSQL the worker locks and fires a batch in one transaction (do_fire_due_locked: the row lock is the
+claim). Elsewhere - SQLite, and callers of claim_due_timers - two short transactions per batch, so that a
+worker killed at any point loses nothing and fires nothing twice:
 
 1. claim_due_timers: mark up to ``limit`` due, unclaimed (or lease-expired) timers with a fresh token and
    a lease - ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, a compare-and-set UPDATE on SQLite.
 2. do_fire_timers: for the rows still carrying our token, in one durable transaction: mark them done,
    insert Escalation rows (``ON CONFLICT (clock, level) DO NOTHING`` - the unique constraint is the last
-   guard), open supervision cases and reprimands for red cards, arm the red-card timers of new yellow
-   cards, and append timeline rows and events - all in bulk, one statement per table per batch.
+   guard), open supervision cases and reprimands for red cards, turn each new yellow card's timer row into
+   its red card's timer, and append timeline rows and events - all in bulk, one statement per table per batch.
 
 A worker that dies between 1 and 2 leaves claimed rows whose lease expires; another worker takes them.
 A worker whose lease expired before it fired finds its token replaced and fires nothing.
