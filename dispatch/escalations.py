@@ -637,11 +637,10 @@ def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:
         timers.append((r[3], fire_at))
     # The yellow card's own timer row becomes the red card's timer; a clock that has a red-card timer already
     # (none should) keeps it.
-    rearm = {"level": EscalationLevel.SERIOUS, "done_at": None, "outcome": "", "claim_token": "", "claimed_until": None}
     if not timers:
         return errors
     if is_postgres():
-        # Two array parameters instead of a statement each: the Python path re-arms a backlog's yellow cards.
+        # One statement with two array parameters: the Python path re-arms a backlog's yellow cards.
         table = Timer._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
@@ -658,14 +657,18 @@ def _arm_red_cards(overdue: list[tuple[Any, ...]]) -> dict[int, str]:
                 ],
             )
     else:
-        armed = set(
-            Timer.objects.filter(clock_id__in=[c for c, _f in timers], level=EscalationLevel.SERIOUS).values_list(
-                "clock_id", flat=True
-            )
+        # Three statements whatever the number (bulk_update writes one CASE per column).
+        fire_at_of = dict(timers)
+        armed = Timer.objects.filter(clock_id__in=fire_at_of, level=EscalationLevel.SERIOUS).values_list(
+            "clock_id", flat=True
         )
-        for clock_id, fire_at in timers:
-            if clock_id not in armed:
-                Timer.objects.filter(clock_id=clock_id, level=EscalationLevel.OVERDUE).update(fire_at=fire_at, **rearm)
+        rows = list(Timer.objects.filter(clock_id__in=fire_at_of.keys() - set(armed), level=EscalationLevel.OVERDUE))
+        for row in rows:
+            row.level, row.fire_at, row.done_at = EscalationLevel.SERIOUS, fire_at_of[row.clock_id], None
+            row.outcome, row.claim_token, row.claimed_until = "", "", None
+        Timer.objects.bulk_update(
+            rows, ["level", "fire_at", "done_at", "outcome", "claim_token", "claimed_until"], batch_size=1000
+        )
     ring_if_soon(f for _c, f in timers)
     return errors
 
