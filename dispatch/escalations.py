@@ -323,7 +323,8 @@ def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
                                ELSE s.fixed_at END
                    FROM shifts s WHERE s.day = (l.due_at AT TIME ZONE %(zone)s)::date)
                END AS red_at
-        FROM locked l WHERE l.level IN ('warning', 'overdue')
+        -- Ids in deadline order, as the insert used to number them: the joins above need not keep that order.
+        FROM (SELECT * FROM locked WHERE level IN ('warning', 'overdue') ORDER BY fire_at, id) l
     ), esc AS (
         INSERT INTO {escalation} (id, clock_id, work_order_id, ticket_id, agency_id, stage, level, due_at, fired_at)
         SELECT d.escalation_id, d.clock_id, d.work_order_id, d.ticket_id, d.agency_id, d.stage, d.level, d.due_at,
