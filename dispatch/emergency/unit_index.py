@@ -4,20 +4,26 @@ Per process, one uniform grid per unit type holding only the units that may be r
 available, with a fix). Positions are projected once, on update, to local metres (equirectangular at a
 fixed reference latitude; see ``planar_distance`` for how far that ranking can drift from great-circle
 distance). Each unit has a mutable entry holding its position, fix time and the bounds of the cell it is
-filed in; each cell is a dict ``unit id -> entry``. A move inside its cell is a bounds check and three
-attribute writes (no dict is written), a move into another cell two dict operations. The feed hands the
-changes over in batches (``update_many``: one call for every row changed since the last query).
+filed in. Each unit is filed twice over: in its cell's bucket (a dict ``unit id -> entry``, for the ring
+search) and in the four "corner blocks" of its cell (a dict of the same shape per grid corner, holding
+the units of the 2 x 2 cells around that corner, for the k=1 query). The entries are shared, so a move
+inside its cell is a bounds check and three attribute writes (no dict is written); a move into a side
+neighbour leaves two blocks and joins two, a diagonal step three and three, a jump four and four (plus
+the two bucket operations). The feed hands the changes over in batches (``update_many``: one call for
+every row changed since the last query).
 
 The cell size is chosen per type from the type's own units (``cell_size_for``): about
-``UNITS_PER_CELL`` units per cell where the units are, so a query touches its cell and the eight around
-it and rarely more, whether the type has forty units over the whole prefecture or thousands in one
-square. It is chosen again (the type's grid rebuilt, O(units of the type)) when the type's count grows by
-half or shrinks by a third, or its units spread over four times as many cells, so the cost is amortised
-over many moves; a fixed ``cell_metres`` turns this off.
+``UNITS_PER_CELL`` units per cell where the units are, so a k=1 query mostly ends in one block, whether
+the type has forty units over the whole prefecture or thousands in one square. It is chosen again (the
+type's grid rebuilt, O(units of the type)) when the type's count grows by half or shrinks by a third, or
+its units spread over four times as many cells, so the cost is amortised over many moves; a fixed
+``cell_metres`` turns this off.
 
-A query searches the 3 x 3 block of cells around the query's cell, then square rings further out, and
-stops as soon as the best distance found is shorter than the distance from the query to the edge of the
-searched block (nothing unsearched can be nearer); a type with few units is simply scanned.
+A k=1 query reads the block of the grid corner nearest to it (one dict look-up) and stops if the best
+unit there is nearer than the block's edge (the cell size minus the query's larger offset from that
+corner: nothing outside can be nearer). Otherwise, and for any k, it searches the 3 x 3 cells around the
+query's cell, then square rings further out, until the best distance found is shorter than the distance
+from the query to the edge of the searched block; a type with few units is simply scanned.
 
 Staleness changes with time alone, without a write, so it is a query-time filter on the stored fix time.
 
@@ -46,10 +52,11 @@ METRES_PER_DEGREE_LATITUDE = 111_132.0
 #: Liuzhou; any reference within a few hundred kilometres of the units keeps the error small (see
 #: ``MovingUnitIndex.planar_distance``).
 DEFAULT_REFERENCE_LATITUDE = 24.33
-#: Target units per cell where the units are, for the adaptive cell size: with about one unit per two
-#: cells the 3 x 3 block around a query holds the nearest unit most of the time with few candidates to
-#: compare (measured with benchmarks/nearest_units.py: 0.5 beat 0.3 and 1-2 at 5,000 units).
-UNITS_PER_CELL = 0.5
+#: Target units per cell where the units are, for the adaptive cell size: with about one and a half units
+#: per cell the corner block nearest a query (four cells, ~6 units) holds the nearest unit in ~87% of
+#: queries, and units cross into another cell about once in forty moves of ~25 m. Measured with
+#: benchmarks/nearest_units.py at 5,000 units: 1.5 beat 1.0 and 1.25, 2.0 within noise of it.
+UNITS_PER_CELL = 1.5
 DEFAULT_CELL_METRES = 1000.0
 MIN_CELL_METRES = 5.0
 MAX_CELL_METRES = 200_000.0
@@ -122,10 +129,11 @@ def _poisson_rate(per_occupied_cell: float) -> float:
 class _Entry:
     """One indexed unit: where it is (x metres east of the reference meridian at the reference latitude, y
     metres north of the equator, the fix time in Unix seconds) and where it is filed (its cell's bounds,
-    bucket and grid). Mutable, so that a move inside its cell is a bounds check and three attribute
-    writes, like the update of a plain record: neither the cell's bucket nor any dict is written."""
+    key, bucket and grid; the cell's corner blocks follow from the key). Mutable and shared by the bucket
+    and the four blocks, so that a move inside its cell is a bounds check and three attribute writes, like
+    the update of a plain record: no bucket, block or other dict is written."""
 
-    __slots__ = ("bucket", "fix_ts", "grid", "unit_id", "unit_type", "x", "x0", "x1", "y", "y0", "y1")
+    __slots__ = ("bucket", "fix_ts", "grid", "key", "unit_id", "unit_type", "x", "x0", "x1", "y", "y0", "y1")
 
     def __init__(self, unit_id: int, unit_type: str, grid: _TypeGrid) -> None:
         self.unit_id = unit_id
@@ -133,10 +141,11 @@ class _Entry:
         self.grid = grid
         self.x = self.y = self.fix_ts = 0.0
         self.x0 = self.x1 = self.y0 = self.y1 = 0.0
+        self.key = 0
         self.bucket: Bucket = {}
 
 
-#: What a cell holds: unit id -> its entry.
+#: What a cell (and a corner block) holds: unit id -> its entry.
 Bucket = dict[int, _Entry]
 #: What ``MovingUnitIndex.update_many`` takes per unit: (unit id, type, eligible, lon, lat, fix time in Unix
 #: seconds). For a unit that is not eligible only the id is read: type and position may be None there (hence
@@ -147,12 +156,18 @@ UnitReport = tuple[int, Any, bool, Any, Any, float]
 class _TypeGrid:
     """The grid of one unit type. Cell indices (ix, iy) are integral floats (x // size).
 
-    A cell's bucket, once made, stays in ``cells`` while it is empty (units come back to the cells they
-    left, and a move then needs no new dict); the empty ones are dropped when the cells pile up (``prune``)
-    and when the grid is rebuilt.
+    ``cells``: cell key -> the bucket of the units in that cell. ``blocks``: corner key -> the units of the
+    four cells around that corner; the corner (ix, iy) is the lower left one of cell (ix, iy) and has the
+    same key, so a unit of cell key k is in the blocks of k, k + 1, k + _ROW and k + _ROW + 1.
+
+    A bucket or block, once made, stays while it is empty (units come back to the cells they left, and a
+    move then needs no new dict); the empty ones are dropped when they pile up (``prune``,
+    ``prune_blocks``) and when the grid is rebuilt.
     """
 
     __slots__ = (
+        "block_prune_at",
+        "blocks",
         "cells",
         "count",
         "grow_at",
@@ -172,6 +187,8 @@ class _TypeGrid:
         self.size = size
         self.cells: dict[int, Bucket] = {}
         self.prune_at = PRUNE_CELLS_ABOVE
+        self.blocks: dict[int, Bucket] = {}
+        self.block_prune_at = PRUNE_CELLS_ABOVE
         self.count = 0
         self.min_ix = self.min_iy = math.inf
         self.max_ix = self.max_iy = -math.inf
@@ -211,6 +228,20 @@ class _TypeGrid:
         self.cells = {key: bucket for key, bucket in self.cells.items() if bucket}
         self.prune_at = 2 * len(self.cells) + PRUNE_CELLS_ABOVE
 
+    def block_for(self, key: int) -> Bucket:
+        block = self.blocks.get(key)
+        if block is None:
+            if len(self.blocks) >= self.block_prune_at:
+                self.prune_blocks()
+            block = self.blocks[key] = {}
+        return block
+
+    def prune_blocks(self) -> None:
+        """Drop the empty blocks (no unit is in an empty block). Replaces the dict: callers holding
+        ``blocks`` read it again."""
+        self.blocks = {key: block for key, block in self.blocks.items() if block}
+        self.block_prune_at = 2 * len(self.blocks) + PRUNE_CELLS_ABOVE
+
 
 def _ring_offsets(r: int) -> tuple[int, ...]:
     """Cell-key offsets of the ring at Chebyshev distance r around a cell."""
@@ -227,7 +258,32 @@ def _ring_offsets(r: int) -> tuple[int, ...]:
 PRECOMPUTED_RINGS = 12
 #: _RINGS[r]: the offsets searched at step r (_RINGS[1] is the whole 3 x 3 block; _RINGS[0] is not used).
 _RINGS = ((), (0, *_ring_offsets(1)), *(_ring_offsets(r) for r in range(2, PRECOMPUTED_RINGS + 1)))
-_BLOCK = _RINGS[1]
+
+#: Key offsets, from a cell, of the corners whose blocks hold its units.
+_CORNERS = (0, 1, _ROW, _ROW + 1)
+
+
+def _corner_steps() -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Per step into a neighbouring cell (key of the new cell minus key of the old): the corner offsets,
+    from the old cell, of the blocks the unit leaves, and, from the new cell, of those it joins (the
+    corners the two cells share keep it)."""
+    corners = {(0, 0), (0, 1), (1, 0), (1, 1)}
+    steps = {}
+    for sx in (-1, 0, 1):
+        for sy in (-1, 0, 1):
+            if sx or sy:
+                leave = [(cx, cy) for cx, cy in corners if (cx - sx, cy - sy) not in corners]
+                join = [(cx, cy) for cx, cy in corners if (cx + sx, cy + sy) not in corners]
+                steps[sx * _ROW + sy] = (
+                    tuple(cx * _ROW + cy for cx, cy in sorted(leave)),
+                    tuple(cx * _ROW + cy for cx, cy in sorted(join)),
+                )
+    return steps
+
+
+_CORNER_STEPS = _corner_steps()
+#: Any longer move: every block left, every block joined.
+_CORNER_JUMP = (_CORNERS, _CORNERS)
 
 
 class MovingUnitIndex:
@@ -315,7 +371,7 @@ class MovingUnitIndex:
                     entry.y = y
                     entry.fix_ts = fix_ts
                 else:
-                    # Into another cell of the same grid (one move in twenty here), inline: a call would
+                    # Into another cell of the same grid (one move in forty here), inline: a call would
                     # cost as much again.
                     grid = entry.grid
                     del entry.bucket[unit_id]  # the bucket stays, even empty (see _TypeGrid)
@@ -328,6 +384,18 @@ class MovingUnitIndex:
                         bucket = grid.bucket_for(key)
                     bucket[unit_id] = entry
                     entry.bucket = bucket
+                    old_key = entry.key
+                    leave, join = _CORNER_STEPS.get(key - old_key, _CORNER_JUMP)
+                    blocks = grid.blocks
+                    for offset in leave:
+                        del blocks[old_key + offset][unit_id]  # the block stays, even empty
+                    for offset in join:
+                        block = blocks.get(key + offset)
+                        if block is None:
+                            block = grid.block_for(key + offset)
+                            blocks = grid.blocks  # a new dict if the empty blocks were just dropped
+                        block[unit_id] = entry
+                    entry.key = key
                     entry.x = x
                     entry.y = y
                     entry.fix_ts = fix_ts
@@ -348,6 +416,10 @@ class MovingUnitIndex:
         if entry is not None:
             grid = entry.grid
             del entry.bucket[unit_id]
+            blocks = grid.blocks
+            key = entry.key
+            for offset in _CORNERS:
+                del blocks[key + offset][unit_id]
             grid.count -= 1
             if grid.count < grid.shrink_at:
                 self._rebuild(grid)
@@ -356,7 +428,11 @@ class MovingUnitIndex:
         """Everything but a move inside the cell: a move into another cell, a new unit, a change of type."""
         if entry is not None and entry.unit_type == unit_type:
             moved_grid = entry.grid
-            del entry.bucket[unit_id]  # the bucket stays, even empty (see _TypeGrid)
+            del entry.bucket[unit_id]  # the bucket and blocks stay, even empty (see _TypeGrid)
+            blocks = moved_grid.blocks
+            key = entry.key
+            for offset in _CORNERS:
+                del blocks[key + offset][unit_id]
             self._file(moved_grid, entry, x, y, fix_ts)
             if moved_grid.span() > moved_grid.span_limit:
                 self._rebuild(moved_grid)
@@ -375,12 +451,17 @@ class MovingUnitIndex:
 
     @staticmethod
     def _file(grid: _TypeGrid, entry: _Entry, x: float, y: float, fix_ts: float) -> None:
+        """Into the cell of (x, y): its bucket and its four corner blocks (the entry is in none yet)."""
         size = grid.size
         ix = x // size
         iy = y // size
         key = int(ix * _ROW + iy)
         bucket = grid.bucket_for(key)
-        bucket[entry.unit_id] = entry
+        unit_id = entry.unit_id
+        bucket[unit_id] = entry
+        for offset in _CORNERS:
+            grid.block_for(key + offset)[unit_id] = entry
+        entry.key = key
         entry.x = x
         entry.y = y
         entry.fix_ts = fix_ts
@@ -399,6 +480,8 @@ class MovingUnitIndex:
         grid.size = cell_size_for([(entry.x, entry.y) for entry in members], self.units_per_cell)
         grid.cells = {}
         grid.prune_at = PRUNE_CELLS_ABOVE
+        grid.blocks = {}
+        grid.block_prune_at = PRUNE_CELLS_ABOVE
         grid.min_ix = grid.min_iy = math.inf
         grid.max_ix = grid.max_iy = -math.inf
         for entry in members:
@@ -425,23 +508,28 @@ class MovingUnitIndex:
             if grid is None or not grid.count or k <= 0:
                 return []
             return self._search(grid, lon * self.kx, lat * self.ky, k, fresh_since, accept, [])
-        # k = 1, the commonest question: the 3 x 3 block around the query's cell first, inline.
+        # k = 1, the commonest question: the block of the grid corner nearest to the query first, inline.
         qx = lon * self.kx
         qy = lat * self.ky
         size = grid.size
         cx = qx // size
         cy = qy // size
-        base = int(cx * _ROW + cy)
-        get = grid.cells.get
+        # (ex, ey): the query's offsets from that corner, at most half a cell each.
+        ex = qx - cx * size
+        if ex + ex > size:
+            ex = size - ex
+            cx += 1.0
+        ey = qy - cy * size
+        if ey + ey > size:
+            ey = size - ey
+            cy += 1.0
         best_d2 = math.inf
         best_id = 0
-        # Nine look-ups, keys computed on the spot: no cache to fill (measured: remembering the blocks' keys
-        # or buckets gained in a long run and lost as much in its first tens of thousands of queries).
-        for offset in _BLOCK:
-            bucket = get(base + offset)
-            if not bucket:  # most cells of the block are empty: cheaper than walking an empty dict
-                continue
-            for entry in bucket.values():
+        # One look-up (a block is kept even while empty, and its four cells are walked as one dict): this
+        # replaced nine look-ups of the 3 x 3 cells, the larger part of a query's time.
+        block = grid.blocks.get(int(cx * _ROW + cy))
+        if block:
+            for entry in block.values():
                 dx = entry.x - qx
                 dy = entry.y - qy
                 d2 = dx * dx + dy * dy
@@ -451,19 +539,16 @@ class MovingUnitIndex:
                     continue
                 best_d2 = d2
                 best_id = entry.unit_id
-        # Every unit outside the block is at least as far as the nearest side of the query's own cell
-        # plus one cell. Strictly nearer, so an equally distant unit with a smaller id is not missed.
-        ex = qx - cx * size
-        if ex + ex > size:
-            ex = size - ex
-        ey = qy - cy * size
-        if ey + ey > size:
-            ey = size - ey
-        edge = (ex if ex < ey else ey) + size  # comparisons: cheaper than a call to min()
+        # The block spans one cell on each side of its corner: every unit outside it is at least the cell
+        # size minus the query's larger offset from the corner away. Strictly nearer, so an equally
+        # distant unit with a smaller id is not missed.
+        edge = size - (ex if ex > ey else ey)  # comparisons: cheaper than a call to max()
         if best_d2 < edge * edge:
             return [(best_id, math.sqrt(best_d2))]
+        # Rings from the 3 x 3 cells around the query's cell (it holds the block: what was found there is
+        # found again and skipped as no better).
         found = [] if best_d2 == math.inf else [(best_d2, best_id)]
-        return self._search(grid, qx, qy, 1, fresh_since, accept, found, 2)
+        return self._search(grid, qx, qy, 1, fresh_since, accept, found, 1)
 
     def _search(
         self,

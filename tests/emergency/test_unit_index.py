@@ -58,10 +58,11 @@ def test_cells_follow_each_types_density_and_answers_stay_exact() -> None:
         )
     sparse, dense, clustered = (index.cell_size(t) for t in ("sparse", "dense", "clustered"))
     assert sparse is not None and dense is not None and clustered is not None
-    # About one unit per two cells where the units are: sqrt(area / units / 2) for uniform spreads.
-    assert 20_000 < sparse < 60_000
-    assert 5 <= dense < 20
-    assert 50 < clustered < 150  # by the towns' density, not by the 80 km between them
+    # About one and a half units per cell where the units are: sqrt(area x 1.5 / units) for uniform spreads
+    # (58 km, 13 m and 140 m here; the forty boats are too few for the occupancy to say much more).
+    assert 35_000 < sparse < 110_000
+    assert 8 <= dense < 30
+    assert 90 < clustered < 250  # by the towns' density, not by the 80 km between them
     _check_queries(index, fleet, rng, spread=1.5)
 
     # The dense crowd disperses over the city and most units leave service: the cells grow with it.
@@ -91,7 +92,7 @@ def test_a_type_growing_from_one_unit_keeps_exact_answers_through_every_rebuild(
             assert [u for u, _d in index.nearest("dense", lon, lat)] == _brute(index, fleet, "dense", lon, lat, 1)
     assert len(sizes) >= 4  # chosen again as the type grew
     final = index.cell_size("dense")
-    assert final is not None and 250 < final < 600  # 22 km square, 1,500 units: ~400 m
+    assert final is not None and 450 < final < 1000  # 22 km square, 1,500 units: ~700 m
 
 
 @pytest.mark.parametrize(
@@ -219,7 +220,7 @@ def test_update_many_is_the_same_as_one_call_per_report() -> None:
                 fleet.pop(uid, None)
                 continue
             utype = rng.choice(types) if roll < 0.2 or uid not in fleet else fleet[uid][0]
-            if uid in fleet and roll < 0.9:  # a step of up to ~400 m: often out of a ~100-300 m cell
+            if uid in fleet and roll < 0.9:  # a step of up to ~400 m: out of its ~2 km cell one time in five
                 lon, lat = fleet[uid][1] + rng.uniform(-0.004, 0.004), fleet[uid][2] + rng.uniform(-0.004, 0.004)
             else:
                 lon, lat = CENTRE_LON + rng.uniform(-0.1, 0.1), CENTRE_LAT + rng.uniform(-0.1, 0.1)
@@ -236,6 +237,7 @@ def test_update_many_is_the_same_as_one_call_per_report() -> None:
             for uid, (_utype, lon, lat) in fleet.items():
                 assert batched.position(uid) == pytest.approx((lon, lat), abs=1e-9)
             _assert_filed_where_they_are(batched)
+            _assert_blocks_hold_their_cells(batched)
             for _ in range(20):
                 utype, k = rng.choice(types), rng.choice((1, 1, 4))
                 lon, lat = CENTRE_LON + rng.uniform(-0.12, 0.12), CENTRE_LAT + rng.uniform(-0.12, 0.12)
@@ -272,5 +274,165 @@ def test_answers_stay_exact_while_empty_cells_are_dropped(monkeypatch: pytest.Mo
         lon, lat = CENTRE_LON + rng.uniform(-0.035, 0.035), CENTRE_LAT + rng.uniform(-0.035, 0.035)
         assert [u for u, _d in index.nearest("dense", lon, lat)] == _brute(index, fleet, "dense", lon, lat, 1)
     _assert_filed_where_they_are(index)
+    _assert_blocks_hold_their_cells(index)
     assert prunes >= 3  # the limit was really hit
     assert len(index) == len(fleet)
+
+
+def _assert_blocks_hold_their_cells(index: MovingUnitIndex) -> None:
+    """Each corner's block holds exactly the units of the four cells around that corner (a k=1 query reads
+    only the block): a block left stale by a move, a removal, a change of type or a rebuild would hide a
+    unit from the query or show one where it no longer is."""
+    for grid in index.grids.values():
+        expected: dict[int, dict[int, object]] = {}
+        for key, bucket in grid.cells.items():
+            for uid, entry in bucket.items():
+                assert entry.key == key
+                for corner in unit_index._CORNERS:
+                    expected.setdefault(key + corner, {})[uid] = entry
+        filled = {key: block for key, block in grid.blocks.items() if block}
+        assert filled.keys() == expected.keys()
+        for key, block in filled.items():
+            assert block.keys() == expected[key].keys()
+            assert all(block[uid] is expected[key][uid] for uid in block)
+
+
+def test_a_unit_stepping_into_every_neighbouring_cell_and_jumping_is_found_from_every_side() -> None:
+    """Side steps and diagonal steps change only some of the unit's blocks, a jump all of them: after each,
+    queries around the unit's old and new cells (nearer one corner or another) agree with brute force."""
+    rng = random.Random(19)
+    index = MovingUnitIndex(cell_metres=1000)
+    fleet: Fleet = {}
+    x, y = index.project(CENTRE_LON, CENTRE_LAT)
+    ix, iy = x // 1000, y // 1000
+
+    def centre_of(cx: float, cy: float) -> tuple[float, float]:
+        return ((cx + 0.5) * 1000) / index.kx, ((cy + 0.5) * 1000) / index.ky
+
+    # A few others, far enough that the moving unit is often the nearest and sometimes not.
+    for uid in range(2, 8):
+        _place(index, fleet, uid, "ambulance", *centre_of(ix + rng.uniform(-6, 6), iy + rng.uniform(-6, 6)))
+    steps = [(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy] + [(9, -4), (-9, 4), (0, 0)]
+    for dx, dy in steps:
+        _place(index, fleet, 1, "ambulance", *centre_of(ix, iy))  # back in the middle cell
+        _place(index, fleet, 1, "ambulance", *centre_of(ix + dx, iy + dy))
+        _assert_blocks_hold_their_cells(index)
+        for _ in range(40):
+            lon, lat = centre_of(ix + rng.uniform(-2.5, 2.5), iy + rng.uniform(-2.5, 2.5))
+            got = [u for u, _d in index.nearest("ambulance", lon, lat)]
+            assert got == _brute(index, fleet, "ambulance", lon, lat, 1)
+    # Out of service, back, and over to another type: gone from every block of the old grid.
+    index.remove(1)
+    del fleet[1]
+    _assert_blocks_hold_their_cells(index)
+    _place(index, fleet, 1, "police_car", *centre_of(ix, iy))
+    _assert_blocks_hold_their_cells(index)
+    lon, lat = centre_of(ix, iy)
+    assert index.nearest("police_car", lon, lat) == [(1, 0.0)]
+    assert 1 not in [u for u, _d in index.nearest("ambulance", lon, lat, 10)]
+
+
+def test_blocks_stay_exact_under_random_moves_removals_type_changes_rebuilds_and_pruning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Moves inside a cell, into a side or diagonal neighbour, and jumps; departures, returns and changes of
+    type; the adaptive grids rebuilt as the types grow, shrink and spread; empty cells and blocks dropped
+    again and again (tiny limit). k=1 answers, with a freshness bound and a refusing ``accept``, equal brute
+    force throughout."""
+    monkeypatch.setattr(unit_index, "PRUNE_CELLS_ABOVE", 24)
+    block_prunes = 0
+    prune_blocks = unit_index._TypeGrid.prune_blocks
+
+    def counted_prune_blocks(grid: unit_index._TypeGrid) -> None:
+        nonlocal block_prunes
+        block_prunes += 1
+        prune_blocks(grid)
+
+    monkeypatch.setattr(unit_index._TypeGrid, "prune_blocks", counted_prune_blocks)
+    rng = random.Random(23)
+    index = MovingUnitIndex()
+    fleet: dict[int, tuple[str, float, float, float]] = {}
+    types = ("police_car", "ambulance")
+    sizes: set[float | None] = set()
+    for step in range(400):
+        # A crowd of arrivals early on, departures later: the grids are chosen again both ways.
+        leave_rate = 0.05 if step < 200 else 0.3
+        reports: list[UnitReport] = []
+        for _ in range(rng.randrange(1, 30)):
+            uid = rng.randrange(500)
+            roll = rng.random()
+            if roll < leave_rate:
+                reports.append((uid, None, False, None, None, 0.0))
+                fleet.pop(uid, None)
+                continue
+            unit_type = rng.choice(types) if roll < leave_rate + 0.05 or uid not in fleet else fleet[uid][0]
+            if uid in fleet and roll < 0.95:  # a step: inside the cell, or into any neighbour
+                reach = rng.choice((0.0005, 0.003, 0.006))
+                lon, lat = fleet[uid][1] + rng.uniform(-reach, reach), fleet[uid][2] + rng.uniform(-reach, reach)
+            else:  # a jump (or an arrival) anywhere in the city
+                lon, lat = CENTRE_LON + rng.uniform(-0.08, 0.08), CENTRE_LAT + rng.uniform(-0.08, 0.08)
+            fix_ts = float(rng.randrange(10))
+            fleet[uid] = (unit_type, lon, lat, fix_ts)
+            reports.append((uid, unit_type, True, lon, lat, fix_ts))
+        if step % 3:
+            index.update_many(reports)
+        else:  # the per-call path keeps the blocks too
+            for uid, unit_type, eligible, lon, lat, fix_ts in reports:
+                if eligible:
+                    index.upsert(uid, unit_type, lon, lat, fix_ts)
+                else:
+                    index.remove(uid)
+        sizes.update(index.cell_size(unit_type) for unit_type in types)
+        _assert_blocks_hold_their_cells(index)
+        _assert_filed_where_they_are(index)
+        for _ in range(8):
+            unit_type = rng.choice(types)
+            lon, lat = CENTRE_LON + rng.uniform(-0.09, 0.09), CENTRE_LAT + rng.uniform(-0.09, 0.09)
+            fresh_since = rng.choice((-math.inf, 4.0))
+            got = index.nearest(unit_type, lon, lat, fresh_since=fresh_since, accept=lambda uid: uid % 7 != 0)
+            recommendable = {
+                uid: (utype, ulon, ulat)
+                for uid, (utype, ulon, ulat, fix_ts) in fleet.items()
+                if fix_ts >= fresh_since and uid % 7 != 0
+            }
+            assert [u for u, _d in got] == _brute(index, recommendable, unit_type, lon, lat, 1)
+    assert len(index) == len(fleet)
+    assert len(sizes) >= 4  # the grids were rebuilt (both types, more than once)
+    assert block_prunes >= 3  # empty blocks were really dropped
+
+
+def test_answers_stay_exact_while_empty_blocks_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for the corner blocks: a few units roaming over many cells of a fixed grid (never rebuilt)
+    leave empty blocks behind, dropped again and again with a tiny limit, in the middle of batches."""
+    monkeypatch.setattr(unit_index, "PRUNE_CELLS_ABOVE", 16)
+    block_prunes = 0
+    prune_blocks = unit_index._TypeGrid.prune_blocks
+
+    def counted_prune_blocks(grid: unit_index._TypeGrid) -> None:
+        nonlocal block_prunes
+        block_prunes += 1
+        prune_blocks(grid)
+
+    monkeypatch.setattr(unit_index._TypeGrid, "prune_blocks", counted_prune_blocks)
+    rng = random.Random(29)
+    index = MovingUnitIndex(cell_metres=100)
+    fleet: Fleet = {}
+    for uid in range(20):
+        _place(index, fleet, uid, "dense", CENTRE_LON + rng.uniform(-0.02, 0.02), CENTRE_LAT + rng.uniform(-0.02, 0.02))
+    for step in range(1500):
+        reports: list[UnitReport] = []
+        for uid in rng.sample(range(20), 3):
+            if rng.random() < 0.3:  # a jump somewhere in a 4 km square: ~1,600 cells for 20 units
+                lon, lat = CENTRE_LON + rng.uniform(-0.02, 0.02), CENTRE_LAT + rng.uniform(-0.02, 0.02)
+            else:  # a step of up to ~150 m: into a side or diagonal neighbour, or further
+                lon, lat = fleet[uid][1] + rng.uniform(-0.0015, 0.0015), fleet[uid][2] + rng.uniform(-0.0015, 0.0015)
+            fleet[uid] = ("dense", lon, lat)
+            reports.append((uid, "dense", True, lon, lat, 0.0))
+        index.update_many(reports)
+        lon, lat = CENTRE_LON + rng.uniform(-0.025, 0.025), CENTRE_LAT + rng.uniform(-0.025, 0.025)
+        assert [u for u, _d in index.nearest("dense", lon, lat)] == _brute(index, fleet, "dense", lon, lat, 1)
+        if step % 100 == 0:
+            _assert_blocks_hold_their_cells(index)
+    _assert_blocks_hold_their_cells(index)
+    assert index.cell_size("dense") == 100
+    assert block_prunes >= 5
