@@ -54,8 +54,9 @@ METRES_PER_DEGREE_LATITUDE = 111_132.0
 DEFAULT_REFERENCE_LATITUDE = 24.33
 #: Target units per cell where the units are, for the adaptive cell size: with about one and a half units
 #: per cell the corner block nearest a query (four cells, ~6 units) holds the nearest unit in ~87% of
-#: queries, and units cross into another cell about once in forty moves of ~25 m. Measured with
-#: benchmarks/nearest_units.py at 5,000 units: 1.5 beat 1.0 and 1.25, 2.0 within noise of it.
+#: queries, and units cross into another cell about once in forty of the benchmark's moves (up to 45 m
+#: per axis; one in twenty at 0.5 per cell). Measured with benchmarks/nearest_units.py at 5,000 units:
+#: 1.5 beat 1.0 and 1.25, 2.0 within noise of it (docs/BENCHMARKS.md).
 UNITS_PER_CELL = 1.5
 DEFAULT_CELL_METRES = 1000.0
 MIN_CELL_METRES = 5.0
