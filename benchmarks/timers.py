@@ -55,7 +55,13 @@ AGENCIES = 100  # departments answering for the work orders (a city's order of m
 PG_CHANNEL = "hotline_timers"  # dispatch.timers.PG_CHANNEL (not imported: Django is set up later)
 
 
-def start_database(folder: Path) -> tuple[dict[str, str], list[Any]]:
+#: What the throwaway cluster of scripts/services.py turns off to make test setup fast, turned back on by
+#: ``--durable``: each commit waits for its WAL on disk, and the first change of a page after a checkpoint
+#: writes the whole page to the WAL, as in production.
+DURABLE_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
+
+def start_database(folder: Path, *, durable: bool = False) -> tuple[dict[str, str], list[Any]]:
     sys.path.insert(0, str(ROOT / "scripts"))
     import services
 
@@ -64,7 +70,8 @@ def start_database(folder: Path) -> tuple[dict[str, str], list[Any]]:
     stops: list[Any] = [lambda: shutil.rmtree(pg_folder, ignore_errors=True)]
     # A production-sized buffer cache (the default 128 MB suits a laptop): a million work orders with their
     # clocks and timers do not fit in the default, for ours and raw alike.
-    url, stop = services.start_postgres(pg_folder, settings={"shared_buffers": "1GB"})
+    settings = {"shared_buffers": "1GB", **(DURABLE_SETTINGS if durable else {})}
+    url, stop = services.start_postgres(pg_folder, settings=settings)
     stops.insert(0, stop)
     env = {
         "DATABASE_URL": url,
@@ -448,11 +455,16 @@ def main(argv: list[str] | None = None) -> int:
         "--async-commit", action="store_true", help="workers with HOTLINE_TIMER_ASYNC_COMMIT=1 (no WAL-flush wait)"
     )
     parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="the cluster with fsync, synchronous_commit and full_page_writes on (the test cluster has them off)",
+    )
+    parser.add_argument(
         "--lead", type=float, default=60.0, help="seconds from arming to the due second (must cover the arming)"
     )
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="timers-benchmark-"))
-    env, stops = start_database(folder)
+    env, stops = start_database(folder, durable=args.durable)
     try:
         setup_django(env)
         template_ticket, template_wo = make_template()
@@ -474,7 +486,8 @@ def print_report(args: argparse.Namespace, ours: dict[str, Any], raw: dict[str, 
     print(f"machine: {platform.machine()}, {cpus} cpus, load {os.getloadavg()}, Python {python}")
     print(
         f"settings: {args.work_orders:,} work orders, {args.due:,} due within 1 s, {args.workers} workers, "
-        f"batch {args.batch} (raw {RAW_BATCH}), async commit {'on' if args.async_commit else 'off'}"
+        f"batch {args.batch} (raw {RAW_BATCH}), async commit {'on' if args.async_commit else 'off'}, "
+        + ("durable cluster" if args.durable else "test cluster (fsync, synchronous commit, full-page writes off)")
     )
     print(
         f"ours: {ours['escalations']:,} escalations ({ours['distinct_clocks']:,} clocks), "
