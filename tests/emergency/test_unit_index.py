@@ -332,6 +332,19 @@ def test_a_unit_stepping_into_every_neighbouring_cell_and_jumping_is_found_from_
     assert 1 not in [u for u, _d in index.nearest("ambulance", lon, lat, 10)]
 
 
+def _count_block_prunes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A one-item list counting the times empty blocks are dropped from now on."""
+    count = [0]
+    prune_blocks = unit_index._TypeGrid.prune_blocks
+
+    def counted_prune_blocks(grid: unit_index._TypeGrid) -> None:
+        count[0] += 1
+        prune_blocks(grid)
+
+    monkeypatch.setattr(unit_index._TypeGrid, "prune_blocks", counted_prune_blocks)
+    return count
+
+
 def test_blocks_stay_exact_under_random_moves_removals_type_changes_rebuilds_and_pruning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -340,15 +353,7 @@ def test_blocks_stay_exact_under_random_moves_removals_type_changes_rebuilds_and
     again and again (tiny limit). k=1 answers, with a freshness bound and a refusing ``accept``, equal brute
     force throughout."""
     monkeypatch.setattr(unit_index, "PRUNE_CELLS_ABOVE", 24)
-    block_prunes = 0
-    prune_blocks = unit_index._TypeGrid.prune_blocks
-
-    def counted_prune_blocks(grid: unit_index._TypeGrid) -> None:
-        nonlocal block_prunes
-        block_prunes += 1
-        prune_blocks(grid)
-
-    monkeypatch.setattr(unit_index._TypeGrid, "prune_blocks", counted_prune_blocks)
+    block_prunes = _count_block_prunes(monkeypatch)
     rng = random.Random(23)
     index = MovingUnitIndex()
     fleet: dict[int, tuple[str, float, float, float]] = {}
@@ -398,22 +403,14 @@ def test_blocks_stay_exact_under_random_moves_removals_type_changes_rebuilds_and
             assert [u for u, _d in got] == _brute(index, recommendable, unit_type, lon, lat, 1)
     assert len(index) == len(fleet)
     assert len(sizes) >= 4  # the grids were rebuilt (both types, more than once)
-    assert block_prunes >= 3  # empty blocks were really dropped
+    assert block_prunes[0] >= 3  # empty blocks were really dropped
 
 
 def test_answers_stay_exact_while_empty_blocks_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same for the corner blocks: a few units roaming over many cells of a fixed grid (never rebuilt)
     leave empty blocks behind, dropped again and again with a tiny limit, in the middle of batches."""
     monkeypatch.setattr(unit_index, "PRUNE_CELLS_ABOVE", 16)
-    block_prunes = 0
-    prune_blocks = unit_index._TypeGrid.prune_blocks
-
-    def counted_prune_blocks(grid: unit_index._TypeGrid) -> None:
-        nonlocal block_prunes
-        block_prunes += 1
-        prune_blocks(grid)
-
-    monkeypatch.setattr(unit_index._TypeGrid, "prune_blocks", counted_prune_blocks)
+    block_prunes = _count_block_prunes(monkeypatch)
     rng = random.Random(29)
     index = MovingUnitIndex(cell_metres=100)
     fleet: Fleet = {}
@@ -435,4 +432,4 @@ def test_answers_stay_exact_while_empty_blocks_are_dropped(monkeypatch: pytest.M
             _assert_blocks_hold_their_cells(index)
     _assert_blocks_hold_their_cells(index)
     assert index.cell_size("dense") == 100
-    assert block_prunes >= 5
+    assert block_prunes[0] >= 5
