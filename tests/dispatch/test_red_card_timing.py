@@ -146,3 +146,35 @@ def test_a_clock_that_somehow_has_a_red_card_timer_already_keeps_it_and_the_batc
         ("serious", "", stray_red.fire_at),
     ]
     assert red_card_of(normal) == after_working_days(due, SERIOUS_AFTER)
+
+
+def test_a_timer_whose_step_has_fired_already_adds_nothing_and_the_rest_of_its_batch_fires(world: World) -> None:
+    """The escalation's unique (clock, level) has the last word: a pending timer for a step that has already
+    fired (nothing creates one) is marked done without a second escalation, timeline row or event entry, in
+    the same batch as a timer that fires normally."""
+    from realtime.models import Event
+
+    due = at("2026-03-03 10:00")
+    again = yellow_card_due(world, due, "A0001")
+    with clock.pinned_at(due):
+        assert fire_due_timers().by_level == {"overdue": 1}
+    later = due + dt.timedelta(hours=1)
+    repeated = Timer.objects.create(clock=again, level="overdue", fire_at=later)
+    fresh = yellow_card_due(world, later, "A0002")
+    events_before = set(Event.objects.filter(type="work_order.escalated").values_list("id", flat=True))
+
+    with clock.pinned_at(later):
+        result = fire_due_timers(max_batches=1)
+
+    assert (result.claimed, result.by_level) == (2, {"overdue": 1})
+    repeated.refresh_from_db()
+    assert (repeated.done_at, repeated.outcome) == (later, "fired")
+    assert Escalation.objects.filter(clock=again, level="overdue").count() == 1
+    steps = TimelineEntry.objects.filter(action="escalate_overdue")
+    assert steps.filter(work_order=again.work_order_id).count() == 1
+    assert steps.filter(work_order=fresh.work_order_id).count() == 1
+    new_events = Event.objects.filter(type="work_order.escalated").exclude(id__in=events_before)
+    listed = [item["clock_id"] for event in new_events for item in event.payload["escalations"]]
+    assert listed == [fresh.pk]
+    assert red_card_of(fresh) == after_working_days(later, SERIOUS_AFTER)
+    assert red_card_of(again) == after_working_days(due, SERIOUS_AFTER)
