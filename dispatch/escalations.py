@@ -323,7 +323,7 @@ def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
                                ELSE s.fixed_at END
                    FROM shifts s WHERE s.day = (l.due_at AT TIME ZONE %(zone)s)::date)
                END AS red_at
-        -- Ids in deadline order, as the insert used to number them: the joins above need not keep that order.
+        -- Ids in deadline order: the joins above need not keep the batch's order.
         FROM (SELECT * FROM locked WHERE level IN ('warning', 'overdue') ORDER BY fire_at, id) l
     ), esc AS (
         INSERT INTO {escalation} (id, clock_id, work_order_id, ticket_id, agency_id, stage, level, due_at, fired_at)
@@ -388,23 +388,20 @@ def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
         SELECT ev.id, (ev.agency_ids ->> 0)::bigint FROM events ev WHERE jsonb_array_length(ev.agency_ids) > 0
         RETURNING 1
     )
-    SELECT 'fired', count(*), NULL, r.level, NULL, NULL, NULL, NULL, NULL,
-           array_agg(r.escalation_id ORDER BY r.escalation_id)
+    SELECT 'fired', count(*), NULL, r.level, NULL, NULL, NULL, NULL, array_agg(r.escalation_id ORDER BY r.escalation_id)
     FROM fired_rows r GROUP BY r.level
     -- Row by row only the yellow cards whose red card the statement could not place (the Python path's work).
     UNION ALL SELECT 'escalation', r.escalation_id, r.clock_id, r.level, extract(epoch FROM r.due_at)::float8,
-           extract(epoch FROM r.stopped_at)::float8, r.agency_id, r.work_order_id, FALSE, NULL
+           extract(epoch FROM r.stopped_at)::float8, r.agency_id, r.work_order_id, NULL
     FROM fired_rows r WHERE r.level = 'overdue' AND r.red_at IS NULL
-    UNION ALL SELECT 'event', ev.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM events ev
-    UNION ALL SELECT 'cancelled', m.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    UNION ALL SELECT 'event', ev.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM events ev
+    UNION ALL SELECT 'cancelled', m.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL
     FROM marked m WHERE m.outcome = 'cancelled'
-    UNION ALL SELECT 'steps', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM steps
-    UNION ALL SELECT 'audiences', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM audiences
-    UNION ALL SELECT 'serious', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-    FROM locked l WHERE l.level = 'serious'
-    UNION ALL SELECT 'locked', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked
-    UNION ALL SELECT 'red_first', NULL, NULL, NULL, extract(epoch FROM min(m.fire_at))::float8, NULL, NULL, NULL,
-           NULL, NULL
+    UNION ALL SELECT 'steps', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM steps
+    UNION ALL SELECT 'audiences', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM audiences
+    UNION ALL SELECT 'serious', l.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked l WHERE l.level = 'serious'
+    UNION ALL SELECT 'locked', count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM locked
+    UNION ALL SELECT 'red_first', NULL, NULL, NULL, extract(epoch FROM min(m.fire_at))::float8, NULL, NULL, NULL, NULL
     FROM marked m WHERE m.level = 'serious'
     """
     # One line: psycopg caches the conversion of statements up to 4 KiB, and this one runs per batch.
@@ -438,7 +435,7 @@ def _after_set_based(out: list[tuple[Any, ...]], result: FireResult) -> None:
     # than it, a year the calendar does not know): the Python path, which also records the error.
     overdue = [
         (None, "overdue", None, clock_id, None, moment(due_at), moment(stopped_at), None, wo_id, agency_id)
-        for _kind, _id, clock_id, _level, due_at, stopped_at, agency_id, wo_id, _armed, _ids in fired
+        for _kind, _id, clock_id, _level, due_at, stopped_at, agency_id, wo_id, _ids in fired
     ]
     errors = _arm_red_cards(overdue)
     if errors:
