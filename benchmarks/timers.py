@@ -20,8 +20,12 @@ What it does, in one run on one database:
 3. raw: the same number of processes running a plain psycopg loop on a copy of the timer table (same
    partial index, same 1,000,000 rows, ``--due`` falling due over one second): per transaction
    ``SELECT id ... ORDER BY fire_at LIMIT 500 FOR UPDATE SKIP LOCKED`` then ``UPDATE ... SET done_at =
-   clock_timestamp()``. Nothing else: the floor under any firing path.
-4. Worker memory: VmRSS of each run_timers process while idle with every timer pending, and after firing.
+   clock_timestamp()``. Nothing else.
+4. floor: the same again, but each transaction also does what any firing path must at least do per
+   escalation - insert the escalation row and its timeline row, into tables shaped and indexed like ours -
+   in one statement, and nothing more (no joins, no event, no red card). Its rate and lag bound what any
+   path writing those rows can reach on this machine; ours also writes the events and arms the red cards.
+5. Worker memory: VmRSS of each run_timers process while idle with every timer pending, and after firing.
 
 Targets from the issue (reported, never asserted): >= 30,000 escalations/s, >= 0.3 of raw, p99 lag <= 1 s,
 memory flat.
@@ -251,6 +255,17 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
+def cpu_growth(before: dict[int, float]) -> float:
+    """CPU these processes used since ``before``; one gone meanwhile (an autovacuum worker) counts what
+    ``before`` saw, not minus it."""
+    after = cpu_by_pid(list(before))
+    return sum(max(0.0, after[pid] - seconds) for pid, seconds in before.items())
+
+
 def cluster_pids() -> list[int]:
     """Every process of the benchmark's PostgreSQL cluster: its backends and its background processes."""
     from django.db import connection
@@ -325,12 +340,12 @@ def run_ours(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
         # CPU spent while firing, by the workers and by the whole database (the poll below included): unlike the
         # rate, it does not depend on what else the machine is doing.
         database = cluster_pids()
-        cpu_before = cpu_seconds([w.pid for w in workers]), cpu_seconds(database)
+        cpu_before = cpu_seconds([w.pid for w in workers]), cpu_by_pid(database)
         last_due = start + dt.timedelta(seconds=1)
         done_at = wait_until_none_pending(last_due, expected_ids, timeout=600)
         rss_after = [rss_kib(w.pid) for w in workers]
         cpu_workers = cpu_seconds([w.pid for w in workers]) - cpu_before[0]
-        cpu_database = cpu_seconds(database) - cpu_before[1]
+        cpu_database = cpu_growth(cpu_before[1])
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -370,70 +385,121 @@ def run_ours(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def raw_worker(url: str, start_epoch: float, due: int, results: Any) -> None:
+#: The floor's statement: what any firing path must at least do per escalation - lock the due timer, mark it
+#: done, insert the escalation row and its timeline row into tables shaped and indexed like ours - and nothing
+#: else (no joins, no events, no red cards, constant payloads).
+FLOOR_STATEMENT = f"""
+WITH picked AS (
+    SELECT id, clock_id, fire_at FROM bench_floor_timer WHERE done_at IS NULL AND fire_at <= now()
+    ORDER BY fire_at LIMIT {RAW_BATCH} FOR UPDATE SKIP LOCKED
+), marked AS (
+    UPDATE bench_floor_timer t SET done_at = clock_timestamp(), outcome = 'fired' FROM picked p WHERE t.id = p.id
+    RETURNING t.id
+), esc AS (
+    INSERT INTO bench_floor_escalation (clock_id, work_order_id, ticket_id, agency_id, stage, level, due_at, fired_at)
+    SELECT clock_id, clock_id, clock_id / 10, clock_id % {AGENCIES}, 'sign', 'overdue', fire_at, now() FROM picked
+    RETURNING id, clock_id
+), steps AS (
+    INSERT INTO bench_floor_timeline (ticket_id, work_order_id, machine, action, from_state, to_state, note, data,
+                                      created_at)
+    SELECT e.clock_id / 10, e.clock_id, 'work_order', 'escalate_overdue', 'signed', 'signed', '',
+           jsonb_build_object('escalation_id', e.id), now()
+    FROM esc e
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM steps)
+"""
+
+
+def loop_worker(url: str, kind: str, start_epoch: float, results: Any) -> None:
+    """One process of the raw loop (``kind`` "raw") or of the floor ("floor"); puts (fired, pid) when every
+    due timer of its table is done."""
     import psycopg
 
+    table = f"bench_{kind}_timer"
     fired = 0
     with psycopg.connect(url, autocommit=False) as conn:
+        backend = conn.info.backend_pid
+        results.put(("pids", (os.getpid(), backend)))
         while True:
             with conn.cursor() as cursor:
-                cursor.execute(
-                    "SELECT id FROM bench_raw_timer WHERE done_at IS NULL AND fire_at <= now() "
-                    f"ORDER BY fire_at LIMIT {RAW_BATCH} FOR UPDATE SKIP LOCKED"
-                )
-                ids = [row[0] for row in cursor.fetchall()]
-                if ids:
+                if kind == "floor":
+                    cursor.execute(FLOOR_STATEMENT)
+                    row = cursor.fetchone()
+                    done = int(row[0]) if row else 0
+                else:
                     cursor.execute(
-                        "UPDATE bench_raw_timer SET done_at = clock_timestamp(), outcome = 'fired' WHERE id = ANY(%s)",
-                        [ids],
+                        f"SELECT id FROM {table} WHERE done_at IS NULL AND fire_at <= now() "
+                        f"ORDER BY fire_at LIMIT {RAW_BATCH} FOR UPDATE SKIP LOCKED"
                     )
+                    ids = [row[0] for row in cursor.fetchall()]
+                    if ids:
+                        cursor.execute(
+                            f"UPDATE {table} SET done_at = clock_timestamp(), outcome = 'fired' WHERE id = ANY(%s)",
+                            [ids],
+                        )
+                    done = len(ids)
             conn.commit()
-            fired += len(ids)
-            if not ids:
+            fired += done
+            if not done:
                 if time.time() > start_epoch + 1.0:
                     with conn.cursor() as cursor:
-                        cursor.execute(
-                            "SELECT count(*) FROM bench_raw_timer WHERE done_at IS NULL AND fire_at <= now()"
-                        )
+                        cursor.execute(f"SELECT count(*) FROM {table} WHERE done_at IS NULL AND fire_at <= now()")
                         left = cursor.fetchone()
                     conn.commit()
                     if left is not None and left[0] == 0:
                         break
-                time.sleep(0.001)  # nothing due yet: the raw loop polls
-    results.put(fired)
+                time.sleep(0.001)  # nothing due yet: the loop polls
+        # Read before the connection closes: its backend's CPU goes with it.
+        results.put(("fired", (fired, cpu_seconds([os.getpid(), backend]))))
 
 
-def run_raw(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+def run_loop(env: dict[str, str], args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """The raw loop or the floor, with ``--workers`` processes, on its own copy of the timer table."""
     from django.db import connection
 
+    table = f"bench_{kind}_timer"
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE bench_raw_timer (LIKE dispatch_timer INCLUDING DEFAULTS INCLUDING INDEXES)")
+        cursor.execute(f"CREATE TABLE {table} (LIKE dispatch_timer INCLUDING DEFAULTS INCLUDING INDEXES)")
         cursor.execute(
-            "INSERT INTO bench_raw_timer (id, clock_id, level, fire_at, claim_token, claimed_until, done_at, outcome) "
+            f"INSERT INTO {table} (id, clock_id, level, fire_at, claim_token, claimed_until, done_at, outcome) "
             "SELECT id, clock_id, level, now() + interval '10 days' + (id % 86400) * interval '1 second', "
             "'', NULL, NULL, '' FROM dispatch_timer WHERE level = 'overdue'"
         )
+        if kind == "floor":
+            # Shaped and indexed like ours (LIKE copies no foreign keys: ours checks none on these columns).
+            cursor.execute("CREATE TABLE bench_floor_escalation (LIKE dispatch_escalation INCLUDING ALL)")
+            cursor.execute("CREATE TABLE bench_floor_timeline (LIKE dispatch_timelineentry INCLUDING ALL)")
+        cursor.execute(f"VACUUM (ANALYZE) {table}")
     start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=args.lead)
-    make_due("bench_raw_timer", None, args.due, start)
+    make_due(table, None, args.due, start)
     margin = (start - dt.datetime.now(dt.UTC)).total_seconds()
-    print(f"raw: {args.due:,} timers armed {margin:.1f} s before the first deadline", flush=True)
+    print(f"{kind}: {args.due:,} timers armed {margin:.1f} s before the first deadline", flush=True)
     if margin <= 0:
         raise RuntimeError("arming took longer than --lead: raise it")
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     processes = [
-        ctx.Process(target=raw_worker, args=(env["DATABASE_URL"], start.timestamp(), args.due, results))
+        ctx.Process(target=loop_worker, args=(env["DATABASE_URL"], kind, start.timestamp(), results))
         for _ in range(args.workers)
     ]
     for process in processes:
         process.start()
-    fired = sum(results.get(timeout=600) for _ in processes)
+    pids = [results.get(timeout=120)[1] for _ in processes]  # nothing is due before every loop has started
+    own = [pid for pair in pids for pid in pair]
+    # Counted from the first deadline: before it the loops only poll.
+    time.sleep(max(0.0, (start - dt.datetime.now(dt.UTC)).total_seconds()))
+    others = [pid for pid in cluster_pids() if pid not in own]
+    cpu_before = cpu_seconds(own), cpu_by_pid(others)
+    finished = [results.get(timeout=600)[1] for _ in processes]
+    fired = sum(count for count, _cpu in finished)
+    cpu = sum(cpu for _count, cpu in finished) - cpu_before[0] + cpu_growth(cpu_before[1])
     for process in processes:
         process.join(timeout=60)
     stats = count(
         "SELECT max(done_at), percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - fire_at)), "
         "percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - fire_at)), count(*) "
-        "FROM bench_raw_timer WHERE done_at IS NOT NULL"
+        f"FROM {table} WHERE done_at IS NOT NULL"
     )
     elapsed = stats[0].timestamp() - start.timestamp()
     return {
@@ -442,6 +508,7 @@ def run_raw(env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
         "p50": float(stats[1]),
         "p99": float(stats[2]),
         "fired": fired,
+        "cpu_us": cpu / args.due * 1e6,
     }
 
 
@@ -472,16 +539,17 @@ def main(argv: list[str] | None = None) -> int:
         pending = int(count("SELECT count(*) FROM dispatch_timer WHERE done_at IS NULL")[0])
         print(f"loaded {pending:,} pending timers on {args.work_orders:,} work orders in {load_seconds:.1f} s")
         ours = run_ours(env, args)
-        raw = run_raw(env, args)
+        raw = run_loop(env, args, "raw")
+        floor = run_loop(env, args, "floor")
     finally:
         for stop in stops:
             stop()
         shutil.rmtree(folder, ignore_errors=True)
-    print_report(args, ours, raw)
+    print_report(args, ours, raw, floor)
     return 0
 
 
-def print_report(args: argparse.Namespace, ours: dict[str, Any], raw: dict[str, Any]) -> None:
+def print_report(args: argparse.Namespace, ours: dict[str, Any], raw: dict[str, Any], floor: dict[str, Any]) -> None:
     cpus, python = os.cpu_count(), platform.python_version()
     print(f"machine: {platform.machine()}, {cpus} cpus, load {os.getloadavg()}, Python {python}")
     print(
@@ -502,7 +570,12 @@ def print_report(args: argparse.Namespace, ours: dict[str, Any], raw: dict[str, 
     )
     print(
         f"raw:  all done {raw['elapsed']:.2f} s after the first deadline -> {raw['rate']:,.0f} claims/s; "
-        f"lag p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s"
+        f"lag p50 {raw['p50']:.3f} s, p99 {raw['p99']:.3f} s; CPU per claim {raw['cpu_us']:.1f} us"
+    )
+    print(
+        f"floor: all done {floor['elapsed']:.2f} s after the first deadline -> {floor['rate']:,.0f} escalations/s; "
+        f"lag p50 {floor['p50']:.3f} s, p99 {floor['p99']:.3f} s; CPU per escalation {floor['cpu_us']:.1f} us "
+        f"(timer marked, escalation and timeline rows inserted, nothing else)"
     )
     per_escalation = ours["cpu_us_workers"] + ours["cpu_us_database"]
     print(
