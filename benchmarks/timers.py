@@ -412,8 +412,9 @@ SELECT (SELECT count(*) FROM marked), (SELECT count(*) FROM steps)
 
 
 def loop_worker(url: str, kind: str, start_epoch: float, results: Any) -> None:
-    """One process of the raw loop (``kind`` "raw") or of the floor ("floor"); puts (fired, pid) when every
-    due timer of its table is done."""
+    """One process of the raw loop (``kind`` "raw") or of the floor ("floor"). Puts ("pids", (its pid, its
+    backend's)) once connected, and ("fired", (timers it fired, CPU seconds of both)) when no due timer of its
+    table is left."""
     import psycopg
 
     table = f"bench_{kind}_timer"
@@ -575,7 +576,7 @@ def print_report(args: argparse.Namespace, ours: dict[str, Any], raw: dict[str, 
     print(
         f"floor: all done {floor['elapsed']:.2f} s after the first deadline -> {floor['rate']:,.0f} escalations/s; "
         f"lag p50 {floor['p50']:.3f} s, p99 {floor['p99']:.3f} s; CPU per escalation {floor['cpu_us']:.1f} us "
-        f"(timer marked, escalation and timeline rows inserted, nothing else)"
+        f"({floor['fired']:,} timers marked, with their escalation and timeline rows; nothing else)"
     )
     per_escalation = ours["cpu_us_workers"] + ours["cpu_us_database"]
     print(
