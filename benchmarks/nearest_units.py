@@ -2,7 +2,8 @@
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/nearest_units.py [--units 5000] [--queries 20000] [--moves-per-query 10] [--seed 1]
+    .venv/bin/python benchmarks/nearest_units.py [--units 5000] [--queries 20000] [--moves-per-query 10] \
+        [--rounds 10] [--seed 1]
 
 5,000 units of five types are spread over a 40 km x 40 km square around Liuzhou; 80% are available, and
 stay about 80% (the flips balance there). The run interleaves position updates with queries: before
@@ -27,6 +28,10 @@ ways, in one run:
 - raw: ``shapely.STRtree.query_nearest`` on the pre-filtered set (the type's available units, in the
   same projected metres). The trees are built outside the timing, once per type, on a frozen snapshot:
   a lower bound that ignores keeping the trees current. Their build time is reported separately.
+
+Ours (k=1) and the two loops are timed in turns, ``--rounds`` rounds of each in a row, so that all three see
+the same state of the machine: timed one after the other, a shared host that slowed down or sped up between
+them moved their ratio by a third either way from run to run.
 
 Answers are compared on a frozen snapshot after the moving phase (ours with k=1 against the loop and
 raw for every query); the script exits with status 1 if any nearest unit differs. Speed targets (>= 100x
@@ -209,6 +214,13 @@ def records_of(fleet: Fleet) -> list[UnitRecord]:
     ]
 
 
+def refresh_records(fleet: Fleet, records: list[UnitRecord]) -> None:
+    """The records brought up to date in place (new objects every turn would churn the heap under ours)."""
+    for record in records:
+        unit = record.unit_id
+        record.lon, record.lat, record.available = fleet.lons[unit], fleet.lats[unit], fleet.available[unit]
+
+
 def naive_nearest(records: list[UnitRecord], unit_type: str, lon: float, lat: float) -> int:
     best, best_m = -1, math.inf
     for record in records:
@@ -304,6 +316,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--queries", type=int, default=20000)
     parser.add_argument("--loop-queries", type=int, default=2000)
     parser.add_argument("--moves-per-query", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=10, help="turns in which ours and the loops are timed")
     parser.add_argument(
         "--cell-metres", type=float, default=None, help="fix ours' cell size (default: chosen per type from its units)"
     )
@@ -335,10 +348,27 @@ def main(argv: list[str]) -> int:
         moves = [[rng.randrange(options.units) for _ in range(options.moves_per_query)] for _ in range(count)]
         return queries, moves
 
-    print("\nMoving phase (per query, including the moves before it for ours):")
-    queries, moves = plan(options.queries)
+    print(f"\nMoving phase (per query, with the moves before it for ours; the first three in {options.rounds} turns):")
     shares = [sum(fleet.available) / options.units]
-    ours1 = summary("ours k=1 (moves + query)", run_ours(fleet, index, queries, moves, 1))
+    ours1_timings: list[int] = []
+    loop_timings: list[int] = []
+    fast_loop_timings: list[int] = []
+    records = records_of(fleet)
+    for _turn in range(options.rounds):
+        queries, moves = plan(options.queries // options.rounds)
+        ours1_timings += run_ours(fleet, index, queries, moves, 1)
+        refresh_records(fleet, records)  # the world moved without the loop's records; not timed
+        queries, moves = plan(options.loop_queries // options.rounds)
+        loop_timings += run_naive(fleet, records, queries, moves)
+        moved = {unit for batch in moves for unit in batch}
+        queries, moves = plan(options.loop_queries // options.rounds)
+        fast_loop_timings += run_loop(fleet, kx, ky, queries, moves)
+        moved.update(unit for batch in moves for unit in batch)
+        # The loops moved the world without ours: ours catches up outside the timings.
+        index.update_many([fleet.report(unit) for unit in sorted(moved)])
+    ours1 = summary("ours k=1 (moves + query)", ours1_timings)
+    loop_row = summary("loop: haversine over all unit records", loop_timings)
+    fast_loop_row = summary("(reference) loop: planar over parallel lists", fast_loop_timings)
     shares.append(sum(fleet.available) / options.units)
     queries, moves = plan(options.queries)
     ours3 = summary("ours k=3 (moves + query)", run_ours(fleet, index, queries, moves, 3))
@@ -349,15 +379,12 @@ def main(argv: list[str]) -> int:
     queries, moves = plan(options.queries)
     summary("(reference) ours k=1 from table rows", run_ours_from_rows(fleet, index, queries, moves))
     shares.append(sum(fleet.available) / options.units)
-    records = records_of(fleet)
-    queries, moves = plan(options.loop_queries)
-    loop_row = summary("loop: haversine over all unit records", run_naive(fleet, records, queries, moves))
-    shares.append(sum(fleet.available) / options.units)
-    queries, moves = plan(options.loop_queries)
-    fast_loop_row = summary("(reference) loop: planar over parallel lists", run_loop(fleet, kx, ky, queries, moves))
     # The flips balance at the starting share (Fleet.move), so every row above is timed on the same kind of
     # fleet; shown so that a drift would be seen.
-    print("  available share at the start of each row: " + ", ".join(f"{share:.0%}" for share in shares))
+    print(
+        "  available share before the turns, after them and after each reference row: "
+        + ", ".join(f"{share:.0%}" for share in shares)
+    )
     # Ours must still agree with the truth after the moving phase (the index followed every move).
     for unit in range(options.units):
         if fleet.available[unit]:

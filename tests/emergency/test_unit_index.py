@@ -433,3 +433,90 @@ def test_answers_stay_exact_while_empty_blocks_are_dropped(monkeypatch: pytest.M
     _assert_blocks_hold_their_cells(index)
     assert index.cell_size("dense") == 100
     assert block_prunes[0] >= 5
+
+
+def _assert_id_table_matches(index: MovingUnitIndex) -> None:
+    """The list by id holds exactly the entries of the ids it covers, and nothing where there is none."""
+    for position, entry in enumerate(index._dense):
+        assert entry is index._entries.get(position)
+    assert len(index._dense) <= unit_index.DENSE_IDS
+
+
+def test_ids_below_zero_past_the_id_list_and_growing_it_are_found_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moves find their units by list position for small ids and in a dict for negative ids and ids past the
+    list's limit (tiny here). A report about a negative id must never reach the unit at the same position
+    from the end of the list, and a first report past the list's end must grow it, not be lost."""
+    monkeypatch.setattr(unit_index, "DENSE_IDS", 40)
+    rng = random.Random(31)
+    batched = MovingUnitIndex()
+    one_by_one = MovingUnitIndex()
+    fleet: Fleet = {}
+    ids = [*range(-25, 0), *range(0, 60), 10**12, -(10**12)]
+    for step in range(250):
+        reports: list[UnitReport] = []
+        for uid in rng.sample(ids, rng.randrange(1, 12)):
+            if uid in fleet and rng.random() < 0.1:
+                reports.append((uid, None, False, None, None, 0.0))
+                fleet.pop(uid)
+                continue
+            if uid in fleet:
+                lon, lat = fleet[uid][1] + rng.uniform(-0.003, 0.003), fleet[uid][2] + rng.uniform(-0.003, 0.003)
+            else:
+                lon, lat = CENTRE_LON + rng.uniform(-0.05, 0.05), CENTRE_LAT + rng.uniform(-0.05, 0.05)
+            fleet[uid] = ("ambulance", lon, lat)
+            reports.append((uid, "ambulance", True, lon, lat, float(step)))
+        batched.update_many(reports)
+        for uid, unit_type, eligible, lon, lat, fix_ts in reports:
+            if eligible:
+                one_by_one.upsert(uid, unit_type, lon, lat, fix_ts)
+            else:
+                one_by_one.remove(uid)
+        for uid, (_utype, lon, lat) in fleet.items():
+            assert batched.position(uid) == pytest.approx((lon, lat), abs=1e-9)
+            assert one_by_one.position(uid) == pytest.approx((lon, lat), abs=1e-9)
+        assert len(batched) == len(one_by_one) == len(fleet)
+        _assert_id_table_matches(batched)
+        _assert_filed_where_they_are(batched)
+        _assert_blocks_hold_their_cells(batched)
+        lon, lat = CENTRE_LON + rng.uniform(-0.06, 0.06), CENTRE_LAT + rng.uniform(-0.06, 0.06)
+        k = rng.choice((1, 3))
+        got = batched.nearest("ambulance", lon, lat, k)
+        assert [u for u, _d in got] == _brute(batched, fleet, "ambulance", lon, lat, k)
+        assert got == one_by_one.nearest("ambulance", lon, lat, k)
+    assert any(uid < 0 for uid in fleet) and any(uid >= 40 for uid in fleet)  # both dict cases were exercised
+    assert len(batched._dense) == 40  # grown up to the limit, no further
+
+
+def test_units_of_one_column_or_row_share_their_cell_edges_and_stay_exact_as_the_cache_restarts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Units filed in the same column hold the same two edge floats (that is what keeps the bounds a move is
+    checked against in the cache); with a tiny cache the pairs are dropped and made again, and every unit
+    keeps bounds equal to its cell's."""
+    index = MovingUnitIndex(cell_metres=1000)
+    x, y = index.project(CENTRE_LON, CENTRE_LAT)
+    middle_x, middle_y = (x // 1000 + 0.5) * 1000, (y // 1000 + 0.5) * 1000
+    # Three units in one column, two of them in one row too.
+    fleet: Fleet = {}
+    for uid, (dx, dy) in enumerate(((0, 0), (200, 3000), (-300, 120))):
+        _place(index, fleet, uid, "ambulance", (middle_x + dx) / index.kx, (middle_y + dy) / index.ky)
+    first, second, third = (index._entries[uid] for uid in range(3))
+    assert first.x0 is second.x0 is third.x0 and first.x1 is second.x1 is third.x1
+    assert first.y0 is third.y0 and first.y0 is not second.y0
+    _assert_filed_where_they_are(index)
+
+    monkeypatch.setattr(unit_index, "EDGES_KEPT", 4)
+    rng = random.Random(37)
+    for uid in range(3, 40):
+        _place(
+            index, fleet, uid, "ambulance", CENTRE_LON + rng.uniform(-0.05, 0.05), CENTRE_LAT + rng.uniform(-0.05, 0.05)
+        )
+    for _step in range(200):
+        uid = rng.randrange(40)
+        lon, lat = fleet[uid][1] + rng.uniform(-0.02, 0.02), fleet[uid][2] + rng.uniform(-0.02, 0.02)
+        fleet[uid] = ("ambulance", lon, lat)
+        index.update_many([(uid, "ambulance", True, lon, lat, 0.0)])
+        assert len(index.grids["ambulance"].edges) <= 4
+        lon, lat = CENTRE_LON + rng.uniform(-0.06, 0.06), CENTRE_LAT + rng.uniform(-0.06, 0.06)
+        assert [u for u, _d in index.nearest("ambulance", lon, lat)] == _brute(index, fleet, "ambulance", lon, lat, 1)
+    _assert_filed_where_they_are(index)
