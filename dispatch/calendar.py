@@ -2,7 +2,10 @@
 
 The official schedule comes from chinesecalendar; administrators override single dates (CalendarDay) and
 publish whole years the package does not know yet (CalendarYear: weekdays work unless a CalendarDay says
-otherwise). A date in a year known to neither raises CalendarYearUnknown: a deadline is never guessed.
+otherwise). A year known to neither is *provisional*: weekends and the statutory holidays
+(dispatch/provisional_calendar.py), so that supervision never stops while the year waits to be published.
+Deadlines that depend on such a year are marked provisional (provisional_years_between()) and are recomputed
+when the year is published. Only a year outside the provisional calendar's range raises CalendarYearUnknown.
 
 Optional working hours (WorkingPeriod rows, else settings.HOTLINE["WORKING_HOURS"], else off) give the
 "working hours" limits ("8wh") and working_hours_between(). With working hours off, a working day counts
@@ -27,6 +30,7 @@ import chinese_calendar
 from django.conf import settings
 from django.db.models import Count, Max
 
+from dispatch import provisional_calendar
 from dispatch.errors import DomainError
 from dispatch.stamped_cache import StampedCache
 
@@ -107,14 +111,28 @@ def invalidate() -> None:
 # --- days ------------------------------------------------------------------------------------------
 
 
-def year_is_known(year: int) -> bool:
-    if year in data().published_years:
-        return True
+def _official_year(year: int) -> bool:
+    """chinesecalendar carries the year's official schedule."""
     try:
         chinese_calendar.is_workday(dt.date(year, 6, 1))
     except NotImplementedError:
         return False
     return True
+
+
+def year_is_official(year: int) -> bool:
+    """The year's schedule is official: in chinesecalendar or published by the administrators."""
+    return year in data().published_years or _official_year(year)
+
+
+def provisional_years_between(start: dt.datetime, end: dt.datetime) -> list[int]:
+    """The years, among those whose days decide working time from ``start`` up to ``end``, that only the
+    provisional calendar knows. A working-day deadline ends at midnight after its last day, so the day of
+    ``end`` itself counts only when ``end`` is not midnight."""
+    zone = local_zone()
+    first = start.astimezone(zone).date().year
+    last = (end.astimezone(zone) - dt.timedelta(microseconds=1)).date().year
+    return [year for year in range(first, max(first, last) + 1) if not year_is_official(year)]
 
 
 def is_working_day(day: dt.date) -> bool:
@@ -127,13 +145,15 @@ def is_working_day(day: dt.date) -> bool:
     except NotImplementedError as exc:
         if day.year in calendar.published_years:
             return day.weekday() < 5
+        if provisional_calendar.covers(day.year):
+            return provisional_calendar.is_working_day(day)
         raise CalendarYearUnknown(
-            f"The working calendar has no published schedule for {day.year}.", fields={"year": [str(day.year)]}
+            f"The working calendar has no schedule for {day.year}.", fields={"year": [str(day.year)]}
         ) from exc
 
 
 def holiday_name(day: dt.date) -> str:
-    """The name of the day's holiday or make-up day, from the database or the official schedule."""
+    """The name of the day's holiday or make-up day: the database's, the official or the provisional one."""
     from dispatch.models import CalendarDay
 
     own = CalendarDay.objects.filter(date=day).values_list("name", flat=True).first()
@@ -142,7 +162,9 @@ def holiday_name(day: dt.date) -> str:
     try:
         _on_holiday, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:
-        return ""
+        if day.year in data().published_years or not provisional_calendar.covers(day.year):
+            return ""
+        return provisional_calendar.holiday_name(day)
     return str(name or "")
 
 

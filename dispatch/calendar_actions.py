@@ -2,8 +2,8 @@
 
 Administrators change these through the admin and the API. Each change drops the per-process caches
 (dispatch/calendar.py, dispatch/deadlines.py) after commit; other processes notice within seconds.
-Running stage clocks whose deadline could not be set because the year was unknown are computed again
-when the calendar changes, and get their timers. Deadlines already set never move.
+Publishing a year computes every open provisional deadline again (recompute_provisional_deadlines): a later
+official deadline replaces the provisional one, an earlier one never does. Other deadlines never move.
 """
 
 from __future__ import annotations
@@ -12,18 +12,34 @@ import datetime as dt
 import itertools
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-from callcenter.models import AppealType, Subject, Ticket, Urgency
+from callcenter.models import AppealType, AuditEntry, Subject, Urgency
 from dispatch import calendar, clock
-from dispatch.calendar import CalendarYearUnknown, InvalidDuration, parse_duration
-from dispatch.deadlines import deadline_for, invalidate_policies
+from dispatch.calendar import CalendarYearUnknown, InvalidDuration, parse_duration, provisional_years_between
+from dispatch.deadlines import deadline_for, invalidate_policies, serious_at
 from dispatch.errors import InvalidInput, NotFound
-from dispatch.models import CalendarDay, CalendarYear, SlaPolicy, StageClock, TimelineEntry, User, WorkingPeriod
-from dispatch.timers import arm_clock
+from dispatch.escalations import AGENCY_STAGES
+from dispatch.models import (
+    CalendarDay,
+    CalendarYear,
+    Escalation,
+    EscalationLevel,
+    SlaPolicy,
+    StageClock,
+    TimelineEntry,
+    Timer,
+    User,
+    WorkingPeriod,
+)
+from dispatch.timers import arm_clock, fired_levels, ring_if_soon
+from realtime.events import append_event, append_events
 
 STAGES = ("sign", "handle", "review", "revisit")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -62,7 +78,6 @@ def do_save_calendar_day(
             date=day, defaults={"is_working_day": is_working_day, "name": name, "updated_at": clock.now()}
         )
         _after_commit_invalidate()
-        recompute_unknown_deadlines(actor=actor)
         return row
 
 
@@ -105,7 +120,18 @@ def do_publish_calendar_year(
                     date=day, defaults={"is_working_day": is_working, "name": name, "updated_at": now}
                 )
         _after_commit_invalidate()
-        recompute_unknown_deadlines(actor=actor)
+        done = recompute_provisional_deadlines(year, actor=actor, at=now)
+        summary = {"year": year, "recomputed": done.recomputed, "moved": done.moved, "kept": done.kept}
+        if actor is not None:
+            AuditEntry.objects.create(
+                actor=actor,
+                actor_agency_id=actor.agency_id,
+                action="publish_calendar_year",
+                reason=note or _("Published the %(year)d holiday schedule.") % {"year": year},
+                fields=[{"holidays": len(holidays), "working_days": len(working_days), **summary}],
+                created_at=now,
+            )
+        append_event("calendar.year_published", summary)
         return published
 
 
@@ -146,35 +172,134 @@ def do_set_working_periods(periods: Sequence[Sequence[str]], *, actor: User | No
         return rows
 
 
-def recompute_unknown_deadlines(*, actor: User | None = None) -> int:
-    """Running clocks without a deadline because of an unknown year: try again (inside the caller's action)."""
-    at = clock.now()
-    fixed = 0
-    for clock_row in StageClock.objects.filter(stopped_at__isnull=True, due_error=CalendarYearUnknown.code):
-        ticket = Ticket.objects.select_related("subject").get(pk=clock_row.ticket_id)
-        deadline = deadline_for(ticket, clock_row.stage, clock_row.started_at)
-        if deadline.error:
-            continue
-        StageClock.objects.filter(pk=clock_row.pk).update(
-            due_at=deadline.due_at, warn_at=deadline.warn_at, due_error="", policy_id=deadline.policy_id
+@dataclass
+class Recomputed:
+    """What publishing a year did to open deadlines."""
+
+    recomputed: int = 0  # clocks looked at again
+    moved: int = 0  # got a later official deadline (or a first one)
+    kept: int = 0  # kept the deadline already announced (the official one is not later, or it has passed)
+
+
+def _chain_start(clock_row: StageClock) -> tuple[dt.datetime, list[int]]:
+    """When the deadline of ``clock_row`` started running, and the clocks that share it: a reply sent back
+    continues its previous clock's deadline (start_stage_clock(inherit=True)) under a new clock row."""
+    chain = list(
+        StageClock.objects.filter(
+            ticket_id=clock_row.ticket_id,
+            work_order_id=clock_row.work_order_id,
+            stage=clock_row.stage,
+            due_at=clock_row.due_at,
+            id__lte=clock_row.pk,
         )
-        clock_row.due_at, clock_row.warn_at, clock_row.due_error = deadline.due_at, deadline.warn_at, ""
-        arm_clock(clock_row)
-        state = ticket.state
+        .order_by("id")
+        .values_list("id", "started_at")
+    )
+    return chain[0][1], [pk for pk, _start in chain]
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return localtime(moment).isoformat() if moment is not None else None
+
+
+def _retime(clock_row: StageClock, level: str, fire_at: dt.datetime | None, at: dt.datetime) -> None:
+    """Move a pending timer that has not fallen due to a later time (never earlier)."""
+    if fire_at is None:
+        return
+    Timer.objects.filter(
+        clock=clock_row, level=level, done_at__isnull=True, fire_at__gt=at, fire_at__lt=fire_at
+    ).update(fire_at=fire_at)
+
+
+def recompute_provisional_deadlines(year: int, *, actor: User | None, at: dt.datetime) -> Recomputed:
+    """Compute the open provisional deadlines again on the calendar as it now stands (inside the caller's
+    action, after the published days are written).
+
+    The rule: a deadline announced to an agency never moves earlier. A later official deadline replaces the
+    provisional one and its pending timers move with it (the same rows: nothing fires twice); an earlier one
+    leaves it as announced. A deadline that has already passed stays (its yellow card has fired or is firing);
+    only its pending red card may move later. Clocks that had no deadline at all (a year outside every
+    calendar) get one. Each clock changed gets a timeline row; each agency one event with its clocks.
+    """
+    result = Recomputed()
+    per_agency: dict[int | None, list[dict[str, Any]]] = {}
+    clocks = (
+        StageClock.objects.select_for_update(of=("self",))
+        .filter(stopped_at__isnull=True)
+        .filter(Q(due_provisional=True) | Q(due_error=CalendarYearUnknown.code))
+        .select_related("ticket__subject", "work_order")
+        .order_by("id")
+    )
+    for clock_row in clocks:
+        ticket, work_order = clock_row.ticket, clock_row.work_order
+        previous_due = clock_row.due_at
+        if previous_due is None:
+            started, chain = clock_row.started_at, [clock_row.pk]
+        else:
+            started, chain = _chain_start(clock_row)
+        deadline = deadline_for(ticket, clock_row.stage, started, limit=clock_row.time_limit)
+        if deadline.error or deadline.due_at is None:
+            continue
+        result.recomputed += 1
+        if previous_due is None:
+            clock_row.due_at, clock_row.warn_at = deadline.due_at, deadline.warn_at
+            clock_row.due_error, clock_row.due_provisional = "", deadline.provisional
+            arm_clock(clock_row, skip_levels=fired_levels(clock_row.pk))
+            moved = True
+        elif deadline.due_at > previous_due and previous_due > at:
+            warn_at = deadline.warn_at
+            if clock_row.warn_at is not None and (warn_at is None or warn_at < clock_row.warn_at):
+                warn_at = clock_row.warn_at
+            if clock_row.warn_at is not None and clock_row.warn_at <= at:
+                warn_at = clock_row.warn_at  # the warning is out already
+            clock_row.due_at, clock_row.warn_at, clock_row.due_provisional = deadline.due_at, warn_at, deadline.provisional
+            _retime(clock_row, EscalationLevel.WARNING, warn_at, at)
+            _retime(clock_row, EscalationLevel.OVERDUE, deadline.due_at, at)
+            ring_if_soon(t for t in (warn_at, deadline.due_at) if t is not None)
+            moved = True
+        else:
+            clock_row.due_provisional = bool(provisional_years_between(started, previous_due))
+            moved = False
+        if Escalation.objects.filter(clock_id__in=chain, level=EscalationLevel.OVERDUE).exists():
+            red_at = serious_at(clock_row.due_at)  # type: ignore[arg-type]
+            _retime(clock_row, EscalationLevel.SERIOUS, red_at, at)
+        clock_row.save(update_fields=["due_at", "warn_at", "due_error", "due_provisional"])
+        result.moved += moved
+        result.kept += not moved
+        state = work_order.state if work_order is not None else ticket.state
+        item = {
+            "clock_id": clock_row.pk,
+            "work_order_id": clock_row.work_order_id,
+            "ticket_id": ticket.pk,
+            "stage": clock_row.stage,
+            "due_at": _iso(clock_row.due_at) or "",
+            "warn_at": _iso(clock_row.warn_at),
+            "previous_due_at": _iso(previous_due),
+            "moved": moved,
+            "provisional": clock_row.due_provisional,
+        }
         TimelineEntry.objects.create(
             ticket=ticket,
             work_order_id=clock_row.work_order_id,
-            machine="work_order" if clock_row.work_order_id else "ticket",
-            action="deadline_set",
-            from_state=state if not clock_row.work_order_id else clock_row.work_order.state,  # type: ignore[union-attr]
-            to_state=state if not clock_row.work_order_id else clock_row.work_order.state,  # type: ignore[union-attr]
+            machine="work_order" if work_order is not None else "ticket",
+            action="deadline_set" if previous_due is None else "deadline_recomputed",
+            from_state=state,
+            to_state=state,
             actor=actor,
             actor_agency_id=actor.agency_id if actor else None,
-            data={"stage": clock_row.stage, "due_at": deadline.due_at.isoformat() if deadline.due_at else None},
+            data={"year": year, **{k: v for k, v in item.items() if k not in ("clock_id", "ticket_id")}},
             created_at=at,
         )
-        fixed += 1
-    return fixed
+        agency_id = work_order.agency_id if work_order is not None and clock_row.stage in AGENCY_STAGES else None
+        per_agency.setdefault(agency_id, []).append(item)
+    append_events(
+        "work_order.deadlines_recomputed",
+        [
+            ({"agency_id": agency, "year": year, "deadlines": items}, None, [agency] if agency is not None else [])
+            for agency, items in sorted(per_agency.items(), key=lambda pair: pair[1][0]["clock_id"])
+        ],
+    )
+    return result
 
 
 # --- SLA policies ----------------------------------------------------------------------------------

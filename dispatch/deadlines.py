@@ -6,7 +6,8 @@ urgency or appeal type, then the appeal type, then any - then the subject's own 
 GLOSSARY.md's defaults. Each limit is looked up on its own, so a policy may set only the handle limit.
 
 A stage clock stores the resulting due time and warning time when it starts; later policy changes never
-move them. The ladder after the deadline (red card N working days later) is computed here too.
+move them. A deadline that depends on a year whose holiday schedule is not published yet is computed on the
+provisional calendar and marked ``provisional`` (dispatch/calendar.py); publishing the year recomputes it. The ladder after the deadline (red card N working days later) is computed here too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dispatch.calendar import (
     deadline_after,
     fraction_point,
     parse_duration,
+    provisional_years_between,
 )
 from dispatch.stamped_cache import StampedCache
 
@@ -58,6 +60,8 @@ class Deadline:
     warn_at: dt.datetime | None
     policy_id: int | None
     error: str = ""
+    #: Computed on the provisional calendar of an unpublished year.
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,11 @@ def warning_time(start: dt.datetime, due: dt.datetime, limit: str, fraction: flo
     return warn
 
 
-def deadline_for(ticket: Ticket, stage: str, started_at: dt.datetime) -> Deadline:
-    """The deadline of a stage clock starting now, or no deadline with the reason (shown to supervisors)."""
-    limit, policy = time_limit(ticket, stage)
+def deadline_for(ticket: Ticket, stage: str, started_at: dt.datetime, *, limit: str = "") -> Deadline:
+    """The deadline of a stage clock starting now, or no deadline with the reason (shown to supervisors).
+    ``limit`` (a clock's frozen limit, when a deadline is computed again) replaces the policy's."""
+    policy_limit, policy = time_limit(ticket, stage)
+    limit = limit or policy_limit
     try:
         from_next, fraction, lead = _counting_rules(ticket)
         due = deadline_after(started_at, limit, from_next_working_day=from_next)
@@ -173,7 +179,10 @@ def deadline_for(ticket: Ticket, stage: str, started_at: dt.datetime) -> Deadlin
         return Deadline(limit, None, None, policy.id if policy else None, InvalidDuration.code)
     if warn is not None and warn <= started_at:
         warn = None
-    return Deadline(limit, due, warn, policy.id if policy else None)
+    _amount, unit = parse_duration(limit)
+    # A limit in clock time (24h, 30m) does not depend on the calendar unless it starts on the next working day.
+    provisional = (unit in {"wd", "wh"} or from_next) and bool(provisional_years_between(started_at, due))
+    return Deadline(limit, due, warn, policy.id if policy else None, provisional=provisional)
 
 
 def due_for(ticket: Ticket, stage: str, started_at: dt.datetime) -> tuple[dt.datetime | None, str]:

@@ -138,6 +138,7 @@ _FIELDS = (
     "clock__work_order__agency_id",
     "clock__work_order__state",
     "clock__ticket__state",
+    "clock__due_provisional",
 )
 
 
@@ -301,7 +302,7 @@ def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
         {"FOR UPDATE" if mode == "token" else "ORDER BY t.fire_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED"}
     ), locked AS (
         SELECT t.id, t.level, t.fire_at, c.id AS clock_id, c.stage, COALESCE(c.due_at, t.fire_at) AS due_at,
-               c.stopped_at, c.ticket_id, c.work_order_id,
+               c.stopped_at, c.ticket_id, c.work_order_id, c.due_provisional,
                CASE WHEN c.stage IN ({agency_stages}) THEN w.agency_id END AS agency_id,
                -- The ticket is read only for the centre's own clocks, which have no work order.
                COALESCE(w.state, (SELECT k.state FROM {ticket} k WHERE k.id = c.ticket_id)) AS state,
@@ -371,7 +372,7 @@ def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
                json_agg(json_build_object('escalation_id', r.escalation_id, 'clock_id', r.clock_id,
                                             'work_order_id', r.work_order_id, 'ticket_id', r.ticket_id,
                                             'stage', r.stage, 'level', r.level, 'due_at', r.due_iso,
-                                            'supervision_case_id', NULL) ORDER BY r.escalation_id) AS items
+                                            'provisional', r.due_provisional, 'supervision_case_id', NULL) ORDER BY r.escalation_id) AS items
         FROM fired_rows r GROUP BY r.agency_id
     ), events AS (
         INSERT INTO {event} (type, payload, agency_ids, ticket_id, created_at)
@@ -470,7 +471,8 @@ def _escalate(rows: list[tuple[Any, ...]], now: dt.datetime, result: FireResult)
     timeline = []
     per_agency: dict[int | None, list[dict[str, Any]]] = {}
     for esc_id, r in fired:
-        _timer, level, fire_at, clock_id, stage, due_at, _stopped, ticket_id, wo_id, agency_id, wo_state, tk_state = r
+        _timer, level, fire_at, clock_id, stage, due_at, _stopped, ticket_id, wo_id, agency_id, wo_state, tk_state = r[:12]
+        provisional = bool(r[12])
         state = wo_state if wo_id is not None else tk_state
         data: dict[str, Any] = {
             "escalation_id": esc_id,
@@ -503,6 +505,7 @@ def _escalate(rows: list[tuple[Any, ...]], now: dt.datetime, result: FireResult)
                 "stage": stage,
                 "level": level,
                 "due_at": data["due_at"],
+                "provisional": provisional,
                 "supervision_case_id": cases.get(esc_id),
             }
         )

@@ -227,6 +227,11 @@ class StageClock(models.Model):
         blank=True,
         help_text=_("Why no deadline could be set, e.g. the working calendar does not know the year."),
     )
+    due_provisional = models.BooleanField(
+        _("provisional deadline"),
+        default=False,
+        help_text=_("Computed on the provisional calendar of a year whose holiday schedule is not published yet."),
+    )
     stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
     stopped_by = models.CharField(_("stopped by action"), max_length=40, blank=True)
     # Frozen when the clock starts, so that later policy changes never move a deadline already set.

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.api import validated
-from dispatch import calendar
+from dispatch import calendar, provisional_calendar
 from dispatch.access import current_user
 from dispatch.calendar_actions import (
     SLA_POLICY_FIELDS,
@@ -64,18 +64,23 @@ class CalendarDaySerializer(serializers.Serializer):
 
 class CalendarDayOutput(CalendarDaySerializer):
     # "source" is also an attribute of DRF fields in the type stubs, hence the ignore.
-    source = serializers.ChoiceField(choices=["official", "database"])  # type: ignore[assignment]
+    source = serializers.ChoiceField(choices=["official", "provisional", "database"])  # type: ignore[assignment]
 
 
 class CalendarYearOutput(serializers.Serializer):
     year = serializers.IntegerField()
-    known = serializers.BooleanField(help_text="False: deadlines touching this year are errors until it is published.")
+    known = serializers.BooleanField(help_text="The year's schedule is official (chinesecalendar or published).")
+    provisional = serializers.BooleanField(
+        help_text="Deadlines touching this year run on the provisional calendar (weekends and statutory holidays) "
+        "and are marked provisional until the year is published."
+    )
     published_in_database = serializers.BooleanField()
     days = CalendarDayOutput(many=True, help_text="Holidays and make-up working days; other days follow the week.")
 
 
 def year_days(year: int) -> dict[str, Any]:
     """Every day of a year that differs from the plain week (holidays, make-up working weekends)."""
+    official = calendar.year_is_official(year)
     days: dict[dt.date, dict[str, Any]] = {}
     day = dt.date(year, 1, 1)
     try:
@@ -87,6 +92,11 @@ def year_days(year: int) -> dict[str, Any]:
             day += dt.timedelta(days=1)
     except NotImplementedError:
         days = {}
+        if year not in calendar.data().published_years and provisional_calendar.covers(year):
+            for holiday in provisional_calendar.statutory_holidays(year):
+                if holiday.weekday() < 5:
+                    name = provisional_calendar.holiday_name(holiday)
+                    days[holiday] = {"date": holiday, "is_working_day": False, "name": name, "source": "provisional"}
     for row in CalendarDay.objects.filter(date__year=year):
         days[row.date] = {
             "date": row.date,
@@ -96,7 +106,8 @@ def year_days(year: int) -> dict[str, Any]:
         }
     return {
         "year": year,
-        "known": calendar.year_is_known(year),
+        "known": official,
+        "provisional": not official and provisional_calendar.covers(year),
         "published_in_database": CalendarYear.objects.filter(year=year).exists(),
         "days": [days[d] for d in sorted(days)],
     }
@@ -311,6 +322,7 @@ class ClockTimersSerializer(serializers.ModelSerializer):
             "warn_at",
             "due_at",
             "due_error",
+            "due_provisional",
             "stopped_at",
             "stopped_by",
             "timers",

@@ -92,6 +92,7 @@ class FiredEscalation(TypedDict):
     stage: str  # sign, handle, review, revisit
     level: str  # warning, overdue, serious
     due_at: str  # ISO 8601 with offset
+    provisional: bool  # the deadline was computed on the provisional calendar of an unpublished year
     supervision_case_id: int | None  # the 督办 case a red card opened or joined
 
 
@@ -114,6 +115,37 @@ class DeadlineUnknown(TypedDict):
     agency_id: int | None
     stage: str
     error: str  # e.g. calendar_year_unpublished
+
+
+class RecomputedDeadline(TypedDict):
+    """One open deadline computed again when a year's holiday schedule was published."""
+
+    clock_id: int
+    work_order_id: int | None
+    ticket_id: int
+    stage: str
+    due_at: str  # ISO 8601 with offset: the deadline now in force
+    warn_at: str | None
+    previous_due_at: str | None  # null: the clock had no deadline before
+    moved: bool  # true: the official deadline is later and replaced the provisional one; false: kept
+    provisional: bool  # still provisional (it touches another unpublished year)
+
+
+class DeadlinesRecomputed(TypedDict):
+    """Deadlines of one agency (null: the centre's own stages) recomputed by publishing ``year``."""
+
+    agency_id: int | None
+    year: int
+    deadlines: list[RecomputedDeadline]
+
+
+class CalendarYearPublished(TypedDict):
+    """An administrator published a year's holiday schedule; counts of the open deadlines recomputed."""
+
+    year: int
+    recomputed: int
+    moved: int
+    kept: int
 
 
 class UnitSummary(TypedDict):
@@ -203,6 +235,8 @@ EVENT_SCHEMAS: dict[str, type] = {
     "work_order.changed": WorkOrderChanged,
     "work_order.escalated": WorkOrderEscalated,
     "work_order.deadline_unknown": DeadlineUnknown,
+    "work_order.deadlines_recomputed": DeadlinesRecomputed,
+    "calendar.year_published": CalendarYearPublished,
     "caller.revealed": CallerRevealed,
     "call.ringing": CallEvent,
     "call.answered": CallEvent,

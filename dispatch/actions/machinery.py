@@ -158,12 +158,14 @@ def start_stage_clock(
             previous.warn_at if previous else None,
             previous.policy_id if previous else None,
             previous.due_error if previous else "",
+            previous.due_provisional if previous else False,
         )
         skip = fired_levels(previous.pk) if previous else set()
     else:
         deadline = deadline_for(ticket, stage, at)
         if due_at is not None:
             warn_at = warning_for_extension(ticket, deadline, at, due_at)
+            # A deadline the centre granted is a date it announced, not one the calendar computed.
             deadline = Deadline(deadline.limit, due_at, warn_at, deadline.policy_id)
     started = StageClock.objects.create(
         ticket=ticket,
@@ -172,6 +174,7 @@ def start_stage_clock(
         started_at=at,
         due_at=deadline.due_at,
         due_error=deadline.error,
+        due_provisional=deadline.provisional,
         warn_at=deadline.warn_at,
         time_limit=deadline.limit,
         policy_id=deadline.policy_id,

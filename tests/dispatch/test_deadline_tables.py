@@ -100,13 +100,19 @@ def test_working_periods_in_the_database_win_over_settings() -> None:
     assert calendar.working_periods() == ()
 
 
-def test_a_date_in_an_unpublished_year_is_an_error_not_a_guess() -> None:
-    with pytest.raises(CalendarYearUnknown):
-        deadline_after(at("2026-12-31 10:00"), "1wd")
-    with pytest.raises(CalendarYearUnknown):
-        working_hours_between(at("2026-12-31 10:00"), at("2027-01-05 10:00"))
+def test_an_unpublished_year_runs_on_the_provisional_calendar() -> None:
+    # 2027-01-01 (Fri) is New Year's Day, 01-02 and 01-03 a weekend: Thu 12-31 -> Mon 01-04.
+    assert deadline_after(at("2026-12-31 10:00"), "1wd") == at("2027-01-05 00:00")
+    assert working_hours_between(at("2026-12-31 10:00"), at("2027-01-05 10:00")) == 14 + 24 + 10
     # Clock hours need no calendar.
     assert deadline_after(at("2026-12-31 23:00"), "2h") == at("2027-01-01 01:00")
+
+
+def test_a_year_outside_every_calendar_is_an_error_not_a_guess() -> None:
+    with pytest.raises(CalendarYearUnknown):
+        deadline_after(at("2099-12-31 10:00"), "1wd")
+    with pytest.raises(CalendarYearUnknown):
+        working_hours_between(at("2099-12-31 10:00"), at("2100-01-05 10:00"))
 
 
 def test_a_database_override_makes_a_holiday_a_working_day_and_a_working_day_a_holiday() -> None:
@@ -128,8 +134,8 @@ def test_a_year_published_in_the_database_becomes_known() -> None:
     )
     assert deadline_after(at("2026-12-31 10:00"), "1wd") == at("2027-01-06 00:00")  # Tue 01-05
     assert deadline_after(at("2027-01-08 10:00"), "1wd") == at("2027-01-10 00:00")  # make-up Sat 01-09
-    with pytest.raises(CalendarYearUnknown):
-        deadline_after(at("2028-01-03 10:00"), "1wd")
+    assert calendar.year_is_official(2027) and not calendar.year_is_official(2028)
+    assert deadline_after(at("2028-01-03 10:00"), "1wd") == at("2028-01-05 00:00")  # provisional: Tue 01-04
 
 
 def test_red_card_comes_five_working_days_after_the_deadline() -> None:
@@ -208,6 +214,14 @@ def test_counted_from_the_next_working_day_by_policy(world: Any) -> None:
     assert deadline.due_at == at("2026-02-15 00:00")
 
 
-def test_an_unpublished_year_gives_a_deadline_error_not_a_deadline(world: Any) -> None:
+def test_an_unpublished_year_gives_a_provisional_deadline(world: Any) -> None:
     deadline = deadline_for(_ticket(world), "handle", at("2026-12-30 10:00"))
+    assert deadline.error == "" and deadline.provisional
+    assert deadline_for(_ticket(world), "handle", at("2026-11-30 10:00")).provisional is False
+    # A clock-time limit does not depend on the calendar, whatever the year.
+    assert deadline_for(_ticket(world, urgency="urgent"), "handle", at("2026-12-31 10:00")).provisional is False
+
+
+def test_a_year_outside_every_calendar_gives_a_deadline_error_not_a_deadline(world: Any) -> None:
+    deadline = deadline_for(_ticket(world), "handle", at("2099-12-30 10:00"))
     assert (deadline.due_at, deadline.warn_at, deadline.error) == (None, None, "calendar_year_unpublished")

@@ -179,19 +179,21 @@ def test_redo_starts_a_new_handle_deadline_from_the_policy(world: World) -> None
     assert handles[1].due_at == at("2026-03-20 00:00")  # 5wd: 03-13, 03-16..03-19
 
 
-def test_an_unpublished_year_is_a_deadline_error_until_the_year_is_published(world: World) -> None:
-    work_order = dispatched(world, "2026-12-31 10:00")
+def test_a_year_outside_every_calendar_is_a_deadline_error_until_the_year_is_published(world: World) -> None:
+    # The provisional calendar ends with 2099: a deadline reaching 2100 has none until 2100 is published.
+    work_order = dispatched(world, "2099-12-31 10:00")
     sign = running(work_order, "sign")
     assert (sign.due_at, sign.due_error) == (None, "calendar_year_unpublished")
     assert not Timer.objects.filter(clock=sign).exists()
     event = Event.objects.get(type="work_order.deadline_unknown")
     assert event.payload["clock_id"] == sign.pk and event.payload["error"] == "calendar_year_unpublished"
     assert event.agency_ids == [world.agency_a.pk]
-    with clock.pinned_at(at("2027-01-02 09:00")):
-        do_publish_calendar_year(2027, holidays=[(dt.date(2027, 1, 1), "元旦")])
+    with clock.pinned_at(at("2100-01-02 09:00")):
+        do_publish_calendar_year(2100, holidays=[(dt.date(2100, 1, 1), "元旦")])
     sign.refresh_from_db()
-    assert (sign.due_at, sign.due_error) == (at("2027-01-05 00:00"), "")  # Mon 01-04
-    assert fire_at("2027-01-05 00:00") == {"warning": 1, "overdue": 1}
+    # Mon 01-04; still provisional: 2099-12-31 is a day of 2099, which runs on the provisional calendar.
+    assert (sign.due_at, sign.due_error, sign.due_provisional) == (at("2100-01-05 00:00"), "", True)
+    assert fire_at("2100-01-05 00:00") == {"warning": 1, "overdue": 1}
 
 
 def test_a_claim_is_taken_again_only_after_its_lease_and_fires_once(world: World) -> None:

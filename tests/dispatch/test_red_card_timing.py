@@ -88,9 +88,20 @@ def test_one_batch_mixing_dates_inside_and_outside_the_shift_table(world: World)
     assert Timer.objects.filter(level="serious").count() == 2
 
 
-def test_a_red_card_in_an_unpublished_year_is_an_error_on_the_yellow_card(world: World) -> None:
-    # Five working days after 2026-12-29 lie in 2027, which the calendar does not know.
+def test_a_red_card_in_an_unpublished_year_falls_on_the_provisional_calendar(world: World) -> None:
+    # Five working days after 2026-12-29: 12-30, 12-31, then 2027 (provisional): 01-01 is New Year's Day.
     due = at("2026-12-29 10:00")
+    sign = yellow_card_due(world, due, "P0001")
+    with clock.pinned_at(due):
+        assert fire_due_timers().by_level["overdue"] == 1
+    assert red_card_of(sign) == at("2027-01-06 10:00")
+    step = TimelineEntry.objects.get(action="escalate_overdue", work_order=sign.work_order)
+    assert "serious_error" not in step.data
+
+
+def test_a_red_card_past_every_calendar_is_an_error_on_the_yellow_card(world: World) -> None:
+    # Five working days after 2099-12-29 lie in 2100, which no calendar knows.
+    due = at("2099-12-29 10:00")
     sign = yellow_card_due(world, due, "U0001")
     with clock.pinned_at(due):
         assert fire_due_timers().by_level["overdue"] == 1

@@ -40,7 +40,7 @@ def test_saving_a_day_in_the_admin_changes_working_days_at_once(admin_client: Cl
 
 def test_publishing_a_year_and_office_hours_in_the_admin(admin_client: Client) -> None:
     assert admin_client.post("/admin/dispatch/calendaryear/add/", {"year": "2027", "note": ""}).status_code == 302
-    assert CalendarYear.objects.filter(year=2027).exists() and calendar.year_is_known(2027)
+    assert CalendarYear.objects.filter(year=2027).exists() and calendar.year_is_official(2027)
     response = admin_client.post("/admin/dispatch/workingperiod/add/", {"start": "08:30", "end": "12:00"})
     assert response.status_code == 302
     assert list(WorkingPeriod.objects.values_list("start", "end")) == [(dt.time(8, 30), dt.time(12, 0))]
@@ -73,4 +73,4 @@ def test_bulk_delete_in_the_admin_goes_through_the_actions(admin_client: Client)
         "/admin/dispatch/calendaryear/", {"action": "delete_selected", "_selected_action": years, "post": "yes"}
     )
     assert response.status_code == 302, response.content
-    assert not calendar.year_is_known(2027)
+    assert not calendar.year_is_official(2027)
