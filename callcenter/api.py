@@ -49,7 +49,7 @@ from dispatch.access import (
 )
 from dispatch.calendar import local_zone
 from dispatch.errors import InvalidInput, NotAllowed
-from dispatch.models import WorkOrder
+from dispatch.models import StageClock, WorkOrder
 
 
 def validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
@@ -102,6 +102,11 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return tickets.order_by("-id")
         return tickets.select_related("master", "answered_by_article", "placement").prefetch_related(
             Prefetch("work_orders", queryset=WorkOrder.objects.select_related("agency").order_by("id")),
+            Prefetch(
+                "work_orders__stage_clocks",
+                queryset=StageClock.objects.filter(stopped_at__isnull=True).order_by("id"),
+                to_attr="running_clocks",
+            ),
             Prefetch("ticket_callers", queryset=TicketCaller.objects.select_related("caller", "via_ticket")),
             "revisits",
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from callcenter.models import (
@@ -140,8 +141,15 @@ class TicketListSerializer(serializers.ModelSerializer):
         return presented_name(ticket.caller_name, ticket.caller_confidential, _shows_callers(self))
 
 
+class RunningDeadlineSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    due_provisional = serializers.BooleanField(help_text="Computed on the provisional calendar of an unpublished year")
+
+
 class WorkOrderBriefSerializer(serializers.ModelSerializer):
     agency = serializers.SerializerMethodField()
+    deadline = serializers.SerializerMethodField()
 
     class Meta:
         model = WorkOrder
@@ -156,7 +164,18 @@ class WorkOrderBriefSerializer(serializers.ModelSerializer):
             "replied_at",
             "reply_outcome",
             "redo_count",
+            "deadline",
         ]
+
+    @extend_schema_field(RunningDeadlineSerializer(allow_null=True))
+    def get_deadline(self, work_order: WorkOrder) -> dict[str, Any] | None:
+        """The deadline of the work order's running stage clock (sign or handle), if any."""
+        running = getattr(work_order, "running_clocks", None)
+        if running is None:
+            running = list(work_order.stage_clocks.filter(stopped_at__isnull=True).order_by("id"))
+        if not running:
+            return None
+        return dict(RunningDeadlineSerializer(running[-1]).data)
 
     def get_agency(self, work_order: WorkOrder) -> dict[str, Any]:
         return {"id": work_order.agency_id, "code": work_order.agency.code, "name": work_order.agency.name}

@@ -47,7 +47,17 @@ class AgencySerializer(serializers.ModelSerializer):
 class StageClockSerializer(serializers.ModelSerializer):
     class Meta:
         model = StageClock
-        fields = ["stage", "started_at", "time_limit", "warn_at", "due_at", "due_error", "due_provisional", "stopped_at", "stopped_by"]
+        fields = [
+            "stage",
+            "started_at",
+            "time_limit",
+            "warn_at",
+            "due_at",
+            "due_error",
+            "due_provisional",
+            "stopped_at",
+            "stopped_by",
+        ]
 
 
 class ExtensionRequestSerializer(serializers.ModelSerializer):

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 from django.conf import settings
 from django.db.models import Count, Max
+from django.utils.translation import gettext
 
 from dispatch import provisional_calendar
 from dispatch.errors import DomainError
@@ -165,7 +166,8 @@ def holiday_name(day: dt.date) -> str:
         if day.year in data().published_years or not provisional_calendar.covers(day.year):
             return ""
         return provisional_calendar.holiday_name(day)
-    return str(name or "")
+    # chinesecalendar names holidays in English; the catalogue has the names (provisional_calendar.HOLIDAY_NAMES).
+    return gettext(str(name)) if name else ""
 
 
 def working_periods() -> tuple[tuple[dt.time, dt.time | None], ...]:

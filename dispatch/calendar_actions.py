@@ -97,8 +97,9 @@ def do_publish_calendar_year(
     working_days: Iterable[tuple[dt.date, str]] = (),
     note: str = "",
     actor: User | None = None,
-) -> CalendarYear:
-    """Publish a year's schedule (weekdays work; ``holidays`` off; ``working_days`` are make-up days)."""
+) -> Published:
+    """Publish a year's schedule (weekdays work; ``holidays`` off; ``working_days`` are make-up days), then
+    recompute the open provisional deadlines on it (audited, with events)."""
     holidays, working_days = list(holidays), list(working_days)
     if not isinstance(year, int) or not 2000 <= year <= 2100:
         raise _invalid("year", _("A year between 2000 and 2100."))
@@ -132,7 +133,7 @@ def do_publish_calendar_year(
                 created_at=now,
             )
         append_event("calendar.year_published", summary)
-        return published
+        return Published(published, done)
 
 
 def do_unpublish_calendar_year(year: int, *, actor: User | None = None) -> None:
@@ -179,6 +180,12 @@ class Recomputed:
     recomputed: int = 0  # clocks looked at again
     moved: int = 0  # got a later official deadline (or a first one)
     kept: int = 0  # kept the deadline already announced (the official one is not later, or it has passed)
+
+
+@dataclass(frozen=True)
+class Published:
+    row: CalendarYear
+    recomputed: Recomputed
 
 
 def _chain_start(clock_row: StageClock) -> tuple[dt.datetime, list[int]]:
@@ -252,7 +259,11 @@ def recompute_provisional_deadlines(year: int, *, actor: User | None, at: dt.dat
                 warn_at = clock_row.warn_at
             if clock_row.warn_at is not None and clock_row.warn_at <= at:
                 warn_at = clock_row.warn_at  # the warning is out already
-            clock_row.due_at, clock_row.warn_at, clock_row.due_provisional = deadline.due_at, warn_at, deadline.provisional
+            clock_row.due_at, clock_row.warn_at, clock_row.due_provisional = (
+                deadline.due_at,
+                warn_at,
+                deadline.provisional,
+            )
             _retime(clock_row, EscalationLevel.WARNING, warn_at, at)
             _retime(clock_row, EscalationLevel.OVERDUE, deadline.due_at, at)
             ring_if_soon(t for t in (warn_at, deadline.due_at) if t is not None)

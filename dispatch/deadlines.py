@@ -7,7 +7,8 @@ GLOSSARY.md's defaults. Each limit is looked up on its own, so a policy may set 
 
 A stage clock stores the resulting due time and warning time when it starts; later policy changes never
 move them. A deadline that depends on a year whose holiday schedule is not published yet is computed on the
-provisional calendar and marked ``provisional`` (dispatch/calendar.py); publishing the year recomputes it. The ladder after the deadline (red card N working days later) is computed here too.
+provisional calendar and marked ``provisional`` (dispatch/calendar.py); publishing the year recomputes it.
+The ladder after the deadline (red card N working days later) is computed here too.
 """
 
 from __future__ import annotations

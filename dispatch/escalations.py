@@ -372,7 +372,8 @@ def _set_based_sql(mode: str = "token", *, guarded: bool = True) -> str:
                json_agg(json_build_object('escalation_id', r.escalation_id, 'clock_id', r.clock_id,
                                             'work_order_id', r.work_order_id, 'ticket_id', r.ticket_id,
                                             'stage', r.stage, 'level', r.level, 'due_at', r.due_iso,
-                                            'provisional', r.due_provisional, 'supervision_case_id', NULL) ORDER BY r.escalation_id) AS items
+                                            'provisional', r.due_provisional,
+                                            'supervision_case_id', NULL) ORDER BY r.escalation_id) AS items
         FROM fired_rows r GROUP BY r.agency_id
     ), events AS (
         INSERT INTO {event} (type, payload, agency_ids, ticket_id, created_at)
@@ -471,7 +472,9 @@ def _escalate(rows: list[tuple[Any, ...]], now: dt.datetime, result: FireResult)
     timeline = []
     per_agency: dict[int | None, list[dict[str, Any]]] = {}
     for esc_id, r in fired:
-        _timer, level, fire_at, clock_id, stage, due_at, _stopped, ticket_id, wo_id, agency_id, wo_state, tk_state = r[:12]
+        _timer, level, fire_at, clock_id, stage, due_at, _stopped, ticket_id, wo_id, agency_id, wo_state, tk_state = r[
+            :12
+        ]
         provisional = bool(r[12])
         state = wo_state if wo_id is not None else tk_state
         data: dict[str, Any] = {

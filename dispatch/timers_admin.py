@@ -1,19 +1,22 @@
 """Admin pages of the working calendar, SLA policies and the escalation records.
 
-Saving goes through dispatch/calendar_actions.py, so caches are dropped and clocks waiting for an
-unpublished year get their deadline; timers, escalations and reprimands are read-only records.
+Saving goes through dispatch/calendar_actions.py, so caches are dropped and publishing a year recomputes the
+open provisional deadlines; timers, escalations and reprimands are read-only records.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
+from dispatch import calendar, clock, provisional_calendar
 from dispatch.admin import ReadOnlyAdmin
 from dispatch.calendar_actions import (
     SLA_POLICY_FIELDS,
@@ -70,16 +73,98 @@ class CalendarDayAdmin(ActionAdmin):
         do_delete_calendar_day(obj.date, actor=_actor(request))
 
 
+def _parse_days(text: str, field: str) -> list[tuple[dt.date, str]]:
+    """Lines of "YYYY-MM-DD name" (the name optional) into (date, name) pairs."""
+    days = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        raw, _space, name = line.strip().partition(" ")
+        try:
+            day = dt.date.fromisoformat(raw)
+        except ValueError as exc:
+            message = _("Line %(n)d: a date as YYYY-MM-DD, then the name.") % {"n": number}
+            raise forms.ValidationError({field: message}) from exc
+        days.append((day, name.strip()))
+    return days
+
+
+def _next_unpublished_year() -> int:
+    year = clock.now().year
+    while calendar.year_is_official(year) and year < 2100:
+        year += 1
+    return year
+
+
+class PublishYearForm(forms.ModelForm):
+    holidays = forms.CharField(
+        label=_("Holidays"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 40}),
+        help_text=_(
+            "One date per line, then its name: 2027-02-05 春节. Pre-filled with the year's statutory holidays; "
+            "add the bridge days of the State Council's notice."
+        ),
+    )
+    working_days = forms.CharField(
+        label=_("Make-up working days (调休)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 40}),
+        help_text=_("Weekend days that are working days, one per line: 2027-02-20 春节调休."),
+    )
+
+    class Meta:
+        model = CalendarYear
+        fields = ["year", "note"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["holidays"] = _parse_days(data.get("holidays") or "", "holidays")
+        data["working_days"] = _parse_days(data.get("working_days") or "", "working_days")
+        return data
+
+
 @admin.register(CalendarYear)
 class CalendarYearAdmin(ActionAdmin):
-    """Publishing a year makes its weekdays working days; add its holidays and make-up days as calendar days."""
+    """Publishing a year makes its schedule official: weekdays work except the holidays entered with it, and its
+    make-up days work. Every open provisional deadline is recomputed on it (never earlier)."""
 
     list_display = ["year", "note", "published_at"]
-    fields = ["year", "note"]
+    form = PublishYearForm
+
+    def get_fields(self, request: HttpRequest, obj: CalendarYear | None = None) -> Any:
+        # Holidays and make-up days of a published year are calendar days; they are edited there.
+        return ["year", "note"] if obj is not None else ["year", "note", "holidays", "working_days"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        year = _next_unpublished_year()
+        initial: dict[str, Any] = {"year": year}
+        if provisional_calendar.covers(year):
+            initial["holidays"] = "\n".join(
+                f"{day.isoformat()} {provisional_calendar.holiday_name(day)}"
+                for day in provisional_calendar.statutory_holidays(year)
+            )
+        return initial
 
     def save_model(self, request: HttpRequest, obj: CalendarYear, form: Any, change: bool) -> None:
-        saved = do_publish_calendar_year(obj.year, note=obj.note, actor=_actor(request))
-        obj.pk = saved.pk
+        published = do_publish_calendar_year(
+            obj.year,
+            holidays=form.cleaned_data.get("holidays", []) if not change else [],
+            working_days=form.cleaned_data.get("working_days", []) if not change else [],
+            note=obj.note,
+            actor=_actor(request),
+        )
+        obj.pk = published.row.pk
+        done = published.recomputed
+        self.message_user(
+            request,
+            _(
+                "Published %(year)d: %(recomputed)d open deadlines recomputed, %(moved)d moved later, "
+                "%(kept)d kept as announced."
+            )
+            % {"year": obj.year, "recomputed": done.recomputed, "moved": done.moved, "kept": done.kept},
+            messages.SUCCESS,
+        )
 
     def delete_model(self, request: HttpRequest, obj: CalendarYear) -> None:
         do_unpublish_calendar_year(obj.year, actor=_actor(request))

@@ -88,7 +88,8 @@ def year_days(year: int) -> dict[str, Any]:
             working = bool(chinese_calendar.is_workday(day))
             if working != (day.weekday() < 5):
                 _holiday, name = chinese_calendar.get_holiday_detail(day)
-                days[day] = {"date": day, "is_working_day": working, "name": str(name or ""), "source": "official"}
+                name = _(str(name)) if name else ""  # chinesecalendar's English names, translated
+                days[day] = {"date": day, "is_working_day": working, "name": name, "source": "official"}
             day += dt.timedelta(days=1)
     except NotImplementedError:
         days = {}
@@ -179,24 +180,43 @@ class PublishYearInput(serializers.Serializer):
     working_days = NamedDay(many=True, required=False, default=list, help_text="Make-up working days (调休)")
 
 
+class RecomputedOutput(serializers.Serializer):
+    recomputed = serializers.IntegerField(help_text="Open deadlines computed again")
+    moved = serializers.IntegerField(help_text="Replaced by a later official deadline (or given a first one)")
+    kept = serializers.IntegerField(help_text="Kept as announced: the official one is not later, or it has passed")
+
+
+class PublishedYearOutput(CalendarYearOutput):
+    recomputed = RecomputedOutput()
+
+
 class CalendarYearsView(APIView):
     @extend_schema(responses={200: dict}, summary="Years published in the database")
     def get(self, request: Request) -> Response:
         current_user(request)
         return Response(list(CalendarYear.objects.values("year", "note", "published_at")))
 
-    @extend_schema(request=PublishYearInput, responses={201: CalendarYearOutput}, summary="Publish a whole year")
+    @extend_schema(
+        request=PublishYearInput,
+        responses={201: PublishedYearOutput},
+        summary="Publish a whole year; its open provisional deadlines are recomputed (never earlier)",
+    )
     def post(self, request: Request) -> Response:
         require_admin(current_user(request))
         data = validated(PublishYearInput, request)
-        do_publish_calendar_year(
+        published = do_publish_calendar_year(
             data["year"],
             holidays=[(d["date"], d["name"]) for d in data["holidays"]],
             working_days=[(d["date"], d["name"]) for d in data["working_days"]],
             note=data["note"],
             actor=current_user(request),
         )
-        return Response(CalendarYearOutput(year_days(data["year"])).data, status=201)
+        done = published.recomputed
+        body = {
+            **CalendarYearOutput(year_days(data["year"])).data,
+            "recomputed": {"recomputed": done.recomputed, "moved": done.moved, "kept": done.kept},
+        }
+        return Response(PublishedYearOutput(body).data, status=201)
 
 
 class CalendarYearView(APIView):

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 
+from dispatch.calendar import provisional_years_between
 from dispatch.models import (
     Escalation,
     EscalationLevel,
     Reprimand,
+    StageClock,
     SupervisionCase,
     SupervisionState,
 )
@@ -56,6 +58,7 @@ def escalation_row(escalation: Escalation) -> dict[str, Any]:
         "work_order_id": escalation.work_order_id,
         "work_order_number": escalation.work_order.number if escalation.work_order else None,
         "due_at": escalation.due_at,
+        "provisional": escalation.clock.due_provisional,
         "fired_at": escalation.fired_at,
         "supervision_case_id": escalation.supervision_case_id,
     }
@@ -105,6 +108,18 @@ def reprimand_list(*, agency_id: int | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def provisional_deadlines(*, agency_id: int | None = None) -> dict[str, Any]:
+    """Open deadlines computed on the provisional calendar, and the unpublished years they touch: the board's
+    banner asks an administrator to publish those years."""
+    clocks = StageClock.objects.filter(stopped_at__isnull=True, due_provisional=True)
+    if agency_id is not None:
+        clocks = clocks.filter(work_order__agency_id=agency_id)
+    span = clocks.aggregate(count=Count("id"), first=Min("started_at"), last=Max("due_at"))
+    if not span["count"]:
+        return {"count": 0, "years": []}
+    return {"count": span["count"], "years": provisional_years_between(span["first"], span["last"])}
+
+
 def board_lists(*, agency_id: int | None = None) -> dict[str, Any]:
     """Everything the live half of the board shows, grouped as the screen needs it."""
     escalations = [escalation_row(e) for e in live_escalations(agency_id=agency_id)]
@@ -124,4 +139,5 @@ def board_lists(*, agency_id: int | None = None) -> dict[str, Any]:
         "by_agency_stage": summary,
         "cases": open_cases(agency_id=agency_id),
         "reprimands": reprimand_list(agency_id=agency_id),
+        "provisional_deadlines": provisional_deadlines(agency_id=agency_id),
     }

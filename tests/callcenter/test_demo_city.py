@@ -11,7 +11,7 @@ from django.db.models import Model
 
 from callcenter.models import KnowledgeArticle, Subject, Ticket, TicketState
 from dispatch import clock
-from dispatch.models import Agency, Role, TimelineEntry, User, WorkOrderState
+from dispatch.models import Agency, Role, StageClock, TimelineEntry, User, WorkOrderState
 from tests.pinned_time import DEMO_NOW
 
 
@@ -51,3 +51,14 @@ def test_demo_city_refuses_a_now_without_a_time_zone(db: object) -> None:
     with pytest.raises(CommandError, match="time zone"):
         call_command("load_demo_city", "--now", "2026-06-15T10:00:00", stdout=io.StringIO())
     assert not Agency.objects.exists()
+
+
+def test_late_in_the_year_the_demo_shows_a_provisional_deadline_at_the_demo_agency(db: object) -> None:
+    # 2027's holiday schedule is not published (chinesecalendar ends with 2026): the showcase case's 30 working
+    # days from early December reach into January 2027.
+    call_command("load_demo_city", "--tickets", "12", "--now", "2026-12-07T10:00:00+08:00", stdout=io.StringIO())
+    handler = User.objects.get(username="handler")
+    provisional = StageClock.objects.filter(
+        stopped_at__isnull=True, due_provisional=True, work_order__agency_id=handler.agency_id
+    )
+    assert provisional.filter(stage="handle", time_limit="30wd").exists()

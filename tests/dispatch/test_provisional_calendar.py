@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import pytest
 from borax.calendars.lunardate import LunarDate, TermUtils
+from django.utils import translation
 
 from callcenter.models import AuditEntry
 from dispatch import calendar, clock, provisional_calendar
@@ -99,21 +100,19 @@ def test_every_statutory_holiday_is_a_day_off_in_that_years_official_schedule(ye
     for day in holidays:
         assert chinese_calendar.is_holiday(day), day
     # The official schedule adds bridge days and make-up working days that the provisional one leaves out.
-    official_off = {
-        day
-        for day in (D(year, 1, 1) + dt.timedelta(days=n) for n in range(366))
-        if day.year == year and chinese_calendar.is_holiday(day) and day.weekday() < 5
-    }
-    assert official_off > {day for day in holidays if day.weekday() < 5}
-    assert any(chinese_calendar.is_workday(D(year, 1, 1) + dt.timedelta(days=n)) for n in range(365) if
-               (D(year, 1, 1) + dt.timedelta(days=n)).weekday() >= 5)
+    days = [D(year, 1, 1) + dt.timedelta(days=n) for n in range(365)]
+    official_weekdays_off = {day for day in days if chinese_calendar.is_holiday(day) and day.weekday() < 5}
+    assert official_weekdays_off > {day for day in holidays if day.weekday() < 5}
+    assert any(chinese_calendar.is_workday(day) for day in days if day.weekday() >= 5)
 
 
 def test_the_provisional_calendar_is_weekends_and_statutory_holidays() -> None:
     assert provisional_calendar.is_working_day(D(2027, 2, 9))  # Tuesday after the Spring Festival
     assert not provisional_calendar.is_working_day(D(2027, 2, 8))  # 初三, a Monday
     assert not provisional_calendar.is_working_day(D(2027, 1, 9))  # a Saturday: no make-up days
-    assert provisional_calendar.holiday_name(D(2027, 6, 9)) == "Dragon Boat Festival"
+    assert provisional_calendar.holiday_name(D(2027, 6, 9)) == "端午节"
+    with translation.override("en"):
+        assert provisional_calendar.holiday_name(D(2027, 6, 9)) == "Dragon Boat Festival"
     assert not provisional_calendar.covers(2100)
 
 
@@ -124,7 +123,8 @@ def test_fifteen_working_days_from_2026_12_20_end_on_the_provisional_calendar() 
     assert calendar.provisional_years_between(at("2026-12-20 10:00"), at("2027-01-12 00:00")) == [2027]
     # A deadline at midnight after 12-31 depends on no day of 2027.
     assert calendar.provisional_years_between(at("2026-12-01 10:00"), at("2027-01-01 00:00")) == []
-    assert calendar.holiday_name(D(2027, 1, 1)) == "New Year's Day"
+    assert calendar.holiday_name(D(2027, 1, 1)) == "元旦"
+    assert calendar.holiday_name(D(2026, 10, 2)) == "国庆节"  # chinesecalendar's name, translated
 
 
 # --- publishing the year ---------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_a_later_official_deadline_replaces_the_provisional_one_and_its_timers_f
             note="国办发明电〔2026〕号",
             actor=world.users["admin"],
         )
-    assert published.year == 2027
+    assert published.row.year == 2027 and published.recomputed.moved == 1
     sign.refresh_from_db()
     # Mon 01-04 off too: Tue 01-05 is the working day; 0.8 of 14 + 24 working hours after the start.
     assert (sign.due_at, sign.warn_at, sign.due_provisional) == (at("2027-01-06 00:00"), at("2027-01-05 16:24"), False)
@@ -243,7 +243,9 @@ def test_a_deadline_already_past_stays_and_only_its_red_card_moves_later(world: 
     # Five working days from Tue 01-05 00:00: 01-05..01-08, 01-11.
     assert timers(sign) == {"serious": at("2027-01-12 00:00")}
     with clock.pinned_at(at("2027-01-06 09:00")):
-        do_publish_calendar_year(2027, holidays=[(D(2027, 1, 1), "元旦"), (D(2027, 1, 4), "元旦"), (D(2027, 1, 7), "x")])
+        do_publish_calendar_year(
+            2027, holidays=[(D(2027, 1, 1), "元旦"), (D(2027, 1, 4), "元旦"), (D(2027, 1, 7), "x")]
+        )
     sign.refresh_from_db()
     assert sign.due_at == at("2027-01-05 00:00") and not sign.due_provisional
     assert timers(sign) == {"serious": at("2027-01-13 00:00")}

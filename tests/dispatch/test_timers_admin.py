@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
-from dispatch import calendar
+from dispatch import calendar, clock
 from dispatch.models import CalendarDay, CalendarYear, SlaPolicy, WorkingPeriod
 from tests.conftest import World
 
@@ -74,3 +74,30 @@ def test_bulk_delete_in_the_admin_goes_through_the_actions(admin_client: Client)
     )
     assert response.status_code == 302, response.content
     assert not calendar.year_is_official(2027)
+
+
+def test_the_publish_form_offers_the_next_unpublished_year_with_its_statutory_holidays(admin_client: Client) -> None:
+    with clock.pinned_at(dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)):
+        page = admin_client.get("/admin/dispatch/calendaryear/add/").content.decode()
+    assert 'value="2027"' in page
+    assert "2027-02-05 Spring Festival" in page and "2027-06-09 Dragon Boat Festival" in page
+
+
+def test_publishing_a_year_in_the_admin_with_its_days_recomputes_provisional_deadlines(
+    admin_client: Client, world: World
+) -> None:
+    from tests.dispatch.test_provisional_calendar import signed_on_new_years_eve
+
+    sign = signed_on_new_years_eve(world)
+    bad = {"year": "2027", "note": "", "holidays": "2027-01-01 元旦\n01/04/2027 元旦", "working_days": ""}
+    with clock.pinned_at(dt.datetime(2027, 1, 1, 9, 0, tzinfo=dt.UTC)):
+        response = admin_client.post("/admin/dispatch/calendaryear/add/", bad)
+        assert response.status_code == 200 and b"Line 2: a date as YYYY-MM-DD" in response.content
+        assert not CalendarYear.objects.exists()
+        good = {**bad, "holidays": "2027-01-01 元旦\n2027-01-04 元旦", "working_days": "2027-01-09 调休"}
+        response = admin_client.post("/admin/dispatch/calendaryear/add/", good, follow=True)
+    assert b"1 open deadlines recomputed, 1 moved later, 0 kept" in response.content
+    assert calendar.year_is_official(2027)
+    assert CalendarDay.objects.get(date=dt.date(2027, 1, 9)).is_working_day
+    sign.refresh_from_db()
+    assert not sign.due_provisional and sign.due_at is not None and sign.due_at.date() == dt.date(2027, 1, 5)

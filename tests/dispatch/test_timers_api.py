@@ -27,12 +27,16 @@ def test_calendar_of_a_year_lists_official_and_overridden_days(world: World) -> 
     assert days["2026-02-14"] == {
         "date": "2026-02-14",
         "is_working_day": True,
-        "name": "Spring Festival",
+        "name": "春节",  # chinesecalendar's name, in the request's language
         "source": "official",
     }
     assert days["2026-10-10"]["is_working_day"] is True and days["2026-10-01"]["is_working_day"] is False
     assert "2026-03-09" not in days  # an ordinary Monday
-    assert client.get("/api/calendar/days/?year=2027").json()["known"] is False
+    unpublished = client.get("/api/calendar/days/?year=2027", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert (unpublished["known"], unpublished["provisional"]) == (False, True)
+    provisional = {d["date"]: (d["name"], d["source"]) for d in unpublished["days"]}
+    assert provisional["2027-02-08"] == ("Spring Festival", "provisional")  # 初三, a Monday
+    assert "2027-02-06" not in provisional  # a Saturday already: nothing differs from the week
     bad = client.get("/api/calendar/days/?year=abc")
     assert bad.status_code == 400 and "year" in bad.json()["fields"]
 

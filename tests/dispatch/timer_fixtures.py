@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from callcenter.actions import do_create_ticket
 from dispatch import clock
 from dispatch.actions import do_dispatch_ticket
+from dispatch.calendar_actions import do_publish_calendar_year
 from dispatch.escalations import fire_due_until
 from tests.conftest import World, ticket_payload
 
@@ -15,13 +16,18 @@ CST = ZoneInfo("Asia/Shanghai")
 
 
 def timer_scenario(world: World) -> None:
-    """work_order.escalated (warning and yellow card) for agency B; work_order.deadline_unknown for agency A."""
+    """work_order.escalated (warning and yellow card) for agency B; work_order.deadline_unknown (2100: outside
+    every calendar) and work_order.deadlines_recomputed (a provisional 2027 deadline) for agency A;
+    calendar.year_published for the centre."""
     users = world.users
     for when, agency, phone in (
         (dt.datetime(2026, 3, 2, 10, 0, tzinfo=CST), world.agency_b, "13900000021"),
-        (dt.datetime(2026, 12, 31, 10, 0, tzinfo=CST), world.agency_a, "13900000022"),  # 2027: unpublished
+        (dt.datetime(2099, 12, 31, 10, 0, tzinfo=CST), world.agency_a, "13900000022"),  # 2100: no calendar
+        (dt.datetime(2026, 12, 31, 10, 0, tzinfo=CST), world.agency_a, "13900000023"),  # 2027: provisional
     ):
         with clock.pinned_at(when):
             ticket, _created = do_create_ticket(ticket_payload(phone=phone), actor=users["operator"])
             do_dispatch_ticket(ticket.pk, actor=users["dispatcher"], lead_agency_id=agency.pk, override_reason="test")
     fire_due_until(dt.datetime(2026, 3, 4, 0, 0, tzinfo=CST))
+    with clock.pinned_at(dt.datetime(2027, 1, 1, 9, 0, tzinfo=CST)):
+        do_publish_calendar_year(2027, holidays=[(dt.date(2027, 1, 1), "元旦")], actor=users["admin"])

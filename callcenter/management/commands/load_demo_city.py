@@ -26,6 +26,7 @@ from callcenter.models import AppealType, KnowledgeArticle, Subject, Ticket
 from callcenter.phones import InvalidPhone, normalise_phone
 from dispatch import actions as dispatching
 from dispatch import clock
+from dispatch.calendar_actions import do_save_sla_policy
 from dispatch.escalations import fire_due_until
 from dispatch.models import Agency, Role, User
 from dispatch.proposals import propose_by_subject
@@ -101,6 +102,19 @@ DETAILS = {
     "suggestion": "市民建议相关部门加强日常管理和巡查。",
     "praise": "市民对相关部门工作人员的及时处理表示感谢。",
 }
+
+#: The subject of the demo's long-deadline policy (立案查处 of unauthorised construction: 30 working days).
+LONG_DEADLINE_SUBJECT = "illegal-construction"
+
+
+def _demo_sla_policies() -> None:
+    """SLA policies of the demo city, beyond the subjects' own limits."""
+    subject = Subject.objects.filter(code=LONG_DEADLINE_SUBJECT).first()
+    if subject is not None:
+        do_save_sla_policy(
+            name="违章建筑立案查处 30 个工作日", subject_id=subject.pk, urgency="normal", handle_limit="30wd"
+        )
+
 
 # Final states of the history and how many tickets end in each.
 TARGETS = [
@@ -204,7 +218,10 @@ class Command(BaseCommand):
         if Ticket.objects.exists():
             self.stdout.write(f"History already present ({Ticket.objects.count()} tickets); left as it is.")
         else:
-            History(random.Random(options["seed"]), options["tickets"]).generate()
+            _demo_sla_policies()
+            history = History(random.Random(options["seed"]), options["tickets"])
+            history.generate()
+            history.showcase_long_deadline()
             self.stdout.write(f"Generated {Ticket.objects.count()} historical tickets.")
         # Yellow and red cards for everything due by now (the run_timers firing path; idempotent).
         fired = fire_due_until(clock.now())
@@ -297,15 +314,26 @@ class History:
                 created = self.now - dt.timedelta(hours=self.rng.randint(2, 12))
             self._walk(target, created)
 
-    def _walk(self, target: str, created: dt.datetime) -> None:
+    def showcase_long_deadline(self) -> None:
+        """A 违章建筑 case (normal urgency) the demo agency signed in the last two days, under the demo's
+        30-working-day policy: from
+        mid-November its deadline reaches into the next year, whose holiday schedule is not published yet, so
+        the inbox, the console and the board show a provisional deadline (docs/OPERATIONS.md)."""
+        subject = Subject.objects.filter(code=LONG_DEADLINE_SUBJECT).first()
+        if subject is not None:
+            self._walk("in_progress", self.now - dt.timedelta(days=2), subject=subject)
+
+    def _walk(self, target: str, created: dt.datetime, *, subject: Subject | None = None) -> None:
         rng = self.rng
+        chosen = subject is not None
         direct = target == "closed_direct"
         article = rng.choice(self.articles) if direct and self.articles else None
-        for_demo_agency = not direct and bool(self.demo_agency_subjects) and rng.random() < DEMO_AGENCY_SHARE
-        subject: Subject | None
-        if for_demo_agency:
+        for_demo_agency = subject is not None or (
+            not direct and bool(self.demo_agency_subjects) and rng.random() < DEMO_AGENCY_SHARE
+        )
+        if subject is None and for_demo_agency:
             subject = rng.choice(self.demo_agency_subjects)
-        else:
+        elif subject is None:
             subject = article.subjects.first() if article and article.subjects.exists() else rng.choice(self.leaves)
         assert subject is not None
         appeal = (
@@ -323,7 +351,7 @@ class History:
             "caller_confidential": rng.random() < 0.1,
             "appeal_type": appeal,
             "subject": subject.code,
-            "urgency": rng.choices(["normal", "urgent", "emergency"], weights=[88, 10, 2])[0],
+            "urgency": "normal" if chosen else rng.choices(["normal", "urgent", "emergency"], weights=[88, 10, 2])[0],
             "title": f"{road}{subject.name}",
             "description": f"{road}{rng.randint(1, 300)}号附近{subject.name}问题。{DETAILS[appeal]}",
             "address": f"柳州市{road}{rng.randint(1, 300)}号",

@@ -1329,6 +1329,19 @@
         })
       );
     }
+    orders.forEach(function (wo) {
+      // Each work order's running deadline; a provisional one (a year not published yet) says so.
+      if (!wo.deadline || !wo.deadline.due_at) return;
+      const line = el("div", {
+        class: "hint deadline" + (wo.deadline.due_provisional ? " provisional" : ""),
+        text: fmt(gettext("%(agency)s: due %(time)s"), { agency: wo.agency.name, time: shortTime(wo.deadline.due_at) }) +
+          (wo.deadline.due_provisional ? " " + gettext("(provisional)") : ""),
+      });
+      if (wo.deadline.due_provisional) {
+        line.title = gettext("Provisional: the year's official holiday schedule is not published yet. The deadline never moves earlier when it is.");
+      }
+      outcome.appendChild(line);
+    });
     if (ticket.state === "merged" && ticket.master) {
       outcome.appendChild(el("div", { text: fmt(gettext("Merged into %(number)s."), { number: ticket.master }) }));
     }

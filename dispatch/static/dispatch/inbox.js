@@ -141,12 +141,19 @@
     }
     const due = Date.parse(clock.due_at);
     const left = due - now();
-    const title = fmt(gettext("Due %(time)s"), { time: formatTime(clock.due_at) });
-    if (left < 0) return { text: fmt(gettext("%(time)s overdue"), { time: duration(-left) }), cls: "over", title: title };
+    const title = dueText(clock) + (clock.due_provisional ? " - " + PROVISIONAL_HINT : "");
+    const mark = clock.due_provisional ? " " + gettext("(provisional)") : "";
+    if (left < 0) return { text: fmt(gettext("%(time)s overdue"), { time: duration(-left) }) + mark, cls: "over", title: title };
     const total = due - Date.parse(clock.started_at);
     // The policy's warning point when the server set one, else a share of the time.
     const warn = clock.warn_at ? now() >= Date.parse(clock.warn_at) : total > 0 && left < total * WARN_SHARE;
-    return { text: fmt(gettext("%(time)s left"), { time: duration(left) }), cls: warn ? "warn" : "ok", title: title };
+    return { text: fmt(gettext("%(time)s left"), { time: duration(left) }) + mark, cls: warn ? "warn" : "ok", title: title };
+  }
+  // A deadline computed on the provisional calendar of a year whose holiday schedule is not published yet.
+  const PROVISIONAL_HINT = gettext("Provisional: the year's official holiday schedule is not published yet. The deadline never moves earlier when it is.");
+  function dueText(clock) {
+    const text = fmt(gettext("Due %(time)s"), { time: formatTime(clock.due_at) });
+    return clock.due_provisional ? text + " " + gettext("(provisional)") : text;
   }
   // 预警 / 黄牌 / 红牌: the escalation ladder's levels as the screens name them
   function escalationLabel(level) {
@@ -541,6 +548,16 @@
       } else if (cards.length > 1) {
         toast(fmt(gettext("%(count)s work orders got a yellow or red card."), { count: cards.length }));
       }
+    } else if (event.type === "work_order.deadlines_recomputed" && payload.agency_id === AGENCY_ID) {
+      // The centre published a year's holiday schedule: provisional deadlines became official (maybe later).
+      (payload.deadlines || []).forEach(function (item) {
+        if (!item.work_order_id) return;
+        scheduleRefresh(item.work_order_id, { highlight: item.moved });
+        if (selectedId === item.work_order_id) scheduleDetailReload();
+      });
+      const moved = (payload.deadlines || []).filter(function (item) { return item.moved; }).length;
+      toast(fmt(gettext("The %(year)s holiday schedule is published: %(count)s deadlines are official now, %(moved)s of them later."),
+        { year: payload.year, count: (payload.deadlines || []).length, moved: moved }));
     } else if (event.type === "ticket.changed" || event.type === "ticket.merged") {
       if (detail && detail.wo && event.ticket_id === detail.wo.ticket.id) scheduleDetailReload();
     }
@@ -703,7 +720,8 @@
       const tr = el("tr", clock.stopped_at ? "" : "running");
       tr.appendChild(el("td", "", label("stage", clock.stage)));
       tr.appendChild(el("td", "", formatTime(clock.started_at)));
-      const due = el("td", "", clock.due_at ? formatTime(clock.due_at) : (clock.due_error || gettext("No deadline")));
+      const due = el("td", "", clock.due_at ? formatTime(clock.due_at) + (clock.due_provisional ? " " + gettext("(provisional)") : "") : (clock.due_error || gettext("No deadline")));
+      if (clock.due_provisional) due.title = PROVISIONAL_HINT;
       const end = clock.stopped_at ? Date.parse(clock.stopped_at) : now();
       if (clock.due_at && end > Date.parse(clock.due_at)) due.className = "over";
       tr.appendChild(due);
@@ -766,7 +784,8 @@
     const c = countdown(wo);
     if (d.countdown.textContent !== c.text) d.countdown.textContent = c.text;
     d.countdown.className = "countdown " + c.cls;
-    d.dueAt.textContent = clock && clock.due_at ? fmt(gettext("Due %(time)s"), { time: formatTime(clock.due_at) }) : (clock && clock.due_error) || "";
+    d.dueAt.textContent = clock && clock.due_at ? dueText(clock) : (clock && clock.due_error) || "";
+    d.dueAt.title = clock && clock.due_provisional ? PROVISIONAL_HINT : "";
   }
   function renderCaller() {
     const ticket = detail.ticket;

@@ -339,6 +339,10 @@
       li.appendChild(el("div", { className: "meta" }, fmt(gettext("%(stage)s · due %(due)s · fired %(fired)s"), {
         stage: stageNames[item.stage] || item.stage, due: when(item.due_at), fired: when(item.fired_at),
       })));
+      if (item.provisional) {
+        li.appendChild(el("div", { className: "provisional", title: gettext("Computed on the provisional calendar: the year's holiday schedule is not published yet.") },
+          gettext("Provisional deadline")));
+      }
     } else if (kind === "case") {
       li.appendChild(el("div", { className: "meta" }, fmt(gettext("opened %(at)s"), { at: when(item.opened_at) })));
       li.appendChild(el("div", {}, item.instruction));
@@ -375,6 +379,16 @@
     });
     $("sv-matrix").replaceChildren.apply($("sv-matrix"), rows);
   }
+  // Deadlines on the provisional calendar of a year not published yet: say which years and how to publish them.
+  function renderCalendarBanner(provisional) {
+    const banner = $("sv-calendar-banner");
+    banner.hidden = !provisional || !provisional.count;
+    if (banner.hidden) return;
+    $("sv-calendar-text").textContent = fmt(ngettext(
+      "The official holiday schedule of %(years)s is not published yet: %(count)s open deadline runs on the provisional calendar (weekends and statutory holidays only) and is marked provisional.",
+      "The official holiday schedule of %(years)s is not published yet: %(count)s open deadlines run on the provisional calendar (weekends and statutory holidays only) and are marked provisional.",
+      provisional.count), { years: provisional.years.join("、"), count: provisional.count });
+  }
   async function loadLive() {
     try {
       const body = await getJSON("/api/supervision/escalations/");
@@ -387,6 +401,7 @@
         $(part[0] + "-count").textContent = String(items.length);
       });
       renderMatrix(body.by_agency_stage);
+      renderCalendarBanner(body.provisional_deadlines);
       knownCardIds = seen;
     } catch (error) {
       showError("sv-live-error", error);
@@ -402,7 +417,7 @@
     storageKey: "supervision",
     onEvent: function (event) {
       // Escalations, supervision cases and stopped clocks all arrive as work-order or ticket events.
-      if (event.type.indexOf("work_order.") === 0 || event.type.indexOf("ticket.") === 0) scheduleLive();
+      if (event.type.indexOf("work_order.") === 0 || event.type.indexOf("ticket.") === 0 || event.type === "calendar.year_published") scheduleLive();
     },
     onSnapshot: scheduleLive,
     onState: function (state) {
