@@ -218,9 +218,19 @@ def _retime(clock_row: StageClock, level: str, fire_at: dt.datetime | None, at: 
     ).update(fire_at=fire_at)
 
 
-def recompute_provisional_deadlines(year: int, *, actor: User | None, at: dt.datetime) -> Recomputed:
+def do_fill_missing_deadlines(*, actor: User | None = None) -> Recomputed:
+    """Give a deadline to every running clock that has none because its year was unknown when it started, now
+    that a calendar (published or provisional) covers it. Run by every timer worker when it starts, so that
+    clocks started before the provisional calendar existed are supervised again."""
+    with transaction.atomic(durable=True):
+        return recompute_provisional_deadlines(None, actor=actor, at=clock.now(), undated_only=True)
+
+
+def recompute_provisional_deadlines(
+    year: int | None, *, actor: User | None, at: dt.datetime, undated_only: bool = False
+) -> Recomputed:
     """Compute the open provisional deadlines again on the calendar as it now stands (inside the caller's
-    action, after the published days are written).
+    action, after the published days are written); ``undated_only``: only the clocks that have none.
 
     The rule: a deadline announced to an agency never moves earlier. A later official deadline replaces the
     provisional one and its pending timers move with it (the same rows: nothing fires twice); an earlier one
@@ -230,10 +240,11 @@ def recompute_provisional_deadlines(year: int, *, actor: User | None, at: dt.dat
     """
     result = Recomputed()
     per_agency: dict[int | None, list[dict[str, Any]]] = {}
+    wanted = Q(due_error=CalendarYearUnknown.code) if undated_only else Q(due_provisional=True)
     clocks = (
         StageClock.objects.select_for_update(of=("self",))
         .filter(stopped_at__isnull=True)
-        .filter(Q(due_provisional=True) | Q(due_error=CalendarYearUnknown.code))
+        .filter(wanted | Q(due_error=CalendarYearUnknown.code))
         .select_related("ticket__subject", "work_order")
         .order_by("id")
     )

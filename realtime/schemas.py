@@ -132,10 +132,11 @@ class RecomputedDeadline(TypedDict):
 
 
 class DeadlinesRecomputed(TypedDict):
-    """Deadlines of one agency (null: the centre's own stages) recomputed by publishing ``year``."""
+    """Deadlines of one agency (null: the centre's own stages) recomputed by publishing ``year`` (null: clocks
+    that had no deadline got one, because a calendar now covers their year)."""
 
     agency_id: int | None
-    year: int
+    year: int | None
     deadlines: list[RecomputedDeadline]
 
 

@@ -7,11 +7,13 @@ lunar_python (which the product uses) and installed only for the tests.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
 from borax.calendars.lunardate import LunarDate, TermUtils
+from django.core.management import call_command
 from django.utils import translation
 
 from callcenter.models import AuditEntry
@@ -263,3 +265,24 @@ def test_a_signed_work_order_gets_a_provisional_handle_deadline_in_the_api(world
     body = world.client("handler_a").get(f"/api/work-orders/{sign.work_order_id}/").json()
     running = [c for c in body["clocks"] if c["stage"] == "handle"]
     assert running[0]["due_provisional"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clocks_left_without_a_deadline_get_a_provisional_one_when_a_timer_worker_starts(world: World) -> None:
+    # A clock started before the provisional calendar existed: no deadline, no timers, only the error.
+    sign = signed_on_new_years_eve(world)
+    StageClock.objects.filter(pk=sign.pk).update(
+        due_at=None, warn_at=None, due_provisional=False, due_error="calendar_year_unpublished"
+    )
+    Timer.objects.filter(clock=sign).delete()
+    out = io.StringIO()
+    call_command("run_timers", "--once", "--now", "2027-01-01T09:00:00+08:00", stdout=out)
+    assert "1 running clocks without a deadline got one" in out.getvalue()
+    sign.refresh_from_db()
+    assert (sign.due_at, sign.due_error, sign.due_provisional) == (at("2027-01-05 00:00"), "", True)
+    assert timers(sign) == {"warning": at("2027-01-04 16:24"), "overdue": at("2027-01-05 00:00")}
+    (event,) = Event.objects.filter(type="work_order.deadlines_recomputed")
+    assert event.payload["year"] is None and event.payload["deadlines"][0]["previous_due_at"] is None
+    assert fire_at("2027-01-05 00:00") == {"warning": 1, "overdue": 1}
+    call_command("run_timers", "--once", "--now", "2027-01-05T09:00:00+08:00", stdout=out)
+    assert Event.objects.filter(type="work_order.deadlines_recomputed").count() == 1  # nothing left to fill

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from dispatch import clock
+from dispatch.calendar_actions import do_fill_missing_deadlines
 from dispatch.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_timers, next_wake_at
 from dispatch.timers import Doorbell, max_sleep_seconds
 
@@ -55,6 +56,13 @@ class Command(BaseCommand):
             "--now", type=dt.datetime.fromisoformat, default=None, help="with --once: fire what is due at this time"
         )
 
+    def _fill_missing_deadlines(self) -> None:
+        # Clocks that started without a deadline because their year was unknown then (before the provisional
+        # calendar, or past every calendar until a year is published) get one as soon as a calendar covers it.
+        filled = do_fill_missing_deadlines()
+        if filled.recomputed:
+            self.stdout.write(f"run_timers: {filled.recomputed} running clocks without a deadline got one")
+
     def handle(self, *args: Any, **options: Any) -> None:
         batch, lease = options["batch"], options["lease"]
         if options["once"]:
@@ -62,6 +70,7 @@ class Command(BaseCommand):
             if moment is not None and moment.tzinfo is None:
                 raise CommandError("--now needs a time zone offset, e.g. 2026-03-04T00:00:00+08:00")
             with clock.pinned_at(moment) if moment is not None else contextlib.nullcontext():
+                self._fill_missing_deadlines()
                 result = fire_due_timers(batch=batch, lease_seconds=lease)
             self.stdout.write(f"fired {result.fired}, cancelled {result.cancelled}")
             return
@@ -81,6 +90,7 @@ class Command(BaseCommand):
         parent = os.getppid()
         if options["stop_with_parent"]:
             _term_when_parent_dies()
+        self._fill_missing_deadlines()
         doorbell = Doorbell()
         self.stdout.write(f"run_timers: ready (batch {batch}, lease {lease:g}s, longest sleep {cap:g}s)")
         self.stdout.flush()
