@@ -239,7 +239,6 @@ HOTLINE: dict[str, Any] = {
         "levels": ["warning", "overdue", "serious"],
     },
     "TIMER_MAX_SLEEP_SECONDS": float(os.environ.get("HOTLINE_TIMER_MAX_SLEEP_SECONDS", "30")),
-    "TIMER_ASYNC_COMMIT": os.environ.get("HOTLINE_TIMER_ASYNC_COMMIT", "") == "1",
     # Units (docs/AVL.md): a position older than this is stale (flagged, never recommended).
     "UNIT_STALE_SECONDS": float(os.environ.get("HOTLINE_UNIT_STALE_SECONDS", "120")),
     # AVL fixes further in the future than this (device clock ahead) are refused.

@@ -9,7 +9,6 @@ from rest_framework.request import Request
 
 from callcenter.models import Ticket
 from dispatch.models import CENTRE_ROLES, Role, TimelineEntry, User, WorkOrder
-from dispatch.prepared import PreparedQuery
 
 
 def is_centre(user: User) -> bool:
@@ -54,25 +53,8 @@ def work_orders_of_agency(agency_id: int) -> QuerySet[WorkOrder]:
     return WorkOrder.objects.filter(agency_id=agency_id)
 
 
-# may_see_work_order runs on every socket command: the same checks, compiled once (dispatch/prepared.py).
-_ANY_WORK_ORDER: PreparedQuery[WorkOrder] = PreparedQuery(
-    WorkOrder, lambda pk: WorkOrder.objects.all().filter(pk=pk).order_by().values_list("pk")[:1], arity=1
-)
-_WORK_ORDER_OF_AGENCY: PreparedQuery[WorkOrder] = PreparedQuery(
-    WorkOrder,
-    lambda pk, agency_id: work_orders_of_agency(agency_id).filter(pk=pk).order_by().values_list("pk")[:1],
-    arity=2,
-)
-
-
 def may_see_work_order(user: User, work_order_id: int) -> bool:
-    """``visible_work_orders(user).filter(pk=work_order_id).exists()``, without compiling a queryset each time."""
-    scope = work_order_scope(user)
-    if scope == EVERY_AGENCY:
-        return bool(_ANY_WORK_ORDER.rows(work_order_id))
-    if isinstance(scope, int):
-        return bool(_WORK_ORDER_OF_AGENCY.rows(work_order_id, scope))
-    return False
+    return visible_work_orders(user).filter(pk=work_order_id).exists()
 
 
 def visible_timeline(user: User, ticket: Ticket) -> QuerySet[TimelineEntry]:

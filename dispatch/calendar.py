@@ -290,49 +290,6 @@ def fraction_point(start: dt.datetime, due: dt.datetime, spec: str, fraction: fl
     return add_working_time(start, used, periods)
 
 
-_shift_owner: CalendarData | None = None
-_shift_cache: dict[tuple[dt.date, int, bool], dt.datetime | dt.date] = {}
-_working_memo: dict[dt.date, bool] = {}
-
-
-def day_shift(day: dt.date, days: int) -> tuple[dt.date | None, dt.datetime]:
-    """``after_working_days`` for every moment of one local date, as a table row: (the date a moment inside
-    the day reaches, keeping its time of day - None when the day is a rest day -, the moment midnight and
-    any time of a rest day reach). The timer worker passes these to SQL for a batch's deadlines."""
-    midnight = dt.datetime.combine(day, dt.time.min, tzinfo=local_zone())
-    fixed = after_working_days(midnight, days)
-    inside = after_working_days(midnight.replace(hour=12), days).date() if is_working_day(day) else None
-    return inside, fixed
-
-
 def after_working_days(moment: dt.datetime, days: int) -> dt.datetime:
-    """The same point of working time ``days`` whole working days later (for "N working days overdue").
-
-    The timer worker asks this for every yellow card of a batch, so the answer is cached per (date, days):
-    inside a working day only the date moves (same time of day); from a rest day or midnight it is fixed.
-    """
-    global _shift_owner
-    calendar = data()
-    if _shift_owner is not calendar:
-        _shift_cache.clear()
-        _working_memo.clear()
-        _shift_owner = calendar
-    local = moment.astimezone(local_zone())
-    day, time_of_day = local.date(), local.timetz().replace(tzinfo=None)
-    working = _working_memo.get(day)
-    if working is None:
-        working = _working_memo[day] = is_working_day(day)
-    fixed = time_of_day == dt.time.min or not working
-    key = (day, days, fixed)
-    known = _shift_cache.get(key)
-    if known is None:
-        probe = local if fixed else dt.datetime.combine(day, dt.time(12), tzinfo=local_zone())
-        reached = add_working_time(probe, dt.timedelta(days=days), WHOLE_DAY)
-        known = reached if fixed else reached.date()
-        if len(_shift_cache) > 10000:
-            _shift_cache.clear()
-            _working_memo.clear()
-        _shift_cache[key] = known
-    if isinstance(known, dt.datetime):
-        return known
-    return dt.datetime.combine(known, time_of_day, tzinfo=local_zone())
+    """The same point of working time ``days`` whole working days later (for "N working days overdue")."""
+    return add_working_time(moment, dt.timedelta(days=days), WHOLE_DAY)

@@ -287,13 +287,7 @@ class TimelineEntry(AppendOnlyModel):
     # The composite indexes below serve the foreign keys too; the actor indexes leave out the many rows the
     # system writes (timers, imports), which have no actor: every index is a write per row, and the timer
     # worker writes thousands of rows a second.
-    # Ticket and work order are written by actions (and the timer worker's statement) from rows they hold
-    # locked, so the database does not check each again: per row, at the worker's burst rate, the two checks
-    # cost more than the insert. Deleting a ticket or work order that has a timeline is still refused
-    # (PROTECT), and neither is ever deleted.
-    ticket = models.ForeignKey(
-        "callcenter.Ticket", on_delete=models.PROTECT, related_name="timeline", db_index=False, db_constraint=False
-    )
+    ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.PROTECT, related_name="timeline", db_index=False)
     work_order = models.ForeignKey(
         WorkOrder,
         null=True,
@@ -301,7 +295,6 @@ class TimelineEntry(AppendOnlyModel):
         on_delete=models.PROTECT,
         related_name="timeline",
         db_index=False,
-        db_constraint=False,
     )
     machine = models.CharField(_("subject of the transition"), max_length=20)
     action = models.CharField(_("action"), max_length=40)
@@ -549,13 +542,7 @@ class Escalation(models.Model):
 
     # No single-column indexes where a composite index below starts with the column: the worker inserts
     # thousands of these per second, each index is a write.
-    # Clock, work order, ticket and agency are copied, in the statement that inserts the escalation, from the
-    # timer row it holds locked and that timer's clock: the timer's and the clock's own foreign keys guard
-    # them, so the database does not check each copy again (a check per key per row, at the worker's burst
-    # rate, cost more than the insert itself).
-    clock = models.ForeignKey(
-        StageClock, on_delete=models.CASCADE, related_name="escalations", db_index=False, db_constraint=False
-    )
+    clock = models.ForeignKey(StageClock, on_delete=models.CASCADE, related_name="escalations", db_index=False)
     work_order = models.ForeignKey(
         WorkOrder,
         null=True,
@@ -563,11 +550,8 @@ class Escalation(models.Model):
         on_delete=models.CASCADE,
         related_name="escalations",
         db_index=False,
-        db_constraint=False,
     )
-    ticket = models.ForeignKey(
-        "callcenter.Ticket", on_delete=models.CASCADE, related_name="escalations", db_constraint=False
-    )
+    ticket = models.ForeignKey("callcenter.Ticket", on_delete=models.CASCADE, related_name="escalations")
     # The work order's agency, copied so that the board can count by agency without joins.
     agency = models.ForeignKey(
         Agency,
@@ -576,7 +560,6 @@ class Escalation(models.Model):
         on_delete=models.PROTECT,
         related_name="escalations",
         db_index=False,
-        db_constraint=False,
     )
     stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
     level = models.CharField(_("level"), max_length=10, choices=EscalationLevel.choices)

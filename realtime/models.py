@@ -44,11 +44,7 @@ class PruneMark(models.Model):
 class EventAgency(models.Model):
     """One row per agency an event is for: an indexed way to replay an agency's events on any database."""
 
-    # Not checked by the database: every writer inserts an event and its audience rows in one transaction
-    # (realtime/events.py, the timer worker's firing statement), and pruning deletes them together through
-    # Django's cascade. The check cost a look-up per row, and a long-lived connection keeps the check's plan:
-    # one made while the table was nearly empty scanned the whole table on every commit thereafter.
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="audiences", db_constraint=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="audiences")
     agency_id = models.BigIntegerField()
 
     class Meta:

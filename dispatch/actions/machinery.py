@@ -22,7 +22,6 @@ from dispatch.models import (
     WorkOrder,
     WorkOrderState,
 )
-from dispatch.prepared import PreparedInsert, PreparedUpdate
 from dispatch.timers import arm_clock, cancel_clocks, fired_levels
 from dispatch.workflow import Machine, Transition
 from realtime.events import append_event
@@ -61,7 +60,7 @@ def write_timeline(
     note: str = "",
     data: dict[str, Any] | None = None,
 ) -> TimelineEntry:
-    entry = TimelineEntry(
+    return TimelineEntry.objects.create(
         ticket=ticket,
         work_order=work_order,
         machine=machine.value,
@@ -74,13 +73,6 @@ def write_timeline(
         data=data or {},
         created_at=at,
     )
-    # Every transition writes one: its INSERT is compiled once per connection (dispatch/prepared.py).
-    return _TIMELINE_INSERT.insert(entry)
-
-
-# Timeline rows and work orders have no signal receivers; timeline rows are only ever inserted.
-_TIMELINE_INSERT = PreparedInsert(TimelineEntry)
-_WORK_ORDER_UPDATE = PreparedUpdate(WorkOrder)
 
 
 def agency_ids_of_ticket(ticket: Ticket) -> list[int]:
@@ -289,8 +281,7 @@ def transition_work_order(
     if stamp:
         setattr(work_order, stamp, at)
         changed.append(stamp)
-    # Only what changed: the row is locked, and building a full UPDATE costs more than running it.
-    _WORK_ORDER_UPDATE.update(work_order, sorted(set(changed)))
+    work_order.save(update_fields=sorted(set(changed)))
     stop_stage_clocks(ticket, work_order, row.stops, at, action)
     for stage in row.starts:
         start_stage_clock(ticket, work_order, stage, at, inherit=(action == "send_back" and stage == Stage.HANDLE))

@@ -16,7 +16,7 @@ from dispatch.errors import NotFound
 
 
 def lock_incident(incident_id: int) -> Incident:
-    incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+    incident = Incident.objects.select_for_update(of=("self",)).filter(pk=incident_id).first()
     if incident is None:
         raise NotFound(_("No such incident."))
     return incident
@@ -24,15 +24,19 @@ def lock_incident(incident_id: int) -> Incident:
 
 def lock_incidents(incident_ids: Iterable[int]) -> dict[int, Incident]:
     ids = sorted(set(incident_ids))
-    incidents = {i.pk: i for i in Incident.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    incidents = {i.pk: i for i in Incident.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")}
     if len(incidents) != len(ids):
         raise NotFound(_("No such incident."))
     return incidents
 
 
 def lock_agency_links(incident: Incident) -> list[IncidentAgency]:
+    # The agencies are read with the links, not locked (of=("self",)): an Agency row lock would tie incidents.
     return list(
-        IncidentAgency.objects.select_for_update().filter(incident=incident).select_related("agency").order_by("pk")
+        IncidentAgency.objects.select_for_update(of=("self",))
+        .filter(incident=incident)
+        .select_related("agency")
+        .order_by("pk")
     )
 
 
@@ -41,5 +45,5 @@ def lock_agency_link(link_id: int) -> tuple[Incident, IncidentAgency]:
     if incident_id is None:
         raise NotFound(_("No such agency task."))
     incident = lock_incident(incident_id)
-    link = IncidentAgency.objects.select_for_update().select_related("agency").get(pk=link_id)
+    link = IncidentAgency.objects.select_for_update(of=("self",)).select_related("agency").get(pk=link_id)
     return incident, link

@@ -58,6 +58,7 @@ def test_late_in_the_year_the_demo_shows_a_provisional_deadline_at_the_demo_agen
     # days from early December reach into January 2027.
     call_command("load_demo_city", "--tickets", "12", "--now", "2026-12-07T10:00:00+08:00", stdout=io.StringIO())
     handler = User.objects.get(username="handler")
+    assert handler.agency_id is not None
     provisional = StageClock.objects.filter(
         stopped_at__isnull=True, due_provisional=True, work_order__agency_id=handler.agency_id
     )

@@ -1,5 +1,6 @@
-"""Timer workers as real processes: several at once fire each due timer exactly once; a worker killed right
-after claiming loses nothing once its lease expires; a sleeping worker wakes when a nearer deadline appears.
+"""Timer workers as real processes: several at once fire each due timer exactly once; a worker that died right
+after claiming, or was killed mid-run, loses nothing once its lease expires and doubles nothing; a sleeping
+worker wakes when a nearer deadline appears.
 
 On PostgreSQL the workers use the test database; on SQLite (in-memory test database) the test copies the
 database to a file first and reads the outcome back from that file.
@@ -24,7 +25,6 @@ from django.db import connection
 from callcenter.actions import do_create_ticket
 from dispatch import clock
 from dispatch.actions import do_dispatch_ticket
-from dispatch.escalations import EXIT_AFTER_CLAIM_ENV
 from dispatch.models import StageClock, Timer, WorkOrder
 from tests.conftest import World, ticket_payload
 
@@ -99,7 +99,7 @@ def var_dir(tmp_path: Path) -> Path:
 
 
 def database_for_workers(var_dir: Path) -> Database:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH", EXIT_AFTER_CLAIM_ENV}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_PATH"}}
     env.update({"HOTLINE_VAR_DIR": str(var_dir), "DJANGO_SECRET_KEY": "timer-worker-test"})
     if connection.vendor == "postgresql":
         db = connection.settings_dict
@@ -162,33 +162,69 @@ def test_several_worker_processes_fire_each_due_timer_exactly_once(world: World,
     assert database.count("SELECT COUNT(*) FROM dispatch_timer WHERE level = 'serious'") == count
 
 
-def test_a_worker_killed_after_claiming_loses_nothing_and_doubles_nothing(world: World, var_dir: Path) -> None:
+def assert_each_fired_once(database: Database, count: int) -> None:
+    assert database.count("SELECT COUNT(*) FROM dispatch_escalation") == count
+    assert database.count("SELECT COUNT(DISTINCT clock_id) FROM dispatch_escalation") == count
+    assert database.count("SELECT COUNT(*) FROM dispatch_timelineentry WHERE action = 'escalate_overdue'") == count
+    assert database.escalations_in_events() == (count, count)
+    assert database.count("SELECT COUNT(*) FROM dispatch_timer WHERE level = 'overdue' AND done_at IS NULL") == 0
+
+
+def test_a_worker_that_died_after_claiming_loses_nothing_and_doubles_nothing(world: World, var_dir: Path) -> None:
     count, batch = 400, 50
     seed_due_timers(world, count, SEEDED_DUE)
     database = database_for_workers(var_dir)
     now = ("--now", WORKER_NOW.isoformat())
-    # The test hook ends the process right after it claimed a batch: killed mid-batch, deterministically.
-    killed = run_workers(database, 1, "--batch", str(batch), "--lease", "3600", *now, env={EXIT_AFTER_CLAIM_ENV: "1"})
-    assert killed[0].startswith("17:"), killed
-    assert database.count("SELECT COUNT(*) FROM dispatch_escalation") == 0
     claimed = "SELECT COUNT(*) FROM dispatch_timer WHERE done_at IS NULL AND claim_token != ''"
-    if database.sqlite_path is None:
-        # PostgreSQL: the claim is the row lock of the firing transaction (it had fired the batch, uncommitted);
-        # it died with the process, so the rows are free at once.
-        assert database.count(claimed) == 0
-        assert fired_counts(run_workers(database, 1, "--batch", str(batch), *now)) == [count]
-    else:
-        # SQLite: the claim is a committed token with a lease; another worker takes everything else ...
-        assert database.count(claimed) == batch
-        assert fired_counts(run_workers(database, 1, "--batch", str(batch), *now)) == [count - batch]
-        assert database.count(claimed) == batch
-        # ... and after the lease (an hour here; the worker is told the time) the claimed rows fire, once.
-        later = (WORKER_NOW + dt.timedelta(hours=2)).isoformat()
-        assert fired_counts(run_workers(database, 1, "--batch", str(batch), "--now", later)) == [batch]
-    assert database.count("SELECT COUNT(*) FROM dispatch_escalation") == count
-    assert database.count("SELECT COUNT(DISTINCT clock_id) FROM dispatch_escalation") == count
-    assert database.escalations_in_events() == (count, count)
-    assert database.count("SELECT COUNT(*) FROM dispatch_timer WHERE level = 'overdue' AND done_at IS NULL") == 0
+    # This test plays the worker that is killed right after its claim committed: it claims a batch, an hour's
+    # lease, and never fires it.
+    claim = (
+        "from dispatch.escalations import claim_due_timers; import datetime as dt; "
+        f"print(len(claim_due_timers(limit={batch}, lease_seconds=3600, now=dt.datetime.fromisoformat('{now[1]}'))[1]))"
+    )
+    died = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", claim],
+        cwd=settings.BASE_DIR,
+        env=database.env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+    )
+    assert died.stdout.strip().endswith(str(batch)), died.stdout + died.stderr
+    assert database.count(claimed) == batch
+    # Another worker takes everything else ...
+    assert fired_counts(run_workers(database, 1, "--batch", str(batch), *now)) == [count - batch]
+    assert database.count(claimed) == batch
+    # ... and after the lease (the worker is told the time) the claimed rows fire, once.
+    later = (WORKER_NOW + dt.timedelta(hours=2)).isoformat()
+    assert fired_counts(run_workers(database, 1, "--batch", str(batch), "--now", later)) == [batch]
+    assert_each_fired_once(database, count)
+
+
+def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(world: World, var_dir: Path) -> None:
+    count, batch = 3000, 10
+    seed_due_timers(world, count, SEEDED_DUE)
+    database = database_for_workers(var_dir)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_timers", "--once", "--batch", str(batch), "--now", WORKER_NOW.isoformat()],
+        cwd=settings.BASE_DIR,
+        env=database.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # Killed by the test (SIGKILL) once it has fired something: wherever it was, mid-claim or mid-batch.
+    deadline = time.monotonic() + WAIT_SECONDS
+    while worker.poll() is None and database.count("SELECT COUNT(*) FROM dispatch_escalation") == 0:
+        assert time.monotonic() < deadline, "the worker fired nothing"
+        time.sleep(0.01)  # polling the database for the condition, not waiting a guessed time
+    worker.kill()
+    worker.wait(timeout=WAIT_SECONDS)
+    fired_before = database.count("SELECT COUNT(*) FROM dispatch_escalation")
+    assert fired_before > 0
+    # A worker after the lease of whatever the killed one held: everything left fires, nothing twice.
+    later = (WORKER_NOW + dt.timedelta(hours=2)).isoformat()
+    assert fired_counts(run_workers(database, 1, "--batch", "100", "--now", later)) == [count - fired_before]
+    assert_each_fired_once(database, count)
 
 
 @pytest.fixture
