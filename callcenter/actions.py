@@ -46,7 +46,7 @@ from dispatch.actions import (
     transition_work_order,
     write_timeline,
 )
-from dispatch.calendar import local_zone
+from dispatch.deadlines.calendar import local_zone
 from dispatch.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
 from dispatch.locks import lock_ticket, lock_tickets, lock_work_orders_of_ticket
 from dispatch.models import Role, User, WorkOrderState

@@ -47,7 +47,7 @@ from dispatch.access import (
     visible_tickets,
     visible_timeline,
 )
-from dispatch.calendar import local_zone
+from dispatch.deadlines.calendar import local_zone
 from dispatch.errors import InvalidInput, NotAllowed
 from dispatch.models import StageClock, WorkOrder
 

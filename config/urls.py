@@ -11,8 +11,8 @@ from callcenter import cti
 from callcenter import views as callcenter_views
 from config import views
 from dispatch import api as dispatch_api
-from dispatch import timers_api
 from dispatch import views as dispatch_views
+from dispatch.deadlines import api as deadlines_api
 from gis import api as gis_api
 
 router = DefaultRouter()
@@ -46,13 +46,13 @@ urlpatterns = [
     path("api/geo/tickets/", gis_api.MapTicketsView.as_view(), name="geo-tickets"),
     path("api/geo/hotspots/", gis_api.HotspotsView.as_view(), name="geo-hotspots"),
     path("api/workflow/", dispatch_api.WorkflowTableView.as_view(), name="workflow"),
-    path("api/calendar/days/", timers_api.CalendarDaysView.as_view(), name="calendar-days"),
-    path("api/calendar/days/<str:date>/", timers_api.CalendarDayView.as_view(), name="calendar-day"),
-    path("api/calendar/years/", timers_api.CalendarYearsView.as_view(), name="calendar-years"),
-    path("api/calendar/years/<int:year>/", timers_api.CalendarYearView.as_view(), name="calendar-year"),
-    path("api/calendar/working-hours/", timers_api.WorkingHoursView.as_view(), name="working-hours"),
-    path("api/sla-policies/", timers_api.SlaPoliciesView.as_view(), name="sla-policies"),
-    path("api/sla-policies/<int:pk>/", timers_api.SlaPolicyView.as_view(), name="sla-policy"),
+    path("api/calendar/days/", deadlines_api.CalendarDaysView.as_view(), name="calendar-days"),
+    path("api/calendar/days/<str:date>/", deadlines_api.CalendarDayView.as_view(), name="calendar-day"),
+    path("api/calendar/years/", deadlines_api.CalendarYearsView.as_view(), name="calendar-years"),
+    path("api/calendar/years/<int:year>/", deadlines_api.CalendarYearView.as_view(), name="calendar-year"),
+    path("api/calendar/working-hours/", deadlines_api.WorkingHoursView.as_view(), name="working-hours"),
+    path("api/sla-policies/", deadlines_api.SlaPoliciesView.as_view(), name="sla-policies"),
+    path("api/sla-policies/<int:pk>/", deadlines_api.SlaPolicyView.as_view(), name="sla-policy"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/", include("dispatch.emergency.urls")),
     path("", include("dispatch.supervision.urls")),

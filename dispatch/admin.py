@@ -57,4 +57,4 @@ class TimelineEntryAdmin(ReadOnlyAdmin):
 
 
 # Last: those pages build on ReadOnlyAdmin above.
-from dispatch import timers_admin  # noqa: E402, F401  (registers the calendar, SLA and escalation pages)
+from dispatch.deadlines import admin as _deadlines_admin  # noqa: E402, F401  (registers the calendar, SLA and escalation pages)

@@ -22,6 +22,7 @@ from callcenter.serializers import (
 )
 from dispatch import actions, workflow
 from dispatch.access import current_user, visible_work_orders
+from dispatch.deadlines.api import WorkOrderTimersSerializer, escalation_level, work_order_timers
 from dispatch.models import (
     Agency,
     Escalation,
@@ -31,7 +32,6 @@ from dispatch.models import (
     SupervisionCase,
     WorkOrder,
 )
-from dispatch.timers_api import WorkOrderTimersSerializer, escalation_level, work_order_timers
 from dispatch.workflow import Machine
 
 

@@ -97,8 +97,9 @@ class FiredEscalation(TypedDict):
 
 
 class WorkOrderEscalated(TypedDict):
-    """Steps of the escalation ladder one batch of the timer worker fired for one agency (dispatch/escalations.py):
-    one event per agency per batch, so that a storm of deadlines is a few messages per screen, not thousands.
+    """Steps of the escalation ladder one batch of the timer worker fired for one agency
+    (dispatch/deadlines/escalations.py): one event per agency per batch, so that a storm of deadlines is a few
+    messages per screen, not thousands.
     agency_id is null for the centre's own stages (review, revisit)."""
 
     agency_id: int | None

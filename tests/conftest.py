@@ -145,10 +145,10 @@ def fresh_spatial_index() -> None:
 @pytest.fixture(autouse=True)
 def fresh_calendar_and_policies() -> None:
     """Each test starts with no cached working calendar or SLA policies (a rolled-back test leaves none)."""
-    from dispatch import calendar, deadlines
+    from dispatch.deadlines import calendar, policies
 
     calendar.invalidate()
-    deadlines.invalidate_policies()
+    policies.invalidate_policies()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 
 from callcenter.models import Ticket, TicketState
 from dispatch import workflow
-from dispatch.deadlines import Deadline, deadline_for, warning_for_extension
+from dispatch.deadlines.policies import Deadline, deadline_for, warning_for_extension
+from dispatch.deadlines.timers import arm_clock, cancel_clocks, fired_levels
 from dispatch.errors import InvalidInput
 from dispatch.models import (
     Agency,
@@ -22,7 +23,6 @@ from dispatch.models import (
     WorkOrder,
     WorkOrderState,
 )
-from dispatch.timers import arm_clock, cancel_clocks, fired_levels
 from dispatch.workflow import Machine, Transition
 from realtime.events import append_event
 
@@ -131,7 +131,7 @@ def start_stage_clock(
     due_at: dt.datetime | None = None,
     inherit: bool = False,
 ) -> StageClock:
-    """Start a stage clock with its deadline frozen now (dispatch/deadlines.py) and arm its escalation timers.
+    """Start a stage clock with its deadline frozen now (dispatch/deadlines/policies.py) and arm its escalation timers.
 
     ``inherit`` (a reply sent back) continues the previous clock's deadline; levels it already fired are not
     fired again. ``due_at`` (an approved extension) sets the deadline; the warning keeps the policy's rule.

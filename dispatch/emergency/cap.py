@@ -40,7 +40,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from lxml import etree
 
-from dispatch.calendar import local_zone
+from dispatch.deadlines.calendar import local_zone
 from dispatch.emergency.models import AffectedAreaKind, Incident, IncidentLevel, IncidentType
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
 

@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dispatch import clock
-from dispatch.calendar import local_zone
+from dispatch.deadlines.calendar import local_zone
 from dispatch.models import Agency, Role
 from dispatch.supervision import board, kpis, tables
 from dispatch.supervision.exports import Table, to_csv, to_xlsx

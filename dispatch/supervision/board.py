@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 
-from dispatch.calendar import provisional_years_between
+from dispatch.deadlines.calendar import provisional_years_between
 from dispatch.models import (
     Escalation,
     EscalationLevel,

@@ -22,7 +22,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Revisit, Satisfaction, Ticket
-from dispatch.calendar import CalendarYearUnknown, local_zone, working_hours_between
+from dispatch.deadlines.calendar import CalendarYearUnknown, local_zone, working_hours_between
 from dispatch.models import (
     Agency,
     ExtensionRequest,

@@ -16,7 +16,7 @@ LIVE = 30_000  # milliseconds a screen may take to show what must appear (a fail
 # Fires, in the demo server's database, every timer due within 40 days of the demo's now: the open work orders'
 # clocks run out and the escalation ladder reaches red cards through its real firing path.
 FIRE_AHEAD = (
-    "import datetime as dt; from dispatch.escalations import fire_due_timers; "
+    "import datetime as dt; from dispatch.deadlines.escalations import fire_due_timers; "
     f"print(len(fire_due_timers(now=dt.datetime.fromisoformat('{DEMO_NOW.isoformat()}') + dt.timedelta(days=40))"
     ".escalation_ids))"
 )

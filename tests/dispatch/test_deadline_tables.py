@@ -15,16 +15,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import override_settings
 
-from dispatch import calendar
-from dispatch.calendar import CalendarYearUnknown, deadline_after, working_hours_between
-from dispatch.calendar_actions import (
+from dispatch.deadlines import calendar
+from dispatch.deadlines.actions import (
     do_delete_calendar_day,
     do_publish_calendar_year,
     do_save_calendar_day,
     do_save_sla_policy,
     do_set_working_periods,
 )
-from dispatch.deadlines import deadline_for, serious_at
+from dispatch.deadlines.calendar import CalendarYearUnknown, deadline_after, working_hours_between
+from dispatch.deadlines.policies import deadline_for, serious_at
 
 pytestmark = pytest.mark.django_db
 CST = ZoneInfo("Asia/Shanghai")

@@ -20,8 +20,8 @@ from dispatch.actions import (
     do_request_extension,
     do_sign_work_order,
 )
-from dispatch.calendar_actions import do_publish_calendar_year
-from dispatch.escalations import claim_due_timers, do_fire_timers, fire_due_timers
+from dispatch.deadlines.actions import do_publish_calendar_year
+from dispatch.deadlines.escalations import claim_due_timers, do_fire_timers, fire_due_timers
 from dispatch.models import (
     Escalation,
     Reprimand,

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dispatch.calendar import working_hours_between
+from dispatch.deadlines.calendar import working_hours_between
 from dispatch.models import WorkOrder
 from dispatch.supervision import kpis
 from dispatch.supervision.kpis import METRICS, Period, agency_kpis, daily_trend, drilldown, ranking

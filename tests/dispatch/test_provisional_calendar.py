@@ -17,11 +17,12 @@ from django.core.management import call_command
 from django.utils import translation
 
 from callcenter.models import AuditEntry
-from dispatch import calendar, clock, provisional_calendar
+from dispatch import clock
 from dispatch.actions import do_dispatch_ticket, do_sign_work_order
-from dispatch.calendar import deadline_after
-from dispatch.calendar_actions import do_publish_calendar_year
-from dispatch.escalations import fire_due_timers
+from dispatch.deadlines import calendar, provisional
+from dispatch.deadlines.actions import do_publish_calendar_year
+from dispatch.deadlines.calendar import deadline_after
+from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import Escalation, StageClock, TimelineEntry, Timer, WorkOrder
 from realtime.audience import audience_of, may_receive
 from realtime.models import Event
@@ -73,12 +74,12 @@ PROVISIONAL_HOLIDAYS = {
 
 @pytest.mark.parametrize("year", sorted(PROVISIONAL_HOLIDAYS))
 def test_the_provisional_holidays_of_a_year(year: int) -> None:
-    assert provisional_calendar.statutory_holidays(year) == PROVISIONAL_HOLIDAYS[year]
+    assert provisional.statutory_holidays(year) == PROVISIONAL_HOLIDAYS[year]
 
 
 @pytest.mark.parametrize("year", [2025, 2026, 2027, 2028, 2035, 2050])
 def test_lunar_and_solar_term_dates_agree_with_a_second_library(year: int) -> None:
-    holidays = provisional_calendar.statutory_holidays(year)
+    holidays = provisional.statutory_holidays(year)
     new_year = LunarDate(year, 1, 1).to_solar_date()
     expected = {
         new_year - dt.timedelta(days=1): "spring_festival",
@@ -97,7 +98,7 @@ def test_lunar_and_solar_term_dates_agree_with_a_second_library(year: int) -> No
 
 @pytest.mark.parametrize("year", [2025, 2026])
 def test_every_statutory_holiday_is_a_day_off_in_that_years_official_schedule(year: int) -> None:
-    holidays = provisional_calendar.statutory_holidays(year)
+    holidays = provisional.statutory_holidays(year)
     assert len(holidays) == 13
     for day in holidays:
         assert chinese_calendar.is_holiday(day), day
@@ -109,13 +110,13 @@ def test_every_statutory_holiday_is_a_day_off_in_that_years_official_schedule(ye
 
 
 def test_the_provisional_calendar_is_weekends_and_statutory_holidays() -> None:
-    assert provisional_calendar.is_working_day(D(2027, 2, 9))  # Tuesday after the Spring Festival
-    assert not provisional_calendar.is_working_day(D(2027, 2, 8))  # 初三, a Monday
-    assert not provisional_calendar.is_working_day(D(2027, 1, 9))  # a Saturday: no make-up days
-    assert provisional_calendar.holiday_name(D(2027, 6, 9)) == "端午节"
+    assert provisional.is_working_day(D(2027, 2, 9))  # Tuesday after the Spring Festival
+    assert not provisional.is_working_day(D(2027, 2, 8))  # 初三, a Monday
+    assert not provisional.is_working_day(D(2027, 1, 9))  # a Saturday: no make-up days
+    assert provisional.holiday_name(D(2027, 6, 9)) == "端午节"
     with translation.override("en"):
-        assert provisional_calendar.holiday_name(D(2027, 6, 9)) == "Dragon Boat Festival"
-    assert not provisional_calendar.covers(2100)
+        assert provisional.holiday_name(D(2027, 6, 9)) == "Dragon Boat Festival"
+    assert not provisional.covers(2100)
 
 
 @pytest.mark.django_db

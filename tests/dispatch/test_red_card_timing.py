@@ -11,8 +11,8 @@ import pytest
 
 from callcenter.actions import do_create_ticket
 from dispatch import clock
-from dispatch.calendar import after_working_days
-from dispatch.escalations import fire_due_timers
+from dispatch.deadlines.calendar import after_working_days
+from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import Escalation, StageClock, TimelineEntry, Timer, WorkOrder
 from tests.conftest import World, ticket_payload
 

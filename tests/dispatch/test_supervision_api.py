@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from callcenter import actions as intake
 from dispatch import actions as dispatching
 from dispatch import clock
-from dispatch.escalations import fire_due_timers
+from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import Escalation, EscalationLevel, Stage
 from dispatch.supervision.exports import Table, safe_cell, to_xlsx
 from tests.conftest import World, ticket_payload

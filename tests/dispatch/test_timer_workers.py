@@ -179,7 +179,7 @@ def test_a_worker_that_died_after_claiming_loses_nothing_and_doubles_nothing(wor
     # This test plays the worker that is killed right after its claim committed: it claims a batch, an hour's
     # lease, and never fires it.
     claim = (
-        "from dispatch.escalations import claim_due_timers; import datetime as dt; "
+        "from dispatch.deadlines.escalations import claim_due_timers; import datetime as dt; "
         f"print(len(claim_due_timers(limit={batch}, lease_seconds=3600, now=dt.datetime.fromisoformat('{now[1]}'))[1]))"
     )
     died = subprocess.run(

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from django.test import Client
 
-from dispatch import calendar, clock
+from dispatch import clock
+from dispatch.deadlines import calendar
 from dispatch.models import CalendarDay, CalendarYear, SlaPolicy, WorkingPeriod
 from tests.conftest import World
 

@@ -11,7 +11,7 @@ from callcenter.actions import do_create_ticket
 from callcenter.models import Subject
 from dispatch import clock
 from dispatch.actions import do_dispatch_ticket
-from dispatch.escalations import fire_due_timers
+from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import CalendarDay, SlaPolicy, WorkOrder
 from tests.conftest import World, ticket_payload
 

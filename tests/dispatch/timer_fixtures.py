@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from callcenter.actions import do_create_ticket
 from dispatch import clock
 from dispatch.actions import do_dispatch_ticket
-from dispatch.calendar_actions import do_publish_calendar_year
-from dispatch.escalations import fire_due_until
+from dispatch.deadlines.actions import do_publish_calendar_year
+from dispatch.deadlines.escalations import fire_due_until
 from tests.conftest import World, ticket_payload
 
 CST = ZoneInfo("Asia/Shanghai")

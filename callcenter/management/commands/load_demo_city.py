@@ -26,8 +26,8 @@ from callcenter.models import AppealType, KnowledgeArticle, Subject, Ticket
 from callcenter.phones import InvalidPhone, normalise_phone
 from dispatch import actions as dispatching
 from dispatch import clock
-from dispatch.calendar_actions import do_save_sla_policy
-from dispatch.escalations import fire_due_until
+from dispatch.deadlines.actions import do_save_sla_policy
+from dispatch.deadlines.escalations import fire_due_until
 from dispatch.models import Agency, Role, User
 from dispatch.proposals import propose_by_subject
 from gis.routing import proposal_for

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from callcenter.models import Call
 from dispatch import clock, workflow
 from dispatch.actions import MAX_TEXT, require_text
-from dispatch.calendar import local_zone
+from dispatch.deadlines.calendar import local_zone
 from dispatch.emergency.areas import AffectedArea, Location, check_area, check_location, coordinate_system
 from dispatch.emergency.locks import lock_incident
 from dispatch.emergency.models import (

@@ -1,6 +1,6 @@
 """The timer worker: fire due escalation timers, then sleep until the next one (or until rung).
 
-Run any number of these beside the web processes; see dispatch/escalations.py for why that is safe.
+Run any number of these beside the web processes; see dispatch/deadlines/escalations.py for why that is safe.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
 from dispatch import clock
-from dispatch.calendar_actions import do_fill_missing_deadlines
-from dispatch.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_timers, next_wake_at
-from dispatch.timers import Doorbell, max_sleep_seconds
+from dispatch.deadlines.actions import do_fill_missing_deadlines
+from dispatch.deadlines.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_timers, next_wake_at
+from dispatch.deadlines.timers import Doorbell, max_sleep_seconds
 
 logger = logging.getLogger(__name__)
 

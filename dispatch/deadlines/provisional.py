@@ -14,7 +14,7 @@ deadlines must still run, so this module gives the days that are certain:
 - No make-up working days: those exist only in the published schedule. Substitute rest days for a holiday that
   falls on a weekend (art. 6) are left to the published schedule as well, which always arranges them together
   with the make-up days. Leaving both out keeps a provisional deadline on the early side, so publishing the
-  year normally moves deadlines later, never earlier (dispatch/calendar_actions.py).
+  year normally moves deadlines later, never earlier (dispatch/deadlines/actions.py).
 
 Lunar dates and the Qingming solar term come from lunar_python (6tail's lunar calendar, MIT licence), not from
 a table typed in here; the tests check them against a second, independent library.

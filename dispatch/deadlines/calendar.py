@@ -3,7 +3,7 @@
 The official schedule comes from chinesecalendar; administrators override single dates (CalendarDay) and
 publish whole years the package does not know yet (CalendarYear: weekdays work unless a CalendarDay says
 otherwise). A year known to neither is *provisional*: weekends and the statutory holidays
-(dispatch/provisional_calendar.py), so that supervision never stops while the year waits to be published.
+(dispatch/deadlines/provisional.py), so that supervision never stops while the year waits to be published.
 Deadlines that depend on such a year are marked provisional (provisional_years_between()) and are recomputed
 when the year is published. Only a year outside the provisional calendar's range raises CalendarYearUnknown.
 
@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 from django.utils.translation import gettext
 
-from dispatch import provisional_calendar
+from dispatch.deadlines import provisional
 from dispatch.errors import DomainError
 from dispatch.stamped_cache import StampedCache
 
@@ -146,8 +146,8 @@ def is_working_day(day: dt.date) -> bool:
     except NotImplementedError as exc:
         if day.year in calendar.published_years:
             return day.weekday() < 5
-        if provisional_calendar.covers(day.year):
-            return provisional_calendar.is_working_day(day)
+        if provisional.covers(day.year):
+            return provisional.is_working_day(day)
         raise CalendarYearUnknown(
             f"The working calendar has no schedule for {day.year}.", fields={"year": [str(day.year)]}
         ) from exc
@@ -163,10 +163,10 @@ def holiday_name(day: dt.date) -> str:
     try:
         _on_holiday, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:
-        if day.year in data().published_years or not provisional_calendar.covers(day.year):
+        if day.year in data().published_years or not provisional.covers(day.year):
             return ""
-        return provisional_calendar.holiday_name(day)
-    # chinesecalendar names holidays in English; the catalogue has the names (provisional_calendar.HOLIDAY_NAMES).
+        return provisional.holiday_name(day)
+    # chinesecalendar names holidays in English; the catalogue has the names (provisional.HOLIDAY_NAMES).
     return gettext(str(name)) if name else ""
 
 

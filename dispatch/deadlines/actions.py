@@ -1,7 +1,7 @@
 """Writes of the working calendar (single days, published years, working hours) and of SLA policies.
 
 Administrators change these through the admin and the API. Each change drops the per-process caches
-(dispatch/calendar.py, dispatch/deadlines.py) after commit; other processes notice within seconds.
+(dispatch/deadlines/calendar.py, dispatch/deadlines/policies.py) after commit; other processes notice within seconds.
 Publishing a year computes every open provisional deadline again (recompute_provisional_deadlines): a later
 official deadline replaces the provisional one, an earlier one never does. Other deadlines never move.
 """
@@ -21,11 +21,13 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from callcenter.models import AppealType, AuditEntry, Subject, Urgency
-from dispatch import calendar, clock
-from dispatch.calendar import CalendarYearUnknown, InvalidDuration, parse_duration, provisional_years_between
-from dispatch.deadlines import deadline_for, invalidate_policies, serious_at
+from dispatch import clock
+from dispatch.deadlines import calendar
+from dispatch.deadlines.calendar import CalendarYearUnknown, InvalidDuration, parse_duration, provisional_years_between
+from dispatch.deadlines.escalations import AGENCY_STAGES
+from dispatch.deadlines.policies import deadline_for, invalidate_policies, serious_at
+from dispatch.deadlines.timers import arm_clock, fired_levels, ring_if_soon
 from dispatch.errors import InvalidInput, NotFound
-from dispatch.escalations import AGENCY_STAGES
 from dispatch.models import (
     CalendarDay,
     CalendarYear,
@@ -38,7 +40,6 @@ from dispatch.models import (
     User,
     WorkingPeriod,
 )
-from dispatch.timers import arm_clock, fired_levels, ring_if_soon
 from realtime.events import append_event, append_events
 
 STAGES = ("sign", "handle", "review", "revisit")

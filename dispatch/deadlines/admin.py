@@ -1,6 +1,6 @@
 """Admin pages of the working calendar, SLA policies and the escalation records.
 
-Saving goes through dispatch/calendar_actions.py, so caches are dropped and publishing a year recomputes the
+Saving goes through dispatch/deadlines/actions.py, so caches are dropped and publishing a year recomputes the
 open provisional deadlines; timers, escalations and reprimands are read-only records.
 """
 
@@ -16,9 +16,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from dispatch import calendar, clock, provisional_calendar
+from dispatch import clock
 from dispatch.admin import ReadOnlyAdmin
-from dispatch.calendar_actions import (
+from dispatch.deadlines import calendar, provisional
+from dispatch.deadlines.actions import (
     SLA_POLICY_FIELDS,
     check_save_sla_policy,
     do_delete_calendar_day,
@@ -139,10 +140,9 @@ class CalendarYearAdmin(ActionAdmin):
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         year = _next_unpublished_year()
         initial: dict[str, Any] = {"year": year}
-        if provisional_calendar.covers(year):
+        if provisional.covers(year):
             initial["holidays"] = "\n".join(
-                f"{day.isoformat()} {provisional_calendar.holiday_name(day)}"
-                for day in provisional_calendar.statutory_holidays(year)
+                f"{day.isoformat()} {provisional.holiday_name(day)}" for day in provisional.statutory_holidays(year)
             )
         return initial
 

@@ -19,9 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.api import validated
-from dispatch import calendar, provisional_calendar
 from dispatch.access import current_user
-from dispatch.calendar_actions import (
+from dispatch.deadlines import calendar, provisional
+from dispatch.deadlines.actions import (
     SLA_POLICY_FIELDS,
     do_delete_calendar_day,
     do_delete_sla_policy,
@@ -93,10 +93,10 @@ def year_days(year: int) -> dict[str, Any]:
             day += dt.timedelta(days=1)
     except NotImplementedError:
         days = {}
-        if year not in calendar.data().published_years and provisional_calendar.covers(year):
-            for holiday in provisional_calendar.statutory_holidays(year):
+        if year not in calendar.data().published_years and provisional.covers(year):
+            for holiday in provisional.statutory_holidays(year):
                 if holiday.weekday() < 5:
-                    name = provisional_calendar.holiday_name(holiday)
+                    name = provisional.holiday_name(holiday)
                     days[holiday] = {"date": holiday, "is_working_day": False, "name": name, "source": "provisional"}
     for row in CalendarDay.objects.filter(date__year=year):
         days[row.date] = {
@@ -108,7 +108,7 @@ def year_days(year: int) -> dict[str, Any]:
     return {
         "year": year,
         "known": official,
-        "provisional": not official and provisional_calendar.covers(year),
+        "provisional": not official and provisional.covers(year),
         "published_in_database": CalendarYear.objects.filter(year=year).exists(),
         "days": [days[d] for d in sorted(days)],
     }

@@ -46,7 +46,7 @@ def is_postgres() -> bool:
 
 
 def timers_for(clock_row: StageClock, *, skip_levels: Iterable[str] = ()) -> list[Timer]:
-    from dispatch.deadlines import levels
+    from dispatch.deadlines.policies import levels
 
     wanted = set(levels()) - set(skip_levels)
     rows = []

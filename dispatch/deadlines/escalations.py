@@ -28,8 +28,9 @@ from django.db.models import Min, Q
 from django.utils.translation import gettext as _
 
 from dispatch import clock
-from dispatch.calendar import CalendarYearUnknown, local_zone
-from dispatch.deadlines import levels, serious_at
+from dispatch.deadlines.calendar import CalendarYearUnknown, local_zone
+from dispatch.deadlines.policies import levels, serious_at
+from dispatch.deadlines.timers import is_postgres, ring_if_soon
 from dispatch.models import (
     Escalation,
     EscalationLevel,
@@ -41,7 +42,6 @@ from dispatch.models import (
     Timer,
     TimerOutcome,
 )
-from dispatch.timers import is_postgres, ring_if_soon
 from realtime.events import append_events
 
 DEFAULT_BATCH = 500

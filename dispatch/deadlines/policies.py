@@ -7,7 +7,7 @@ GLOSSARY.md's defaults. Each limit is looked up on its own, so a policy may set 
 
 A stage clock stores the resulting due time and warning time when it starts; later policy changes never
 move them. A deadline that depends on a year whose holiday schedule is not published yet is computed on the
-provisional calendar and marked ``provisional`` (dispatch/calendar.py); publishing the year recomputes it.
+provisional calendar and marked ``provisional`` (dispatch/deadlines/calendar.py); publishing the year recomputes it.
 The ladder after the deadline (red card N working days later) is computed here too.
 """
 
@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from callcenter.models import Ticket
-from dispatch.calendar import (
+from dispatch.deadlines.calendar import (
     CalendarYearUnknown,
     InvalidDuration,
     after_working_days,
