@@ -29,8 +29,7 @@ from dispatch import clock
 from dispatch.deadlines.actions import do_save_sla_policy
 from dispatch.deadlines.escalations import fire_due_until
 from dispatch.models import Agency, Role, User
-from dispatch.proposals import propose_by_subject
-from gis.routing import proposal_for
+from gis.routing import decide, proposal_for
 
 ROOT = Path(settings.BASE_DIR)
 DEMO_PASSWORD = "demo-12345"
@@ -363,7 +362,8 @@ class History:
             ticket, _created = intake.do_create_ticket(payload, actor=operator)
         # The lead the routing proposes from the ticket's place, as an operator would accept it.
         decision = proposal_for(ticket)
-        lead = (decision.lead if decision else None) or propose_by_subject(subject, district_adcode=adcode).lead
+        # Without a place on the map, the routing's fallbacks by the subject alone (gis/routing.py).
+        lead = (decision or decide(subject, None)).lead
         lead = lead or Agency.objects.get(code="lz-cgj")
         at = created
 
