@@ -1,39 +1,41 @@
 """Which units to send: the nearest available, fresh, in-service units of each needed type.
 
-Straight-line distance through the moving-units index (unit_index.py). Types come from the incident's
-type (NEEDED_TYPES) unless the request names them. Repair crews are matched to the utility the incident
-needs (a gas leak wants the gas company's crew, not the power company's). With ``district_first`` the
-units inside the incident's district come first, and units elsewhere fill the remaining places (the
-list widens rather than coming back short). The rough ETA is the straight-line distance times a detour
-factor over a typical urban speed per type; it is a hint for the commander, not a routing result.
+Types come from the incident's type (NEEDED_TYPES) unless the request names them. Repair crews are
+matched to the utility the incident needs (a gas leak wants the gas company's crew, not the power
+company's). One query reads the candidates of every needed type (active, available, with a position and
+a fix no older than HOTLINE["UNIT_STALE_SECONDS"]), NumPy computes their great-circle distances to the
+incident in one step, and each type keeps its ``per_type`` nearest, ties by unit id. A city has a few
+thousand units at most: reading them all keeps the search this simple, with no index or cache that could
+fall behind the table in some process (benchmarks/nearest_units.py times it at 5,000 units).
+
+With ``district_first`` the units inside the incident's district come first, and units elsewhere fill
+the remaining places (the list widens rather than coming back short). The rough ETA is the straight-line
+distance times a detour factor over a typical urban speed per type (unit_measures.py); it is a hint for
+the commander, not a routing result.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from dispatch import clock
-from dispatch.emergency.unit_index import MovingUnitIndex, distance_m, index_lock, synced_index
+from dispatch.emergency.models import Unit
+from dispatch.emergency.unit_measures import distance_m, distances_m, rough_eta_seconds, stale_after
 from dispatch.emergency.unit_states import UnitStatus, UnitType
 from dispatch.errors import InvalidInput
 from dispatch.models import AgencyFunction
+from gis.index import OUTSIDE, current_index
 
-#: Typical urban speeds with lights and sirens (km/h): conservative, so ETAs are not promises.
-TYPICAL_SPEED_KMH: dict[str, float] = {
-    UnitType.POLICE_CAR: 40.0,
-    UnitType.AMBULANCE: 40.0,
-    UnitType.FIRE_ENGINE: 35.0,
-    UnitType.RESCUE_TEAM: 30.0,
-    UnitType.REPAIR_CREW: 30.0,
-}
-#: Roads are longer than the straight line: about 1.3 times in a city grid.
-DETOUR_FACTOR = 1.3
 MAX_PER_TYPE = 10
+#: One candidate as NumPy holds it (unit types are at most 20 characters, as in the model).
+CANDIDATE_ROW = np.dtype([("id", np.int64), ("unit_type", "U20"), ("lon", np.float64), ("lat", np.float64)])
 
 #: Unit types an incident type needs, most important first (the request may override them).
 NEEDED_TYPES: dict[str, tuple[str, ...]] = {
@@ -58,11 +60,6 @@ REPAIR_FUNCTION: dict[str, str] = {
 }
 
 
-def rough_eta_seconds(unit_type: str, metres: float) -> int:
-    speed_mps = TYPICAL_SPEED_KMH.get(unit_type, 30.0) / 3.6
-    return round(metres * DETOUR_FACTOR / speed_mps)
-
-
 def parse_types(raw: str | None, incident_type: str) -> list[str]:
     if not raw:
         return list(NEEDED_TYPES.get(incident_type, (UnitType.POLICE_CAR,)))
@@ -78,19 +75,49 @@ def parse_types(raw: str | None, incident_type: str) -> list[str]:
     return list(dict.fromkeys(types))
 
 
-def _district_locator() -> Callable[[float, float], str]:
-    """Point -> district code ('' outside) on the active district layer, read once per recommendation."""
-    from gis.index import OUTSIDE, current_index
+def recommendable(now: dt.datetime) -> QuerySet[Unit]:
+    """Units that may be recommended at ``now``: active, available, with a position and a fix that is not
+    stale (the same boundary as ``unit_actions.is_stale``)."""
+    return Unit.objects.filter(
+        active=True,
+        status=UnitStatus.AVAILABLE,
+        longitude__isnull=False,
+        latitude__isnull=False,
+        fix_at__gte=now - stale_after(),
+    )
 
+
+def candidate_units(types: Sequence[str], incident_type: str, now: dt.datetime) -> QuerySet[Unit]:
+    """The recommendable units of the requested types; repair crews only of the utility the incident type
+    needs, if it names one."""
+    function = REPAIR_FUNCTION.get(incident_type)
+    if function is None or UnitType.REPAIR_CREW not in types:
+        wanted = Q(unit_type__in=types)
+    else:
+        others = [unit_type for unit_type in types if unit_type != UnitType.REPAIR_CREW]
+        wanted = Q(unit_type__in=others) | Q(unit_type=UnitType.REPAIR_CREW, agency__function=function)
+    return recommendable(now).filter(wanted)
+
+
+def _in_district(
+    incident: Any, lon: float, lat: float, lons: npt.NDArray[np.float64], lats: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    """Per candidate: inside the incident's district (its stored code, else where its point falls) on the
+    active district layer. All False when there is no layer or the incident is outside every district."""
+    inside = np.zeros(len(lons), dtype=bool)
     layer = current_index().layers.get("district")
-
-    def district_of(lon: float, lat: float) -> str:
-        if layer is None:
-            return ""
+    if layer is None:
+        return inside
+    district = getattr(incident, "district_code", "") or ""
+    if not district:
         found = layer.locate_one(lon, lat)
-        return "" if found == OUTSIDE else str(layer.codes[found])
-
-    return district_of
+        district = "" if found == OUTSIDE else str(layer.codes[found])
+    if district:
+        # The bulk lookup gives the same polygon as locate_one for every point, boundaries included.
+        located = layer.locate(lons, lats)
+        hit = located != OUTSIDE
+        inside[hit] = layer.codes[located[hit]] == district
+    return inside
 
 
 def recommend(
@@ -99,96 +126,46 @@ def recommend(
     types: Sequence[str],
     per_type: int = 3,
     district_first: bool = False,
-    index: MovingUnitIndex | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Per type, up to ``per_type`` candidates nearest first: unit id, distance_m, eta_seconds, in_district."""
-    from dispatch.emergency.models import Unit
-    from dispatch.emergency.unit_actions import stale_after
+    """Per type, up to ``per_type`` candidates nearest first: unit, distance_m, eta_seconds, in_district."""
+    now = now or clock.now()
+    lon, lat = float(incident.longitude), float(incident.latitude)
+    rows = candidate_units(types, getattr(incident, "type", ""), now).order_by()
+    table = np.array(list(rows.values_list("id", "unit_type", "longitude", "latitude")), dtype=CANDIDATE_ROW)
+    ids, unit_types, lons, lats = table["id"], table["unit_type"], table["lon"], table["lat"]
+    metres = distances_m(lons, lats, lon, lat)
+    inside = _in_district(incident, lon, lat, lons, lats) if district_first else np.zeros(len(table), dtype=bool)
 
-    # Another request's sync may move units in the shared index: queries on it hold its lock.
-    with index_lock if index is None else contextlib.nullcontext():
-        index = index or synced_index()
-        now = now or clock.now()
-        fresh_since = (now - stale_after()).timestamp()
-        lon, lat = float(incident.longitude), float(incident.latitude)
-        district = (getattr(incident, "district_code", "") or "") if district_first else ""
-        district_of = _district_locator() if district_first else None
-        if district_of is not None and not district:
-            district = district_of(lon, lat)
-        district_cache: dict[int, bool] = {}
+    picked: dict[str, list[tuple[int, bool]]] = {}
+    for unit_type in types:
+        of_type = np.flatnonzero(unit_types == unit_type)
+        # lexsort orders by its last key first: the district's own units (when asked), then the nearest,
+        # then the smallest id, so equal distances always come out in the same order.
+        order = np.lexsort((ids[of_type], metres[of_type], ~inside[of_type]))[: max(per_type, 0)]
+        picked[unit_type] = [(int(ids[i]), bool(inside[i])) for i in of_type[order]]
 
-        def in_district(unit_id: int) -> bool:
-            if unit_id not in district_cache:
-                position = index.position(unit_id)
-                if position is None or district_of is None:
-                    return False
-                district_cache[unit_id] = district_of(*position) == district
-            return district_cache[unit_id]
-
-        repair_units: set[int] | None = None
-        function = REPAIR_FUNCTION.get(getattr(incident, "type", ""))
-        if function and UnitType.REPAIR_CREW in types:
-            repair_units = set(
-                Unit.objects.filter(unit_type=UnitType.REPAIR_CREW, agency__function=function).values_list(
-                    "pk", flat=True
-                )
-            )
-
-        picked: dict[str, list[tuple[int, bool]]] = {}
-        for unit_type in types:
-            base: Callable[[int], bool] | None = None
-            if unit_type == UnitType.REPAIR_CREW and repair_units is not None:
-                allowed = repair_units
-                base = allowed.__contains__
-            chosen: list[tuple[int, bool]] = []
-            if district:
-
-                def in_district_of_type(uid: int, base: Callable[[int], bool] | None = base) -> bool:
-                    return in_district(uid) and (base is None or base(uid))
-
-                first = index.nearest(
-                    unit_type, lon, lat, per_type, fresh_since=fresh_since, accept=in_district_of_type
-                )
-                chosen = [(uid, True) for uid, _d in first]
-            if len(chosen) < per_type:
-                taken = {uid for uid, _flag in chosen}
-
-                def not_taken(uid: int, base: Callable[[int], bool] | None = base, taken: set[int] = taken) -> bool:
-                    return uid not in taken and (base is None or base(uid))
-
-                rest = index.nearest(
-                    unit_type, lon, lat, per_type - len(chosen), fresh_since=fresh_since, accept=not_taken
-                )
-                chosen += [(uid, bool(district) and in_district(uid)) for uid, _d in rest]
-            picked[unit_type] = chosen
-
-    ids = {uid for chosen in picked.values() for uid, _flag in chosen}
-    units = Unit.objects.select_related("agency").in_bulk(ids)
+    # Read again under the same rules for the serializer: a unit dispatched or fallen silent since the
+    # first read is left out rather than shown wrong.
+    units = (
+        recommendable(now)
+        .select_related("agency")
+        .in_bulk([uid for chosen in picked.values() for uid, _flag in chosen])
+    )
     result: dict[str, list[dict[str, Any]]] = {}
     for unit_type, chosen in picked.items():
-        rows = []
+        result[unit_type] = []
         for uid, flag in chosen:
             unit = units.get(uid)
-            # The index is synced before the query; a row that changed since is left out, not shown wrong.
-            if (
-                unit is None
-                or unit.status != UnitStatus.AVAILABLE
-                or not unit.active
-                or unit.fix_at is None
-                or unit.longitude is None
-                or unit.latitude is None
-                or now - unit.fix_at > stale_after()
-            ):
+            if unit is None or unit.longitude is None or unit.latitude is None:
                 continue
-            metres = distance_m(unit.longitude, unit.latitude, lon, lat)
-            rows.append(
+            metres_now = distance_m(unit.longitude, unit.latitude, lon, lat)
+            result[unit_type].append(
                 {
                     "unit": unit,
-                    "distance_m": round(metres, 1),
-                    "eta_seconds": rough_eta_seconds(unit.unit_type, metres),
+                    "distance_m": round(metres_now, 1),
+                    "eta_seconds": rough_eta_seconds(unit.unit_type, metres_now),
                     "in_district": flag,
                 }
             )
-        result[unit_type] = rows
     return result

@@ -15,9 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dispatch import clock, workflow
@@ -33,9 +31,8 @@ from dispatch.emergency.models import (
     UnitTimelineEntry,
     UnitType,
 )
-from dispatch.emergency.recommendation import rough_eta_seconds
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
-from dispatch.emergency.unit_index import distance_m
+from dispatch.emergency.unit_measures import distance_m, hotline_setting, rough_eta_seconds, stale_after
 from dispatch.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from dispatch.locks import lock_units
 from dispatch.models import Agency, Role, User
@@ -52,14 +49,6 @@ class DeviceNotAuthenticated(DomainError):
 
     status = 401
     code = "not_authenticated"
-
-
-def hotline_setting(name: str, default: float) -> float:
-    return float(settings.HOTLINE.get(name, default))
-
-
-def stale_after() -> dt.timedelta:
-    return dt.timedelta(seconds=hotline_setting("UNIT_STALE_SECONDS", 120))
 
 
 def is_stale(unit: Unit, now: dt.datetime | None = None) -> bool:
@@ -182,7 +171,6 @@ def do_upsert_unit(spec: dict[str, Any], *, actor: User | None = None) -> tuple[
             unit = Unit(call_sign=spec["call_sign"], status=UnitStatus.AVAILABLE, status_changed_at=clock.now())
         for name, value in values.items():
             setattr(unit, name, value)
-        unit.changed_at = timezone.now()
         unit.save()
     return unit, created
 
@@ -272,8 +260,7 @@ def do_record_positions(fixes: Sequence[Fix], *, actor: User | None, device_key:
             unit.longitude, unit.latitude = fix.longitude, fix.latitude
             unit.heading, unit.speed, unit.accuracy = fix.heading, fix.speed, fix.accuracy
             unit.fix_at, unit.received_at = fix.fix_at, now
-            unit.changed_at = timezone.now()
-            update = ["longitude", "latitude", "heading", "speed", "accuracy", "fix_at", "received_at", "changed_at"]
+            update = ["longitude", "latitude", "heading", "speed", "accuracy", "fix_at", "received_at"]
             if _moved_event_due(unit, now):
                 unit.moved_event_at, unit.moved_event_longitude, unit.moved_event_latitude = (
                     now,
@@ -339,8 +326,7 @@ def _transition_unit(
     to_state = row.next_state(from_state)
     unit.status = to_state
     unit.status_changed_at = at
-    unit.changed_at = timezone.now()
-    unit.save(update_fields=["status", "status_changed_at", "changed_at"])
+    unit.save(update_fields=["status", "status_changed_at"])
     UnitTimelineEntry.objects.create(
         unit=unit,
         action=action,

@@ -14,7 +14,7 @@ from dispatch.actions import do_load_agencies
 from dispatch.emergency.models import Assignment, Unit
 from dispatch.emergency.simulation import Simulator
 from dispatch.emergency.unit_actions import do_assign_units
-from dispatch.emergency.unit_index import distance_m
+from dispatch.emergency.unit_measures import distance_m
 from realtime.models import Event
 from tests.conftest import World
 from tests.emergency.unit_fixtures import NOW, report_incident

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dispatch import clock
@@ -43,8 +42,6 @@ class Unit(models.Model):
     moved_event_at = models.DateTimeField(null=True, blank=True)
     moved_event_longitude = models.FloatField(null=True, blank=True)
     moved_event_latitude = models.FloatField(null=True, blank=True)
-    #: Wall-clock time of the last write (never the pinned domain clock): the per-process index syncs by it.
-    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
     created_at = models.DateTimeField(_("created at"), default=clock.now)
 
     class Meta:
