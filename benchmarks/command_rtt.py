@@ -17,7 +17,7 @@ logs) is the one of benchmarks/fanout.py, which this script imports:
   and waits for the "ack" with that request id (other messages, such as the event the note itself
   publishes, are skipped). The note goes through realtime/commands.py: input checks,
   ``do_note_work_order`` (locks, with the visibility check in the ticket's lock; transition, timeline row,
-  event), the ack, then the doorbell ring (after commit);
+  event; the doorbell rings at its commit), then the ack;
 - the baseline: a plain ``websockets`` server (this script with ``--role server``, Django set up on the
   same database) that, for each message, parses it, writes in a thread (``asyncio.to_thread``) with the
   ORM, and replies ``{"kind": "ack", "request_id": ..., "ok": true}``. The target is judged against the
@@ -199,7 +199,7 @@ def in_process(name: str, function: Callable[[], Any], count: int, warmup: int, 
 
 def insert_note(world: World, note: str) -> None:
     """The single-INSERT baseline: only the one row a note adds to the ticket's timeline."""
-    from dispatch import clock
+    from core import clock
     from dispatch.models import TimelineEntry
 
     TimelineEntry.objects.create(
@@ -226,7 +226,7 @@ def write_note(world: World, note: str) -> None:
     """
     from django.db import transaction
 
-    from dispatch import clock
+    from core import clock
     from dispatch.models import WorkOrder
     from realtime.models import Event, EventAgency
 

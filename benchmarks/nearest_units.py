@@ -79,7 +79,7 @@ def load_world(count: int, rng: random.Random, district_first: bool) -> None:
     """Agencies and ``count`` units written straight into the table (the benchmark times reads only)."""
     from django.core.management import call_command
 
-    from dispatch import clock
+    from core import clock
     from dispatch.actions import do_load_agencies
     from dispatch.emergency.models import Unit, UnitStatus
     from dispatch.models import Agency
@@ -176,7 +176,7 @@ def main(argv: list[str]) -> int:
 def run(options: argparse.Namespace) -> int:
     import django
 
-    from dispatch import clock
+    from core import clock
     from dispatch.emergency.models import Unit
     from dispatch.emergency.recommendation import NEEDED_TYPES, candidate_units, recommend
     from dispatch.emergency.unit_measures import stale_after

@@ -36,7 +36,9 @@ from callcenter.models import (
     Urgency,
 )
 from callcenter.phones import InvalidPhone, normalise_phone
-from dispatch import clock, workflow
+from core import clock
+from core.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
+from dispatch import workflow
 from dispatch.actions import (
     MAX_TEXT,
     emit_ticket_event,
@@ -47,7 +49,6 @@ from dispatch.actions import (
     write_timeline,
 )
 from dispatch.deadlines.calendar import local_zone
-from dispatch.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
 from dispatch.locks import lock_ticket, lock_tickets, lock_work_orders_of_ticket
 from dispatch.models import Role, User, WorkOrderState
 from dispatch.workflow import Machine

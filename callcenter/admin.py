@@ -5,8 +5,8 @@ from django.http import HttpRequest
 
 from callcenter import actions
 from callcenter.models import AppealType, AuditEntry, KnowledgeArticle, Subject
-from dispatch import clock
-from dispatch.admin import ReadOnlyAdmin
+from core import clock
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(AppealType)

@@ -37,8 +37,10 @@ from callcenter.serializers import (
     TicketListSerializer,
     TimelineEntrySerializer,
 )
+from core import clock
+from core.errors import InvalidInput, NotAllowed
+from core.parsing import validated
 from dispatch import actions as dispatch_actions
-from dispatch import clock
 from dispatch.access import (
     current_user,
     is_centre,
@@ -48,16 +50,7 @@ from dispatch.access import (
     visible_timeline,
 )
 from dispatch.deadlines.calendar import local_zone
-from dispatch.errors import InvalidInput, NotAllowed
 from dispatch.models import StageClock, WorkOrder
-
-
-def validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise InvalidInput(_("The request body must be a JSON object."), fields={"body": [_("Expected an object.")]})
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def request_fingerprint(data: Any) -> str:

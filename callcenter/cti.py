@@ -21,12 +21,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.actions import do_record_call_event
-from callcenter.api import validated
 from callcenter.models import Call, CallState
 from callcenter.queries import caller_history
 from callcenter.serializers import TicketListSerializer
+from core.errors import NotAllowed, NotFound
+from core.parsing import validated
 from dispatch.access import current_user, may_read_caller_history, visible_tickets
-from dispatch.errors import NotAllowed, NotFound
 
 
 class CallEventInput(serializers.Serializer):

@@ -8,8 +8,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from dispatch import clock
-from dispatch.models import Agency, AgencyFunction, AppendOnlyModel, User
+from core import clock
+from core.models import AppendOnlyModel
+from dispatch.models import Agency, AgencyFunction, User
 
 
 class Channel(models.TextChoices):

@@ -1,11 +1,9 @@
-from typing import Any
-
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdmin
 from dispatch.models import Agency, Role, TimelineEntry, User
 
 
@@ -36,17 +34,6 @@ class HotlineUserAdmin(UserAdmin):
     list_filter = ["is_active", "agency__kind"]
     autocomplete_fields = ["agency"]
     fieldsets = (*(UserAdmin.fieldsets or ()), (_("Hotline"), {"fields": ("agency", "roles", "extension")}))
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(TimelineEntry)

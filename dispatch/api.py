@@ -12,7 +12,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callcenter.api import validated
 from callcenter.serializers import (
     AwareDateTimeField,
     NoteInput,
@@ -20,6 +19,7 @@ from callcenter.serializers import (
     RequiredNoteInput,
     TimelineEntrySerializer,
 )
+from core.parsing import validated
 from dispatch import actions, workflow
 from dispatch.access import current_user, visible_work_orders
 from dispatch.deadlines.api import WorkOrderTimersSerializer, escalation_level, work_order_timers

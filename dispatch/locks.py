@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from django.db.models import Subquery
 
 from callcenter.models import Ticket
+from core.errors import NotFound
 from dispatch.access import EVERY_AGENCY, work_order_scope, work_orders_of_agency
 from dispatch.emergency.models import Unit
-from dispatch.errors import NotFound
 from dispatch.models import User, WorkOrder
 
 

@@ -14,7 +14,8 @@ from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from dispatch import clock
+from core import clock
+from core.models import AppendOnlyModel
 
 
 class Role(models.TextChoices):
@@ -266,21 +267,6 @@ class StageClock(models.Model):
     def is_overdue(self) -> bool:
         end = self.stopped_at or clock.now()
         return self.due_at is not None and end > self.due_at
-
-
-class AppendOnlyModel(models.Model):
-    """Rows that record what happened: written once, never changed or deleted through the ORM."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise ValidationError(_("This record is append-only."))
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise ValidationError(_("This record is append-only."))
 
 
 class TimelineEntry(AppendOnlyModel):

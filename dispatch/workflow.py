@@ -20,9 +20,9 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Satisfaction, TicketState
+from core.errors import Conflict, NotAllowed
 from dispatch.emergency.states import OPEN_AGENCY_TASK_STATES, AgencyTaskStatus, IncidentState
 from dispatch.emergency.unit_states import UnitStatus
-from dispatch.errors import Conflict, NotAllowed
 from dispatch.models import (
     INACTIVE_WORK_ORDER_STATES,
     ExtensionState,

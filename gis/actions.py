@@ -14,8 +14,8 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from callcenter.models import Subject, Ticket
-from dispatch import clock
-from dispatch.errors import Conflict, InvalidInput, NotFound
+from core import clock
+from core.errors import Conflict, InvalidInput, NotFound
 from dispatch.models import Agency, AgencyFunction
 from gis.importer import PreparedLayer
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule, TicketPlacement

@@ -27,8 +27,8 @@ from django.utils.translation import gettext_lazy as _
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from dispatch.admin import ReadOnlyAdmin
-from dispatch.errors import DomainError
+from core.admin import ReadOnlyAdmin
+from core.errors import DomainError
 from dispatch.models import AgencyFunction
 from gis.actions import RULE_COLUMNS, do_activate_layer, do_import_layer, do_import_routing_rules
 from gis.importer import LayerRefused, approximate_area_m2, read_layer

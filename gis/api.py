@@ -21,11 +21,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callcenter.api import validated
 from callcenter.models import Subject, Ticket
-from dispatch import clock
+from core import clock
+from core.errors import InvalidInput, NotAllowed
+from core.parsing import validated
 from dispatch.access import current_user, is_centre, visible_tickets
-from dispatch.errors import InvalidInput, NotAllowed
 from gis.coords import CoordinateSystem, convert, convert_point
 from gis.duplicates import find_duplicates
 from gis.index import OUTSIDE, current_index

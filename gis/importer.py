@@ -23,7 +23,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
-from dispatch.errors import InvalidInput
+from core.errors import InvalidInput
 
 WGS84 = CRS.from_epsg(4326)
 MAX_REPAIR_AREA_CHANGE = 0.01

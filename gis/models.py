@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from dispatch import clock
+from core import clock
 
 
 class Level(models.TextChoices):

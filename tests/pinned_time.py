@@ -2,7 +2,7 @@
 
 Deadlines come from the working calendar, which knows only the years the State Council has published; a test
 that computed deadlines from the real clock would change meaning, and fail, as the real date moves on. Such
-tests pin the domain clock (dispatch.clock.pinned_at) to these moments instead.
+tests pin the domain clock (core.clock.pinned_at) to these moments instead.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from callcenter.knowledge import search_articles
 from callcenter.models import KnowledgeArticle, Subject
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_upsert_user
 from dispatch.models import Role
 from tests.conftest import World, ticket_payload

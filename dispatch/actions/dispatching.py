@@ -8,7 +8,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from callcenter.models import Ticket
-from dispatch import clock, workflow
+from core import clock
+from core.errors import InvalidInput
+from dispatch import workflow
 from dispatch.actions.machinery import (
     MAX_TEXT,
     create_work_order,
@@ -17,7 +19,6 @@ from dispatch.actions.machinery import (
     transition_ticket,
     transition_work_order,
 )
-from dispatch.errors import InvalidInput
 from dispatch.locks import lock_ticket, lock_work_orders_of_ticket
 from dispatch.models import (
     Agency,

@@ -10,10 +10,10 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from callcenter.models import Ticket, TicketState
+from core.errors import InvalidInput
 from dispatch import workflow
 from dispatch.deadlines.policies import Deadline, deadline_for, warning_for_extension
 from dispatch.deadlines.timers import arm_clock, cancel_clocks, fired_levels
-from dispatch.errors import InvalidInput
 from dispatch.models import (
     Agency,
     Stage,

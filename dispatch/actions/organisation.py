@@ -9,7 +9,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from dispatch.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from dispatch.models import (
     Agency,
     Role,

@@ -8,7 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from dispatch import clock, workflow
+from core import clock
+from core.errors import InvalidInput
+from dispatch import workflow
 from dispatch.actions.machinery import (
     require_text,
     start_stage_clock,
@@ -16,7 +18,6 @@ from dispatch.actions.machinery import (
     sync_ticket_state,
     transition_work_order,
 )
-from dispatch.errors import InvalidInput
 from dispatch.locks import lock_work_order
 from dispatch.models import (
     ExtensionRequest,

@@ -21,13 +21,13 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from callcenter.models import AppealType, AuditEntry, Subject, Urgency
-from dispatch import clock
+from core import clock
+from core.errors import InvalidInput, NotFound
 from dispatch.deadlines import calendar
 from dispatch.deadlines.calendar import CalendarYearUnknown, InvalidDuration, parse_duration, provisional_years_between
 from dispatch.deadlines.escalations import AGENCY_STAGES
 from dispatch.deadlines.policies import deadline_for, invalidate_policies, serious_at
 from dispatch.deadlines.timers import arm_clock, fired_levels, ring_if_soon
-from dispatch.errors import InvalidInput, NotFound
 from dispatch.models import (
     CalendarDay,
     CalendarYear,

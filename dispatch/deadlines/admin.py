@@ -16,8 +16,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from dispatch import clock
-from dispatch.admin import ReadOnlyAdmin
+from core import clock
+from core.admin import ReadOnlyAdmin
+from core.errors import InvalidInput
 from dispatch.deadlines import calendar, provisional
 from dispatch.deadlines.actions import (
     SLA_POLICY_FIELDS,
@@ -30,7 +31,6 @@ from dispatch.deadlines.actions import (
     do_set_working_periods,
     do_unpublish_calendar_year,
 )
-from dispatch.errors import InvalidInput
 from dispatch.models import CalendarDay, CalendarYear, Escalation, Reprimand, SlaPolicy, Timer, User, WorkingPeriod
 
 

@@ -18,7 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callcenter.api import validated
+from core.errors import InvalidInput, NotAllowed, NotFound
+from core.parsing import validated
 from dispatch.access import current_user
 from dispatch.deadlines import calendar, provisional
 from dispatch.deadlines.actions import (
@@ -31,7 +32,6 @@ from dispatch.deadlines.actions import (
     do_set_working_periods,
     do_unpublish_calendar_year,
 )
-from dispatch.errors import InvalidInput, NotAllowed, NotFound
 from dispatch.models import (
     CalendarDay,
     CalendarYear,

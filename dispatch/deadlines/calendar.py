@@ -31,9 +31,9 @@ from django.conf import settings
 from django.db.models import Count, Max
 from django.utils.translation import gettext
 
+from core.errors import DomainError
+from core.stamped_cache import StampedCache
 from dispatch.deadlines import provisional
-from dispatch.errors import DomainError
-from dispatch.stamped_cache import StampedCache
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(wd|wh|h|m)\s*$")
 _PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Min, Q
 from django.utils.translation import gettext as _
 
-from dispatch import clock
+from core import clock
 from dispatch.deadlines.calendar import CalendarYearUnknown, local_zone
 from dispatch.deadlines.policies import levels, serious_at
 from dispatch.deadlines.timers import is_postgres, ring_if_soon

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from callcenter.models import Ticket
+from core.stamped_cache import StampedCache
 from dispatch.deadlines.calendar import (
     CalendarYearUnknown,
     InvalidDuration,
@@ -30,7 +31,6 @@ from dispatch.deadlines.calendar import (
     parse_duration,
     provisional_years_between,
 )
-from dispatch.stamped_cache import StampedCache
 
 #: Used where neither a policy nor the subject names a limit (GLOSSARY.md's defaults).
 DEFAULT_TIME_LIMITS: dict[str, dict[str, str]] = {

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from dispatch.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from dispatch.emergency.models import Incident, IncidentAgency, IncidentTimelineEntry, Transfer, TransferRule
 from dispatch.emergency.transfer import do_save_transfer_rule
 

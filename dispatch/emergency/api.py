@@ -2,7 +2,7 @@
 transitions, merge, linkage and agencies' tasks, escalation and transfer of tickets, public alerts.
 
 Agencies see only incidents they are linked to (dispatch/emergency/access.py): anything else is 404.
-Errors come out as {code, message, fields} (dispatch/api_errors.py).
+Errors come out as {code, message, fields} (core/api_errors.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.serializers import AwareDateTimeField
+from core.errors import InvalidInput, NotFound
 from dispatch.access import current_user, visible_tickets
 from dispatch.emergency import actions, transfer
 from dispatch.emergency.access import visible_incident_timeline, visible_incidents
@@ -48,7 +49,6 @@ from dispatch.emergency.serializers import (
     TransferSerializer,
 )
 from dispatch.emergency.states import ACTIVE_INCIDENT_STATES, IncidentState
-from dispatch.errors import InvalidInput, NotFound
 
 
 def body_of(request: Request) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from dispatch import clock
-from dispatch.errors import InvalidInput
+from core import clock
+from core.errors import InvalidInput
 from gis.coords import CoordinateSystem, convert_point
 
 #: Most fixes one request may carry; a device that was offline for a while sends its backlog in pieces.

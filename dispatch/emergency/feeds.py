@@ -19,12 +19,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from dispatch import clock
+from core import clock
+from core.errors import NotFound
 from dispatch.emergency import cap
 from dispatch.emergency.access import visible_incidents
 from dispatch.emergency.models import Incident
 from dispatch.emergency.states import ACTIVE_INCIDENT_STATES
-from dispatch.errors import NotFound
 
 ATOM_NAMESPACE = "http://www.w3.org/2005/Atom"
 ATOM_CONTENT_TYPE = "application/atom+xml; charset=utf-8"

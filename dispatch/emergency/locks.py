@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from django.utils.translation import gettext as _
 
+from core.errors import NotFound
 from dispatch.emergency.models import Incident, IncidentAgency
-from dispatch.errors import NotFound
 
 
 def lock_incident(incident_id: int) -> Incident:

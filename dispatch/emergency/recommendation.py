@@ -25,11 +25,11 @@ import numpy.typing as npt
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from dispatch import clock
+from core import clock
+from core.errors import InvalidInput
 from dispatch.emergency.models import Unit
 from dispatch.emergency.unit_measures import distance_m, distances_m, rough_eta_seconds, stale_after
 from dispatch.emergency.unit_states import UnitStatus, UnitType
-from dispatch.errors import InvalidInput
 from dispatch.models import AgencyFunction
 from gis.index import OUTSIDE, current_index
 

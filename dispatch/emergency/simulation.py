@@ -16,13 +16,13 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from dispatch import clock
+from core import clock
+from core.errors import DomainError
 from dispatch.emergency.avl import parse_json_report
 from dispatch.emergency.models import Assignment, Unit
 from dispatch.emergency.unit_actions import do_change_unit_status, do_record_positions
 from dispatch.emergency.unit_measures import distance_m
 from dispatch.emergency.unit_states import UnitStatus, UnitType
-from dispatch.errors import DomainError
 from dispatch.models import User
 from gis.coords import wgs84_to_gcj02
 

@@ -17,7 +17,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from callcenter.models import Subject, Ticket
-from dispatch import clock, workflow
+from core import clock
+from core.errors import Conflict, InvalidInput
+from dispatch import workflow
 from dispatch.actions import MAX_TEXT, require_text, transition_ticket
 from dispatch.emergency.actions import (
     check_report_incident,
@@ -28,7 +30,6 @@ from dispatch.emergency.actions import (
 from dispatch.emergency.locks import lock_incident
 from dispatch.emergency.models import EmergencyLine, Incident, Transfer, TransferDirection, TransferRule
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES
-from dispatch.errors import Conflict, InvalidInput
 from dispatch.locks import lock_ticket
 from dispatch.models import User
 from dispatch.workflow import Machine

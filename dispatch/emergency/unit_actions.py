@@ -18,7 +18,9 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from dispatch import clock, workflow
+from core import clock
+from core.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
+from dispatch import workflow
 from dispatch.emergency.actions import record_incident_step, transition_incident
 from dispatch.emergency.avl import Fix
 from dispatch.emergency.locks import lock_incident
@@ -33,7 +35,6 @@ from dispatch.emergency.models import (
 )
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
 from dispatch.emergency.unit_measures import distance_m, hotline_setting, rough_eta_seconds, stale_after
-from dispatch.errors import Conflict, DomainError, InvalidInput, NotAllowed, NotFound
 from dispatch.locks import lock_units
 from dispatch.models import Agency, Role, User
 from dispatch.workflow import Machine

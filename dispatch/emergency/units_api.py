@@ -16,8 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callcenter.api import validated
-from dispatch import clock, workflow
+from core import clock
+from core.errors import InvalidInput, NotAllowed, NotFound
+from core.parsing import validated
+from dispatch import workflow
 from dispatch.access import current_user
 from dispatch.emergency import avl, unit_actions
 from dispatch.emergency.access import visible_incidents
@@ -32,7 +34,6 @@ from dispatch.emergency.units_serializers import (
     UnitTransitionInput,
     with_open_incident,
 )
-from dispatch.errors import InvalidInput, NotAllowed, NotFound
 from dispatch.models import User
 
 UNIT_FILTERS = [
@@ -312,7 +313,7 @@ class AssignmentsView(APIView):
         user = current_user(request)
         incident = visible_incidents(user).filter(pk=pk).first()
         if incident is None:
-            from dispatch.errors import NotFound
+            from core.errors import NotFound
 
             raise NotFound(_("No such incident."))
         rows = Assignment.objects.filter(incident=incident).select_related("unit").order_by("id")

@@ -8,7 +8,8 @@ from typing import Any
 from django.db.models import OuterRef, QuerySet, Subquery
 from rest_framework import serializers
 
-from dispatch import clock, workflow
+from core import clock
+from dispatch import workflow
 from dispatch.access import current_user
 from dispatch.emergency.models import Assignment, Unit
 from dispatch.emergency.unit_actions import is_stale

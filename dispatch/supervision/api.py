@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dispatch import clock
+from core import clock
 from dispatch.deadlines.calendar import local_zone
 from dispatch.models import Agency, Role
 from dispatch.supervision import board, kpis, tables

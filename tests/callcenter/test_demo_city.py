@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Model
 
 from callcenter.models import KnowledgeArticle, Subject, Ticket, TicketState
-from dispatch import clock
+from core import clock
 from dispatch.models import Agency, Role, StageClock, TimelineEntry, User, WorkOrderState
 from tests.pinned_time import DEMO_NOW
 

@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from callcenter.models import IdempotencyKey, Ticket
-from dispatch.clock import pinned_at
+from core.clock import pinned_at
 from dispatch.models import TimelineEntry
 from tests.conftest import World, ticket_payload
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from callcenter.models import Caller, Ticket, TicketNumberCounter
 from callcenter.phones import mask_phone, normalise_phone
+from core.clock import pinned_at
 from dispatch import actions as dispatching
-from dispatch.clock import pinned_at
 from dispatch.models import ExtensionRequest, TimelineEntry, WorkOrder
 from realtime.models import Event
 from tests.conftest import World, ticket_payload

@@ -14,7 +14,7 @@ import pytest
 from callcenter.actions import do_load_taxonomy, do_save_article
 from callcenter.knowledge import terms_of
 from callcenter.models import KnowledgeArticle, KnowledgeTerm
-from dispatch.clock import pinned_at
+from core.clock import pinned_at
 from tests.conftest import World
 
 DATA = Path(__file__).resolve().parents[2] / "callcenter" / "data"

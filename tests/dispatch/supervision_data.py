@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 from callcenter import actions as intake
 from callcenter.models import Ticket
+from core import clock
 from dispatch import actions as dispatching
-from dispatch import clock
 from dispatch.models import Stage, StageClock, WorkOrder
 from dispatch.supervision.kpis import Period
 from tests.conftest import World, ticket_payload

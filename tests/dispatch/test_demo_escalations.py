@@ -6,7 +6,7 @@ import io
 
 from django.core.management import call_command
 
-from dispatch import clock
+from core import clock
 from dispatch.deadlines.policies import serious_at
 from dispatch.models import Escalation, StageClock, SupervisionCase, TimelineEntry
 from tests.pinned_time import DEMO_NOW

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcenter.actions import do_create_ticket, do_revisit_ticket
-from dispatch import clock
+from core import clock
 from dispatch.actions import (
     do_approve_work_order,
     do_decide_extension,

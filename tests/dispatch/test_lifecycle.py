@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from dispatch import clock
+from core import clock
 from tests.conftest import World, ticket_payload
 from tests.pinned_time import WORKDAY_MORNING
 
@@ -207,7 +207,7 @@ def test_cancel_withdraws_open_work_orders(world: World) -> None:
 def test_ticket_list_filters_mine_and_since(world: World) -> None:
     import datetime as dt
 
-    from dispatch import clock
+    from core import clock
 
     with clock.pinned_at(dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)):
         _post(world, "operator", "/api/tickets/", ticket_payload(), status=201)

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.utils import translation
 
 from callcenter.models import AuditEntry
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_dispatch_ticket, do_sign_work_order
 from dispatch.deadlines import calendar, provisional
 from dispatch.deadlines.actions import do_publish_calendar_year

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcenter.actions import do_create_ticket
-from dispatch import clock
+from core import clock
 from dispatch.deadlines.calendar import after_working_days
 from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import Escalation, StageClock, TimelineEntry, Timer, WorkOrder

@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from callcenter import actions as intake
+from core import clock
 from dispatch import actions as dispatching
-from dispatch import clock
 from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import Escalation, EscalationLevel, Stage
 from dispatch.supervision.exports import Table, safe_cell, to_xlsx

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection
 
 from callcenter.actions import do_create_ticket
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_dispatch_ticket
 from dispatch.models import StageClock, Timer, WorkOrder
 from tests.conftest import World, ticket_payload
@@ -252,7 +252,7 @@ def sleeping_worker(world: World, var_dir: Path) -> Iterator[tuple[Database, sub
 DISPATCH_SCRIPT = """
 import datetime as dt
 from callcenter.actions import do_create_ticket
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_dispatch_ticket
 from dispatch.models import Agency, User
 from tests.conftest import ticket_payload

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
-from dispatch import clock
+from core import clock
 from dispatch.deadlines import calendar
 from dispatch.models import CalendarDay, CalendarYear, SlaPolicy, WorkingPeriod
 from tests.conftest import World

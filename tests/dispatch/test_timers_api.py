@@ -9,7 +9,7 @@ import pytest
 
 from callcenter.actions import do_create_ticket
 from callcenter.models import Subject
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_dispatch_ticket
 from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import CalendarDay, SlaPolicy, WorkOrder

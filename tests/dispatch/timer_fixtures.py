@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from callcenter.actions import do_create_ticket
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_dispatch_ticket
 from dispatch.deadlines.actions import do_publish_calendar_year
 from dispatch.deadlines.escalations import fire_due_until

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from dispatch import clock
+from core import clock
 from dispatch.emergency.models import Unit, UnitTimelineEntry
 from gis.coords import wgs84_to_gcj02
 from realtime.models import Event

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from dispatch import clock
+from core import clock
 from dispatch.emergency.cap import CAP_NAMESPACE, schema_errors
 from dispatch.emergency.feeds import ATOM_NAMESPACE
 from dispatch.emergency.models import IncidentLevel

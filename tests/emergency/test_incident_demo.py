@@ -7,7 +7,7 @@ import io
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from dispatch import clock
+from core import clock
 from dispatch.emergency.cap import alert_xml, schema_errors
 from dispatch.emergency.models import Incident, IncidentAgency, IncidentTimelineEntry, TransferRule
 from dispatch.models import User

@@ -6,7 +6,7 @@ import datetime as dt
 
 from callcenter.actions import do_merge_ticket, do_record_call_event
 from callcenter.models import Call
-from dispatch import clock
+from core import clock
 from dispatch.emergency.models import Incident, IncidentCall, IncidentTicket, IncidentTimelineEntry
 from dispatch.models import TimelineEntry
 from realtime.models import Event

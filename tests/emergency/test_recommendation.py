@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import shapely
 
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_upsert_agency
 from dispatch.emergency.models import Unit
 from dispatch.emergency.recommendation import NEEDED_TYPES, REPAIR_FUNCTION, recommend

@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
-from dispatch import clock
+from core import clock
 from dispatch.emergency.models import Unit
 from dispatch.emergency.unit_actions import do_change_unit_status
 from realtime.hub import _hubs

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dispatch import clock
+from core import clock
 from dispatch.emergency.models import Assignment, Incident, IncidentTimelineEntry, Unit, UnitTimelineEntry
 from realtime.models import Event
 from tests.conftest import World

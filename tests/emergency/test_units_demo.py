@@ -9,7 +9,7 @@ import random
 
 from django.core.management import call_command
 
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_load_agencies
 from dispatch.emergency.models import Assignment, Unit
 from dispatch.emergency.simulation import Simulator

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from dispatch import clock, workflow
+from core import clock
+from dispatch import workflow
 from dispatch.emergency.models import Assignment, Unit, UnitTimelineEntry
 from dispatch.workflow import Machine
 from realtime.models import Event

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from dispatch import clock
+from core import clock
 from dispatch.emergency.actions import do_report_incident
 from dispatch.emergency.avl import Fix
 from dispatch.emergency.models import Incident, Unit

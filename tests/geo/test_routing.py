@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from callcenter.actions import do_load_taxonomy
 from callcenter.models import Ticket
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_load_agencies, do_upsert_agency
 from gis.actions import do_activate_layer, do_import_layer, do_import_routing_rules
 from gis.coords import gcj02_to_wgs84, wgs84_to_gcj02
@@ -118,7 +118,7 @@ def test_near_boundary_is_flagged_within_50_metres(city: World) -> None:
 
 
 def test_routing_rule_csv_errors_name_lines_and_write_nothing(city: World) -> None:
-    from dispatch.errors import InvalidInput
+    from core.errors import InvalidInput
     from gis.models import RoutingRule
 
     with pytest.raises(InvalidInput) as refused:

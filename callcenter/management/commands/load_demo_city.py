@@ -24,8 +24,8 @@ from django.db.models import Max
 from callcenter import actions as intake
 from callcenter.models import AppealType, KnowledgeArticle, Subject, Ticket
 from callcenter.phones import InvalidPhone, normalise_phone
+from core import clock
 from dispatch import actions as dispatching
-from dispatch import clock
 from dispatch.deadlines.actions import do_save_sla_policy
 from dispatch.deadlines.escalations import fire_due_until
 from dispatch.models import Agency, Role, User

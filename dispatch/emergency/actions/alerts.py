@@ -7,12 +7,13 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from dispatch import clock, workflow
+from core import clock
+from core.errors import Conflict
+from dispatch import workflow
 from dispatch.actions import require_text
 from dispatch.emergency.actions.incidents import transition_incident
 from dispatch.emergency.locks import lock_incident
 from dispatch.emergency.models import Incident
-from dispatch.errors import Conflict
 from dispatch.models import User
 from dispatch.workflow import Machine
 

@@ -9,7 +9,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from callcenter.models import Call, Ticket, TicketCaller
-from dispatch import clock, workflow
+from core import clock
+from core.errors import Conflict, InvalidInput
+from dispatch import workflow
 from dispatch.actions import require_text, transition_ticket
 from dispatch.emergency.actions.incidents import (
     IncidentInput,
@@ -25,7 +27,6 @@ from dispatch.emergency.areas import Location
 from dispatch.emergency.locks import lock_incident
 from dispatch.emergency.models import Incident, IncidentTicket, TransferRule
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES
-from dispatch.errors import Conflict, InvalidInput
 from dispatch.locks import lock_ticket
 from dispatch.models import User
 from dispatch.workflow import Machine

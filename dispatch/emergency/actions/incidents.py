@@ -12,7 +12,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from callcenter.models import Call
-from dispatch import clock, workflow
+from core import clock
+from core.errors import Conflict, InvalidInput, NotFound
+from dispatch import workflow
 from dispatch.actions import MAX_TEXT, require_text
 from dispatch.deadlines.calendar import local_zone
 from dispatch.emergency.areas import AffectedArea, Location, check_area, check_location, coordinate_system
@@ -26,7 +28,6 @@ from dispatch.emergency.models import (
     IncidentType,
 )
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
-from dispatch.errors import Conflict, InvalidInput, NotFound
 from dispatch.models import User
 from dispatch.workflow import Machine
 from gis.routing import place

@@ -8,7 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from dispatch import clock, workflow
+from core import clock
+from core.errors import Conflict, InvalidInput
+from dispatch import workflow
 from dispatch.actions import require_text
 from dispatch.emergency.actions.incidents import (
     _bump_alert,
@@ -20,7 +22,6 @@ from dispatch.emergency.actions.incidents import (
 from dispatch.emergency.locks import lock_agency_links, lock_incidents
 from dispatch.emergency.models import Incident, IncidentAgency, IncidentCall, IncidentTicket
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, AgencyTaskStatus
-from dispatch.errors import Conflict, InvalidInput
 from dispatch.models import User
 from dispatch.workflow import Machine
 

@@ -8,7 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from dispatch import clock, workflow
+from core import clock
+from core.errors import InvalidInput, NotFound
+from dispatch import workflow
 from dispatch.actions import MAX_TEXT, require_text
 from dispatch.emergency.actions.incidents import (
     _refuse_when_finished,
@@ -19,7 +21,6 @@ from dispatch.emergency.actions.incidents import (
 from dispatch.emergency.locks import lock_agency_link, lock_agency_links, lock_incident
 from dispatch.emergency.models import Incident, IncidentAgency
 from dispatch.emergency.states import AgencyTaskStatus
-from dispatch.errors import InvalidInput, NotFound
 from dispatch.models import Agency, User
 from dispatch.workflow import Machine
 

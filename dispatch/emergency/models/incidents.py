@@ -14,9 +14,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from dispatch import clock
+from core import clock
+from core.models import AppendOnlyModel
 from dispatch.emergency.states import AgencyTaskStatus, IncidentState
-from dispatch.models import Agency, AppendOnlyModel, User
+from dispatch.models import Agency, User
 
 __all__ = [
     "AffectedAreaKind",

@@ -10,9 +10,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from dispatch import clock
+from core import clock
+from core.models import AppendOnlyModel
 from dispatch.emergency.unit_states import UnitStatus, UnitType
-from dispatch.models import Agency, AppendOnlyModel, User
+from dispatch.models import Agency, User
 
 __all__ = ["Assignment", "Unit", "UnitStatus", "UnitTimelineEntry", "UnitType"]
 

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
-from dispatch import clock
+from core import clock
 from dispatch.deadlines.actions import do_fill_missing_deadlines
 from dispatch.deadlines.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_timers, next_wake_at
 from dispatch.deadlines.timers import Doorbell, max_sleep_seconds

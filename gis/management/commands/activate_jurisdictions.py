@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from dispatch.errors import DomainError
+from core.errors import DomainError
 from gis.actions import do_activate_layer
 from gis.models import JurisdictionLayer, Level
 

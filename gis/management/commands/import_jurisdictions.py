@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from dispatch.errors import DomainError
+from core.errors import DomainError
 from gis.actions import do_import_layer
 from gis.coords import CoordinateSystem
 from gis.importer import LayerRefused, read_layer

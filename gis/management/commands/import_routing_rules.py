@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dispatch.errors import InvalidInput
+from core.errors import InvalidInput
 from gis.actions import RULE_COLUMNS, do_import_routing_rules
 
 
