@@ -1,0 +1,292 @@
+/*
+ * Operator console, middle: the map. Click, drag, address search (geocode.js) or shared coordinates place
+ * the pin; the opened ticket has its own marker. Coordinates are kept in WGS84; the map shows them in the
+ * tiles' system (config tile_coordinate_system), and the server converts points in other systems.
+ */
+
+import { $, api, el, errorText, fmt, show } from "./helpers.js";
+import { config, MAP_SYSTEM, state } from "./state.js";
+import { markDirty } from "./intake.js";
+import { requestRouting } from "./routing.js";
+import { renderTicket } from "./ticket.js";
+
+let map = null;
+let pinMarker = null;
+let ticketMarker = null;
+
+function loadLeaflet() {
+  return new Promise(function (resolve, reject) {
+    if (window.L) return resolve(window.L);
+    const leaflet = config.leaflet || {};
+    if (leaflet.css) document.head.appendChild(el("link", { rel: "stylesheet", href: leaflet.css }));
+    const script = el("script", { src: leaflet.js });
+    script.onload = function () {
+      resolve(window.L);
+    };
+    script.onerror = function () {
+      reject(new Error(gettext("The map library could not be loaded.")));
+    };
+    document.head.appendChild(script);
+  });
+}
+
+export function mapMessage(text) {
+  const box = $("map-message");
+  box.textContent = text || "";
+  show(box, Boolean(text));
+}
+
+// WGS84 -> GCJ-02 / BD-09 for display on tiles in those systems (the usual published formulas).
+function outOfChina(lon, lat) {
+  return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271;
+}
+function wgsToGcj(lon, lat) {
+  if (outOfChina(lon, lat)) return [lon, lat];
+  const a = 6378245.0;
+  const ee = 0.00669342162296594323;
+  const x = lon - 105.0;
+  const y = lat - 35.0;
+  let dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+  dLat += ((20.0 * Math.sin(6.0 * x * Math.PI) + 20.0 * Math.sin(2.0 * x * Math.PI)) * 2.0) / 3.0;
+  dLat += ((20.0 * Math.sin(y * Math.PI) + 40.0 * Math.sin((y / 3.0) * Math.PI)) * 2.0) / 3.0;
+  dLat += ((160.0 * Math.sin((y / 12.0) * Math.PI) + 320 * Math.sin((y * Math.PI) / 30.0)) * 2.0) / 3.0;
+  let dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+  dLon += ((20.0 * Math.sin(6.0 * x * Math.PI) + 20.0 * Math.sin(2.0 * x * Math.PI)) * 2.0) / 3.0;
+  dLon += ((20.0 * Math.sin(x * Math.PI) + 40.0 * Math.sin((x / 3.0) * Math.PI)) * 2.0) / 3.0;
+  dLon += ((150.0 * Math.sin((x / 12.0) * Math.PI) + 300.0 * Math.sin((x / 30.0) * Math.PI)) * 2.0) / 3.0;
+  const radLat = (lat / 180.0) * Math.PI;
+  let magic = Math.sin(radLat);
+  magic = 1 - ee * magic * magic;
+  const sqrtMagic = Math.sqrt(magic);
+  dLat = (dLat * 180.0) / (((a * (1 - ee)) / (magic * sqrtMagic)) * Math.PI);
+  dLon = (dLon * 180.0) / ((a / sqrtMagic) * Math.cos(radLat) * Math.PI);
+  return [lon + dLon, lat + dLat];
+}
+function gcjToBd(lon, lat) {
+  const xPi = (Math.PI * 3000.0) / 180.0;
+  const z = Math.sqrt(lon * lon + lat * lat) + 0.00002 * Math.sin(lat * xPi);
+  const theta = Math.atan2(lat, lon) + 0.000003 * Math.cos(lon * xPi);
+  return [z * Math.cos(theta) + 0.0065, z * Math.sin(theta) + 0.006];
+}
+/** A WGS84 point as a Leaflet LatLng on this map. */
+function toMap(latitude, longitude) {
+  if (MAP_SYSTEM === "wgs84") return [latitude, longitude];
+  let p = wgsToGcj(longitude, latitude);
+  if (MAP_SYSTEM === "bd09") p = gcjToBd(p[0], p[1]);
+  return [p[1], p[0]];
+}
+
+function fitCity(layer, features) {
+  // Fit to the cluster of jurisdictions around the median centre: one stray polygon far away
+  // must not zoom the map out to a whole country.
+  const centres = features
+    .map(function (f) {
+      const b = L.geoJSON(f).getBounds();
+      return b.isValid() ? { bounds: b, centre: b.getCenter() } : null;
+    })
+    .filter(Boolean);
+  if (!centres.length) return false;
+  const median = function (values) {
+    const sorted = values.slice().sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  };
+  const lat = median(centres.map((c) => c.centre.lat));
+  const lng = median(centres.map((c) => c.centre.lng));
+  let bounds = null;
+  for (const c of centres) {
+    if (Math.abs(c.centre.lat - lat) > 2.5 || Math.abs(c.centre.lng - lng) > 2.5) continue;
+    bounds = bounds ? bounds.extend(c.bounds) : L.latLngBounds(c.bounds.getSouthWest(), c.bounds.getNorthEast());
+  }
+  if (!bounds) return false;
+  map.fitBounds(bounds, { padding: [8, 8] });
+  return true;
+}
+
+export async function initMap() {
+  try {
+    await loadLeaflet();
+  } catch (error) {
+    mapMessage(errorText(error));
+    return;
+  }
+  map = L.map("map", {
+    zoomControl: true,
+    keyboard: true,
+    zoomSnap: 0.25,
+    attributionControl: Boolean(config.tile_url),
+  });
+  map.setView([30, 110], 4);
+  if (config.tile_url) {
+    L.tileLayer(config.tile_url, { maxZoom: 19, attribution: config.tile_attribution || "" }).addTo(map);
+  } else {
+    map.getContainer().classList.add("no-tiles");
+  }
+  map.on("click", function (event) {
+    if (state.submitted && !state.dirty) return; // the accepted ticket's place is not edited here
+    placeFromMap(event.latlng.lat, event.latlng.lng);
+  });
+  try {
+    const zoom = 10;
+    const data = await api(
+      "GET",
+      "/api/geo/layers/district/?zoom=" + zoom + "&coordinate_system=" + encodeURIComponent(MAP_SYSTEM)
+    );
+    const layer = L.geoJSON(data, {
+      style: function () {
+        return { color: "#0b4f8a", weight: 1.2, fillColor: "#5b8fc7", fillOpacity: 0.06 };
+      },
+      onEachFeature: function (feature, featureLayer) {
+        const label = document.createElement("span");
+        label.textContent = (feature.properties && feature.properties.name) || "";
+        featureLayer.bindTooltip(label, { sticky: true, direction: "top", opacity: 0.85 });
+      },
+      interactive: true,
+    });
+    layer.addTo(map); // its clicks reach the map's click handler
+    addDetailLayers();
+    if (!fitCity(layer, data.features || [])) mapMessage(gettext("No jurisdiction layer is loaded."));
+  } catch (error) {
+    mapMessage(fmt(gettext("The district layer could not be loaded: %(error)s"), { error: errorText(error) }));
+  }
+  if (state.pin) drawPin();
+}
+
+/** Street boundaries from zoom 12 and grid cells from zoom 15, fetched once when first needed. */
+function addDetailLayers() {
+  const renderer = L.canvas({ padding: 0.2 });
+  const levels = [
+    { level: "street", minZoom: 12, style: { color: "#3d6f9e", weight: 1, dashArray: "4 3", fill: false } },
+    { level: "grid", minZoom: 15, style: { color: "#8a9aab", weight: 0.7, fill: false } },
+  ];
+  for (const item of levels) {
+    item.layer = null;
+    item.loading = false;
+  }
+  async function update() {
+    const zoom = map.getZoom();
+    for (const item of levels) {
+      const wanted = zoom >= item.minZoom;
+      if (wanted && !item.layer && !item.loading) {
+        item.loading = true;
+        try {
+          const data = await api(
+            "GET",
+            "/api/geo/layers/" + item.level + "/?zoom=" + item.minZoom + "&coordinate_system=" + encodeURIComponent(MAP_SYSTEM)
+          );
+          item.layer = L.geoJSON(data, { style: item.style, renderer: renderer, interactive: false });
+        } catch (error) {
+          item.layer = null;
+        }
+        item.loading = false;
+      }
+      if (!item.layer) continue;
+      const shown = map.hasLayer(item.layer);
+      if (map.getZoom() >= item.minZoom && !shown) item.layer.addTo(map);
+      else if (map.getZoom() < item.minZoom && shown) map.removeLayer(item.layer);
+    }
+  }
+  map.on("zoomend", update);
+  update();
+}
+
+async function placeFromMap(lat, lng) {
+  if (MAP_SYSTEM === "wgs84") {
+    setPin({ latitude: lat, longitude: lng });
+    return;
+  }
+  // Tiles in GCJ-02/BD-09: the server converts the clicked point to WGS84.
+  try {
+    const data = await api(
+      "GET",
+      "/api/geo/reverse/?latitude=" + lat + "&longitude=" + lng + "&coordinate_system=" + encodeURIComponent(MAP_SYSTEM)
+    );
+    setPin({ latitude: data.wgs84.latitude, longitude: data.wgs84.longitude });
+  } catch (error) {
+    mapMessage(errorText(error));
+  }
+}
+
+export function setPin(pin, options) {
+  if (state.submitted) {
+    // A new place after acceptance starts a new intake only when asked for; keep the ticket as it is.
+    return;
+  }
+  state.pin = { latitude: Number(pin.latitude.toFixed(7)), longitude: Number(pin.longitude.toFixed(7)) };
+  markDirty();
+  state.routingView = "draft";
+  renderTicket();
+  drawPin();
+  renderPinSummary();
+  if (options && options.pan && map) map.setView(toMap(state.pin.latitude, state.pin.longitude), Math.max(map.getZoom(), 15));
+  requestRouting();
+}
+
+/** The accepted ticket's own marker takes the pin's place. */
+export function removePinMarker() {
+  if (pinMarker && map) map.removeLayer(pinMarker);
+  pinMarker = null;
+}
+
+export function clearPin() {
+  state.pin = null;
+  state.placement = null;
+  if (pinMarker && map) map.removeLayer(pinMarker);
+  pinMarker = null;
+  renderPinSummary();
+}
+
+function drawPin() {
+  if (!map || !state.pin || state.submitted) return;
+  const at = toMap(state.pin.latitude, state.pin.longitude);
+  if (!pinMarker) {
+    pinMarker = L.marker(at, { draggable: true, keyboard: true, title: gettext("Location pin: drag to adjust") });
+    pinMarker.on("dragend", function () {
+      const p = pinMarker.getLatLng();
+      placeFromMap(p.lat, p.lng);
+    });
+    pinMarker.addTo(map);
+  } else {
+    pinMarker.setLatLng(at);
+  }
+}
+
+export function renderPinSummary() {
+  const box = $("pin-summary");
+  if (!state.pin) {
+    box.textContent = gettext("No location yet: click the map, search an address, or enter coordinates.");
+    return;
+  }
+  const where = state.placement ? placementNames(state.placement) : "";
+  box.textContent =
+    gettext("Location:") + " " + (where ? where + " · " : "") + "WGS84 " + state.pin.latitude.toFixed(6) + ", " + state.pin.longitude.toFixed(6);
+}
+
+export function placementNames(placement) {
+  const places = (placement && placement.places) || {};
+  return ["district", "street", "grid"]
+    .map((level) => (places[level] ? places[level].name : ""))
+    .filter(Boolean)
+    .join(" · ");
+}
+
+export function drawTicketMarker() {
+  if (!map) return;
+  if (ticketMarker) map.removeLayer(ticketMarker);
+  ticketMarker = null;
+  const ticket = state.ticket;
+  if (!ticket || ticket.latitude === null || ticket.longitude === null) return;
+  ticketMarker = L.circleMarker(toMap(ticket.latitude, ticket.longitude), {
+    radius: 9,
+    color: "#c0392b",
+    weight: 3,
+    fillColor: "#f5b7b1",
+    fillOpacity: 0.7,
+    interactive: false,
+  }).addTo(map);
+  if (!state.pin || state.submitted) map.panTo(toMap(ticket.latitude, ticket.longitude));
+}
+
+export function removeTicketMarker() {
+  if (ticketMarker && map) map.removeLayer(ticketMarker);
+  ticketMarker = null;
+}

@@ -1,0 +1,128 @@
+/*
+ * The commander's live map (/command/), as native ES modules in this folder (no bundler):
+ *
+ *   main.js      this file: wiring the controls, the lookups, the start
+ *   helpers.js   gettext, DOM helpers, time formats, GET JSON, debounce
+ *   state.js     configuration, colours, names, the emergency layer's hooks and the shared state object
+ *   filters.js   side: the filters and layer switches
+ *   tickets.js   the tickets on the map: loading, fitting the view, the count
+ *   map.js       the Leaflet map, jurisdiction polygons, legend, status line
+ *   markers.js   ticket markers and count bubbles (grid clustering)
+ *   hotspots.js  the hot-spot choropleth
+ *   details.js   side: the ticket details panel with its timeline
+ *   feed.js      side: the live feed
+ *   live.js      live events and snapshots
+ *
+ * Base layer: the jurisdiction polygons (districts always, streets and grids on demand), with an optional
+ * tile layer from config.tile_url. Tickets are circle markers (fill = state, ring = urgency), grouped
+ * into count bubbles by screen-pixel cells while zoomed out. Filters, a hot-spot choropleth, a details
+ * panel with the timeline and a live feed, all kept current by HotlineLive events.
+ *
+ * The parts call each other (the imports go round in circles), so a module's top level only defines
+ * things and reads helpers.js and state.js; everything else runs from here once every module is loaded.
+ * The emergency layer (emergency*.js, plain scripts that run before these deferred modules) plugs in
+ * through window.HotlineCommandHooks and window.HotlineCommand.
+ *
+ * Everything that comes from the server is put into the page with textContent, never as HTML.
+ */
+
+import { fmt, getJSON, gettext } from "./helpers.js";
+import { actionLabels, agencyById, state, subjectById } from "./state.js";
+import {
+  currentFilters, fAgency, fillFilterOptions, form, fSince, fState, fSubject, fUntil, fUrgency, fWindow,
+  lGrid, lHot, lStreet, onFiltersChanged, onFiltersChangedSoon, timeMatches,
+} from "./filters.js";
+import { fitToTickets, loadTickets } from "./tickets.js";
+import { initMap, loadAssets, refreshJurisdictions, setMapStatus } from "./map.js";
+import { scheduleRender } from "./markers.js";
+import { loadHotspots } from "./hotspots.js";
+import { closeDetails, detailsBox } from "./details.js";
+import { feedList, onFeedKey } from "./feed.js";
+import { onEvent, onSnapshot } from "./live.js";
+
+// --- wiring ----------------------------------------------------------------------------------------
+
+
+
+function wireControls() {
+  [fSubject, fState, fUrgency, fAgency, fWindow, fSince, fUntil].forEach(function (control) {
+    control.addEventListener("change", onFiltersChangedSoon);
+  });
+  lStreet.addEventListener("change", function () { refreshJurisdictions(false); });
+  lGrid.addEventListener("change", function () { refreshJurisdictions(false); });
+  lHot.addEventListener("change", function () { loadHotspots(); });
+  form.addEventListener("submit", function (e) { e.preventDefault(); });
+  feedList.addEventListener("keydown", onFeedKey);
+  form.addEventListener("reset", function () {
+    setTimeout(function () {
+      refreshJurisdictions(false);
+      onFiltersChanged();
+    }, 0);
+  });
+  document.getElementById("cmd-fit").addEventListener("click", function () { fitToTickets(false); });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape" || state.selectedId === null || e.defaultPrevented) return;
+    const inside = detailsBox.contains(document.activeElement) || document.getElementById("cmd-map").contains(document.activeElement);
+    if (inside) closeDetails();
+  });
+  // Relative windows move with the clock: drop what has slid out of them.
+  setInterval(function () {
+    if (fWindow.value === "custom" || state.holding) return;
+    const f = currentFilters();
+    let removed = false;
+    state.tickets.forEach(function (rec, id) {
+      if (!timeMatches(rec.createdMs, f)) {
+        state.tickets.delete(id);
+        removed = true;
+      }
+    });
+    if (removed) scheduleRender();
+  }, 60000);
+}
+
+function loadLookups() {
+  return Promise.all([
+    getJSON("/api/subjects/").then(function (rows) {
+      (rows.results || rows).forEach(function (s) { subjectById.set(s.id, { code: s.code, name: s.name, path: s.path }); });
+    }),
+    getJSON("/api/agencies/").then(function (rows) {
+      (rows.results || rows).forEach(function (a) { agencyById.set(a.id, { code: a.code, name: a.name }); });
+    }),
+    getJSON("/api/workflow/").then(function (rows) {
+      rows.forEach(function (r) { actionLabels.set(r.machine + ":" + r.action, r.label); });
+    }),
+  ].map(function (p) { return p.catch(function () { /* lookups only make the text nicer */ }); }));
+}
+
+function start() {
+  fillFilterOptions();
+  wireControls();
+  const lookups = loadLookups();
+  // Connect at once; events wait (holding) until the map data they apply to is loaded.
+  HotlineLive.connect({
+    storageKey: "command",
+    onEvent: function (event) {
+      lookups.then(function () { onEvent(event); });
+    },
+    onSnapshot: function (snapshot) {
+      lookups.then(function () { onSnapshot(snapshot); });
+    },
+    onState: function (liveState) {
+      if (window.showLiveState) window.showLiveState(liveState);
+    },
+  });
+  setMapStatus(gettext("Loading the map…"));
+  loadAssets().then(function () {
+    initMap();
+    return lookups;
+  }).then(function () {
+    return loadTickets();  // fits the view on the first load
+  }).then(function () {
+    refreshJurisdictions(true);
+    loadHotspots();
+  }).catch(function (error) {
+    setMapStatus(fmt(gettext("The map could not start (%(error)s)."), { error: error && error.message }));
+  });
+}
+
+start();

@@ -1,0 +1,213 @@
+/*
+ * Commander's map: the Leaflet map itself: its panes, the jurisdiction polygons (districts always, streets
+ * and grids on demand), an optional tile layer from config.tile_url, the legend and the status line.
+ */
+
+import { el, fmt, getJSON, gettext } from "./helpers.js";
+import { callHooks, config, state, STATE_COLOURS, URGENCY_RING } from "./state.js";
+import { lGrid, lStreet } from "./filters.js";
+import { loadTicketsSoon } from "./tickets.js";
+import { addTicketLayer, render } from "./markers.js";
+import { hotStyle, makeHotLegend } from "./hotspots.js";
+
+const mapStatus = document.getElementById("cmd-map-status");
+
+export function setMapStatus(text) {
+  mapStatus.textContent = text || "";
+  mapStatus.hidden = !text;
+}
+
+// --- map setup -------------------------------------------------------------------------------------
+
+let jurisdictionRenderer = null;
+export const layers = {};
+const geoCache = new Map();   // "level:zoom" -> GeoJSON promise
+
+export function loadAssets() {
+  function add(tag, attrs) {
+    return new Promise(function (resolve, reject) {
+      const node = document.createElement(tag);
+      Object.keys(attrs).forEach(function (k) { node[k] = attrs[k]; });
+      node.onload = resolve;
+      node.onerror = reject;
+      document.head.appendChild(node);
+    });
+  }
+  if (window.L) return Promise.resolve();
+  return Promise.all([
+    add("link", { rel: "stylesheet", href: config.leaflet.css }),
+    add("script", { src: config.leaflet.js }),
+  ]);
+}
+
+function zoomBucket() {
+  return Math.max(6, Math.min(16, Math.round(state.map.getZoom())));
+}
+
+export function fetchLayer(level, zoom) {
+  const key = level + ":" + zoom;
+  if (!geoCache.has(key)) {
+    const promise = getJSON("/api/geo/layers/" + level + "/?zoom=" + zoom).catch(function (error) {
+      geoCache.delete(key);
+      throw error;
+    });
+    geoCache.set(key, promise);
+  }
+  return geoCache.get(key);
+}
+
+function districtLabel(feature, layer) {
+  const center = layer.getBounds().getCenter();
+  const label = el("span", { text: feature.properties.name });
+  return L.marker(center, {
+    pane: "cmd-labels",
+    interactive: false,
+    keyboard: false,
+    icon: L.divIcon({ className: "cmd-district-label", html: label, iconSize: null }),
+  });
+}
+
+const layerZoom = {};
+export function refreshJurisdictions(initial) {
+  const zoom = zoomBucket();
+  const wanted = [["district", true], ["street", lStreet.checked], ["grid", lGrid.checked]];
+  const jobs = wanted.map(function (pair) {
+    const level = pair[0];
+    const on = pair[1];
+    if (!on) {
+      if (layers[level]) layers[level].clearLayers();
+      layerZoom[level] = null;
+      return Promise.resolve(null);
+    }
+    if (layerZoom[level] === zoom) return Promise.resolve(null);
+    layerZoom[level] = zoom;
+    return fetchLayer(level, zoom).then(function (data) {
+      if (layerZoom[level] !== zoom) return null;
+      layers[level].clearLayers();
+      layers[level].addData(data);
+      if (level === "district") {
+        layers.districtFill.clearLayers();
+        layers.districtFill.addData(data);
+        if (initial || !layers.labels.getLayers().length) {
+          layers.labels.clearLayers();
+          layers.districtFill.eachLayer(function (layer) { layers.labels.addLayer(districtLabel(layer.feature, layer)); });
+        }
+      }
+      return data;
+    }).catch(function (error) {
+      layerZoom[level] = null;
+      setMapStatus(fmt(gettext("Could not load the map layers (%(error)s)."), { error: error.message }));
+      return null;
+    });
+  });
+  return Promise.all(jobs);
+}
+
+function makePane(name, zIndex, noPointer) {
+  const pane = state.map.createPane(name);
+  pane.style.zIndex = String(zIndex);
+  if (noPointer) pane.style.pointerEvents = "none";
+  return pane;
+}
+
+function buildLegend() {
+  const Legend = L.Control.extend({
+    options: { position: "bottomleft" },
+    onAdd: function () {
+      const box = el("details", { class: "cmd-legend", open: true });
+      box.appendChild(el("summary", { text: gettext("Legend") }));
+      const states = el("ul", { class: "cmd-legend-list cmd-legend-states", "aria-label": gettext("State") });
+      (config.states || []).forEach(function (s) {
+        if (s.code === "merged") return;
+        states.appendChild(el("li", null,
+          el("span", { class: "cmd-swatch", style: "background:" + (STATE_COLOURS[s.code] || "#888") }), " " + s.name));
+      });
+      const urgencies = el("ul", { class: "cmd-legend-list", "aria-label": gettext("Urgency") });
+      (config.urgencies || []).forEach(function (u) {
+        const ring = URGENCY_RING[u.code] || URGENCY_RING.normal;
+        urgencies.appendChild(el("li", null,
+          el("span", { class: "cmd-swatch cmd-ring", style: "border-color:" + (u.code === "normal" ? "#64748b" : ring.color) + ";border-width:" + Math.max(1, ring.weight - 1) + "px" }),
+          " " + u.name));
+      });
+      urgencies.appendChild(el("li", null, el("span", { class: "cmd-swatch cmd-bubble", text: "9" }), " " + gettext("Several tickets: click to zoom in")));
+      box.appendChild(el("div", { class: "cmd-legend-cols" }, states, urgencies));
+      box.appendChild(makeHotLegend());
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    },
+  });
+  state.map.addControl(new Legend());
+}
+
+export function initMap() {
+  const map = L.map("cmd-map", {
+    zoomControl: false,
+    attributionControl: Boolean(config.tile_url),
+    minZoom: 5,
+    maxZoom: 18,
+    zoomSnap: 1,
+    keyboard: true,
+  });
+  state.map = map;
+  L.control.zoom({ zoomInTitle: gettext("Zoom in"), zoomOutTitle: gettext("Zoom out") }).addTo(map);
+  L.control.scale({ imperial: false }).addTo(map);
+  makePane("cmd-base", 250, false);
+  makePane("cmd-hot", 300, false);
+  makePane("cmd-outlines", 380, true);
+  makePane("cmd-labels", 390, true);
+  makePane("cmd-tickets", 450, false);
+  jurisdictionRenderer = L.canvas({ pane: "cmd-outlines", padding: 0.3 });
+  const hotRenderer = L.canvas({ pane: "cmd-hot", padding: 0.3 });
+  if (config.tile_url) L.tileLayer(config.tile_url, { maxZoom: 19 }).addTo(map);
+  const hasTiles = Boolean(config.tile_url);
+  layers.districtFill = L.geoJSON(null, {
+    pane: "cmd-base",
+    interactive: false,
+    style: function () { return { stroke: false, fillColor: "#ffffff", fillOpacity: hasTiles ? 0.05 : 0.9 }; },
+  }).addTo(map);
+  layers.district = L.geoJSON(null, {
+    pane: "cmd-outlines",
+    renderer: jurisdictionRenderer,
+    interactive: false,
+    style: function () { return { color: "#0b4f8a", weight: 2, opacity: 0.9, fill: false }; },
+  }).addTo(map);
+  layers.street = L.geoJSON(null, {
+    pane: "cmd-outlines",
+    renderer: jurisdictionRenderer,
+    interactive: false,
+    style: function () { return { color: "#3f6f96", weight: 1.2, opacity: 0.8, dashArray: "5 4", fill: false }; },
+  }).addTo(map);
+  layers.grid = L.geoJSON(null, {
+    pane: "cmd-outlines",
+    renderer: jurisdictionRenderer,
+    interactive: false,
+    style: function () { return { color: "#7b93a8", weight: 0.6, opacity: 0.7, fill: false }; },
+  }).addTo(map);
+  layers.labels = L.layerGroup().addTo(map);
+  layers.hot = L.geoJSON(null, {
+    pane: "cmd-hot",
+    renderer: hotRenderer,
+    style: hotStyle,
+    onEachFeature: function (feature, layer) {
+      layer.bindTooltip(el("span", {
+        text: fmt(gettext("%(name)s: %(count)s tickets"), { name: feature.properties.name, count: feature.properties.count }),
+      }), { sticky: true });
+    },
+  }).addTo(map);
+  addTicketLayer(map);
+  buildLegend();
+  callHooks("mapReady", map);
+  map.setView([0, 0], 5);  // replaced by the fit once the data is in
+
+  map.on("zoomend", function () {
+    refreshJurisdictions(false);
+  });
+  map.on("moveend", function () {
+    render();
+    if (state.bboxMode && !state.firstLoad && (!state.loadedBounds || !state.loadedBounds.contains(map.getBounds()))) loadTicketsSoon();
+  });
+  if (window.ResizeObserver) {
+    new ResizeObserver(function () { map.invalidateSize(); }).observe(document.getElementById("cmd-map"));
+  }
+}

@@ -1,0 +1,143 @@
+/*
+ * Commander's map: the tickets the map shows (records from /api/geo/tickets/ or a ticket's detail),
+ * loading them (all, or around the view once there are too many), fitting the view, the count line.
+ */
+
+import { debounce, fmt, getJSON, gettext } from "./helpers.js";
+import { state } from "./state.js";
+import { currentFilters, filterParams, fullMatches } from "./filters.js";
+import { fetchLayer, setMapStatus } from "./map.js";
+import { render, scheduleRender } from "./markers.js";
+import { applyEvent } from "./live.js";
+
+const countLine = document.getElementById("cmd-count");
+let ticketGeneration = 0;
+
+function recordFromFeature(feature) {
+  const p = feature.properties;
+  return {
+    id: Number(feature.id),
+    number: p.number,
+    state: p.state,
+    urgency: p.urgency,
+    subject: p.subject,
+    subjectName: p.subject_name,
+    district: p.district,
+    lat: feature.geometry.coordinates[1],
+    lon: feature.geometry.coordinates[0],
+    createdMs: Date.parse(p.created_at),
+  };
+}
+
+function recordFromDetail(d) {
+  return {
+    id: d.id,
+    number: d.number,
+    state: d.state,
+    urgency: d.urgency,
+    subject: d.subject ? d.subject.code : "",
+    subjectName: d.subject ? d.subject.name : "",
+    district: d.placement && d.placement.district ? d.placement.district.name : "",
+    lat: d.latitude,
+    lon: d.longitude,
+    createdMs: Date.parse(d.created_at),
+    agencies: (d.work_orders || []).map(function (w) { return w.agency && w.agency.code; }),
+  };
+}
+
+export function updateCount() {
+  let text = fmt(gettext("%(count)s tickets on the map"), { count: state.tickets.size });
+  if (state.truncated) text += " · " + gettext("only the newest are shown; zoom in for more");
+  countLine.textContent = text;
+}
+
+function paddedBounds() {
+  return state.map.getBounds().pad(0.5);
+}
+
+export function loadTickets() {
+  const generation = ++ticketGeneration;
+  state.holding = true;
+  const f = currentFilters();
+  const params = filterParams(f);
+  let requested = null;
+  if (state.bboxMode && state.map) {
+    requested = paddedBounds();
+    params.set("bbox", [requested.getWest(), requested.getSouth(), requested.getEast(), requested.getNorth()]
+      .map(function (v) { return v.toFixed(6); }).join(","));
+  }
+  setMapStatus(gettext("Loading tickets…"));
+  return getJSON("/api/geo/tickets/?" + params.toString()).then(function (data) {
+    if (generation !== ticketGeneration) return;
+    state.tickets.clear();
+    (data.features || []).forEach(function (feature) {
+      const rec = recordFromFeature(feature);
+      state.tickets.set(rec.id, rec);
+    });
+    state.truncated = Boolean(data.truncated);
+    state.loadedBounds = requested;
+    if (state.truncated && !state.bboxMode) state.bboxMode = true;
+    setMapStatus("");
+    if (state.firstLoad) {
+      state.firstLoad = false;
+      fitToTickets(true);
+      if (state.bboxMode) return loadTickets();
+    }
+  }).catch(function (error) {
+    if (generation !== ticketGeneration) return;
+    setMapStatus(fmt(gettext("Could not load tickets (%(error)s)."), { error: error.message }));
+  }).then(function () {
+    if (generation !== ticketGeneration) return;
+    state.holding = false;
+    while (state.pendingEvents.length) applyEvent(state.pendingEvents.shift());
+    render();
+    updateCount();
+  });
+}
+
+// Fetch one ticket and put it on the map, or take it off, according to the filters.
+const considering = new Map();  // id -> true while fetching; "again" when another look was asked for
+export function considerTicket(id) {
+  if (considering.has(id)) {
+    considering.set(id, "again");
+    return;
+  }
+  considering.set(id, true);
+  const generation = ticketGeneration;
+  getJSON("/api/tickets/" + id + "/").then(function (detail) {
+    if (generation !== ticketGeneration) return;
+    const rec = recordFromDetail(detail);
+    if (rec.lat !== null && rec.lon !== null && fullMatches(rec, currentFilters())) state.tickets.set(rec.id, rec);
+    else state.tickets.delete(rec.id);
+    scheduleRender();
+  }).catch(function () {
+    /* not visible to us (any more): nothing to show */
+  }).then(function () {
+    const again = considering.get(id) === "again";
+    considering.delete(id);
+    if (again) considerTicket(id);
+  });
+}
+
+export const loadTicketsSoon = debounce(loadTickets, 300);
+
+// Fit the view to the tickets (ignoring stray outliers), else to the streets, else to the districts.
+export function fitToTickets(initial) {
+  const recs = Array.from(state.tickets.values());
+  if (recs.length) {
+    const lats = recs.map(function (r) { return r.lat; }).sort(function (a, b) { return a - b; });
+    const lons = recs.map(function (r) { return r.lon; }).sort(function (a, b) { return a - b; });
+    const lo = Math.floor((recs.length - 1) * 0.02);
+    const hi = Math.ceil((recs.length - 1) * 0.98);
+    const bounds = L.latLngBounds([lats[lo], lons[lo]], [lats[hi], lons[hi]]);
+    state.map.fitBounds(bounds.pad(0.1), { maxZoom: 15, animate: !initial });
+    return Promise.resolve();
+  }
+  return fetchLayer("street", 10).then(function (data) {
+    if (!data.features || !data.features.length) return fetchLayer("district", 10);
+    return data;
+  }).then(function (data) {
+    const bounds = L.geoJSON(data).getBounds();
+    if (bounds.isValid()) state.map.fitBounds(bounds, { animate: !initial });
+  }).catch(function () { /* keep the current view */ });
+}

@@ -1,0 +1,112 @@
+/*
+ * The agency inbox (/inbox/): the agency's open work orders with live countdowns, the selected one's
+ * details, and its actions (sign, return, progress note, reply, extension request, supervision answer).
+ * Native ES modules in this folder (no bundler):
+ *
+ *   main.js     this file: keyboard and pointer, the clocks' tick, the start
+ *   helpers.js  gettext, DOM helpers, the server clock, the JSON API wrapper
+ *   state.js    configuration, labels and the shared state object
+ *   time.js     times in the city's zone, deadlines and countdowns
+ *   notify.js   toast, "new" badge, sound
+ *   list.js     left: the work order list
+ *   detail.js   right: the selected work order's details
+ *   forms.js    right: the action forms and revealing the caller's number
+ *   live.js     live events and snapshots
+ *
+ * The panels call each other (the imports go round in circles), so a module's top level only defines
+ * things and reads helpers.js and state.js; everything else runs from here once every module is loaded.
+ *
+ * Data: GET /api/work-orders/?state=... for the list, GET /api/work-orders/{id}/ per row, the ticket and
+ * its timeline for the details. Live: HotlineLive events refresh rows; a snapshot reloads the list.
+ * Server text only ever reaches the page through textContent.
+ */
+
+import { api } from "./helpers.js";
+import { appealTypes, state, workflowLabels } from "./state.js";
+import { badge, bindSound, showSoundState, unseenIds } from "./notify.js";
+import {
+  filterState, listEl, moveCursor, paintCountdown, paintCursor, reloadList, renderList, searchEl,
+} from "./list.js";
+import { d, paintDetailCountdown, renderDetail, selectRow } from "./detail.js";
+import { bindReveal, closeForm } from "./forms.js";
+import { onEvent, onSnapshot } from "./live.js";
+
+bindReveal();
+
+// --- keyboard and pointer -------------------------------------------------------------------------
+function typing(target) {
+  return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+}
+listEl.addEventListener("click", function (event) {
+  const li = event.target.closest("li[data-id]");
+  if (!li) return;
+  selectRow(Number(li.dataset.id));
+});
+listEl.addEventListener("keydown", function (event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  const key = event.key;
+  if (key === "ArrowDown") { moveCursor(1); event.preventDefault(); }
+  else if (key === "ArrowUp") { moveCursor(-1); event.preventDefault(); }
+  else if (key === "Home") { moveCursor(-Infinity); event.preventDefault(); }
+  else if (key === "End") { moveCursor(Infinity); event.preventDefault(); }
+  else if (key === "PageDown") { moveCursor(10); event.preventDefault(); }
+  else if (key === "PageUp") { moveCursor(-10); event.preventDefault(); }
+  else if ((key === "Enter" || key === " ") && state.cursorId !== null) {
+    selectRow(state.cursorId);
+    paintCursor(true);
+    event.preventDefault();
+  }
+});
+document.addEventListener("keydown", function (event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  if (event.key === "Escape") {
+    if (state.openForm) { closeForm(true); event.preventDefault(); }
+    else if (d.revealHost.firstChild) { d.revealHost.replaceChildren(); d.revealButton.focus(); }
+    return;
+  }
+  if (typing(event.target)) return;
+  if (event.key === "j") { moveCursor(1); event.preventDefault(); }
+  else if (event.key === "k") { moveCursor(-1); event.preventDefault(); }
+  else if (event.key === "n") { showFirstNew(); event.preventDefault(); }
+  else if (event.key === "/") { searchEl.focus(); event.preventDefault(); }
+  else if (event.key === "Enter" && event.target === document.body && state.cursorId !== null) { selectRow(state.cursorId); }
+});
+function showFirstNew() {
+  const ids = unseenIds();
+  if (!ids.length) return;
+  ids.sort(function (a, b) { return state.rows.get(b).arrived - state.rows.get(a).arrived; });
+  if (filterState.value || searchEl.value) { filterState.value = ""; searchEl.value = ""; }
+  selectRow(ids[0]);
+  paintCursor(true);
+}
+badge.addEventListener("click", showFirstNew);
+filterState.addEventListener("change", renderList);
+searchEl.addEventListener("input", renderList);
+searchEl.addEventListener("keydown", function (event) {
+  if (event.key === "ArrowDown" || event.key === "Enter") { event.preventDefault(); paintCursor(true); }
+});
+bindSound();
+
+// --- clocks tick ----------------------------------------------------------------------------------
+setInterval(function () {
+  state.rows.forEach(function (row) { if (row.countEl) paintCountdown(row); });
+  paintDetailCountdown();
+}, 1000);
+
+// --- start ----------------------------------------------------------------------------------------
+showSoundState();
+api("GET", "/api/workflow/").then(function (table) {
+  (table || []).forEach(function (row) { workflowLabels[row.machine + "." + row.action] = row.label; });
+  if (state.detail && state.detail.wo) renderDetail();
+}, function () {});
+api("GET", "/api/appeal-types/").then(function (types) {
+  (types || []).forEach(function (type) { appealTypes[type.code] = type.name; });
+}, function () {});
+reloadList();
+if (window.HotlineLive) {
+  window.HotlineLive.connect({
+    onEvent: onEvent,
+    onSnapshot: onSnapshot,
+    onState: function (liveState) { if (window.showLiveState) window.showLiveState(liveState); },
+  });
+}
