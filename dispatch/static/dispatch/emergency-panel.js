@@ -1,6 +1,6 @@
 /*
  * The incident details panel of the commander's map (emergency.js holds the shared namespace; see its list
- * of modules). The panel takes over command.js's details box (HotlineCommand.releaseDetails) and shows the
+ * of modules). The panel takes over the command map's details box (HotlineCommand.releaseDetails) and shows the
  * incident's state, level and type, the workflow buttons the API allows, linked agencies with their tasks,
  * the assigned units, the recommended units (emergency-assign.js), the command timeline and the CAP export
  * link, all kept current by live events. The forms live in emergency-forms.js.

@@ -4,11 +4,11 @@
  *   emergency.js            the shared namespace window.HotlineEmergency: lookups, helpers, the API, state
  *   emergency-incidents.js  incidents and their affected areas on the map, the incident list and its filters
  *   emergency-units.js      units moving live with status colours, the unit status board and the unit list
- *   emergency-panel.js      the incident details panel (takes over command.js's details box)
+ *   emergency-panel.js      the incident details panel (takes over the command map's details box)
  *   emergency-assign.js     recommendations with one-click assignment, linking an agency
  *   emergency-forms.js      "create incident from ticket" and "new incident" at a point on the map
  *   emergency-feed.js       incident and unit lines in the live feed
- *   emergency-live.js       live events, loading, the map panes; plugs everything into command.js
+ *   emergency-live.js       live events, loading, the map panes; plugs everything into the command map (dispatch/command/)
  *
  * Each module reads and fills in window.HotlineEmergency ("S"); calls between modules go through S at call
  * time, so the order only matters for this file (first) and emergency-live.js (last, registers the hooks).
