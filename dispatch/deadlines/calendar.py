@@ -21,6 +21,7 @@ query (row counts and newest change), and dropped at once when this process comm
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -112,8 +113,9 @@ def invalidate() -> None:
 # --- days ------------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _official_year(year: int) -> bool:
-    """chinesecalendar carries the year's official schedule."""
+    """chinesecalendar carries the year's official schedule (fixed for the installed package)."""
     try:
         chinese_calendar.is_workday(dt.date(year, 6, 1))
     except NotImplementedError:
@@ -141,16 +143,13 @@ def is_working_day(day: dt.date) -> bool:
     override = calendar.overrides.get(day)
     if override is not None:
         return override
-    try:
+    if _official_year(day.year):
         return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError as exc:
-        if day.year in calendar.published_years:
-            return day.weekday() < 5
-        if provisional.covers(day.year):
-            return provisional.is_working_day(day)
-        raise CalendarYearUnknown(
-            f"The working calendar has no schedule for {day.year}.", fields={"year": [str(day.year)]}
-        ) from exc
+    if day.year in calendar.published_years:
+        return day.weekday() < 5
+    if provisional.covers(day.year):
+        return provisional.is_working_day(day)
+    raise CalendarYearUnknown(f"The working calendar has no schedule for {day.year}.", fields={"year": [str(day.year)]})
 
 
 def holiday_name(day: dt.date) -> str:

@@ -335,34 +335,34 @@ def _arm_red_cards(overdue: list[Due]) -> dict[int, str]:
     """A yellow card arms the red card N working days after the deadline; returns clocks that could not be."""
     if not overdue or EscalationLevel.SERIOUS not in levels():
         return {}
-    fire_at_of: dict[int, dt.datetime] = {}
+    red_at: dict[dt.datetime, dt.datetime | None] = {}  # deadline -> red-card time; a batch shares few deadlines
+    clocks_at: dict[dt.datetime, list[int]] = {}
     errors = {}
     for r in overdue:
         if r.agency_id is None:  # the centre's own stages (review, revisit) have no agency to supervise
             continue
-        try:
-            fire_at = serious_at(r.deadline)
-        except CalendarYearUnknown:
+        if r.deadline not in red_at:
+            try:
+                red_at[r.deadline] = serious_at(r.deadline)
+            except CalendarYearUnknown:
+                red_at[r.deadline] = None
+        fire_at = red_at[r.deadline]
+        if fire_at is None:
             errors[r.clock_id] = CalendarYearUnknown.code
-            continue
-        if r.stopped_at is not None and r.stopped_at <= fire_at:
-            continue  # the stage ended late but before it became seriously late
-        fire_at_of[r.clock_id] = fire_at
-    if not fire_at_of:
-        return errors
-    # The yellow card's own timer row becomes the red card's timer; a clock that has a red-card timer already
-    # (none should) keeps it.
-    armed = Timer.objects.filter(clock_id__in=fire_at_of, level=EscalationLevel.SERIOUS).values_list(
-        "clock_id", flat=True
+        elif r.stopped_at is None or r.stopped_at > fire_at:  # a stage that ended before it became seriously late
+            clocks_at.setdefault(fire_at, []).append(r.clock_id)
+    # The yellow card's own timer row becomes the red card's timer, one statement per red-card time; a clock
+    # that has a red-card timer already (none should) keeps it.
+    armed = set(
+        Timer.objects.filter(
+            clock_id__in=[c for clocks in clocks_at.values() for c in clocks], level=EscalationLevel.SERIOUS
+        ).values_list("clock_id", flat=True)
     )
-    rows = list(Timer.objects.filter(clock_id__in=fire_at_of.keys() - set(armed), level=EscalationLevel.OVERDUE))
-    for row in rows:
-        row.level, row.fire_at, row.done_at = EscalationLevel.SERIOUS, fire_at_of[row.clock_id], None
-        row.outcome, row.claim_token, row.claimed_until = "", "", None
-    Timer.objects.bulk_update(
-        rows, ["level", "fire_at", "done_at", "outcome", "claim_token", "claimed_until"], batch_size=1000
-    )
-    ring_if_soon(row.fire_at for row in rows)
+    for fire_at, clock_ids in clocks_at.items():
+        Timer.objects.filter(clock_id__in=set(clock_ids) - armed, level=EscalationLevel.OVERDUE).update(
+            level=EscalationLevel.SERIOUS, fire_at=fire_at, done_at=None, outcome="", claim_token="", claimed_until=None
+        )
+    ring_if_soon(clocks_at)
     return errors
 
 
