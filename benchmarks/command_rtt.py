@@ -94,8 +94,10 @@ def create_world() -> World:
     from rest_framework.authtoken.models import Token
 
     from callcenter.actions import do_create_ticket, do_load_taxonomy
-    from dispatch.actions import do_dispatch_ticket, do_sign_work_order, do_upsert_agency, do_upsert_user
-    from dispatch.models import Role, WorkOrder
+    from dispatch.actions import do_dispatch_ticket, do_sign_work_order
+    from dispatch.models import WorkOrder
+    from organisation.actions import do_upsert_agency, do_upsert_user
+    from organisation.models import Role
 
     do_upsert_agency(code="centre", name="12345热线", kind="centre", function="hotline")
     agency = do_upsert_agency(code="cgj", name="市城管局", kind="department", function="urban_management")
@@ -283,7 +285,7 @@ async def server_main(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, backend: Backend, folder: Path) -> list[Result]:
-    from dispatch.models import User
+    from organisation.models import User
     from realtime.commands import run_command
 
     world = create_world()

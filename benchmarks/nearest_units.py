@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CENTRE_LON, CENTRE_LAT = 109.4112, 24.3126
 HALF_SIDE_DEG = 0.18  # about 20 km each way
 P99_TARGET_MS = 5.0
-#: Which agencies own each type's units (agency functions in dispatch/data/agencies.json).
+#: Which agencies own each type's units (agency functions in organisation/data/agencies.json).
 OWNERS = {
     "police_car": ("public_security",),
     "fire_engine": ("fire_rescue",),
@@ -80,9 +80,9 @@ def load_world(count: int, rng: random.Random, district_first: bool) -> None:
     from django.core.management import call_command
 
     from core import clock
-    from dispatch.actions import do_load_agencies
     from dispatch.emergency.models import Unit, UnitStatus
-    from dispatch.models import Agency
+    from organisation.actions import do_load_agencies
+    from organisation.models import Agency
 
     call_command("migrate", verbosity=0)
     do_load_agencies()

@@ -75,7 +75,7 @@ def load_layers() -> None:
     from django.core.management import call_command
 
     from callcenter.actions import do_load_taxonomy
-    from dispatch.actions import do_load_agencies
+    from organisation.actions import do_load_agencies
 
     call_command("migrate", verbosity=0)
     do_load_agencies()

@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from callcenter.knowledge import weighted_terms
 from callcenter.models import (
     AppealType,
-    AuditEntry,
     Call,
     Caller,
     CallState,
@@ -50,10 +49,12 @@ from dispatch.actions import (
 )
 from dispatch.deadlines.calendar import local_zone
 from dispatch.locks import lock_ticket, lock_tickets, lock_work_orders_of_ticket
-from dispatch.models import Role, User, WorkOrderState
+from dispatch.models import WorkOrderState
 from dispatch.workflow import Machine
 from gis.actions import placement_summary, record_placement
 from gis.coords import CoordinateSystem, convert_point
+from organisation.actions import audit
+from organisation.models import Role, User
 from realtime.events import append_event
 
 # --- intake ----------------------------------------------------------------------------------------
@@ -442,17 +443,15 @@ def do_reveal_caller(ticket_id: int, *, actor: User, reason: str) -> dict[str, A
     if not actor.has_role(Role.AGENCY_HANDLER, Role.AGENCY_ADMIN, *workflow.INTAKE, Role.SUPERVISOR):
         raise NotAllowed(_("Your role may not reveal caller details."))
     with transaction.atomic(durable=True):
-        at = clock.now()
         ticket = Ticket.objects.select_related("caller").get(pk=ticket_id)
         callers = list(TicketCaller.objects.filter(ticket=ticket).select_related("caller").order_by("id"))
-        AuditEntry.objects.create(
-            actor=actor,
-            actor_agency_id=actor.agency_id,
-            action="reveal_caller",
-            ticket=ticket,
+        audit(
+            actor,
+            "reveal_caller",
+            target_type="ticket",
+            target_id=ticket.pk,
             reason=reason,
-            fields=["phone", "caller_name"],
-            created_at=at,
+            details=["phone", "caller_name"],
         )
         append_event("caller.revealed", {"ticket_id": ticket.pk, "actor_id": actor.pk}, ticket_id=ticket.pk)
     return {

@@ -4,9 +4,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from callcenter import actions
-from callcenter.models import AppealType, AuditEntry, KnowledgeArticle, Subject
+from callcenter.models import AppealType, KnowledgeArticle, Subject
 from core import clock
-from core.admin import ReadOnlyAdmin
 
 
 @admin.register(AppealType)
@@ -41,9 +40,3 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         # The search index follows every edit, including the subject list saved just now.
         actions.reindex_article(form.instance)
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "actor", "actor_agency", "action", "ticket", "created_at"]
-    list_filter = ["action"]

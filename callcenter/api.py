@@ -41,16 +41,10 @@ from core import clock
 from core.errors import InvalidInput, NotAllowed
 from core.parsing import validated
 from dispatch import actions as dispatch_actions
-from dispatch.access import (
-    current_user,
-    is_centre,
-    may_edit_knowledge,
-    may_read_caller_history,
-    visible_tickets,
-    visible_timeline,
-)
+from dispatch.access import visible_tickets, visible_timeline
 from dispatch.deadlines.calendar import local_zone
 from dispatch.models import StageClock, WorkOrder
+from organisation.policy import current_user, is_centre, may_edit_knowledge, may_read_caller_history
 
 
 def request_fingerprint(data: Any) -> str:

@@ -26,7 +26,8 @@ from callcenter.queries import caller_history
 from callcenter.serializers import TicketListSerializer
 from core.errors import NotAllowed, NotFound
 from core.parsing import validated
-from dispatch.access import current_user, may_read_caller_history, visible_tickets
+from dispatch.access import visible_tickets
+from organisation.policy import current_user, may_read_caller_history
 
 
 class CallEventInput(serializers.Serializer):

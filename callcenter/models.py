@@ -9,8 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core import clock
-from core.models import AppendOnlyModel
-from dispatch.models import Agency, AgencyFunction, User
+from organisation.models import AgencyFunction, User
 
 
 class Channel(models.TextChoices):
@@ -267,23 +266,6 @@ class TicketNumberCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.last_value}"
-
-
-class AuditEntry(AppendOnlyModel):
-    """Who saw protected personal data, when and why."""
-
-    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    actor_agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    action = models.CharField(_("action"), max_length=40)
-    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries")
-    reason = models.TextField(_("reason"))
-    fields = models.JSONField(_("fields revealed"), default=list)
-    created_at = models.DateTimeField(default=clock.now)
-
-    class Meta:
-        verbose_name = _("audit entry")
-        verbose_name_plural = _("audit entries")
-        ordering = ["-id"]
 
 
 class CallState(models.TextChoices):

@@ -22,9 +22,10 @@ from callcenter.models import (
 )
 from callcenter.phones import mask_phone
 from dispatch import workflow
-from dispatch.access import is_centre, sees_caller_details
-from dispatch.models import TimelineEntry, User, WorkOrder
+from dispatch.models import TimelineEntry, WorkOrder
 from dispatch.workflow import Machine
+from organisation.models import User
+from organisation.policy import is_centre, sees_caller_details
 
 HIDDEN_NAME = "***"
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
+    "organisation",
     "dispatch",
     "dispatch.emergency.apps.EmergencyConfig",
     "callcenter",
@@ -133,7 +134,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-AUTH_USER_MODEL = "dispatch.User"
+AUTH_USER_MODEL = "organisation.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -195,7 +196,7 @@ SPECTACULAR_SETTINGS = {
         "WorkOrderStateEnum": "dispatch.models.WorkOrderState",
         "ExtensionStateEnum": "dispatch.models.ExtensionState",
         "SupervisionStateEnum": "dispatch.models.SupervisionState",
-        "AgencyFunctionEnum": "dispatch.models.AgencyFunction",
+        "AgencyFunctionEnum": "organisation.models.AgencyFunction",
         "ReplyOutcomeEnum": "dispatch.models.ReplyOutcome",
         "IncidentTypeEnum": "dispatch.emergency.models.IncidentType",
         "IncidentStateEnum": "dispatch.emergency.states.IncidentState",

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from dispatch.models import User
+from organisation.models import User
 from realtime.pages import may_open
 
 

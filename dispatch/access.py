@@ -1,22 +1,14 @@
-"""Who may see what. Every read path for tickets and work orders starts from these querysets, so an
-object outside a user's scope simply does not exist for them (404), never 403 with a hint."""
+"""Who sees which tickets, work orders and timeline steps: the organisation's policy (organisation/policy.py)
+applied to the dispatch side's querysets. Every read path starts from these."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotAuthenticated
-from rest_framework.request import Request
 
 from callcenter.models import Ticket
-from dispatch.models import CENTRE_ROLES, Role, TimelineEntry, User, WorkOrder
-
-
-def is_centre(user: User) -> bool:
-    return user.is_authenticated and user.has_role(*CENTRE_ROLES)
-
-
-def is_agency(user: User) -> bool:
-    return user.is_authenticated and user.is_agency_staff
+from dispatch.models import TimelineEntry, WorkOrder
+from organisation.models import User
+from organisation.policy import EVERY_AGENCY, is_agency, is_centre, work_order_scope
 
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
@@ -25,19 +17,6 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
     if is_agency(user):
         return Ticket.objects.filter(pk__in=work_orders_of_agency(user.agency_id or 0).values("ticket_id"))
     return Ticket.objects.none()
-
-
-#: work_order_scope() of centre staff: every work order.
-EVERY_AGENCY = "every agency"
-
-
-def work_order_scope(user: User) -> str | int | None:
-    """Whose work orders the user sees: EVERY_AGENCY (centre), one agency's id (agency staff), or None (none)."""
-    if is_centre(user):
-        return EVERY_AGENCY
-    if is_agency(user):
-        return user.agency_id or 0
-    return None
 
 
 def visible_work_orders(user: User) -> QuerySet[WorkOrder]:
@@ -63,28 +42,3 @@ def visible_timeline(user: User, ticket: Ticket) -> QuerySet[TimelineEntry]:
     if is_centre(user):
         return rows
     return rows.filter(work_order__isnull=True) | rows.filter(work_order__agency_id=user.agency_id or 0)
-
-
-def sees_caller_details(user: User) -> bool:
-    """Centre staff see callers' numbers and names; agencies see them masked unless revealed."""
-    return is_centre(user)
-
-
-def may_read_caller_history(user: User) -> bool:
-    return user.has_role(Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.SUPERVISOR, Role.ADMIN)
-
-
-def may_edit_knowledge(user: User) -> bool:
-    return user.has_role(Role.DISPATCHER, Role.ADMIN)
-
-
-def may_read_audit(user: User) -> bool:
-    return user.has_role(Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN)
-
-
-def current_user(request: Request) -> User:
-    """The authenticated user of an API request (every endpoint requires authentication)."""
-    user = request.user
-    if not isinstance(user, User):
-        raise NotAuthenticated()
-    return user

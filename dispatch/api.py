@@ -21,18 +21,12 @@ from callcenter.serializers import (
 )
 from core.parsing import validated
 from dispatch import actions, workflow
-from dispatch.access import current_user, visible_work_orders
+from dispatch.access import visible_work_orders
 from dispatch.deadlines.api import WorkOrderTimersSerializer, escalation_level, work_order_timers
-from dispatch.models import (
-    Agency,
-    Escalation,
-    ExtensionRequest,
-    ReplyOutcome,
-    StageClock,
-    SupervisionCase,
-    WorkOrder,
-)
+from dispatch.models import Escalation, ExtensionRequest, ReplyOutcome, StageClock, SupervisionCase, WorkOrder
 from dispatch.workflow import Machine
+from organisation.models import Agency
+from organisation.policy import current_user
 
 
 class AgencySerializer(serializers.ModelSerializer):

@@ -9,9 +9,11 @@ from django.db.models import Subquery
 
 from callcenter.models import Ticket
 from core.errors import NotFound
-from dispatch.access import EVERY_AGENCY, work_order_scope, work_orders_of_agency
+from dispatch.access import work_orders_of_agency
 from dispatch.emergency.models import Unit
-from dispatch.models import User, WorkOrder
+from dispatch.models import WorkOrder
+from organisation.models import User
+from organisation.policy import EVERY_AGENCY, work_order_scope
 
 
 def lock_ticket(ticket_id: int) -> Ticket:

@@ -1,14 +1,11 @@
-"""Organisation (agencies, users, roles) and the dispatch side of the workflow.
+"""The dispatch side of the workflow: work orders, their timeline, extensions, supervision; the working
+calendar, SLA policies, stage clocks, timers and escalations (dispatch/deadlines/).
 
-Rows here are written only through dispatch/actions/ and callcenter/actions.py.
+Rows here are written only through dispatch/actions/, dispatch/deadlines/actions.py and the timer worker.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.contrib.auth.models import AbstractUser
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
@@ -16,122 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core import clock
 from core.models import AppendOnlyModel
-
-
-class Role(models.TextChoices):
-    OPERATOR = "operator", _("Hotline operator")
-    DISPATCHER = "dispatcher", _("Dispatcher")
-    COMMANDER = "commander", _("Dispatch commander")
-    AGENCY_HANDLER = "agency_handler", _("Agency handler")
-    AGENCY_ADMIN = "agency_admin", _("Agency administrator")
-    SUPERVISOR = "supervisor", _("Supervisor")
-    AUDITOR = "auditor", _("Auditor")
-    ADMIN = "admin", _("Administrator")
-
-
-CENTRE_ROLES = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN})
-AGENCY_ROLES = frozenset({Role.AGENCY_HANDLER, Role.AGENCY_ADMIN})
-
-
-class AgencyKind(models.TextChoices):
-    CENTRE = "centre", _("Hotline centre")
-    DEPARTMENT = "department", _("City department")
-    DISTRICT = "district", _("District government")
-    STREET = "street", _("Street office")
-    UTILITY = "utility", _("Utility")
-    EMERGENCY = "emergency", _("Emergency service")
-
-
-class AgencyFunction(models.TextChoices):
-    """What an agency is responsible for; subjects name the function that normally handles them."""
-
-    HOTLINE = "hotline", _("Hotline")
-    URBAN_MANAGEMENT = "urban_management", _("Urban management")
-    HOUSING = "housing", _("Housing and construction")
-    ENVIRONMENT = "environment", _("Ecology and environment")
-    PUBLIC_SECURITY = "public_security", _("Public security")
-    TRAFFIC_POLICE = "traffic_police", _("Traffic police")
-    TRANSPORT = "transport", _("Transport")
-    MARKET_REGULATION = "market_regulation", _("Market regulation")
-    HUMAN_RESOURCES = "human_resources", _("Human resources and social security")
-    EDUCATION = "education", _("Education")
-    HEALTH = "health", _("Health")
-    NATURAL_RESOURCES = "natural_resources", _("Natural resources")
-    CIVIL_AFFAIRS = "civil_affairs", _("Civil affairs")
-    EMERGENCY_MANAGEMENT = "emergency_management", _("Emergency management")
-    WATER_RESOURCES = "water_resources", _("Water resources")
-    CULTURE_TOURISM = "culture_tourism", _("Culture and tourism")
-    COMMERCE = "commerce", _("Commerce")
-    AGRICULTURE = "agriculture", _("Agriculture and rural affairs")
-    WATER_SUPPLY = "water_supply", _("Water supply")
-    POWER_SUPPLY = "power_supply", _("Power supply")
-    GAS_SUPPLY = "gas_supply", _("Gas supply")
-    TELECOM = "telecom", _("Telecommunications")
-    DISTRICT_GOVERNMENT = "district_government", _("District government")
-    STREET_OFFICE = "street_office", _("Street office")
-    FIRE_RESCUE = "fire_rescue", _("Fire and rescue")
-    EMERGENCY_MEDICAL = "emergency_medical", _("Emergency medical service")
-
-
-class Agency(models.Model):
-    code = models.SlugField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=100)
-    name_en = models.CharField(_("English name"), max_length=150, blank=True)
-    kind = models.CharField(_("kind"), max_length=20, choices=AgencyKind.choices)
-    function = models.CharField(_("function"), max_length=30, choices=AgencyFunction.choices)
-    parent = models.ForeignKey(
-        "self",
-        verbose_name=_("parent"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="children",
-    )
-    adcode = models.CharField(
-        _("administrative code"),
-        max_length=12,
-        blank=True,
-        help_text=_("Administrative code of the area served: the city code for city-wide agencies."),
-    )
-    active = models.BooleanField(_("active"), default=True)
-    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
-
-    class Meta:
-        verbose_name = _("agency")
-        verbose_name_plural = _("agencies")
-        ordering = ["sort_order", "code"]
-        indexes = [models.Index(fields=["function", "adcode"])]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-def _validate_roles(value: Any) -> None:
-    if not isinstance(value, list) or any(role not in Role.values for role in value):
-        raise ValidationError(_("Roles must be a list of: %(roles)s"), params={"roles": ", ".join(Role.values)})
-
-
-class User(AbstractUser):
-    agency = models.ForeignKey(
-        Agency, verbose_name=_("agency"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
-    )
-    roles = models.JSONField(_("roles"), default=list, blank=True, validators=[_validate_roles])
-    extension = models.CharField(_("phone extension"), max_length=20, blank=True)
-
-    class Meta:
-        verbose_name = _("user")
-        verbose_name_plural = _("users")
-
-    def has_role(self, *roles: str) -> bool:
-        return bool(self.is_active and set(self.roles or ()) & set(roles))
-
-    @property
-    def is_centre_staff(self) -> bool:
-        return self.has_role(*CENTRE_ROLES)
-
-    @property
-    def is_agency_staff(self) -> bool:
-        return self.agency_id is not None and self.has_role(*AGENCY_ROLES)
+from organisation.models import Agency, User
 
 
 class WorkOrderState(models.TextChoices):

@@ -7,7 +7,8 @@ from dispatch import workflow
 from dispatch.emergency.models import AffectedAreaKind, IncidentLevel, IncidentType
 from dispatch.emergency.states import AgencyTaskStatus, IncidentState
 from dispatch.emergency.unit_states import UnitStatus, UnitType
-from dispatch.models import Agency, User, WorkOrderState
+from dispatch.models import WorkOrderState
+from organisation.models import Agency, User
 from realtime.pages import render_screen
 
 

@@ -27,13 +27,12 @@ from dispatch.models import (
     INACTIVE_WORK_ORDER_STATES,
     ExtensionState,
     Responsibility,
-    Role,
     Stage,
     SupervisionState,
-    User,
     WorkOrder,
     WorkOrderState,
 )
+from organisation.models import Role, User
 
 
 class Machine(StrEnum):

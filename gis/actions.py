@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from callcenter.models import Subject, Ticket
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
-from dispatch.models import Agency, AgencyFunction
 from gis.importer import PreparedLayer
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule, TicketPlacement
 from gis.routing import decide, place
+from organisation.models import Agency, AgencyFunction
 
 
 @dataclass(frozen=True)

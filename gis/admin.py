@@ -29,7 +29,6 @@ from pyproj.exceptions import CRSError
 
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
-from dispatch.models import AgencyFunction
 from gis.actions import RULE_COLUMNS, do_activate_layer, do_import_layer, do_import_routing_rules
 from gis.importer import LayerRefused, approximate_area_m2, read_layer
 from gis.management.commands.import_jurisdictions import refused_problems, report_lines
@@ -41,6 +40,7 @@ from gis.models import (
     RoutingRule,
     TicketPlacement,
 )
+from organisation.models import AgencyFunction
 
 LAYER_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 #: More report lines than this become one "and N more" message; the layer's page shows them all.

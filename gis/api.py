@@ -25,12 +25,13 @@ from callcenter.models import Subject, Ticket
 from core import clock
 from core.errors import InvalidInput, NotAllowed
 from core.parsing import validated
-from dispatch.access import current_user, is_centre, visible_tickets
+from dispatch.access import visible_tickets
 from gis.coords import CoordinateSystem, convert, convert_point
 from gis.duplicates import find_duplicates
 from gis.index import OUTSIDE, current_index
 from gis.models import Jurisdiction, JurisdictionLayer, Level
 from gis.routing import decide, place
+from organisation.policy import current_user, is_centre
 
 SYSTEMS = [s.value for s in CoordinateSystem]
 SYSTEM_PARAM = OpenApiParameter("coordinate_system", str, enum=SYSTEMS, description="Default wgs84.")

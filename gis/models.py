@@ -92,7 +92,7 @@ class RoutingRule(models.Model):
     jurisdiction_code = models.CharField(_("jurisdiction code"), max_length=20, blank=True)
     level = models.CharField(_("level"), max_length=10, choices=Level.choices, blank=True)
     lead_agency = models.ForeignKey(
-        "dispatch.Agency",
+        "organisation.Agency",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -101,7 +101,7 @@ class RoutingRule(models.Model):
     )
     lead_function = models.CharField(_("lead agency function"), max_length=30, blank=True)
     co_agencies = models.ManyToManyField(
-        "dispatch.Agency", blank=True, related_name="+", verbose_name=_("co-handling agencies")
+        "organisation.Agency", blank=True, related_name="+", verbose_name=_("co-handling agencies")
     )
     priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher wins among matching rules."))
     prefer = models.BooleanField(_("preferred"), default=False, help_text=_("Wins over any priority."))

@@ -22,9 +22,9 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from callcenter.models import Subject
-from dispatch.models import Agency, AgencyFunction, AgencyKind
 from gis.index import OUTSIDE, current_index
 from gis.models import LEVELS, RoutingRule
+from organisation.models import Agency, AgencyFunction, AgencyKind
 
 NEAR_BOUNDARY_METRES = 50.0
 CITY_WIDE_KINDS = (AgencyKind.DEPARTMENT, AgencyKind.UTILITY, AgencyKind.EMERGENCY)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run the test suite in two passes (standard library only).
 
-0. checks:           ruff (lint and format), mypy, and no model change without a migration.
+0. checks:           ruff (lint and format), mypy, the import layers (import-linter), and no model change
+                     without a migration.
 1. embedded:         SQLite + in-memory channel layer, tests marked ``postgres`` deselected.
 2. postgresql+redis: every test, against a throwaway PostgreSQL cluster and redis-server.
 
@@ -81,12 +82,21 @@ CHECKS = (
     ("ruff", ["-m", "ruff", "check", "."]),
     ("ruff format", ["-m", "ruff", "format", "--check", "."]),
     ("mypy", ["-m", "mypy", "."]),
+    # import-linter's lint-imports command, run by the virtualenv's python (pyproject.toml holds the contracts).
+    (
+        "import layers",
+        [
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+            "--no-cache",
+        ],
+    ),
     ("migrations", ["manage.py", "makemigrations", "--check", "--dry-run"]),
 )
 
 
 def run_checks(python: Path) -> PassResult:
-    _banner("pass: checks (ruff, ruff format, mypy, makemigrations --check)")
+    _banner("pass: checks (ruff, ruff format, mypy, import layers, makemigrations --check)")
     failures = []
     for name, args in CHECKS:
         print(f"$ {name}", flush=True)

@@ -9,8 +9,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from callcenter.actions import do_load_taxonomy, do_save_article
-from dispatch.actions import do_upsert_agency, do_upsert_user
-from dispatch.models import Agency, Role, User
+from organisation.actions import do_upsert_agency, do_upsert_user
+from organisation.models import Agency, Role, User
 
 TAXONOMY = {
     "appeal_types": [

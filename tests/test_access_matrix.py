@@ -26,9 +26,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from callcenter import actions as intake
-from callcenter.models import AuditEntry, KnowledgeArticle, Ticket
+from callcenter.models import KnowledgeArticle, Ticket
 from dispatch import actions as dispatching
 from dispatch.models import ExtensionRequest, SupervisionCase, TimelineEntry, WorkOrder
+from organisation.models import AuditEntry
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
 
@@ -906,10 +907,11 @@ def test_reveal_returns_the_full_number_and_writes_an_audit_entry(world: World) 
     assert body["phone"] == PHONE_E164 and body["caller_name"] == SECRET_NAME
     assert [(c["phone"], c["name"]) for c in body["callers"]] == [(PHONE_E164, SECRET_NAME)]
     entry = AuditEntry.objects.get()
-    assert (entry.actor, entry.actor_agency, entry.ticket, entry.action, entry.reason) == (
+    assert (entry.actor, entry.actor_agency, entry.target_type, entry.target_id, entry.action, entry.reason) == (
         world.users["handler_a"],
         world.agency_a,
-        ticket,
+        "ticket",
+        ticket.pk,
         "reveal_caller",
         "需电话联系市民确认位置",
     )

@@ -12,11 +12,11 @@ from rest_framework.test import APIClient
 from callcenter.knowledge import search_articles
 from callcenter.models import KnowledgeArticle, Subject
 from core import clock
-from dispatch.actions import do_upsert_user
-from dispatch.models import Role
+from organisation.actions import do_upsert_user
+from organisation.models import Role
 from tests.conftest import World, ticket_payload
 
-MODELS = [model for model in admin.site._registry if model._meta.app_label in {"dispatch", "callcenter"}]
+MODELS = [model for model in admin.site._registry if model._meta.app_label in {"organisation", "dispatch", "callcenter"}]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m._meta.label for m in MODELS])

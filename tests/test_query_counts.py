@@ -22,6 +22,7 @@ from callcenter import actions as intake
 from callcenter.models import Subject, Ticket
 from dispatch import actions as dispatching
 from dispatch.models import WorkOrder
+from organisation import actions as organisation_actions
 from tests.conftest import World, ticket_payload
 
 PHONE = "13812341234"
@@ -54,7 +55,7 @@ def grow(world: World, n: int) -> None:
                 "keywords": "垃圾 清运",
             }
         )
-        dispatching.do_upsert_agency(
+        organisation_actions.do_upsert_agency(
             code=f"street-{k}", name=f"街道{k}", kind="street", function="street_office", parent_code="cgj"
         )
         intake.do_save_subject(Subject(code=f"t-extra-{k}", name=f"其他{k}", parent=parent))
@@ -165,7 +166,7 @@ def _pile_onto(world: World, ticket: Ticket, lead: WorkOrder) -> None:
         intake.do_merge_ticket(duplicate.pk, actor=users["operator"], master_id=ticket.pk, note="重复诉求")
     dispatching.do_return_work_order(lead.pk, actor=users["handler_a"], reason="需另行指定", legal_basis="三定方案")
     co_handlers = [
-        dispatching.do_upsert_agency(
+        organisation_actions.do_upsert_agency(
             code=f"extra-{k}", name=f"单位{k}", kind="department", function="urban_management"
         ).pk
         for k in range(10)

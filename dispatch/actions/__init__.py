@@ -1,4 +1,4 @@
-"""All writes of the dispatch side: dispatching tickets, the work-order lifecycle, agencies and users.
+"""All writes of the dispatch side: dispatching tickets and the work-order lifecycle.
 
 Every public ``do_*`` function is an outermost action: it owns a durable transaction, locks the rows
 it changes (tickets before work orders), asks the workflow table, writes the change, its timeline row
@@ -31,12 +31,6 @@ from dispatch.actions.machinery import (
     work_order_summary,
     write_timeline,
 )
-from dispatch.actions.organisation import (
-    AGENCIES_FILE,
-    do_load_agencies,
-    do_upsert_agency,
-    do_upsert_user,
-)
 from dispatch.actions.work_orders import (
     check_reply_work_order,
     check_request_extension,
@@ -56,7 +50,6 @@ from dispatch.actions.work_orders import (
 )
 
 __all__ = [
-    "AGENCIES_FILE",
     "MAX_TEXT",
     "agency_ids_of_ticket",
     "check_dispatch_ticket",
@@ -69,7 +62,6 @@ __all__ = [
     "do_cancel_work_order",
     "do_decide_extension",
     "do_dispatch_ticket",
-    "do_load_agencies",
     "do_note_work_order",
     "do_redispatch_ticket",
     "do_redo_ticket",
@@ -79,8 +71,6 @@ __all__ = [
     "do_send_back_work_order",
     "do_sign_work_order",
     "do_supervise_work_order",
-    "do_upsert_agency",
-    "do_upsert_user",
     "do_urge_work_order",
     "emit_ticket_event",
     "emit_work_order_event",

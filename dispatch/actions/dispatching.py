@@ -20,14 +20,10 @@ from dispatch.actions.machinery import (
     transition_work_order,
 )
 from dispatch.locks import lock_ticket, lock_work_orders_of_ticket
-from dispatch.models import (
-    Agency,
-    Responsibility,
-    User,
-    WorkOrderState,
-)
+from dispatch.models import Responsibility, WorkOrderState
 from dispatch.workflow import Machine
 from gis.routing import proposal_for
+from organisation.models import Agency, User
 
 # --- dispatch --------------------------------------------------------------------------------------
 

@@ -14,16 +14,9 @@ from core.errors import InvalidInput
 from dispatch import workflow
 from dispatch.deadlines.policies import Deadline, deadline_for, warning_for_extension
 from dispatch.deadlines.timers import arm_clock, cancel_clocks, fired_levels
-from dispatch.models import (
-    Agency,
-    Stage,
-    StageClock,
-    TimelineEntry,
-    User,
-    WorkOrder,
-    WorkOrderState,
-)
+from dispatch.models import Stage, StageClock, TimelineEntry, WorkOrder, WorkOrderState
 from dispatch.workflow import Machine, Transition
+from organisation.models import Agency, User
 from realtime.events import append_event
 
 MAX_TEXT = 5000

@@ -27,10 +27,10 @@ from dispatch.models import (
     StageClock,
     SupervisionCase,
     SupervisionState,
-    User,
     WorkOrder,
 )
 from dispatch.workflow import Machine
+from organisation.models import User
 
 # --- the work-order lifecycle ----------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """Writes of the working calendar (single days, published years, working hours) and of SLA policies.
 
-Administrators change these through the admin and the API. Each change drops the per-process caches
-(dispatch/deadlines/calendar.py, dispatch/deadlines/policies.py) after commit; other processes notice within seconds.
+Administrators change these through the admin and the API. These actions are not durable transactions: the
+admin runs its saves inside a transaction of its own, which then encloses them (all or nothing either way).
+Each change drops the per-process caches (dispatch/deadlines/calendar.py, dispatch/deadlines/policies.py)
+after commit; other processes notice within seconds.
 Publishing a year computes every open provisional deadline again (recompute_provisional_deadlines): a later
 official deadline replaces the provisional one, an earlier one never does. Other deadlines never move.
 """
@@ -20,7 +22,7 @@ from django.db.models import Q
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-from callcenter.models import AppealType, AuditEntry, Subject, Urgency
+from callcenter.models import AppealType, Subject, Urgency
 from core import clock
 from core.errors import InvalidInput, NotFound
 from dispatch.deadlines import calendar
@@ -37,9 +39,10 @@ from dispatch.models import (
     StageClock,
     TimelineEntry,
     Timer,
-    User,
     WorkingPeriod,
 )
+from organisation.actions import audit
+from organisation.models import User
 from realtime.events import append_event, append_events
 
 STAGES = ("sign", "handle", "review", "revisit")
@@ -74,7 +77,7 @@ def do_save_calendar_day(
 ) -> CalendarDay:
     """Say that a date is (or is not) a working day, overriding the official schedule."""
     check_save_calendar_day(day=day, is_working_day=is_working_day, name=name)
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         row, _created = CalendarDay.objects.update_or_create(
             date=day, defaults={"is_working_day": is_working_day, "name": name, "updated_at": clock.now()}
         )
@@ -84,7 +87,7 @@ def do_save_calendar_day(
 
 def do_delete_calendar_day(day: dt.date, *, actor: User | None = None) -> None:
     """Drop an override: the official schedule (or the published year's weekdays) applies again."""
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         deleted, _by_model = CalendarDay.objects.filter(date=day).delete()
         if not deleted:
             raise NotFound(_("No such calendar day."))
@@ -111,7 +114,7 @@ def do_publish_calendar_year(
                 raise _invalid(field, _("Every date must be in %(year)d.") % {"year": year})
     if {d for d, _n in holidays} & {d for d, _n in working_days}:
         raise _invalid("working_days", _("A date cannot be both a holiday and a working day."))
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         published, _created = CalendarYear.objects.update_or_create(
             year=year, defaults={"note": note, "published_at": clock.now()}
         )
@@ -125,20 +128,20 @@ def do_publish_calendar_year(
         done = recompute_provisional_deadlines(year, actor=actor, at=now)
         summary = {"year": year, "recomputed": done.recomputed, "moved": done.moved, "kept": done.kept}
         if actor is not None:
-            AuditEntry.objects.create(
-                actor=actor,
-                actor_agency_id=actor.agency_id,
-                action="publish_calendar_year",
+            audit(
+                actor,
+                "publish_calendar_year",
+                target_type="calendar_year",
+                target_id=year,
                 reason=note or _("Published the %(year)d holiday schedule.") % {"year": year},
-                fields=[{"holidays": len(holidays), "working_days": len(working_days), **summary}],
-                created_at=now,
+                details=[{"holidays": len(holidays), "working_days": len(working_days), **summary}],
             )
         append_event("calendar.year_published", summary)
         return Published(published, done)
 
 
 def do_unpublish_calendar_year(year: int, *, actor: User | None = None) -> None:
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         deleted, _by_model = CalendarYear.objects.filter(year=year).delete()
         if not deleted:
             raise NotFound(_("No such published year."))
@@ -167,7 +170,7 @@ def check_working_periods(periods: Any) -> list[tuple[dt.time, dt.time]]:
 def do_set_working_periods(periods: Sequence[Sequence[str]], *, actor: User | None = None) -> list[WorkingPeriod]:
     """Replace the office hours; an empty list switches working hours off."""
     parsed = check_working_periods(list(periods))
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         WorkingPeriod.objects.all().delete()
         rows = WorkingPeriod.objects.bulk_create([WorkingPeriod(start=s, end=e) for s, e in parsed])
         _after_commit_invalidate()
@@ -399,7 +402,7 @@ def do_save_sla_policy(*, actor: User | None = None, policy_id: int | None = Non
     """Create or change the policy of a (appeal type, subject, urgency) key; running deadlines do not move."""
     clean = check_save_sla_policy(fields)
     key = {k: clean.pop(k) for k in ("appeal_type_id", "subject_id", "urgency")}
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         if policy_id is not None:
             policy = SlaPolicy.objects.select_for_update().filter(pk=policy_id).first()
             if policy is None:
@@ -417,7 +420,7 @@ def do_save_sla_policy(*, actor: User | None = None, policy_id: int | None = Non
 
 
 def do_delete_sla_policy(policy_id: int, *, actor: User | None = None) -> None:
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         deleted, _by_model = SlaPolicy.objects.filter(pk=policy_id).delete()
         if not deleted:
             raise NotFound(_("No such SLA policy."))

@@ -11,9 +11,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import csrf_protect_m
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from core import clock
@@ -31,7 +30,8 @@ from dispatch.deadlines.actions import (
     do_set_working_periods,
     do_unpublish_calendar_year,
 )
-from dispatch.models import CalendarDay, CalendarYear, Escalation, Reprimand, SlaPolicy, Timer, User, WorkingPeriod
+from dispatch.models import CalendarDay, CalendarYear, Escalation, Reprimand, SlaPolicy, Timer, WorkingPeriod
+from organisation.models import User
 
 
 def _actor(request: HttpRequest) -> User | None:
@@ -39,20 +39,9 @@ def _actor(request: HttpRequest) -> User | None:
 
 
 class ActionAdmin(admin.ModelAdmin):
-    """The admin's own transaction around a save would nest the action's durable one: the action owns it."""
-
-    @csrf_protect_m
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
-    ) -> HttpResponse:
-        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
-
-    @csrf_protect_m
-    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
-        return self._delete_view(request, object_id, extra_context)  # type: ignore[attr-defined]
+    """Saves and deletes go through the actions (each row's own delete, also from the change list)."""
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        """The change list's bulk delete: each row through the action, as its own delete button does."""
         for obj in list(queryset):
             self.delete_model(request, obj)
 

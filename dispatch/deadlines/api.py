@@ -20,7 +20,6 @@ from rest_framework.views import APIView
 
 from core.errors import InvalidInput, NotAllowed, NotFound
 from core.parsing import validated
-from dispatch.access import current_user
 from dispatch.deadlines import calendar, provisional
 from dispatch.deadlines.actions import (
     SLA_POLICY_FIELDS,
@@ -37,13 +36,13 @@ from dispatch.models import (
     CalendarYear,
     Escalation,
     EscalationLevel,
-    Role,
     SlaPolicy,
     StageClock,
     Timer,
-    User,
     WorkOrder,
 )
+from organisation.models import Role, User
+from organisation.policy import current_user
 
 LEVEL_RANK = {EscalationLevel.WARNING: 1, EscalationLevel.OVERDUE: 2, EscalationLevel.SERIOUS: 3}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from dispatch.access import is_agency, is_centre
 from dispatch.emergency.models import Incident, IncidentAgency, IncidentTimelineEntry
-from dispatch.models import User
+from organisation.models import User
+from organisation.policy import is_agency, is_centre
 
 
 def visible_incidents(user: User) -> QuerySet[Incident]:

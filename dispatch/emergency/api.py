@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from callcenter.serializers import AwareDateTimeField
 from core.errors import InvalidInput, NotFound
-from dispatch.access import current_user, visible_tickets
+from dispatch.access import visible_tickets
 from dispatch.emergency import actions, transfer
 from dispatch.emergency.access import visible_incident_timeline, visible_incidents
 from dispatch.emergency.linkage import suggestions_for
@@ -49,6 +49,7 @@ from dispatch.emergency.serializers import (
     TransferSerializer,
 )
 from dispatch.emergency.states import ACTIVE_INCIDENT_STATES, IncidentState
+from organisation.policy import current_user
 
 
 def body_of(request: Request) -> dict[str, Any]:

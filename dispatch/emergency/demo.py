@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from callcenter.models import Ticket, TicketState
-from dispatch.actions import do_upsert_user
 from dispatch.emergency import actions
 from dispatch.emergency.linkage import suggestions_for
 from dispatch.emergency.models import Incident, IncidentAgency, TransferRule
 from dispatch.emergency.transfer import do_load_transfer_list
-from dispatch.models import Agency, Role, User
+from organisation.actions import do_upsert_user
+from organisation.models import Agency, Role, User
 
 # Each: the report form, the command steps after it, task steps per linked function, public alert or not.
 DEMO_INCIDENTS: list[dict[str, Any]] = [

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from dispatch.emergency.models import Incident, IncidentType
-from dispatch.models import Agency, AgencyFunction
+from organisation.models import Agency, AgencyFunction
 
 F = AgencyFunction
 

@@ -30,8 +30,8 @@ from core.errors import InvalidInput
 from dispatch.emergency.models import Unit
 from dispatch.emergency.unit_measures import distance_m, distances_m, rough_eta_seconds, stale_after
 from dispatch.emergency.unit_states import UnitStatus, UnitType
-from dispatch.models import AgencyFunction
 from gis.index import OUTSIDE, current_index
+from organisation.models import AgencyFunction
 
 MAX_PER_TYPE = 10
 #: One candidate as NumPy holds it (unit types are at most 20 characters, as in the model).

@@ -8,7 +8,6 @@ from rest_framework import serializers
 
 from callcenter.phones import mask_phone
 from dispatch import workflow
-from dispatch.access import current_user, is_centre
 from dispatch.emergency.access import sees_reporters, visible_agency_links, visible_incident_timeline
 from dispatch.emergency.models import (
     AffectedAreaKind,
@@ -25,6 +24,7 @@ from dispatch.emergency.models import (
     TransferRule,
 )
 from dispatch.workflow import Machine
+from organisation.policy import current_user, is_centre
 
 
 class IncidentListSerializer(serializers.ModelSerializer):

@@ -23,8 +23,8 @@ from dispatch.emergency.models import Assignment, Unit
 from dispatch.emergency.unit_actions import do_change_unit_status, do_record_positions
 from dispatch.emergency.unit_measures import distance_m
 from dispatch.emergency.unit_states import UnitStatus, UnitType
-from dispatch.models import User
 from gis.coords import wgs84_to_gcj02
+from organisation.models import User
 
 METRES_PER_DEGREE = 111_132.0
 #: Simulated driving speeds (m/s): to an incident with lights on, back home, patrolling.

@@ -31,8 +31,8 @@ from dispatch.emergency.locks import lock_incident
 from dispatch.emergency.models import EmergencyLine, Incident, Transfer, TransferDirection, TransferRule
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES
 from dispatch.locks import lock_ticket
-from dispatch.models import User
 from dispatch.workflow import Machine
+from organisation.models import User
 
 TRANSFER_LIST_FILE = Path(__file__).resolve().parent / "data" / "transfer_list.json"
 

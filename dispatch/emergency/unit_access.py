@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from dispatch.access import is_agency, is_centre
 from dispatch.emergency.models import Assignment, IncidentAgency, Unit
-from dispatch.models import User
+from organisation.models import User
+from organisation.policy import is_agency, is_centre
 
 
 def visible_units(user: User) -> QuerySet[Unit]:

@@ -36,8 +36,8 @@ from dispatch.emergency.models import (
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
 from dispatch.emergency.unit_measures import distance_m, hotline_setting, rough_eta_seconds, stale_after
 from dispatch.locks import lock_units
-from dispatch.models import Agency, Role, User
 from dispatch.workflow import Machine
+from organisation.models import Agency, Role, User
 from realtime.events import append_event
 
 #: Roles that may send positions for any unit with their own token (an AVL gateway's account).

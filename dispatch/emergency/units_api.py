@@ -20,7 +20,6 @@ from core import clock
 from core.errors import InvalidInput, NotAllowed, NotFound
 from core.parsing import validated
 from dispatch import workflow
-from dispatch.access import current_user
 from dispatch.emergency import avl, unit_actions
 from dispatch.emergency.access import visible_incidents
 from dispatch.emergency.models import Assignment, Incident, Unit, UnitTimelineEntry
@@ -34,7 +33,8 @@ from dispatch.emergency.units_serializers import (
     UnitTransitionInput,
     with_open_incident,
 )
-from dispatch.models import User
+from organisation.models import User
+from organisation.policy import current_user
 
 UNIT_FILTERS = [
     OpenApiParameter("type", str, description="Unit type (comma-separated)"),

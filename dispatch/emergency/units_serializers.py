@@ -10,10 +10,10 @@ from rest_framework import serializers
 
 from core import clock
 from dispatch import workflow
-from dispatch.access import current_user
 from dispatch.emergency.models import Assignment, Unit
 from dispatch.emergency.unit_actions import is_stale
 from dispatch.workflow import Machine
+from organisation.policy import current_user
 
 
 def with_open_incident(rows: QuerySet[Unit]) -> QuerySet[Unit]:

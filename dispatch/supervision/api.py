@@ -24,9 +24,9 @@ from rest_framework.views import APIView
 
 from core import clock
 from dispatch.deadlines.calendar import local_zone
-from dispatch.models import Agency, Role
 from dispatch.supervision import board, kpis, tables
 from dispatch.supervision.exports import Table, to_csv, to_xlsx
+from organisation.models import Agency, Role
 
 READER_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
 MAX_PERIOD_DAYS = 366

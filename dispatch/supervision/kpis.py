@@ -24,7 +24,6 @@ from django.utils.translation import gettext_lazy as _
 from callcenter.models import Revisit, Satisfaction, Ticket
 from dispatch.deadlines.calendar import CalendarYearUnknown, local_zone, working_hours_between
 from dispatch.models import (
-    Agency,
     ExtensionRequest,
     ExtensionState,
     Responsibility,
@@ -33,6 +32,7 @@ from dispatch.models import (
     WorkOrder,
     WorkOrderState,
 )
+from organisation.models import Agency
 
 Unit = Literal["work_order", "ticket"]
 Kind = Literal["count", "rate", "mean_hours"]

@@ -6,9 +6,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 
 from callcenter.models import Satisfaction, TicketState
-from dispatch.models import Agency, EscalationLevel, Stage, WorkOrderState
+from dispatch.models import EscalationLevel, Stage, WorkOrderState
 from dispatch.supervision import kpis
 from dispatch.supervision.api import DEFAULT_PERIOD_DAYS, EXPORT_TABLES, default_min_volume
+from organisation.models import Agency
 from realtime.pages import render_screen
 
 

@@ -49,7 +49,7 @@ def _ticket_through_api(server: DemoServer, operator: str, dispatcher: str, agen
 DOWNTIME_WRITES = """
 from callcenter.actions import do_create_ticket
 from dispatch.actions import do_dispatch_ticket
-from dispatch.models import Agency, User
+from organisation.models import Agency, User
 operator, dispatcher = User.objects.get(username="operator"), User.objects.get(username="dispatcher")
 agency = Agency.objects.get(code="AGENCY_CODE")
 for n in range(2):

@@ -7,7 +7,7 @@ import io
 from django.core.management import call_command
 
 from callcenter.models import Call
-from dispatch.actions import do_upsert_user
+from organisation.actions import do_upsert_user
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
 

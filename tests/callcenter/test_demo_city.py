@@ -11,7 +11,8 @@ from django.db.models import Model
 
 from callcenter.models import KnowledgeArticle, Subject, Ticket, TicketState
 from core import clock
-from dispatch.models import Agency, Role, StageClock, TimelineEntry, User, WorkOrderState
+from dispatch.models import StageClock, TimelineEntry, WorkOrderState
+from organisation.models import Agency, Role, User
 from tests.pinned_time import DEMO_NOW
 
 

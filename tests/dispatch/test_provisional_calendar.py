@@ -16,7 +16,6 @@ from borax.calendars.lunardate import LunarDate, TermUtils
 from django.core.management import call_command
 from django.utils import translation
 
-from callcenter.models import AuditEntry
 from core import clock
 from dispatch.actions import do_dispatch_ticket, do_sign_work_order
 from dispatch.deadlines import calendar, provisional
@@ -24,6 +23,7 @@ from dispatch.deadlines.actions import do_publish_calendar_year
 from dispatch.deadlines.calendar import deadline_after
 from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import Escalation, StageClock, TimelineEntry, Timer, WorkOrder
+from organisation.models import AuditEntry
 from realtime.audience import audience_of, may_receive
 from realtime.models import Event
 from tests.conftest import World, ticket_payload

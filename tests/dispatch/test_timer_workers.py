@@ -254,7 +254,7 @@ import datetime as dt
 from callcenter.actions import do_create_ticket
 from core import clock
 from dispatch.actions import do_dispatch_ticket
-from dispatch.models import Agency, User
+from organisation.models import Agency, User
 from tests.conftest import ticket_payload
 
 with clock.pinned_at(dt.datetime.fromisoformat("{dispatched_at}")):

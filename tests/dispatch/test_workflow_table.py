@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from callcenter.models import Ticket
 from dispatch import workflow
-from dispatch.models import Role, TimelineEntry, WorkOrder
+from dispatch.models import TimelineEntry, WorkOrder
 from dispatch.workflow import Machine
+from organisation.models import Role
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
 

@@ -10,6 +10,7 @@ from core import clock
 from dispatch.actions import do_dispatch_ticket
 from dispatch.deadlines.actions import do_publish_calendar_year
 from dispatch.deadlines.escalations import fire_due_until
+from organisation.actions import do_save_agency
 from tests.conftest import World, ticket_payload
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -18,7 +19,7 @@ CST = ZoneInfo("Asia/Shanghai")
 def timer_scenario(world: World) -> None:
     """work_order.escalated (warning and yellow card) for agency B; work_order.deadline_unknown (2100: outside
     every calendar) and work_order.deadlines_recomputed (a provisional 2027 deadline) for agency A;
-    calendar.year_published for the centre."""
+    calendar.year_published for the centre; and reference.changed (an agency renamed by the administrator)."""
     users = world.users
     for when, agency, phone in (
         (dt.datetime(2026, 3, 2, 10, 0, tzinfo=CST), world.agency_b, "13900000021"),
@@ -31,3 +32,5 @@ def timer_scenario(world: World) -> None:
     fire_due_until(dt.datetime(2026, 3, 4, 0, 0, tzinfo=CST))
     with clock.pinned_at(dt.datetime(2027, 1, 1, 9, 0, tzinfo=CST)):
         do_publish_calendar_year(2027, holidays=[(dt.date(2027, 1, 1), "元旦")], actor=users["admin"])
+    world.agency_c.name = f"{world.agency_c.name}（更名）"
+    do_save_agency(world.agency_c, actor=users["admin"], changed=["name"])

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 import shapely
 
-from dispatch.actions import do_upsert_agency, do_upsert_user
-from dispatch.models import Agency, Role
 from gis.actions import do_activate_layer, do_import_layer
 from gis.importer import Feature, PreparedLayer
 from gis.models import Level
+from organisation.actions import do_upsert_agency, do_upsert_user
+from organisation.models import Agency, Role
 from tests.conftest import World
 
 #: 城中区-like district around the test tickets' point (WGS84).

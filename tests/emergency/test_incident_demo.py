@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from core import clock
 from dispatch.emergency.cap import alert_xml, schema_errors
 from dispatch.emergency.models import Incident, IncidentAgency, IncidentTimelineEntry, TransferRule
-from dispatch.models import User
+from organisation.models import User
 from tests.pinned_time import DEMO_NOW
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from dispatch import workflow
 from dispatch.emergency.models import Incident, IncidentAgency, IncidentTimelineEntry
-from dispatch.models import Role
 from dispatch.workflow import Machine
+from organisation.models import Role
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
 from tests.emergency.incident_fixtures import agency, create_incident, linkage_fixture, ok  # noqa: F401

@@ -15,16 +15,16 @@ import pytest
 import shapely
 
 from core import clock
-from dispatch.actions import do_upsert_agency
 from dispatch.emergency.models import Unit
 from dispatch.emergency.recommendation import NEEDED_TYPES, REPAIR_FUNCTION, recommend
 from dispatch.emergency.unit_actions import do_change_unit_status, is_stale
 from dispatch.emergency.unit_measures import distance_m, stale_after
 from dispatch.emergency.unit_states import UnitStatus
-from dispatch.models import Agency
 from gis.importer import Feature, PreparedLayer
 from gis.index import OUTSIDE, current_index
 from gis.models import Level
+from organisation.actions import do_upsert_agency
+from organisation.models import Agency
 from tests.conftest import World
 from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit, report_incident
 

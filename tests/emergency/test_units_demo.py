@@ -10,11 +10,11 @@ import random
 from django.core.management import call_command
 
 from core import clock
-from dispatch.actions import do_load_agencies
 from dispatch.emergency.models import Assignment, Unit
 from dispatch.emergency.simulation import Simulator
 from dispatch.emergency.unit_actions import do_assign_units
 from dispatch.emergency.unit_measures import distance_m
+from organisation.actions import do_load_agencies
 from realtime.models import Event
 from tests.conftest import World
 from tests.emergency.unit_fixtures import NOW, report_incident

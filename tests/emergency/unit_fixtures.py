@@ -10,7 +10,7 @@ from dispatch.emergency.actions import do_report_incident
 from dispatch.emergency.avl import Fix
 from dispatch.emergency.models import Incident, Unit
 from dispatch.emergency.unit_actions import do_record_positions, do_upsert_unit
-from dispatch.models import Agency
+from organisation.models import Agency
 from tests.conftest import World
 
 #: A fixed "now" for tests that pin the clock (Asia/Shanghai 10:00).

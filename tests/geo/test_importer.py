@@ -32,8 +32,6 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from callcenter.models import Subject
-from dispatch.actions import do_upsert_user
-from dispatch.models import Role
 from gis import index as spatial_index
 from gis.actions import (
     GazetteerRow,
@@ -55,6 +53,8 @@ from gis.importer import (
 from gis.index import OUTSIDE, LayerIndex, current_index
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, RoutingRule, TicketPlacement
 from gis.routing import locate_many, place
+from organisation.actions import do_upsert_user
+from organisation.models import Role
 from tests.conftest import World, ticket_payload
 
 if TYPE_CHECKING:

@@ -15,12 +15,12 @@ from django.core.management import call_command
 from callcenter.actions import do_load_taxonomy
 from callcenter.models import Ticket
 from core import clock
-from dispatch.actions import do_load_agencies, do_upsert_agency
 from gis.actions import do_activate_layer, do_import_layer, do_import_routing_rules
 from gis.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from gis.importer import Feature, PreparedLayer
 from gis.models import Level, TicketPlacement
 from gis.routing import decide, place
+from organisation.actions import do_load_agencies, do_upsert_agency
 from tests.conftest import World, ticket_payload
 
 # Two districts side by side sharing the edge lon = 109.40, each 0.02 degrees (~2 km) wide.
@@ -171,7 +171,7 @@ def test_override_of_the_proposal_needs_a_reason_and_is_on_the_timeline(city: Wo
 
 
 def test_after_a_return_the_next_candidate_is_proposed(city: World) -> None:
-    from dispatch.actions import do_upsert_user
+    from organisation.actions import do_upsert_user
 
     do_upsert_user(username="west", password=None, roles=["agency_handler"], agency_code="west-cgj")
     ticket = (
@@ -186,7 +186,7 @@ def test_after_a_return_the_next_candidate_is_proposed(city: World) -> None:
     )
     from rest_framework.test import APIClient
 
-    from dispatch.models import User
+    from organisation.models import User
 
     west = APIClient()
     west.force_authenticate(User.objects.get(username="west"))
@@ -207,7 +207,7 @@ def test_after_a_return_the_next_candidate_is_proposed(city: World) -> None:
 
 
 def _agency(code: str) -> int:
-    from dispatch.models import Agency
+    from organisation.models import Agency
 
     return int(Agency.objects.get(code=code).pk)
 

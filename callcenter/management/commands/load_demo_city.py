@@ -28,8 +28,9 @@ from core import clock
 from dispatch import actions as dispatching
 from dispatch.deadlines.actions import do_save_sla_policy
 from dispatch.deadlines.escalations import fire_due_until
-from dispatch.models import Agency, Role, User
 from gis.routing import decide, proposal_for
+from organisation import actions as organisation_actions
+from organisation.models import Agency, Role, User
 
 ROOT = Path(settings.BASE_DIR)
 DEMO_PASSWORD = "demo-12345"
@@ -200,7 +201,7 @@ class Command(BaseCommand):
         for article in self._json("callcenter/data/knowledge.json"):
             intake.do_save_article(article)
         for spec in DEMO_USERS:
-            dispatching.do_upsert_user(
+            organisation_actions.do_upsert_user(
                 username=spec["username"],
                 password=DEMO_PASSWORD,
                 roles=spec["roles"],
@@ -241,7 +242,7 @@ class Command(BaseCommand):
         return json.loads((ROOT / relative).read_text(encoding="utf-8"))
 
     def _load_agencies(self) -> None:
-        dispatching.do_load_agencies()
+        organisation_actions.do_load_agencies()
 
 
 @dataclass
@@ -289,7 +290,7 @@ class History:
     def handler_for(self, agency: Agency) -> User:
         if agency.pk not in self.handlers:
             demo = next((u for u in self.users.values() if u.agency_id == agency.pk and u.is_agency_staff), None)
-            self.handlers[agency.pk] = demo or dispatching.do_upsert_user(
+            self.handlers[agency.pk] = demo or organisation_actions.do_upsert_user(
                 username=f"{agency.code}.handler",
                 password=None,
                 roles=[Role.AGENCY_HANDLER],

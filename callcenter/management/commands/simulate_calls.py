@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from callcenter.actions import do_record_call_event
-from dispatch.models import Role, User
+from organisation.models import Role, User
 
 
 class Command(BaseCommand):

@@ -14,8 +14,8 @@ from dispatch.actions import require_text
 from dispatch.emergency.actions.incidents import transition_incident
 from dispatch.emergency.locks import lock_incident
 from dispatch.emergency.models import Incident
-from dispatch.models import User
 from dispatch.workflow import Machine
+from organisation.models import User
 
 
 def do_set_public_alert(incident_id: int, *, actor: User, publish: bool, note: str = "") -> Incident:

@@ -28,8 +28,8 @@ from dispatch.emergency.locks import lock_incident
 from dispatch.emergency.models import Incident, IncidentTicket, TransferRule
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES
 from dispatch.locks import lock_ticket
-from dispatch.models import User
 from dispatch.workflow import Machine
+from organisation.models import User
 
 
 def link_ticket(incident: Incident, ticket: Ticket, at: dt.datetime) -> None:

@@ -28,9 +28,9 @@ from dispatch.emergency.models import (
     IncidentType,
 )
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
-from dispatch.models import User
 from dispatch.workflow import Machine
 from gis.routing import place
+from organisation.models import User
 from realtime.events import append_event
 
 #: Timestamps an incident takes when it first enters a state.

@@ -22,8 +22,8 @@ from dispatch.emergency.actions.incidents import (
 from dispatch.emergency.locks import lock_agency_links, lock_incidents
 from dispatch.emergency.models import Incident, IncidentAgency, IncidentCall, IncidentTicket
 from dispatch.emergency.states import TERMINAL_INCIDENT_STATES, AgencyTaskStatus
-from dispatch.models import User
 from dispatch.workflow import Machine
+from organisation.models import User
 
 
 def do_merge_incident(incident_id: int, *, actor: User, into_id: Any, note: str = "") -> Incident:

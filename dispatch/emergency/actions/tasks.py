@@ -21,8 +21,8 @@ from dispatch.emergency.actions.incidents import (
 from dispatch.emergency.locks import lock_agency_link, lock_agency_links, lock_incident
 from dispatch.emergency.models import Incident, IncidentAgency
 from dispatch.emergency.states import AgencyTaskStatus
-from dispatch.models import Agency, User
 from dispatch.workflow import Machine
+from organisation.models import Agency, User
 
 _TASK_STAMP_ON_ENTRY = {
     AgencyTaskStatus.ACKNOWLEDGED: "acknowledged_at",

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from core import clock
 from core.models import AppendOnlyModel
 from dispatch.emergency.states import AgencyTaskStatus, IncidentState
-from dispatch.models import Agency, User
+from organisation.models import Agency, User
 
 __all__ = [
     "AffectedAreaKind",

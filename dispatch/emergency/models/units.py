@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from core import clock
 from core.models import AppendOnlyModel
 from dispatch.emergency.unit_states import UnitStatus, UnitType
-from dispatch.models import Agency, User
+from organisation.models import Agency, User
 
 __all__ = ["Assignment", "Unit", "UnitStatus", "UnitTimelineEntry", "UnitType"]
 

@@ -23,11 +23,11 @@ import shapely
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dispatch.models import Agency, AgencyKind
 from gis.actions import do_import_layer, do_import_routing_rules
 from gis.geocoding import DEMO_GAZETTEER_PATH, load_gazetteer_file
 from gis.importer import read_layer
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule
+from organisation.models import Agency, AgencyKind
 
 CENTRAL_DISTRICTS = ("450202", "450203", "450204", "450205")
 DEMO_GAZETTEER_SOURCE = "liuzhou-demo"

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
 from dispatch.emergency.simulation import Simulator
-from dispatch.models import Role, User
+from organisation.models import Role, User
 
 
 class Command(BaseCommand):

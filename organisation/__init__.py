@@ -1,0 +1,1 @@
+"""Agencies, users, roles, the one \"who may\" policy and the audit log."""

@@ -1,0 +1,80 @@
+"""Admin pages of agencies, users and the audit log. Saves go through organisation/actions.py (audited);
+passwords only through Django's own password forms, which hash them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from core.admin import ReadOnlyAdmin
+from organisation.actions import do_save_agency, do_save_user
+from organisation.models import Agency, AuditEntry, Role, User
+
+
+def _actor(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+@admin.register(Agency)
+class AgencyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "function", "parent", "adcode", "active"]
+    list_filter = ["kind", "function", "active"]
+    search_fields = ["code", "name", "name_en", "adcode"]
+    autocomplete_fields = ["parent"]
+
+    def save_model(self, request: HttpRequest, obj: Agency, form: Any, change: bool) -> None:
+        do_save_agency(obj, actor=_actor(request), changed=form.changed_data)
+
+
+class RolesField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+
+class UserRolesChangeForm(UserChangeForm):
+    """Django's change form (the password is a read-only hash with a link to the password form) plus roles."""
+
+    roles = RolesField(choices=Role.choices, required=False, label=_("roles"))
+
+    class Meta:
+        model = User
+        fields = "__all__"
+        field_classes = {"username": UsernameField}
+
+
+class UserRolesCreationForm(AdminUserCreationForm):
+    roles = RolesField(choices=Role.choices, required=False, label=_("roles"))
+
+    class Meta:
+        model = User
+        fields = ["username", "agency", "roles", "extension"]
+        field_classes = {"username": UsernameField}
+
+
+@admin.register(User)
+class HotlineUserAdmin(UserAdmin):
+    form = UserRolesChangeForm
+    add_form = UserRolesCreationForm
+    list_display = ["username", "first_name", "agency", "roles", "is_active"]
+    list_filter = ["is_active", "agency__kind"]
+    autocomplete_fields = ["agency"]
+    fieldsets = (*(UserAdmin.fieldsets or ()), (_("Hotline"), {"fields": ("agency", "roles", "extension")}))
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+        (_("Hotline"), {"fields": ("agency", "roles", "extension")}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        before = list(form.initial.get("roles") or []) if change else []
+        do_save_user(obj, actor=_actor(request), changed=form.changed_data, roles_before=before)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "actor", "actor_agency", "action", "target_type", "target_id", "created_at"]
+    list_filter = ["action", "target_type"]
