@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from dispatch import clock
+from core import clock
 from realtime.models import Event, PruneMark
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dispatch.models import CENTRE_ROLES, User
+from organisation.models import CENTRE_ROLES, User
 from realtime.models import Event
 
 #: Events only centre staff receive, whatever agencies they name.

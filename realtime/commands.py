@@ -16,11 +16,12 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from callcenter.serializers import NoteInput, RequiredNoteInput
+from core.errors import DomainError
 from dispatch import actions
 from dispatch.access import may_see_work_order
 from dispatch.api import AnswerInput, ExtensionInput, ReplyInput, ReturnInput
-from dispatch.errors import DomainError
-from dispatch.models import User, WorkOrder
+from dispatch.models import WorkOrder
+from organisation.models import User
 
 # action -> (input serializer, the action function taking the validated fields and visible_to)
 COMMANDS: dict[str, tuple[type[serializers.Serializer], Callable[..., Any]]] = {

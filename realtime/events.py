@@ -1,14 +1,20 @@
-"""Append events in the writer's transaction; ring the doorbell once, only after commit."""
+"""Append events in the writer's transaction; ring the doorbell once, only after commit.
+
+Every append registers its own ``transaction.on_commit`` callback, so a rolled-back savepoint or
+transaction can never take the ring of events that did commit with it. The callbacks of one transaction
+share a ``_Ring``: after the commit Django runs them one after the other, the first rings and the rest
+see that it already has.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
 
+from organisation.actions import ReferenceChange
 from realtime import doorbell
 from realtime.models import Event, EventAgency
 from realtime.schemas import validate_payload
@@ -17,8 +23,7 @@ from realtime.schemas import validate_payload
 def append_event(
     event_type: str, payload: dict[str, Any], *, ticket_id: int | None = None, agency_ids: Iterable[int] = ()
 ) -> Event:
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("events are appended inside the transaction of the change they describe")
+    _require_transaction()
     validate_payload(event_type, payload)
     agencies = sorted(set(agency_ids))
     event = Event.objects.create(type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=agencies)
@@ -27,53 +32,9 @@ def append_event(
     return event
 
 
-def ring_after_commit() -> None:
-    """For writers that insert event rows set-based in SQL (dispatch/escalations.py): ring once after commit."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("events are appended inside the transaction of the change they describe")
-    _ring_after_commit()
-
-
-def _ring_after_commit() -> None:
-    """One ring per transaction, however many events it appends (rolled-back callbacks are dropped)."""
-    connection = transaction.get_connection()
-    ring = _held_ring.get() or doorbell.ring
-    if not any(callback is ring for _, callback, _ in connection.run_on_commit):
-        transaction.on_commit(ring, robust=True)
-
-
-class HeldRing:
-    """Stands in for the doorbell inside ``ring_held()``: a commit that appended events only sets ``due``."""
-
-    def __init__(self) -> None:
-        self.due = False
-
-    def __call__(self) -> None:
-        self.due = True
-
-
-_held_ring: ContextVar[HeldRing | None] = ContextVar("held_ring", default=None)
-
-
-@contextlib.contextmanager
-def ring_held() -> Iterator[HeldRing]:
-    """Commits inside do not ring; the caller must call ``doorbell.ring()`` itself when ``due`` (still after commit).
-
-    For the socket's own commands (realtime/consumers.py): the acknowledgement goes out first, before this
-    process's hub wakes up to read the new events.
-    """
-    held = HeldRing()
-    token = _held_ring.set(held)
-    try:
-        yield held
-    finally:
-        _held_ring.reset(token)
-
-
 def append_events(event_type: str, items: list[tuple[dict[str, Any], int | None, Iterable[int]]]) -> list[Event]:
     """append_event for many events of one type at once (payload, ticket_id, agency_ids): two bulk inserts."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("events are appended inside the transaction of the change they describe")
+    _require_transaction()
     if not items:
         return []
     rows = []
@@ -87,3 +48,48 @@ def append_events(event_type: str, items: list[tuple[dict[str, Any], int | None,
     )
     _ring_after_commit()
     return events
+
+
+def ring_after_commit() -> None:
+    """Ring once after commit, for writers that insert event rows set-based in SQL.
+
+    The timer worker's firing statement does (dispatch/deadlines/escalations.py).
+    """
+    _require_transaction()
+    _ring_after_commit()
+
+
+def _require_transaction() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("events are appended inside the transaction of the change they describe")
+
+
+class _Ring:
+    """The doorbell ring shared by the on-commit callbacks of one transaction: only the first one rings."""
+
+    def __init__(self) -> None:
+        self.rung = False
+
+    def __call__(self) -> None:
+        if not self.rung:
+            self.rung = True
+            doorbell.ring()
+
+
+# Per thread, because Django's connections are: the appends of one transaction all happen in its thread.
+_current = threading.local()
+
+
+def _ring_after_commit() -> None:
+    ring: _Ring | None = getattr(_current, "ring", None)
+    if ring is None or ring.rung:
+        # The previous transaction's ring has gone out (or there was none): this transaction needs its own.
+        # An unrung one belongs to this transaction, or to one whose callbacks a rollback dropped: reusable.
+        ring = _current.ring = _Ring()
+    transaction.on_commit(ring, robust=True)
+
+
+def announce_reference_change(change: ReferenceChange) -> None:
+    """A ``reference.changed`` event for the centre (registered with the organisation at start-up)."""
+    payload = {"kind": change.kind, "id": change.id, "action": change.action, "fields": list(change.fields)}
+    append_event("reference.changed", payload)

@@ -1,11 +1,17 @@
 """The per-process fan-out hub: one channel-layer subscription, local delivery to matching sockets.
 
 The channel layer only rings the doorbell ("events up to id N were committed"). The hub then reads
-every event after the last one it delivered from the log, encodes each once per audience, and hands it
-to the local connections of that audience. A doorbell that never rings (a full Redis group, a Redis
-restart) costs at most one poll interval, because the hub also polls the log. Ids are assigned before
-commit, so a later id can become visible first: ids skipped over are remembered as holes and looked
-for again until they appear or are old enough to have been rolled back.
+every event after the last one it delivered from the log, encodes each once, and hands each audience's
+connections one message with the events that audience may see. A doorbell that never rings (a full
+Redis group, a Redis restart) costs at most one poll interval, because the hub also polls the log. Ids
+are assigned before commit, so a later id can become visible first: ids skipped over are remembered as
+holes and looked for again until they appear or are old enough to have been rolled back.
+
+Every message to every socket goes through Channels' ASGI send, and to Daphne it costs about the same
+whether it carries one event or fifty. So after each delivery the hub rests as long as the delivery
+kept its thread busy, and whatever commits meanwhile goes out together as one "events" message
+(docs/EVENTS.md): a thousand sockets get a few messages a second however fast events come, and a
+handful of sockets get each event almost at once.
 
 The hub also re-checks every local connection's user every few seconds and closes connections whose
 user logged out, was deactivated or lost the role, so a revoked user is cut off within seconds.
@@ -28,13 +34,12 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.serializers.json import DjangoJSONEncoder
 
-from dispatch import clock
-from dispatch.models import User
+from core import clock
+from organisation.models import User
 from realtime import doorbell
 from realtime.actions import do_prune_events
 from realtime.audience import Audience, audience_of, may_receive
 from realtime.models import Event
-from realtime.wire import DaphneWire, frame_text
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,12 @@ REVALIDATE_SECONDS = 2.0
 PRUNE_SECONDS = 600.0
 HOLE_PATIENCE_SECONDS = 60.0
 BATCH = 500
+# The longest rest after a delivery: bounds the wait an unusually costly delivery adds to the next one.
+MAX_REST_SECONDS = 0.5
+# A delivery lets the event loop run after this many sends: Daphne writes out what was sent so far, so
+# the first screens receive while the others are still being sent to, and handshakes and commands are
+# not held up for the whole delivery.
+SENDS_PER_TURN = 50
 
 
 def encode_event(event: Event) -> str:
@@ -62,16 +73,22 @@ def encode_event(event: Event) -> str:
     )
 
 
+def message_of(texts: list[str]) -> str:
+    """One socket message for encoded events in id order: the event itself, or an "events" message of them."""
+    if len(texts) == 1:
+        return texts[0]
+    return '{"kind":"events","events":[' + ",".join(texts) + "]}"
+
+
 @dataclass(eq=False)
 class Subscriber:
     """One live connection as the hub sees it."""
 
     audience: Audience
     session_key: str | None
+    # The consumer's ASGI send of one text message, and its close.
     send: Callable[[str], Awaitable[None]]
     close: Callable[[int], Awaitable[None]]
-    # Under Daphne, live events are written to the connection as prepared frames (see realtime/wire.py).
-    wire: DaphneWire | None = None
     # While the connection replays the log, live events wait here so that none is lost or doubled.
     buffering: bool = True
     buffer: list[tuple[int, str]] = field(default_factory=list)
@@ -80,9 +97,9 @@ class Subscriber:
         """Deliver what arrived during the replay (skipping what the replay already sent), then stream."""
         while self.buffer:
             pending, self.buffer = self.buffer, []
-            for event_id, text in sorted(pending):
-                if event_id > replayed_up_to:
-                    await self.send(text)
+            texts = [text for event_id, text in sorted(pending) if event_id > replayed_up_to]
+            if texts:
+                await self.send(message_of(texts))
         self.buffering = False
 
 
@@ -98,7 +115,6 @@ class Hub:
         self.wake = asyncio.Event()
         # Set once the doorbell is heard (tests wait for it; a missed ring is covered by the poll anyway).
         self.listening = asyncio.Event()
-        self.wire_writes = 0
 
     @property
     def subscribers(self) -> set[Subscriber]:
@@ -151,21 +167,31 @@ class Hub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=POLL_SECONDS)
             self.wake.clear()
+            busy = time.thread_time()
             try:
-                await self.deliver_new()
+                delivered = await self.deliver_new()
             except Exception:
                 logger.exception("event delivery failed; retrying at the next poll")
+                continue
+            if delivered:
+                # Events committed during the rest go out together in the next delivery. The rest is the
+                # event loop's CPU time over the delivery (its sends and Daphne writing them out), not the
+                # wall-clock time: on a busy machine that stretches, and resting as long only adds to the wait.
+                await asyncio.sleep(min(time.thread_time() - busy, MAX_REST_SECONDS))
 
-    async def deliver_new(self) -> None:
+    async def deliver_new(self) -> int:
+        """Read what was committed since the last delivery and fan it out; returns how many events."""
         events = await database_sync_to_async(self._read_new)()
+        if len(events) >= BATCH:
+            self.wake.set()  # more are waiting: read on without waiting for a ring or the poll
         if events:
             await self.fan_out(events)
+        return len(events)
 
     async def fan_out(self, events: list[Event]) -> None:
-        """Hand each audience the events it may receive, each event encoded and framed once."""
+        """Hand each audience's connections one message with the events it may receive, in id order."""
         texts = {event.pk: encode_event(event) for event in events}
-        frames: dict[int, bytes] = {}
-        without_wire: list[tuple[Subscriber, list[tuple[int, str]]]] = []
+        sent = 0
         for members in list(self.audiences.values()):
             if not members:
                 continue
@@ -173,29 +199,18 @@ class Hub:
             items = [(event.pk, texts[event.pk]) for event in events if may_receive(audience, event)]
             if not items:
                 continue
-            joined: bytes | None = None
+            message = message_of([text for _event_id, text in items])
             for subscriber in list(members):
                 if subscriber.buffering:
                     subscriber.buffer.extend(items)
-                elif subscriber.wire is not None:
-                    if joined is None:
-                        for event_id, text in items:
-                            if event_id not in frames:
-                                frames[event_id] = frame_text(text)
-                        joined = b"".join(frames[event_id] for event_id, _ in items)
-                    if subscriber.wire.open:
-                        subscriber.wire.write(joined)
-                        self.wire_writes += 1
-                    else:
-                        self.remove(subscriber)
-                else:
-                    without_wire.append((subscriber, items))
-        for subscriber, items in without_wire:
-            try:
-                for _event_id, text in items:
-                    await subscriber.send(text)
-            except Exception:
-                self.remove(subscriber)
+                    continue
+                try:
+                    await subscriber.send(message)
+                except Exception:
+                    self.remove(subscriber)
+                sent += 1
+                if sent % SENDS_PER_TURN == 0:
+                    await asyncio.sleep(0)
 
     def _read_new(self) -> list[Event]:
         last = self.last_id or 0
@@ -285,7 +300,4 @@ async def get_hub() -> Hub:
 
 
 def hub_state() -> dict[str, Any]:
-    return {
-        str(id(loop)): {"subscribers": len(hub.subscribers), "last_id": hub.last_id, "wire_writes": hub.wire_writes}
-        for loop, hub in _hubs.items()
-    }
+    return {str(id(loop)): {"subscribers": len(hub.subscribers), "last_id": hub.last_id} for loop, hub in _hubs.items()}

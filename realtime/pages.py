@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
-from dispatch.models import Role, User
+from organisation.models import Role, User
 
 CONSOLE_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.ADMIN)
 COMMAND_ROLES = (Role.COMMANDER, Role.DISPATCHER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)

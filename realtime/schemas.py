@@ -150,6 +150,15 @@ class CalendarYearPublished(TypedDict):
     kept: int
 
 
+class ReferenceChanged(TypedDict):
+    """A person changed reference data (an agency, a user's roles, ...): names of the fields, never values."""
+
+    kind: str
+    id: int
+    action: str  # created, changed, deleted
+    fields: list[str]
+
+
 class UnitSummary(TypedDict):
     id: int
     call_sign: str
@@ -239,6 +248,7 @@ EVENT_SCHEMAS: dict[str, type] = {
     "work_order.deadline_unknown": DeadlineUnknown,
     "work_order.deadlines_recomputed": DeadlinesRecomputed,
     "calendar.year_published": CalendarYearPublished,
+    "reference.changed": ReferenceChanged,
     "caller.revealed": CallerRevealed,
     "call.ringing": CallEvent,
     "call.answered": CallEvent,

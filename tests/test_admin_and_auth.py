@@ -16,7 +16,9 @@ from organisation.actions import do_upsert_user
 from organisation.models import Role
 from tests.conftest import World, ticket_payload
 
-MODELS = [model for model in admin.site._registry if model._meta.app_label in {"organisation", "dispatch", "callcenter"}]
+MODELS = [
+    model for model in admin.site._registry if model._meta.app_label in {"organisation", "dispatch", "callcenter"}
+]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m._meta.label for m in MODELS])

@@ -12,14 +12,10 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from realtime import doorbell
-from realtime.events import append_event
-from tests.conftest import World
 
 RING_FROM_ANOTHER_PROCESS = "import django; django.setup(); from realtime import doorbell; doorbell.ring()"
 
@@ -62,12 +58,3 @@ def test_the_socket_of_a_process_that_died_is_removed_and_not_counted(tmp_path: 
         assert (tmp_path / "alive.sock").exists()
     finally:
         alive.close()
-
-
-def test_a_transaction_rings_once_however_many_events_it_appends(
-    world: World, django_capture_on_commit_callbacks: Any
-) -> None:
-    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        for ticket_id in (1, 2, 3):
-            append_event("caller.revealed", {"ticket_id": ticket_id, "actor_id": 1}, ticket_id=ticket_id)
-    assert [callback for callback in callbacks if callback is doorbell.ring] == [doorbell.ring]

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import transaction
 from django.test import Client
 
 from callcenter.actions import do_create_ticket, do_reveal_caller
 from config.asgi import application
 from dispatch.actions import do_dispatch_ticket, do_sign_work_order
-from dispatch.models import User, WorkOrder
+from dispatch.models import WorkOrder
+from organisation.models import User
+from realtime import doorbell
 from realtime.actions import do_prune_events
+from realtime.events import append_events
 from realtime.hub import _hubs
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
@@ -64,7 +68,22 @@ async def _until(communicator: WebsocketCommunicator, kind: str) -> list[dict[st
 
 
 def _events(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [m for m in messages if m["kind"] == "event"]
+    """The events among messages, those sent together in an "events" message included, in the order sent."""
+    events = []
+    for message in messages:
+        if message["kind"] == "event":
+            events.append(message)
+        elif message["kind"] == "events":
+            events.extend(message["events"])
+    return events
+
+
+async def _next_events(communicator: WebsocketCommunicator, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` events, however the server grouped them into messages."""
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        events += _events([json.loads(await communicator.receive_from(timeout=WAIT))])
+    return events
 
 
 def _scenario(world: World) -> dict[str, int]:
@@ -143,7 +162,7 @@ async def test_an_agency_socket_never_receives_another_agencys_events(world: Wor
     await database_sync_to_async(_scenario)(world)
     after = await database_sync_to_async(lambda: list(Event.objects.filter(id__gt=everything[-1].pk).order_by("id")))()
     live_a = [e.pk for e in after if world.agency_a.pk in e.agency_ids and e.type != "caller.revealed"]
-    received = [json.loads(await agency_socket.receive_from(timeout=WAIT))["id"] for _ in live_a]
+    received = [event["id"] for event in await _next_events(agency_socket, len(live_a))]
     assert received == live_a
     assert await agency_socket.receive_nothing(timeout=0.5)
     await agency_socket.disconnect()
@@ -161,8 +180,27 @@ async def test_replay_after_last_event_id_then_live_in_order(world: World) -> No
     assert [m["id"] for m in _events(messages)] == [i for i in ids if i > middle]
     assert messages[-1]["last_event_id"] == ids[-1]
     ticket, _ = await database_sync_to_async(do_create_ticket)(ticket_payload(), actor=world.users["operator"])
-    live = json.loads(await socket.receive_from(timeout=WAIT))
+    [live] = await _next_events(socket, 1)
     assert live["type"] == "ticket.created" and live["payload"]["ticket"]["id"] == ticket.pk and live["id"] > ids[-1]
+    await socket.disconnect()
+
+
+async def test_events_committed_together_reach_a_socket_as_one_message_in_id_order(world: World) -> None:
+    socket, connected, _ = await _connect(world.users["operator"])
+    assert connected
+    await _until(socket, "live")
+
+    def burst() -> list[int]:
+        with transaction.atomic():
+            items: list[tuple[dict[str, Any], int | None, Iterable[int]]] = [
+                ({"ticket_id": n, "actor_id": 1}, n, []) for n in (1, 2, 3)
+            ]
+            return [event.pk for event in append_events("caller.revealed", items)]
+
+    ids = await database_sync_to_async(burst)()
+    message = json.loads(await socket.receive_from(timeout=WAIT))
+    assert message["kind"] == "events" and [event["id"] for event in message["events"]] == ids
+    assert {(event["kind"], event["type"]) for event in message["events"]} == {("event", "caller.revealed")}
     await socket.disconnect()
 
 
@@ -215,7 +253,9 @@ async def test_ping_pong_and_inbound_limits(world: World) -> None:
     assert await socket.receive_output(timeout=WAIT) == {"type": "websocket.close", "code": 4008}
 
 
-async def test_an_agency_acts_over_the_socket_with_the_apis_rules(world: World) -> None:
+async def test_an_agency_acts_over_the_socket_with_the_apis_rules(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def dispatched() -> tuple[int, int]:
         ticket, _ = do_create_ticket(ticket_payload(), actor=world.users["operator"])
         do_dispatch_ticket(ticket.pk, actor=world.users["dispatcher"], lead_agency_id=world.agency_a.pk)
@@ -227,6 +267,16 @@ async def test_an_agency_acts_over_the_socket_with_the_apis_rules(world: World) 
     socket, connected, _ = await _connect(world.users["handler_a"])
     assert connected
     await _until(socket, "live")
+    # Each ring records how many events there were when it rang (it runs where the commit happened).
+    rings: list[int] = []
+    real_ring = doorbell.ring
+
+    def ring() -> None:
+        rings.append(Event.objects.count())
+        real_ring()
+
+    monkeypatch.setattr(doorbell, "ring", ring)
+    events_before = await database_sync_to_async(Event.objects.count)()
 
     async def act(**message: Any) -> dict[str, Any]:
         await socket.send_to(text_data=json.dumps({"type": "act", **message}))
@@ -234,6 +284,8 @@ async def test_an_agency_acts_over_the_socket_with_the_apis_rules(world: World) 
 
     signed = await act(request_id="r1", work_order=own, action="sign", fields={})
     assert signed == {"kind": "ack", "request_id": "r1", "ok": True, "work_order": own, "state": "handling"}
+    # Committed, and the doorbell rung once, before the ack went out.
+    assert rings == [await database_sync_to_async(Event.objects.count)()] and rings[0] > events_before
     again = await act(request_id="r2", work_order=own, action="sign", fields={})
     assert again["ok"] is False and again["code"] == "transition_not_allowed"
     bad = await act(request_id="r3", work_order=own, action="return", fields={"reason": "x"})
@@ -246,6 +298,7 @@ async def test_an_agency_acts_over_the_socket_with_the_apis_rules(world: World) 
         lambda: dict(WorkOrder.objects.filter(pk__in=[own, foreign]).values_list("pk", "state"))
     )()
     assert states == {own: "handling", foreign: "pending_sign"}
+    assert len(rings) == 1  # the refused commands committed nothing, so they rang nothing
     await socket.disconnect()
 
 

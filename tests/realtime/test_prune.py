@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from callcenter.actions import do_create_ticket
-from dispatch import clock
+from core import clock
 from dispatch.actions import do_dispatch_ticket
 from realtime.actions import do_prune_events
 from realtime.models import Event, EventAgency, PruneMark

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 
-from dispatch.clock import pinned_at
+from core.clock import pinned_at
 from realtime.events import append_event
 from realtime.models import Event, PruneMark
 from realtime.schemas import EVENT_SCHEMAS, SchemaMismatch, validate_payload

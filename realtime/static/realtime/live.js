@@ -10,7 +10,7 @@
  *
  * Usage:
  *   const live = HotlineLive.connect({
- *     onEvent(event) {...},          // {id, type, at, ticket_id, payload}
+ *     onEvent(event) {...},          // {id, type, at, ticket_id, payload}, one call per event
  *     onSnapshot(snapshot) {...},    // {as_of, tickets: [...], work_orders: [...]}
  *     onState(state) {...},
  *     storageKey: "console",         // optional: remembers the last id across page loads
@@ -63,7 +63,10 @@
     }
 
     function handle(message) {
-      if (message.kind === "event") {
+      if (message.kind === "events") {
+        // Several events the server sent together (a burst): each is an "event" message, in id order.
+        message.events.forEach(handle);
+      } else if (message.kind === "event") {
         if (applied.has(message.id)) return;  // a replay overlapping live delivery: apply once
         applied.add(message.id);
         if (applied.size > 50000) applied.clear();
