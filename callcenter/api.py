@@ -178,7 +178,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def resolve_directly(self, request: Request, pk: str) -> Response:
         data = validated(ResolveDirectlyInput, request)
         ticket_id = self._visible_id()
-        actions.do_resolve_ticket_directly(
+        dispatch_actions.do_resolve_ticket_directly(
             ticket_id, actor=current_user(request), answer=data["answer"], article_id=data.get("article_id")
         )
         return self._detail(ticket_id)
@@ -207,7 +207,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket_id = self._visible_id()
         if not self.get_queryset().filter(pk=data["master_id"]).exists():
             raise InvalidInput(_("Unknown master ticket."), fields={"master_id": [_("Unknown ticket.")]})
-        actions.do_merge_ticket(ticket_id, actor=current_user(request), master_id=data["master_id"], note=data["note"])
+        dispatch_actions.do_merge_ticket(
+            ticket_id, actor=current_user(request), master_id=data["master_id"], note=data["note"]
+        )
         return self._detail(ticket_id)
 
     @extend_schema(request=ReasonInput, responses=TicketDetailSerializer)
@@ -215,7 +217,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def cancel(self, request: Request, pk: str) -> Response:
         data = validated(ReasonInput, request)
         ticket_id = self._visible_id()
-        actions.do_cancel_ticket(ticket_id, actor=current_user(request), reason=data["reason"])
+        dispatch_actions.do_cancel_ticket(ticket_id, actor=current_user(request), reason=data["reason"])
         return self._detail(ticket_id)
 
     @extend_schema(request=RevisitInput, responses=TicketDetailSerializer)
@@ -223,7 +225,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def revisit(self, request: Request, pk: str) -> Response:
         data = validated(RevisitInput, request)
         ticket_id = self._visible_id()
-        actions.do_revisit_ticket(ticket_id, actor=current_user(request), **data)
+        dispatch_actions.do_revisit_ticket(ticket_id, actor=current_user(request), **data)
         return self._detail(ticket_id)
 
     @extend_schema(request=RedoInput, responses=TicketDetailSerializer)
@@ -239,7 +241,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def close(self, request: Request, pk: str) -> Response:
         data = validated(NoteInput, request)
         ticket_id = self._visible_id()
-        actions.do_close_ticket(ticket_id, actor=current_user(request), note=data["note"])
+        dispatch_actions.do_close_ticket(ticket_id, actor=current_user(request), note=data["note"])
         return self._detail(ticket_id)
 
     @extend_schema(request=ReasonInput, responses={200: dict})

@@ -191,26 +191,27 @@ class Hub:
     async def fan_out(self, events: list[Event]) -> None:
         """Hand each audience's connections one message with the events it may receive, in id order."""
         texts = {event.pk: encode_event(event) for event in events}
-        sent = 0
-        for members in list(self.audiences.values()):
-            if not members:
-                continue
+        # Who is still replaying is settled for the whole delivery before the first send: the sends let
+        # other sockets run, and one that went live meanwhile must not also get what its replay just sent.
+        outgoing: list[tuple[Subscriber, str]] = []
+        for members in self.audiences.values():
             audience = next(iter(members)).audience
             items = [(event.pk, texts[event.pk]) for event in events if may_receive(audience, event)]
             if not items:
                 continue
             message = message_of([text for _event_id, text in items])
-            for subscriber in list(members):
+            for subscriber in members:
                 if subscriber.buffering:
                     subscriber.buffer.extend(items)
-                    continue
-                try:
-                    await subscriber.send(message)
-                except Exception:
-                    self.remove(subscriber)
-                sent += 1
-                if sent % SENDS_PER_TURN == 0:
-                    await asyncio.sleep(0)
+                else:
+                    outgoing.append((subscriber, message))
+        for sent, (subscriber, message) in enumerate(outgoing, start=1):
+            try:
+                await subscriber.send(message)
+            except Exception:
+                self.remove(subscriber)
+            if sent % SENDS_PER_TURN == 0:
+                await asyncio.sleep(0)
 
     def _read_new(self) -> list[Event]:
         last = self.last_id or 0

@@ -28,6 +28,7 @@ from rest_framework.test import APIClient
 from callcenter import actions as intake
 from callcenter.models import KnowledgeArticle, Ticket
 from dispatch import actions as dispatching
+from dispatch.actions import tickets as ticket_actions
 from dispatch.models import ExtensionRequest, SupervisionCase, TimelineEntry, WorkOrder
 from organisation.models import AuditEntry
 from realtime.models import Event
@@ -108,11 +109,11 @@ def _advance(world: World, lane: str, ticket: Ticket, state: str) -> WorkOrder |
             if state != "replied":
                 dispatching.do_approve_work_order(wo.pk, actor=users["dispatcher"])
                 if state == "revisited_unsatisfied":
-                    intake.do_revisit_ticket(
+                    ticket_actions.do_revisit_ticket(
                         ticket.pk, actor=users["operator"], satisfaction="unsatisfied", resolved=False
                     )
                 elif state == "revisited_satisfied":
-                    intake.do_revisit_ticket(
+                    ticket_actions.do_revisit_ticket(
                         ticket.pk, actor=users["operator"], satisfaction="satisfied", resolved=True
                     )
                 else:
@@ -990,7 +991,7 @@ def test_redo_of_a_co_handled_ticket_does_not_show_the_other_agencys_work_order(
         dispatching.do_sign_work_order(wo.pk, actor=users[handler])
         dispatching.do_reply_work_order(wo.pk, actor=users[handler], reply="已处理", outcome="resolved")
         dispatching.do_approve_work_order(wo.pk, actor=users["dispatcher"])
-    intake.do_revisit_ticket(ticket.pk, actor=users["operator"], satisfaction="unsatisfied", resolved=False)
+    ticket_actions.do_revisit_ticket(ticket.pk, actor=users["operator"], satisfaction="unsatisfied", resolved=False)
     redo = world.client("dispatcher").post(
         f"/api/tickets/{ticket.pk}/redo/", {"note": "市民不满意", "work_order_ids": [lead.pk, co.pk]}, format="json"
     )

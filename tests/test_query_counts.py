@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from callcenter import actions as intake
 from callcenter.models import Subject, Ticket
 from dispatch import actions as dispatching
+from dispatch.actions import tickets as ticket_actions
 from dispatch.models import WorkOrder
 from organisation import actions as organisation_actions
 from tests.conftest import World, ticket_payload
@@ -163,7 +164,7 @@ def _pile_onto(world: World, ticket: Ticket, lead: WorkOrder) -> None:
         dispatching.do_urge_work_order(lead.pk, actor=users["dispatcher"], note=f"催办{k}")
     for k in range(10):
         duplicate = _ticket(world, phone=f"1390000{k:04d}", caller_name=f"重复{k}", caller_confidential=True)
-        intake.do_merge_ticket(duplicate.pk, actor=users["operator"], master_id=ticket.pk, note="重复诉求")
+        ticket_actions.do_merge_ticket(duplicate.pk, actor=users["operator"], master_id=ticket.pk, note="重复诉求")
     dispatching.do_return_work_order(lead.pk, actor=users["handler_a"], reason="需另行指定", legal_basis="三定方案")
     co_handlers = [
         organisation_actions.do_upsert_agency(

@@ -28,6 +28,7 @@ from callcenter import actions as intake
 from callcenter.models import Ticket
 from core import clock
 from dispatch import actions as dispatching
+from dispatch.actions import tickets as ticket_actions
 from dispatch.models import Stage, StageClock, WorkOrder
 from dispatch.supervision.kpis import Period
 from tests.conftest import World, ticket_payload
@@ -118,7 +119,7 @@ class _Builder:
     def revisit(self, ticket: str, when: dt.datetime, satisfaction: str, resolved: bool | None) -> None:
         self.act(
             when,
-            intake.do_revisit_ticket,
+            ticket_actions.do_revisit_ticket,
             self.data.tickets[ticket].pk,
             actor=self.users["operator"],
             satisfaction=satisfaction,
@@ -142,7 +143,7 @@ def build(world: World) -> Dataset:
     b.approve("WO1", at(2, 14))
     b.approve("T1-sjj", at(2, 14))
     b.revisit("T1", at(2, 16), "satisfied", True)
-    b.act(at(2, 17), intake.do_close_ticket, b.data.tickets["T1"].pk, actor=world.users["dispatcher"])
+    b.act(at(2, 17), ticket_actions.do_close_ticket, b.data.tickets["T1"].pk, actor=world.users["dispatcher"])
 
     # WO2: late sign, redo
     signed = b.sign_late("WO2")

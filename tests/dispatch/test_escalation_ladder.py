@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.actions import do_create_ticket, do_revisit_ticket
+from callcenter.actions import do_create_ticket
 from core import clock
 from dispatch.actions import (
     do_approve_work_order,
@@ -20,6 +20,7 @@ from dispatch.actions import (
     do_request_extension,
     do_sign_work_order,
 )
+from dispatch.actions.tickets import do_revisit_ticket
 from dispatch.deadlines.actions import do_publish_calendar_year
 from dispatch.deadlines.escalations import claim_due_timers, do_fire_timers, fire_due_timers
 from dispatch.models import (

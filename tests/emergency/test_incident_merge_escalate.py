@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from callcenter.actions import do_merge_ticket, do_record_call_event
+from callcenter.actions import do_record_call_event
 from callcenter.models import Call
 from core import clock
+from dispatch.actions.tickets import do_merge_ticket
 from dispatch.emergency.models import Incident, IncidentCall, IncidentTicket, IncidentTimelineEntry
 from dispatch.models import TimelineEntry
 from realtime.models import Event

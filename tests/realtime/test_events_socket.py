@@ -95,7 +95,7 @@ def _scenario(world: World) -> dict[str, int]:
     do_dispatch_ticket(ticket_b.pk, actor=users["dispatcher"], lead_agency_id=world.agency_b.pk)
     do_sign_work_order(ticket_b.work_orders.get().pk, actor=users["handler_b"])
     do_reveal_caller(ticket_a.pk, actor=users["handler_a"], reason="需要联系市民核实")
-    from callcenter.actions import do_merge_ticket
+    from dispatch.actions.tickets import do_merge_ticket
 
     duplicate, _ = do_create_ticket(ticket_payload(phone="13900000010"), actor=users["operator"])
     do_merge_ticket(duplicate.pk, actor=users["operator"], master_id=ticket_b.pk)

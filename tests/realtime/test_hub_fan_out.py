@@ -98,6 +98,21 @@ async def test_a_delivery_to_many_sockets_lets_the_event_loop_run_between_sends(
     assert all(_ids(log) == [[5]] for log in logs)
 
 
+async def test_a_socket_going_live_during_a_delivery_does_not_also_get_what_its_replay_sent() -> None:
+    hub = Hub()
+    for _ in range(2 * hub_module.SENDS_PER_TURN):  # a delivery long enough to let other sockets run
+        hub.add(_subscriber(CENTRE, []))
+    log: list[dict[str, Any]] = []
+    replaying = _subscriber(AGENCY_10, log, buffering=True)
+    hub.add(replaying)
+    # Its replay has already sent event 5; it goes live while the delivery of event 5 is under way.
+    going_live = asyncio.get_running_loop().create_task(replaying.go_live(replayed_up_to=5))
+    await hub.fan_out([_event(5, [10])])
+    await going_live
+    await hub.fan_out([_event(6, [10])])
+    assert _ids(log) == [[6]]
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_a_backlog_bigger_than_one_read_is_read_on_at_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub_module, "BATCH", 2)

@@ -399,14 +399,14 @@ class History:
         operator, dispatcher, rng = self.users["operator"], self.users["dispatcher"], self.rng
         ticket_id, wo_id, handler = walk.ticket.pk, walk.work_order_id, walk.handler
         if name == "resolve":
-            intake.do_resolve_ticket_directly(
+            dispatching.do_resolve_ticket_directly(
                 ticket_id,
                 actor=operator,
                 answer="已根据知识库内容答复市民。",
                 article_id=walk.article.pk if walk.article else None,
             )
         elif name == "cancel":
-            intake.do_cancel_ticket(ticket_id, actor=operator, reason="市民来电撤回诉求。")
+            dispatching.do_cancel_ticket(ticket_id, actor=operator, reason="市民来电撤回诉求。")
         elif name == "merge":
             self._merge_into_earlier(walk.ticket, operator)
         elif name == "dispatch":
@@ -432,20 +432,20 @@ class History:
         elif name == "approve":
             dispatching.do_approve_work_order(wo_id, actor=dispatcher)
         elif name == "revisit_happy":
-            intake.do_revisit_ticket(
+            dispatching.do_revisit_ticket(
                 ticket_id,
                 actor=operator,
                 resolved=True,
                 satisfaction=rng.choice(["satisfied"] * 4 + ["basically_satisfied"]),
             )
         elif name == "revisit_unhappy":
-            intake.do_revisit_ticket(
+            dispatching.do_revisit_ticket(
                 ticket_id, actor=operator, satisfaction="unsatisfied", resolved=False, note="市民表示问题仍未解决。"
             )
         elif name == "redo":
             dispatching.do_redo_ticket(ticket_id, actor=dispatcher, note="回访不满意，请重新办理。")
         elif name == "close":
-            intake.do_close_ticket(ticket_id, actor=operator)
+            dispatching.do_close_ticket(ticket_id, actor=operator)
         else:
             raise ValueError(name)
 
@@ -505,4 +505,4 @@ class History:
             }
             with clock.pinned_at(ticket.created_at - dt.timedelta(minutes=10)):
                 master, _created = intake.do_create_ticket(payload, actor=operator)
-        intake.do_merge_ticket(ticket.pk, actor=operator, master_id=master.pk, note="同一问题重复来电，合并处理。")
+        dispatching.do_merge_ticket(ticket.pk, actor=operator, master_id=master.pk, note="同一问题重复来电，合并处理。")
