@@ -163,7 +163,7 @@ def _add_refusal(form: LayerUploadForm, exc: LayerRefused) -> None:
 
 
 @admin.register(JurisdictionLayer)
-class JurisdictionLayerAdmin(admin.ModelAdmin):
+class JurisdictionLayerAdmin(ReadOnlyAdmin):
     list_display = ["level", "version", "name", "generated", "active", "feature_count", "created_at"]
     list_display_links = ["level", "version"]
     list_filter = ["level", "active", "generated"]
@@ -173,16 +173,7 @@ class JurisdictionLayerAdmin(admin.ModelAdmin):
     fields = LAYER_FIELDS
     readonly_fields = LAYER_FIELDS
 
-    # Layers are written only by the importer; an old version stays for the placements that name it.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
+    # Layers are written only by the importer (read-only here); an old version stays for the placements.
     def has_activate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
