@@ -168,7 +168,7 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
 def _link_call(ticket: Ticket, call_id: Any) -> Call | None:
     if call_id is None:
         return None
-    call = Call.objects.select_for_update().filter(pk=call_id).first() if isinstance(call_id, int) else None
+    call = Call.objects.select_for_update(of=("self",)).filter(pk=call_id).first() if isinstance(call_id, int) else None
     if call is None or call.ticket_id is not None:
         raise InvalidInput(
             _("Unknown call, or a ticket was already taken from it."),
@@ -195,7 +195,7 @@ def _claim_idempotency_key(actor: User, key: str, request_hash: str, at: dt.date
     IdempotencyKey.objects.bulk_create(
         [IdempotencyKey(user=actor, key=key, request_hash=request_hash, created_at=at)], ignore_conflicts=True
     )
-    return IdempotencyKey.objects.select_for_update().get(user=actor, key=key)
+    return IdempotencyKey.objects.select_for_update(of=("self",)).get(user=actor, key=key)
 
 
 def do_create_ticket(
@@ -339,7 +339,7 @@ def do_record_call_event(data: dict[str, Any], *, actor: User) -> Call:
     with transaction.atomic(durable=True):
         at = report["at"] or clock.now()
         Call.objects.bulk_create([Call(external_id=report["external_id"])], ignore_conflicts=True)
-        call = Call.objects.select_for_update().get(external_id=report["external_id"])
+        call = Call.objects.select_for_update(of=("self",)).get(external_id=report["external_id"])
         state = report["event"]
         if call.ringing_at is not None and CALL_ORDER[CallState(state)] <= CALL_ORDER[CallState(call.state)]:
             return call
@@ -474,7 +474,7 @@ def do_save_article(
     subjects = cleaned.pop("subjects")
     with transaction.atomic():
         if article_id is not None:
-            article = KnowledgeArticle.objects.select_for_update().get(pk=article_id)
+            article = KnowledgeArticle.objects.select_for_update(of=("self",)).get(pk=article_id)
             if KnowledgeArticle.objects.filter(code=cleaned["code"]).exclude(pk=article_id).exists():
                 raise InvalidInput(_("Code already used."), fields={"code": [_("Code already used.")]})
         else:

@@ -117,7 +117,7 @@ def _activate(layer: JurisdictionLayer) -> None:
 def do_activate_layer(layer_id: int) -> JurisdictionLayer:
     """Routing switches to this version in every process at its next lookup (no restart)."""
     with transaction.atomic(durable=True):
-        layer = JurisdictionLayer.objects.select_for_update().filter(pk=layer_id).first()
+        layer = JurisdictionLayer.objects.select_for_update(of=("self",)).filter(pk=layer_id).first()
         if layer is None:
             raise NotFound(_("No such layer."))
         _activate(layer)

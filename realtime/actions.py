@@ -17,7 +17,7 @@ def do_prune_events(*, retention: dt.timedelta | None = None) -> int:
     keep = retention if retention is not None else dt.timedelta(hours=settings.HOTLINE["EVENT_RETENTION_HOURS"])
     cutoff = clock.now() - keep
     with transaction.atomic(durable=True):
-        mark, _created = PruneMark.objects.select_for_update().get_or_create(pk=1)
+        mark, _created = PruneMark.objects.select_for_update(of=("self",)).get_or_create(pk=1)
         newest_old = Event.objects.filter(created_at__lt=cutoff).aggregate(m=Max("id"))["m"]
         if newest_old is None:
             return 0

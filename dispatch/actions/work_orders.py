@@ -205,7 +205,9 @@ def do_decide_extension(
             agency_id=work_order.agency_id,
             context={"now": at},
         )
-        request = ExtensionRequest.objects.select_for_update().get(work_order=work_order, state=ExtensionState.PENDING)
+        request = ExtensionRequest.objects.select_for_update(of=("self",)).get(
+            work_order=work_order, state=ExtensionState.PENDING
+        )
         granted = new_due_at or request.requested_due_at
         if approve and granted <= at:
             raise InvalidInput(_("Some fields are not valid."), fields={"new_due_at": [_("Must be in the future.")]})
@@ -250,7 +252,9 @@ def do_answer_supervision(
         at = clock.now()
         ticket, work_order = lock_work_order(work_order_id, visible_to=visible_to)
         transition_work_order(ticket, work_order, "answer_supervision", actor=actor, at=at, note=answer)
-        case = SupervisionCase.objects.select_for_update().get(work_order=work_order, state=SupervisionState.OPEN)
+        case = SupervisionCase.objects.select_for_update(of=("self",)).get(
+            work_order=work_order, state=SupervisionState.OPEN
+        )
         case.state, case.answer, case.answered_by, case.answered_at = SupervisionState.ANSWERED, answer, actor, at
         case.save()
         return case

@@ -404,13 +404,13 @@ def do_save_sla_policy(*, actor: User | None = None, policy_id: int | None = Non
     key = {k: clean.pop(k) for k in ("appeal_type_id", "subject_id", "urgency")}
     with transaction.atomic():
         if policy_id is not None:
-            policy = SlaPolicy.objects.select_for_update().filter(pk=policy_id).first()
+            policy = SlaPolicy.objects.select_for_update(of=("self",)).filter(pk=policy_id).first()
             if policy is None:
                 raise NotFound(_("No such SLA policy."))
             if SlaPolicy.objects.filter(**key).exclude(pk=policy_id).exists():
                 raise _invalid("subject_id", _("Another policy already has this appeal type, subject and urgency."))
         else:
-            policy = SlaPolicy.objects.select_for_update().filter(**key).first() or SlaPolicy(**key)
+            policy = SlaPolicy.objects.select_for_update(of=("self",)).filter(**key).first() or SlaPolicy(**key)
         for name, value in {**key, **clean}.items():
             setattr(policy, name, value)
         policy.updated_at = clock.now()

@@ -161,7 +161,7 @@ def do_upsert_unit(spec: dict[str, Any], *, actor: User | None = None) -> tuple[
         raise NotAllowed(_("Only administrators register units."))
     _agency, values = check_upsert_unit(spec)
     with transaction.atomic(durable=True):
-        unit = Unit.objects.select_for_update().filter(call_sign=spec["call_sign"]).first()
+        unit = Unit.objects.select_for_update(of=("self",)).filter(call_sign=spec["call_sign"]).first()
         if (
             values["device_id"]
             and Unit.objects.filter(device_id=values["device_id"]).exclude(call_sign=spec["call_sign"]).exists()
@@ -369,7 +369,9 @@ def do_change_unit_status(unit_id: int, action: Any, *, actor: User, note: Any =
         incident_id = open_incident_of([unit_id]).get(unit_id)
         incident = lock_incident(incident_id) if incident_id else None
         unit = lock_units([unit_id])[unit_id]
-        assignment = Assignment.objects.select_for_update().filter(unit=unit, cleared_at__isnull=True).first()
+        assignment = (
+            Assignment.objects.select_for_update(of=("self",)).filter(unit=unit, cleared_at__isnull=True).first()
+        )
         if (assignment.incident_id if assignment else None) != incident_id:
             raise Conflict(_("The unit's assignment changed meanwhile; try again."), code="concurrent_change")
         from_state, to_state = _transition_unit(unit, action, actor=actor, at=at, incident=incident, note=note)
