@@ -15,7 +15,7 @@ logs) is the one of benchmarks/fanout.py, which this script imports:
 - ours: one Daphne process; the handler's socket (``Authorization: Token``, Origin) sends
   ``{"type": "act", "request_id": ..., "work_order": ID, "action": "note", "fields": {"note": ...}}``
   and waits for the "ack" with that request id (other messages, such as the event the note itself
-  publishes, are skipped). The note goes through realtime/commands.py: input checks,
+  publishes, are skipped). The note goes through dispatch/socket_commands.py: input checks,
   ``do_note_work_order`` (locks, with the visibility check in the ticket's lock; transition, timeline row,
   event; the doorbell rings at its commit), then the ack;
 - the baseline: a plain ``websockets`` server (this script with ``--role server``, Django set up on the
@@ -28,7 +28,7 @@ logs) is the one of benchmarks/fanout.py, which this script imports:
 The round trip is timed from just before the send to the ack (``perf_counter_ns``), one request at a
 time with ``--gap`` seconds between requests. The consumer closes a socket that sends more than 20
 messages in 10 s, so both clients open a fresh socket every 18 requests (untimed). For reference, the
-same two writes are also timed in this process without any socket: ``realtime.commands.run_command``
+same two writes are also timed in this process without any socket: ``dispatch.socket_commands.run_command``
 (what the consumer calls) and the same-writes baseline. Targets are reported, never asserted.
 """
 
@@ -93,10 +93,10 @@ class Result:
 def create_world() -> World:
     from rest_framework.authtoken.models import Token
 
-    from callcenter.actions import do_create_ticket, do_load_taxonomy
+    from callcenter.actions import do_create_ticket
     from dispatch.actions import do_dispatch_ticket, do_sign_work_order
     from dispatch.models import WorkOrder
-    from organisation.actions import do_upsert_agency, do_upsert_user
+    from organisation.actions import do_load_taxonomy, do_upsert_agency, do_upsert_user
     from organisation.models import Role
 
     do_upsert_agency(code="centre", name="12345热线", kind="centre", function="hotline")
@@ -285,8 +285,8 @@ async def server_main(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace, backend: Backend, folder: Path) -> list[Result]:
+    from dispatch.socket_commands import run_command
     from organisation.models import User
-    from realtime.commands import run_command
 
     world = create_world()
     results: list[Result] = []

@@ -422,8 +422,7 @@ def create_world() -> tuple[Any, str]:
     """The centre with one operator (a centre role: receives every event) and the operator's token."""
     from rest_framework.authtoken.models import Token
 
-    from callcenter.actions import do_load_taxonomy
-    from organisation.actions import do_upsert_agency, do_upsert_user
+    from organisation.actions import do_load_taxonomy, do_upsert_agency, do_upsert_user
     from organisation.models import Role
 
     do_upsert_agency(code="centre", name="12345热线", kind="centre", function="hotline")

@@ -50,8 +50,7 @@ def load_reference() -> None:
     """Agencies, taxonomy, jurisdiction layers and routing rules: what placement and routing read."""
     from django.core.management import call_command
 
-    from callcenter.actions import do_load_taxonomy
-    from organisation.actions import do_load_agencies, do_upsert_user
+    from organisation.actions import do_load_agencies, do_load_taxonomy, do_upsert_user
     from organisation.models import Role
 
     do_load_agencies()
@@ -64,9 +63,9 @@ def payloads(count: int, rng: random.Random) -> Tickets:
     """``count`` varied ticket bodies, each with its own Idempotency-Key."""
     import numpy as np
 
-    from callcenter.models import AppealType, Subject
     from gis.management.commands.load_demo_boundaries import CENTRAL_DISTRICTS
     from gis.routing import locate_many
+    from organisation.models import AppealType, Subject
 
     subjects = sorted(Subject.objects.filter(is_leaf=True, active=True).values_list("code", flat=True))
     appeals = sorted(AppealType.objects.values_list("code", flat=True))
@@ -111,8 +110,8 @@ def count_queries(token: str, tickets: Tickets) -> dict[str, Any]:
     from django.test.utils import CaptureQueriesContext
 
     from callcenter.actions import do_create_ticket
-    from callcenter.api import request_fingerprint
     from callcenter.serializers import TicketCreateInput
+    from dispatch.api.tickets import request_fingerprint
     from organisation.models import User
 
     client = api_client(token)

@@ -80,14 +80,14 @@ def load_world(count: int, rng: random.Random, district_first: bool) -> None:
     from django.core.management import call_command
 
     from core import clock
-    from dispatch.emergency.models import Unit, UnitStatus
+    from emergency.models import Unit, UnitStatus
     from organisation.actions import do_load_agencies
     from organisation.models import Agency
 
     call_command("migrate", verbosity=0)
     do_load_agencies()
     if district_first:
-        from callcenter.actions import do_load_taxonomy
+        from organisation.actions import do_load_taxonomy
 
         taxonomy = ROOT / "callcenter" / "data" / "taxonomy.json"
         do_load_taxonomy(json.loads(taxonomy.read_text(encoding="utf-8")))
@@ -120,8 +120,8 @@ def load_world(count: int, rng: random.Random, district_first: bool) -> None:
 
 def loop_recommend(incident: Any, types: list[str], per_type: int, district_first: bool) -> Answer:
     """The baseline: ``recommend`` with a Python loop over the same rows where it uses NumPy."""
-    from dispatch.emergency.recommendation import candidate_units, recommendable
-    from dispatch.emergency.unit_measures import distance_m
+    from emergency.units.measures import distance_m
+    from emergency.units.recommendation import candidate_units, recommendable
     from gis.index import OUTSIDE, current_index
 
     layer = current_index().layers.get("district") if district_first else None
@@ -177,9 +177,9 @@ def run(options: argparse.Namespace) -> int:
     import django
 
     from core import clock
-    from dispatch.emergency.models import Unit
-    from dispatch.emergency.recommendation import NEEDED_TYPES, candidate_units, recommend
-    from dispatch.emergency.unit_measures import stale_after
+    from emergency.models import Unit
+    from emergency.units.measures import stale_after
+    from emergency.units.recommendation import NEEDED_TYPES, candidate_units, recommend
 
     rng = random.Random(options.seed)
     started = time.perf_counter()

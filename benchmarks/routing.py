@@ -74,8 +74,7 @@ def load_layers() -> None:
     subjects its routing rules name. load_demo_city would do it too, but also users and tickets."""
     from django.core.management import call_command
 
-    from callcenter.actions import do_load_taxonomy
-    from organisation.actions import do_load_agencies
+    from organisation.actions import do_load_agencies, do_load_taxonomy
 
     call_command("migrate", verbosity=0)
     do_load_agencies()

@@ -91,10 +91,10 @@ def start_database(folder: Path) -> list[Any]:
 
 def make_template() -> dict[str, int]:
     """One ticket and work order through the real actions: the rows the bulk load clones."""
-    from callcenter.actions import do_create_ticket, do_load_taxonomy
+    from callcenter.actions import do_create_ticket
     from dispatch.actions import do_dispatch_ticket
     from dispatch.models import StageClock, Timer, WorkOrder
-    from organisation.actions import do_upsert_agency, do_upsert_user
+    from organisation.actions import do_load_taxonomy, do_upsert_agency, do_upsert_user
     from organisation.models import Agency
 
     do_upsert_agency(code="centre", name="12345热线", kind="centre", function="hotline")

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from callcenter import lifecycle
 from callcenter.knowledge import weighted_terms
 from callcenter.models import (
-    AppealType,
     Call,
     Caller,
     CallState,
@@ -27,7 +27,6 @@ from callcenter.models import (
     IdempotencyKey,
     KnowledgeArticle,
     KnowledgeTerm,
-    Subject,
     Ticket,
     TicketCaller,
     TicketNumberCounter,
@@ -35,22 +34,15 @@ from callcenter.models import (
     Urgency,
 )
 from callcenter.phones import InvalidPhone, normalise_phone
+from callcenter.placement import placement_summary, record_placement
 from core import clock
+from core.clock import local_zone
 from core.errors import InvalidInput, NotAllowed, Unprocessable
-from dispatch import workflow
-from dispatch.actions import (
-    MAX_TEXT,
-    emit_ticket_event,
-    require_text,
-    sync_ticket_state,
-    write_timeline,
-)
-from dispatch.deadlines.calendar import local_zone
-from dispatch.workflow import Machine
-from gis.actions import placement_summary, record_placement
+from core.parsing import MAX_TEXT, require_text
 from gis.coords import CoordinateSystem, convert_point
+from organisation import policy
 from organisation.actions import audit
-from organisation.models import Role, User
+from organisation.models import AppealType, Role, Subject, User
 from realtime.events import append_event
 
 # --- intake ----------------------------------------------------------------------------------------
@@ -207,7 +199,7 @@ def do_create_ticket(
             _("Idempotency-Key must be at most 100 characters."),
             fields={"Idempotency-Key": [_("At most 100 characters.")]},
         )
-    workflow.authorise(Machine.TICKET, workflow.START, "accept", actor=actor, obj=None)
+    lifecycle.recorder().authorise_accept(actor)
     intake = check_create_ticket(data)
     with transaction.atomic(durable=True):
         at = clock.now()
@@ -259,12 +251,8 @@ def do_create_ticket(
             claim.save(update_fields=["ticket"])
         call = _link_call(ticket, data.get("call_id"))
         placement = record_placement(ticket)
-        write_timeline(
-            ticket=ticket,
-            machine=Machine.TICKET,
-            action="accept",
-            from_state="",
-            to_state=ticket.state,
+        lifecycle.recorder().record_accept(
+            ticket,
             actor=actor,
             at=at,
             data={
@@ -274,14 +262,13 @@ def do_create_ticket(
                 "call": call.external_id if call else None,
             },
         )
-        emit_ticket_event(ticket, "ticket.created", placement=placement_summary(placement))
     return ticket, True
 
 
 def do_reveal_caller(ticket_id: int, *, actor: User, reason: str) -> dict[str, Any]:
     """Show an agency user the caller's full number and name, and write down who, when and why."""
     require_text({"reason": reason}, required=["reason"])
-    if not actor.has_role(Role.AGENCY_HANDLER, Role.AGENCY_ADMIN, *workflow.INTAKE, Role.SUPERVISOR):
+    if not actor.has_role(Role.AGENCY_HANDLER, Role.AGENCY_ADMIN, *policy.INTAKE, Role.SUPERVISOR):
         raise NotAllowed(_("Your role may not reveal caller details."))
     with transaction.atomic(durable=True):
         ticket = Ticket.objects.select_related("caller").get(pk=ticket_id)
@@ -370,53 +357,6 @@ def do_record_call_event(data: dict[str, Any], *, actor: User) -> Call:
 # --- reference data --------------------------------------------------------------------------------
 
 
-def _subject_rows(nodes: list[dict[str, Any]], parent: Subject | None, path: str, order: list[int]) -> None:
-    for node in nodes:
-        order[0] += 1
-        children = node.get("children") or []
-        full_path = f"{path} > {node['name']}" if path else node["name"]
-        subject, _created = Subject.objects.update_or_create(
-            code=node["code"],
-            defaults={
-                "name": node["name"],
-                "name_en": node.get("name_en", ""),
-                "parent": parent,
-                "path": full_path,
-                "is_leaf": not children,
-                "default_agency_function": node.get("default_agency_function", ""),
-                "time_limits": node.get("time_limits", {}),
-                "sort_order": order[0],
-                "active": True,
-            },
-        )
-        _subject_rows(children, subject, full_path, order)
-
-
-def do_load_taxonomy(document: dict[str, Any]) -> tuple[int, int]:
-    with transaction.atomic():
-        for position, row in enumerate(document["appeal_types"]):
-            AppealType.objects.update_or_create(
-                code=row["code"],
-                defaults={"name": row["name"], "name_en": row.get("name_en", ""), "sort_order": position},
-            )
-        _subject_rows(document["subjects"], None, "", [0])
-    return AppealType.objects.count(), Subject.objects.filter(is_leaf=True).count()
-
-
-def do_save_subject(subject: Subject) -> Subject:
-    """Admin edits: keep the stored full name and leaf flags true for the whole tree."""
-    with transaction.atomic():
-        parent_path = subject.parent.path if subject.parent_id and subject.parent else ""
-        subject.path = f"{parent_path} > {subject.name}" if parent_path else subject.name
-        subject.is_leaf = not subject.pk or not Subject.objects.filter(parent=subject).exists()
-        subject.save()
-        if subject.parent_id:
-            Subject.objects.filter(pk=subject.parent_id).update(is_leaf=False)
-        for child in Subject.objects.filter(parent=subject):
-            do_save_subject(child)
-    return subject
-
-
 def _index_article(article: KnowledgeArticle) -> None:
     wanted = weighted_terms(article.title, article.keywords, article.body)
     current = {row.term: row for row in KnowledgeTerm.objects.filter(article=article)}
@@ -499,9 +439,6 @@ def reindex_article(article: KnowledgeArticle) -> None:
 __all__ = [
     "check_create_ticket",
     "do_create_ticket",
-    "do_load_taxonomy",
     "do_reveal_caller",
     "do_save_article",
-    "do_save_subject",
-    "sync_ticket_state",
 ]

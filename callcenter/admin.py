@@ -4,24 +4,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from callcenter import actions
-from callcenter.models import AppealType, KnowledgeArticle, Subject
+from callcenter.models import KnowledgeArticle, TicketPlacement
 from core import clock
-
-
-@admin.register(AppealType)
-class AppealTypeAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "name_en", "sort_order"]
-
-
-@admin.register(Subject)
-class SubjectAdmin(admin.ModelAdmin):
-    list_display = ["code", "path", "is_leaf", "default_agency_function", "active"]
-    list_filter = ["is_leaf", "default_agency_function", "active"]
-    search_fields = ["code", "name", "path"]
-    readonly_fields = ["path", "is_leaf"]
-
-    def save_model(self, request: HttpRequest, obj: Subject, form: Any, change: bool) -> None:
-        actions.do_save_subject(obj)
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(KnowledgeArticle)
@@ -40,3 +25,11 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         # The search index follows every edit, including the subject list saved just now.
         actions.reindex_article(form.instance)
+
+
+@admin.register(TicketPlacement)
+class TicketPlacementAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "district_code", "street_code", "grid_code", "near_boundary", "placed_at"]
+    list_filter = ["near_boundary"]
+    search_fields = ["ticket__number", "district_code", "street_code", "grid_code"]
+    list_select_related = ["ticket"]

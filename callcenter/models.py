@@ -1,4 +1,4 @@
-"""Intake: callers, tickets, taxonomy, the knowledge base and the reveal audit log.
+"""Intake: callers, tickets and where each was placed, the knowledge base, calls and idempotency keys.
 
 Rows here are written only through callcenter/actions.py and dispatch/actions/.
 """
@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core import clock
-from organisation.models import AgencyFunction, User
+from organisation.models import AppealType, Subject, User
 
 
 class Channel(models.TextChoices):
@@ -45,56 +45,6 @@ class TicketState(models.TextChoices):
 
 
 TERMINAL_TICKET_STATES = frozenset({TicketState.CLOSED, TicketState.MERGED, TicketState.CANCELLED})
-
-
-class AppealType(models.Model):
-    code = models.SlugField(_("code"), max_length=30, unique=True)
-    name = models.CharField(_("name"), max_length=30)
-    name_en = models.CharField(_("English name"), max_length=60, blank=True)
-    sort_order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        verbose_name = _("appeal type")
-        verbose_name_plural = _("appeal types")
-        ordering = ["sort_order", "code"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Subject(models.Model):
-    """A node of the subject classification tree; tickets take leaves only."""
-
-    code = models.SlugField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=60)
-    name_en = models.CharField(_("English name"), max_length=120, blank=True)
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("parent")
-    )
-    path = models.CharField(_("full name"), max_length=200, blank=True, editable=False)
-    is_leaf = models.BooleanField(_("leaf"), default=True)
-    default_agency_function = models.CharField(
-        _("default responsible agency function"), max_length=30, choices=AgencyFunction.choices, blank=True
-    )
-    time_limits = models.JSONField(
-        _("time limits"),
-        default=dict,
-        blank=True,
-        help_text=_(
-            'Per urgency and stage, e.g. {"normal": {"sign": "1wd", "handle": "15wd"}, '
-            '"urgent": {"sign": "2h"}}; "wd" = working days, "h" = clock hours.'
-        ),
-    )
-    active = models.BooleanField(_("active"), default=True)
-    sort_order = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        verbose_name = _("subject")
-        verbose_name_plural = _("subjects")
-        ordering = ["sort_order", "code"]
-
-    def __str__(self) -> str:
-        return self.path or self.name
 
 
 class Caller(models.Model):
@@ -294,3 +244,26 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class TicketPlacement(models.Model):
+    """Where a ticket fell, in which layer versions, and what routing proposed (with its reasons)."""
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="placement")
+    district_code = models.CharField(max_length=20, blank=True, db_index=True)
+    district_name = models.CharField(max_length=100, blank=True)
+    street_code = models.CharField(max_length=20, blank=True)
+    street_name = models.CharField(max_length=100, blank=True)
+    grid_code = models.CharField(max_length=20, blank=True, db_index=True)
+    grid_name = models.CharField(max_length=100, blank=True)
+    layer_versions = models.JSONField(default=dict, help_text=_("Layer version per level used for this ticket."))
+    near_boundary = models.BooleanField(default=False)
+    proposal = models.JSONField(default=dict, help_text=_("The routing decision: lead, co-handlers, reasons."))
+    placed_at = models.DateTimeField(default=clock.now)
+
+    class Meta:
+        verbose_name = _("ticket placement")
+        verbose_name_plural = _("ticket placements")
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.district_code}/{self.street_code}/{self.grid_code}"

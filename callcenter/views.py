@@ -1,7 +1,8 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 
-from callcenter.models import AppealType, Channel, Subject, Urgency
+from callcenter.models import Channel, Urgency
+from organisation.models import AppealType, Subject
 from realtime.pages import render_screen
 
 

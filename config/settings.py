@@ -57,13 +57,15 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The project's apps in layer order, lowest first (docs/ARCHITECTURE.md).
     "core",
     "organisation",
-    "dispatch",
-    "dispatch.emergency.apps.EmergencyConfig",
-    "callcenter",
-    "gis.apps.GeoConfig",
     "realtime",
+    "gis.apps.GeoConfig",
+    "callcenter",
+    "dispatch",
+    "emergency.apps.EmergencyConfig",
+    "demo.apps.DemoConfig",
 ]
 
 MIDDLEWARE = [
@@ -107,7 +109,7 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "hotline.sqlite3")),
             "OPTIONS": {
-                # WAL is switched on once per file (config/sqlite.py); IMMEDIATE transactions take the
+                # WAL is switched on once per file (core/sqlite.py); IMMEDIATE transactions take the
                 # write lock up front instead of failing on upgrade.
                 "init_command": "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
                 "transaction_mode": "IMMEDIATE",
@@ -198,12 +200,12 @@ SPECTACULAR_SETTINGS = {
         "SupervisionStateEnum": "dispatch.models.SupervisionState",
         "AgencyFunctionEnum": "organisation.models.AgencyFunction",
         "ReplyOutcomeEnum": "dispatch.models.ReplyOutcome",
-        "IncidentTypeEnum": "dispatch.emergency.models.IncidentType",
-        "IncidentStateEnum": "dispatch.emergency.states.IncidentState",
-        "AgencyTaskStatusEnum": "dispatch.emergency.states.AgencyTaskStatus",
-        "IncidentLevelEnum": "dispatch.emergency.models.IncidentLevel",
-        "AffectedAreaKindEnum": "dispatch.emergency.models.AffectedAreaKind",
-        "EmergencyLineEnum": "dispatch.emergency.models.EmergencyLine",
+        "IncidentTypeEnum": "emergency.models.IncidentType",
+        "IncidentStateEnum": "emergency.states.IncidentState",
+        "AgencyTaskStatusEnum": "emergency.states.AgencyTaskStatus",
+        "IncidentLevelEnum": "emergency.models.IncidentLevel",
+        "AffectedAreaKindEnum": "emergency.models.AffectedAreaKind",
+        "EmergencyLineEnum": "emergency.models.EmergencyLine",
     },
 }
 

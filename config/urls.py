@@ -10,13 +10,16 @@ from callcenter import api as callcenter_api
 from callcenter import cti
 from callcenter import views as callcenter_views
 from config import views
-from dispatch import api as dispatch_api
 from dispatch import views as dispatch_views
+from dispatch.api import map as map_api
+from dispatch.api import tickets as tickets_api
+from dispatch.api import work_orders as dispatch_api
 from dispatch.deadlines import api as deadlines_api
+from emergency import views as emergency_views
 from gis import api as gis_api
 
 router = DefaultRouter()
-router.register("tickets", callcenter_api.TicketViewSet, basename="ticket")
+router.register("tickets", tickets_api.TicketViewSet, basename="ticket")
 router.register("work-orders", dispatch_api.WorkOrderViewSet, basename="work-order")
 router.register("appeal-types", callcenter_api.AppealTypeViewSet, basename="appeal-type")
 router.register("subjects", callcenter_api.SubjectViewSet, basename="subject")
@@ -26,7 +29,7 @@ router.register("agencies", dispatch_api.AgencyViewSet, basename="agency")
 urlpatterns = [
     path("", views.home, name="home"),
     path("console/", callcenter_views.console, name="console"),
-    path("command/", dispatch_views.command, name="command"),
+    path("command/", emergency_views.command, name="command"),
     path("inbox/", dispatch_views.inbox, name="inbox"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
@@ -43,8 +46,8 @@ urlpatterns = [
     path("api/geo/geocode/", gis_api.GeocodeView.as_view(), name="geo-geocode"),
     path("api/geo/layers/", gis_api.LayerListView.as_view(), name="geo-layers"),
     path("api/geo/layers/<str:level>/", gis_api.LayerGeoJSONView.as_view(), name="geo-layer"),
-    path("api/geo/tickets/", gis_api.MapTicketsView.as_view(), name="geo-tickets"),
-    path("api/geo/hotspots/", gis_api.HotspotsView.as_view(), name="geo-hotspots"),
+    path("api/geo/tickets/", map_api.MapTicketsView.as_view(), name="geo-tickets"),
+    path("api/geo/hotspots/", map_api.HotspotsView.as_view(), name="geo-hotspots"),
     path("api/workflow/", dispatch_api.WorkflowTableView.as_view(), name="workflow"),
     path("api/calendar/days/", deadlines_api.CalendarDaysView.as_view(), name="calendar-days"),
     path("api/calendar/days/<str:date>/", deadlines_api.CalendarDayView.as_view(), name="calendar-day"),
@@ -54,7 +57,7 @@ urlpatterns = [
     path("api/sla-policies/", deadlines_api.SlaPoliciesView.as_view(), name="sla-policies"),
     path("api/sla-policies/<int:pk>/", deadlines_api.SlaPolicyView.as_view(), name="sla-policy"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
-    path("api/", include("dispatch.emergency.urls")),
+    path("api/", include("emergency.urls")),
     path("", include("dispatch.supervision.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -3,7 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from organisation.models import User
-from realtime.pages import may_open
+from organisation.policy import may_open
 
 
 @login_required

@@ -10,7 +10,9 @@ import contextlib
 import contextvars
 import datetime as dt
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
 _pinned: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("pinned_now", default=None)
@@ -30,3 +32,8 @@ def pinned_at(moment: dt.datetime) -> Iterator[None]:
         yield
     finally:
         _pinned.reset(token)
+
+
+def local_zone() -> ZoneInfo:
+    """The city's time zone (settings.TIME_ZONE, Asia/Shanghai): days, deadlines and numbers are local."""
+    return ZoneInfo(settings.TIME_ZONE)

@@ -1,5 +1,5 @@
-"""Row locks for the write path. Always lock tickets before their work orders, each in pk order,
-so that two actions never wait on each other in opposite orders."""
+"""Row locks of tickets and work orders, in the one lock order that core/locks.py writes down:
+tickets before their work orders, each in pk order."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.db.models import Subquery
 
 from callcenter.models import Ticket
 from core.errors import NotFound
+from core.locks import lock_all, lock_many
 from dispatch.access import work_orders_of_agency
-from dispatch.emergency.models import Unit
 from dispatch.models import WorkOrder
 from organisation.models import User
 from organisation.policy import EVERY_AGENCY, work_order_scope
@@ -26,17 +26,12 @@ def lock_ticket(ticket_id: int) -> Ticket:
 
 
 def lock_tickets(ticket_ids: Iterable[int]) -> dict[int, Ticket]:
-    ids = sorted(set(ticket_ids))
-    tickets = {t.pk: t for t in Ticket.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")}
-    if len(tickets) != len(ids):
-        raise NotFound("No such ticket.")
-    return tickets
+    return lock_many(Ticket.objects.all(), ticket_ids, missing="No such ticket.")
 
 
 def lock_work_orders_of_ticket(ticket: Ticket) -> list[WorkOrder]:
     # The agencies are read with the work orders, not locked (a lock on an Agency row would tie tickets together).
-    rows = WorkOrder.objects.select_for_update(of=("self",)).filter(ticket=ticket).select_related("agency")
-    return list(rows.order_by("pk"))
+    return lock_all(WorkOrder.objects.filter(ticket=ticket).select_related("agency"))
 
 
 def lock_work_order(work_order_id: int, *, visible_to: User | None = None) -> tuple[Ticket, WorkOrder]:
@@ -60,12 +55,3 @@ def lock_work_order(work_order_id: int, *, visible_to: User | None = None) -> tu
     if work_order is None:
         raise NotFound("No such work order.")
     return ticket, work_order
-
-
-def lock_units(unit_ids: Iterable[int]) -> dict[int, Unit]:
-    """Units in pk order (emergency linkage). Lock an incident before the units assigned to it."""
-    ids = sorted(set(unit_ids))
-    units = {u.pk: u for u in Unit.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")}
-    if len(units) != len(ids):
-        raise NotFound("No such unit.")
-    return units

@@ -319,10 +319,10 @@ class SlaPolicy(models.Model):
 
     name = models.CharField(_("name"), max_length=100, blank=True)
     appeal_type = models.ForeignKey(
-        "callcenter.AppealType", verbose_name=_("appeal type"), null=True, blank=True, on_delete=models.CASCADE
+        "organisation.AppealType", verbose_name=_("appeal type"), null=True, blank=True, on_delete=models.CASCADE
     )
     subject = models.ForeignKey(
-        "callcenter.Subject", verbose_name=_("subject"), null=True, blank=True, on_delete=models.CASCADE
+        "organisation.Subject", verbose_name=_("subject"), null=True, blank=True, on_delete=models.CASCADE
     )
     urgency = models.CharField(_("urgency"), max_length=10, blank=True)
     sign_limit = models.CharField(_("sign limit"), max_length=20, blank=True)

@@ -1,10 +1,11 @@
 """The shared workflow: one declarative table of (machine, state, action) -> next state.
 
-Tickets and work orders (and later incidents) are driven by this table. Each row says who may act
-(roles), whether the actor must belong to the work order's agency, which guards must hold, and which
-stage clocks start or stop. An action that is not in the table is refused with HTTP 409
+Tickets and work orders are driven by this table, and so are incidents, their agency tasks and units:
+the emergency app registers those rows at ready() (emergency/workflow.py). Each row says who may act
+(roles, named in organisation/policy.py), whether the actor must belong to the work order's agency, which
+guards must hold, and which stage clocks start or stop. An action that is not in the table is refused with HTTP 409
 ``transition_not_allowed``; a failed guard with 409 and the guard's own code; a role that may not act
-with 403. This module only decides; dispatch/actions/ and callcenter/actions.py write.
+with 403. This module only decides; the actions modules write.
 
 A ticket's own state while agencies work on it is not chosen by anyone: it follows from its work
 orders (see ``ticket_state_from_work_orders``), recorded on the timeline as ``follow_work_orders``.
@@ -21,8 +22,6 @@ from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Satisfaction, TicketState
 from core.errors import Conflict, NotAllowed
-from dispatch.emergency.states import OPEN_AGENCY_TASK_STATES, AgencyTaskStatus, IncidentState
-from dispatch.emergency.unit_states import UnitStatus
 from dispatch.models import (
     INACTIVE_WORK_ORDER_STATES,
     ExtensionState,
@@ -32,7 +31,17 @@ from dispatch.models import (
     WorkOrder,
     WorkOrderState,
 )
-from organisation.models import Role, User
+from organisation.models import User
+from organisation.policy import (
+    AGENCY,
+    CENTRE_CONTROL,
+    DISPATCHERS,
+    EXTENSION_DECIDERS,
+    INTAKE,
+    REVIEWERS,
+    SUPERVISORS,
+    URGERS,
+)
 
 
 class Machine(StrEnum):
@@ -40,29 +49,13 @@ class Machine(StrEnum):
     WORK_ORDER = "work_order"
     UNIT = "unit"
     INCIDENT = "incident"
-    #: One linked agency's task on an incident (dispatch/emergency): its own status, its own actors.
+    #: One linked agency's task on an incident (emergency): its own status, its own actors.
     INCIDENT_TASK = "incident_task"
 
 
 #: Pseudo-state of an object that does not exist yet (creation is a transition too).
 START = "start"
 
-# Who may act. The centre's intake desk, its dispatch desk, reviewers and supervisors, and agencies.
-INTAKE = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.ADMIN})
-DISPATCHERS = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.ADMIN})
-CENTRE_CONTROL = frozenset({Role.DISPATCHER, Role.ADMIN})
-REVIEWERS = frozenset({Role.DISPATCHER, Role.ADMIN})
-EXTENSION_DECIDERS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
-URGERS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
-SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
-AGENCY = frozenset({Role.AGENCY_HANDLER, Role.AGENCY_ADMIN})
-#: Who moves units: the command desk for every unit, the owning agency's staff (the crew) for its own.
-UNIT_COMMAND = frozenset({Role.COMMANDER, Role.DISPATCHER, Role.ADMIN})
-UNIT_CREW_OR_COMMAND = UNIT_COMMAND | AGENCY
-# Emergency linkage: operators may report or escalate into an incident; the command desk runs it.
-INCIDENT_REPORTERS = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
-COMMAND = frozenset({Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
-PUBLIC_ALERTERS = frozenset({Role.COMMANDER, Role.ADMIN})
 #: Rows with no roles are run by the system as a consequence of another action, never called directly.
 SYSTEM: frozenset[str] = frozenset()
 
@@ -146,17 +139,6 @@ HAS_OPEN_SUPERVISION = Guard("no_open_supervision", _("There is no open supervis
 NO_OPEN_SUPERVISION = Guard("supervision_open", _("A supervision case is already open."), _no_open_supervision)
 
 
-def _no_open_agency_tasks(incident: Any, _context: Mapping[str, Any]) -> bool:
-    return not incident.agency_links.filter(status__in=OPEN_AGENCY_TASK_STATES).exists()
-
-
-NO_OPEN_AGENCY_TASKS = Guard(
-    "agency_tasks_open",
-    _("Linked agencies are still working: their tasks must be done, declined or withdrawn first."),
-    _no_open_agency_tasks,
-)
-
-
 def _states(*states: str) -> frozenset[str]:
     return frozenset(states)
 
@@ -164,14 +146,9 @@ def _states(*states: str) -> frozenset[str]:
 T = TicketState
 W = WorkOrderState
 OPEN_WORK = (W.PENDING_SIGN, W.HANDLING)
-I = IncidentState  # noqa: E741
-K = AgencyTaskStatus
-OPEN_TICKET = (T.ACCEPTED, T.DISPATCHED, T.IN_PROGRESS, T.RETURNED, T.REPLIED, T.PENDING_REVISIT, T.REVISITED)
-LIVE_INCIDENT = (I.REPORTED, I.CONFIRMED, I.DISPATCHED, I.ON_SCENE, I.CONTROLLED)
-U = UnitStatus
 
 # fmt: off
-TABLE: tuple[Transition, ...] = (
+_TICKET_AND_WORK_ORDER_ROWS: tuple[Transition, ...] = (
     # --- tickets ------------------------------------------------------------------------------------
     Transition(Machine.TICKET, _states(START), "accept", T.ACCEPTED, INTAKE, _("Accept (受理)")),
     Transition(Machine.TICKET, _states(T.ACCEPTED), "resolve_directly", T.CLOSED, INTAKE,
@@ -191,10 +168,6 @@ TABLE: tuple[Transition, ...] = (
                _("Close (办结)"), stops=(Stage.REVISIT,)),
     Transition(Machine.TICKET, _states(T.DISPATCHED, T.IN_PROGRESS, T.RETURNED, T.REPLIED, T.PENDING_REVISIT),
                "follow_work_orders", None, SYSTEM, _("Follow the work orders")),
-    Transition(Machine.TICKET, _states(*OPEN_TICKET), "escalate", None, INCIDENT_REPORTERS,
-               _("Escalate into an emergency incident (升级为事件)")),
-    Transition(Machine.TICKET, _states(*OPEN_TICKET), "transfer", None, INCIDENT_REPORTERS,
-               _("Transfer to 110/119/120/122 (一键转接)")),
     # --- work orders --------------------------------------------------------------------------------
     Transition(Machine.WORK_ORDER, _states(START), "create", W.PENDING_SIGN, SYSTEM, _("Create"),
                starts=(Stage.SIGN,)),
@@ -228,61 +201,6 @@ TABLE: tuple[Transition, ...] = (
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "redo", W.HANDLING, SYSTEM, _("Redo (重办)"),
                starts=(Stage.HANDLE,)),
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "close", W.CLOSED, SYSTEM, _("Close")),
-    # --- incidents (dispatch/emergency/actions/) -------------------------------------------------------
-    Transition(Machine.INCIDENT, _states(START), "report", I.REPORTED, INCIDENT_REPORTERS, _("Report (接报)")),
-    Transition(Machine.INCIDENT, _states(START), "escalate", I.REPORTED, INCIDENT_REPORTERS,
-               _("Create from a ticket (工单升级)")),
-    Transition(Machine.INCIDENT, _states(I.REPORTED), "confirm", I.CONFIRMED, COMMAND, _("Confirm (核实)")),
-    Transition(Machine.INCIDENT, _states(I.REPORTED, I.CONFIRMED), "dispatch", I.DISPATCHED, COMMAND,
-               _("Dispatch forces (调度)")),
-    Transition(Machine.INCIDENT, _states(I.DISPATCHED), "arrive", I.ON_SCENE, COMMAND, _("Forces on scene (到场)")),
-    Transition(Machine.INCIDENT, _states(I.DISPATCHED, I.ON_SCENE), "control", I.CONTROLLED, COMMAND,
-               _("Under control (控制)")),
-    Transition(Machine.INCIDENT, _states(I.CONTROLLED), "close", I.CLOSED, COMMAND, _("Close (结案)"),
-               guards=(NO_OPEN_AGENCY_TASKS,)),
-    Transition(Machine.INCIDENT, _states(I.REPORTED, I.CONFIRMED, I.DISPATCHED, I.ON_SCENE), "cancel", I.CANCELLED,
-               COMMAND, _("Cancel (撤销)")),
-    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "merge", I.MERGED, COMMAND,
-               _("Merge into another incident (合并)")),
-    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "absorb", None, SYSTEM, _("Absorb a merged incident")),
-    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "update", None, COMMAND, _("Update details")),
-    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "note", None, COMMAND, _("Command note")),
-    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "attach_ticket", None, INCIDENT_REPORTERS,
-               _("Attach a reporting ticket")),
-    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "publish_alert", None, PUBLIC_ALERTERS,
-               _("Publish a public alert (发布预警)")),
-    Transition(Machine.INCIDENT, _states(*LIVE_INCIDENT), "withdraw_alert", None, PUBLIC_ALERTERS,
-               _("Withdraw the public alert")),
-    # --- linked agencies' tasks on an incident ----------------------------------------------------------
-    Transition(Machine.INCIDENT_TASK, _states(START), "link", K.NOTIFIED, COMMAND, _("Link an agency (联动)")),
-    Transition(Machine.INCIDENT_TASK, _states(K.DECLINED, K.WITHDRAWN, K.DONE), "relink", K.NOTIFIED, COMMAND,
-               _("Link the agency again")),
-    Transition(Machine.INCIDENT_TASK, _states(K.NOTIFIED), "acknowledge", K.ACKNOWLEDGED, AGENCY,
-               _("Acknowledge (签收)"), own_agency_only=True),
-    Transition(Machine.INCIDENT_TASK, _states(K.NOTIFIED, K.ACKNOWLEDGED), "start_work", K.WORKING, AGENCY,
-               _("Start work (处置)"), own_agency_only=True),
-    Transition(Machine.INCIDENT_TASK, _states(K.WORKING), "finish", K.DONE, AGENCY, _("Task done (完成)"),
-               own_agency_only=True),
-    Transition(Machine.INCIDENT_TASK, _states(K.NOTIFIED, K.ACKNOWLEDGED), "decline", K.DECLINED, AGENCY,
-               _("Decline (拒绝)"), own_agency_only=True),
-    Transition(Machine.INCIDENT_TASK, _states(*OPEN_AGENCY_TASK_STATES), "report", None, AGENCY,
-               _("Report progress, people and contact"), own_agency_only=True),
-    Transition(Machine.INCIDENT_TASK, _states(*OPEN_AGENCY_TASK_STATES), "withdraw", K.WITHDRAWN, COMMAND,
-               _("Withdraw the task")),
-    # --- units (dispatch only through an assignment to an incident; see dispatch/emergency/unit_actions.py) --
-    Transition(Machine.UNIT, _states(U.AVAILABLE), "dispatch", U.DISPATCHED, UNIT_COMMAND,
-               _("Assign to an incident (调派)")),
-    Transition(Machine.UNIT, _states(U.DISPATCHED), "en_route", U.EN_ROUTE, UNIT_CREW_OR_COMMAND,
-               _("En route (出动)"), own_agency_only=True, centre_may_act=True),
-    Transition(Machine.UNIT, _states(U.DISPATCHED, U.EN_ROUTE), "arrive", U.ON_SCENE, UNIT_CREW_OR_COMMAND,
-               _("On scene (到场)"), own_agency_only=True, centre_may_act=True),
-    Transition(Machine.UNIT, _states(U.DISPATCHED, U.EN_ROUTE, U.ON_SCENE), "clear", U.RETURNING,
-               UNIT_CREW_OR_COMMAND, _("Clear the incident, returning (返回)"), own_agency_only=True,
-               centre_may_act=True),
-    Transition(Machine.UNIT, _states(U.RETURNING, U.OUT_OF_SERVICE), "make_available", U.AVAILABLE,
-               UNIT_CREW_OR_COMMAND, _("Available (待命)"), own_agency_only=True, centre_may_act=True),
-    Transition(Machine.UNIT, _states(U.AVAILABLE, U.RETURNING), "out_of_service", U.OUT_OF_SERVICE,
-               UNIT_CREW_OR_COMMAND, _("Out of service (停用)"), own_agency_only=True, centre_may_act=True),
 )
 # fmt: on
 
@@ -294,46 +212,52 @@ MACHINE_LABELS = {
     Machine.INCIDENT: _("incident"),
     Machine.INCIDENT_TASK: _("agency task"),
 }
-_STATE_CHOICES: dict[Machine, Any] = {
-    Machine.TICKET: TicketState,
-    Machine.WORK_ORDER: WorkOrderState,
-    Machine.UNIT: UnitStatus,
-    Machine.INCIDENT: IncidentState,
-    Machine.INCIDENT_TASK: AgencyTaskStatus,
-}
+
+# --- the table: dispatch's rows, and the rows other apps register at ready() -----------------------
+
+_rows: list[Transition] = []
+_index: dict[tuple[Machine, str, str], Transition] = {}
+_state_choices: dict[Machine, Any] = {}
+
+
+def register(rows: Iterable[Transition], *, states: Mapping[Machine, Any]) -> None:
+    """Add rows to the one table. An app above dispatch (emergency) registers its machines' rows and
+    state choices here from its AppConfig.ready(); two rows for one (machine, state, action) are refused."""
+    new = tuple(rows)
+    for row in new:
+        for source in row.sources:
+            key = (row.machine, source, row.action)
+            if key in _index:
+                raise RuntimeError(f"workflow table has two rows for {key}")
+            _index[key] = row
+    _rows.extend(new)
+    _state_choices.update(states)
+
+
+def table() -> tuple[Transition, ...]:
+    """Every row, dispatch's first, then each registering app's in registration order."""
+    return tuple(_rows)
+
+
+def states(machine: Machine) -> tuple[str, ...]:
+    return tuple(_state_choices[machine].values)
 
 
 def state_label(machine: Machine, state: str) -> str:
-    choices = _STATE_CHOICES[machine]
+    choices = _state_choices[machine]
     return str(choices(state).label) if state in choices.values else state
 
 
-def _build_index(table: Iterable[Transition]) -> dict[tuple[Machine, str, str], Transition]:
-    index: dict[tuple[Machine, str, str], Transition] = {}
-    for row in table:
-        for source in row.sources:
-            key = (row.machine, source, row.action)
-            if key in index:
-                raise RuntimeError(f"workflow table has two rows for {key}")
-            index[key] = row
-    return index
-
-
-_INDEX = _build_index(TABLE)
-
-STATES: dict[Machine, tuple[str, ...]] = {
-    Machine.TICKET: tuple(TicketState.values),
-    Machine.WORK_ORDER: tuple(WorkOrderState.values),
-    Machine.UNIT: tuple(UnitStatus.values),
-    Machine.INCIDENT: tuple(IncidentState.values),
-    Machine.INCIDENT_TASK: tuple(AgencyTaskStatus.values),
-}
+register(
+    _TICKET_AND_WORK_ORDER_ROWS,
+    states={Machine.TICKET: TicketState, Machine.WORK_ORDER: WorkOrderState},
+)
 
 
 def actions(machine: Machine, *, include_system: bool = False) -> tuple[str, ...]:
     """Actions on existing objects (creation, from START, has its own endpoint)."""
     seen: dict[str, None] = {}
-    for row in TABLE:
+    for row in _rows:
         if row.sources == {START}:
             continue
         if row.machine == machine and (include_system or not row.is_system):
@@ -342,7 +266,7 @@ def actions(machine: Machine, *, include_system: bool = False) -> tuple[str, ...
 
 
 def find(machine: Machine, state: str, action: str) -> Transition | None:
-    return _INDEX.get((machine, state, action))
+    return _index.get((machine, state, action))
 
 
 def available_actions(machine: Machine, state: str, user: User, *, agency_id: int | None = None) -> list[str]:
@@ -363,7 +287,7 @@ def available_actions(machine: Machine, state: str, user: User, *, agency_id: in
 
 
 def _may_ever(machine: Machine, action: str, actor: User) -> bool:
-    rows = [row for row in TABLE if row.machine == machine and row.action == action]
+    rows = [row for row in _rows if row.machine == machine and row.action == action]
     return any(row.is_system or actor.has_role(*row.roles) for row in rows)
 
 
@@ -439,6 +363,6 @@ class TableWalkCase:
 def every_pair(machine: Machine) -> list[TableWalkCase]:
     return [
         TableWalkCase(machine, state, action, find(machine, state, action))
-        for state in STATES[machine]
+        for state in states(machine)
         for action in actions(machine)
     ]

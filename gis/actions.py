@@ -1,10 +1,10 @@
-"""All writes of the GIS side: layer imports and activation, routing rules, the gazetteer, placements."""
+"""All writes of the GIS side: layer imports and activation, routing rules, the gazetteer."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +13,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from callcenter.models import Subject, Ticket
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
 from gis.importer import PreparedLayer
-from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule, TicketPlacement
-from gis.routing import decide, place
-from organisation.models import Agency, AgencyFunction
+from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule
+from organisation.actions import ReferenceChange, record_reference_change
+from organisation.models import Agency, AgencyFunction, Subject, User
 
 
 @dataclass(frozen=True)
@@ -124,47 +123,6 @@ def do_activate_layer(layer_id: int) -> JurisdictionLayer:
     return layer
 
 
-def record_placement(ticket: Ticket, *, exclude_agency_ids: frozenset[int] = frozenset()) -> TicketPlacement | None:
-    """Place a ticket and store the routing proposal; runs inside the caller's transaction."""
-    if ticket.latitude is None or ticket.longitude is None:
-        return None
-    placement = place(ticket.longitude, ticket.latitude)
-    decision = decide(ticket.subject, placement, exclude_agency_ids=exclude_agency_ids)
-
-    def name_of(level: str) -> str:
-        return placement.places[level].name if level in placement.places else ""
-
-    values: dict[str, Any] = {
-        "district_code": placement.code("district"),
-        "district_name": name_of("district"),
-        "street_code": placement.code("street"),
-        "street_name": name_of("street"),
-        "grid_code": placement.code("grid"),
-        "grid_name": name_of("grid"),
-        "layer_versions": {lvl: p.version for lvl, p in placement.places.items()},
-        "near_boundary": placement.near_boundary,
-        "proposal": decision.as_dict(),
-        "placed_at": clock.now(),
-    }
-    row, _created = TicketPlacement.objects.update_or_create(ticket=ticket, defaults=values)
-    return row
-
-
-def placement_summary(placement: TicketPlacement | None) -> dict[str, Any] | None:
-    """What screens and the timeline need of a placement: codes, the boundary flag, the proposed lead."""
-    if placement is None:
-        return None
-    lead = placement.proposal.get("lead") or {}
-    return {
-        "district": placement.district_code,
-        "street": placement.street_code,
-        "grid": placement.grid_code,
-        "near_boundary": placement.near_boundary,
-        "proposed_lead_id": lead.get("id"),
-        "layer_versions": placement.layer_versions,
-    }
-
-
 RULE_COLUMNS = (
     "subject",
     "jurisdiction_code",
@@ -178,7 +136,7 @@ RULE_COLUMNS = (
 )
 
 
-def do_import_routing_rules(text: str, *, replace: bool = False) -> int:
+def do_import_routing_rules(text: str, *, replace: bool = False, actor: User | None = None) -> int:
     """Routing rules from CSV (columns: RULE_COLUMNS; agencies by code, several separated by '|').
 
     Every row is checked before anything is written; errors name their line numbers.
@@ -245,4 +203,28 @@ def do_import_routing_rules(text: str, *, replace: bool = False) -> int:
         for values, co_agencies in prepared:
             rule = RoutingRule.objects.create(**values)
             rule.co_agencies.set(co_agencies)
+        action = "replaced" if replace else "imported"
+        record_reference_change(actor, ReferenceChange("routing_rule", 0, action, ("count",)), details=[len(prepared)])
     return len(prepared)
+
+
+def do_save_routing_rule(rule: RoutingRule, *, actor: User | None, changed: Sequence[str]) -> RoutingRule:
+    """A routing rule edited by a person (the admin): saved, audited, announced. Routing reads the rules
+    afresh at every decision, so the next ticket is routed by it."""
+    with transaction.atomic():  # the admin's own transaction may enclose it (and then saves co_agencies)
+        created = rule.pk is None
+        rule.save()
+        change = ReferenceChange("routing_rule", rule.pk, "created" if created else "changed", tuple(changed))
+        record_reference_change(actor, change)
+    return rule
+
+
+def do_delete_routing_rules(rules: Iterable[RoutingRule], *, actor: User | None) -> int:
+    with transaction.atomic():
+        count = 0
+        for rule in rules:
+            rule_id = rule.pk
+            rule.delete()
+            record_reference_change(actor, ReferenceChange("routing_rule", rule_id, "deleted", ()))
+            count += 1
+    return count

@@ -29,18 +29,19 @@ from pyproj.exceptions import CRSError
 
 from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
-from gis.actions import RULE_COLUMNS, do_activate_layer, do_import_layer, do_import_routing_rules
+from gis.actions import (
+    RULE_COLUMNS,
+    do_activate_layer,
+    do_delete_routing_rules,
+    do_import_layer,
+    do_import_routing_rules,
+    do_save_routing_rule,
+)
 from gis.importer import LayerRefused, approximate_area_m2, read_layer
 from gis.management.commands.import_jurisdictions import refused_problems, report_lines
-from gis.models import (
-    GazetteerEntry,
-    Jurisdiction,
-    JurisdictionLayer,
-    Level,
-    RoutingRule,
-    TicketPlacement,
-)
+from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule
 from organisation.models import AgencyFunction
+from organisation.policy import acting_user
 
 LAYER_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
 #: More report lines than this become one "and N more" message; the layer's page shows them all.
@@ -446,6 +447,15 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     def co_agency_codes(self, obj: RoutingRule) -> str:
         return ", ".join(agency.code for agency in obj.co_agencies.all())
 
+    def save_model(self, request: HttpRequest, obj: RoutingRule, form: Any, change: bool) -> None:
+        do_save_routing_rule(obj, actor=acting_user(request), changed=form.changed_data)
+
+    def delete_model(self, request: HttpRequest, obj: RoutingRule) -> None:
+        do_delete_routing_rules([obj], actor=acting_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[RoutingRule]) -> None:
+        do_delete_routing_rules(list(queryset), actor=acting_user(request))
+
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.add_{self.opts.model_name}")
 
@@ -475,7 +485,9 @@ class RoutingRuleAdmin(admin.ModelAdmin):
                 form.add_error("replace", gettext("You may not delete routing rules."))
             else:
                 try:
-                    count = do_import_routing_rules(form.cleaned_data["file"], replace=replace)
+                    count = do_import_routing_rules(
+                        form.cleaned_data["file"], replace=replace, actor=acting_user(request)
+                    )
                 except DomainError as exc:
                     form.add_error(None, exc.message)
                     for column in exc.fields.get("columns", []):
@@ -516,11 +528,3 @@ class GazetteerEntryAdmin(ReadOnlyAdmin):
     list_display = ["name", "kind", "district", "latitude", "longitude", "generated", "source"]
     list_filter = ["kind", "generated", "district"]
     search_fields = ["name", "normalized", "district"]
-
-
-@admin.register(TicketPlacement)
-class TicketPlacementAdmin(ReadOnlyAdmin):
-    list_display = ["ticket", "district_code", "street_code", "grid_code", "near_boundary", "placed_at"]
-    list_filter = ["near_boundary"]
-    search_fields = ["ticket__number", "district_code", "street_code", "grid_code"]
-    list_select_related = ["ticket"]

@@ -1,4 +1,4 @@
-"""Jurisdiction layers (versioned), routing rules, the gazetteer, and where each ticket was placed.
+"""Jurisdiction layers (versioned), routing rules and the gazetteer.
 
 Geometries are stored as WKB in WGS84 (EPSG:4326); Shapely reads them, no spatial database needed.
 """
@@ -82,7 +82,7 @@ class RoutingRule(models.Model):
     """
 
     subject = models.ForeignKey(
-        "callcenter.Subject",
+        "organisation.Subject",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -149,26 +149,3 @@ class GazetteerEntry(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class TicketPlacement(models.Model):
-    """Where a ticket fell, in which layer versions, and what routing proposed (with its reasons)."""
-
-    ticket = models.OneToOneField("callcenter.Ticket", on_delete=models.CASCADE, related_name="placement")
-    district_code = models.CharField(max_length=20, blank=True, db_index=True)
-    district_name = models.CharField(max_length=100, blank=True)
-    street_code = models.CharField(max_length=20, blank=True)
-    street_name = models.CharField(max_length=100, blank=True)
-    grid_code = models.CharField(max_length=20, blank=True, db_index=True)
-    grid_name = models.CharField(max_length=100, blank=True)
-    layer_versions = models.JSONField(default=dict, help_text=_("Layer version per level used for this ticket."))
-    near_boundary = models.BooleanField(default=False)
-    proposal = models.JSONField(default=dict, help_text=_("The routing decision: lead, co-handlers, reasons."))
-    placed_at = models.DateTimeField(default=clock.now)
-
-    class Meta:
-        verbose_name = _("ticket placement")
-        verbose_name_plural = _("ticket placements")
-
-    def __str__(self) -> str:
-        return f"{self.ticket_id}: {self.district_code}/{self.street_code}/{self.grid_code}"

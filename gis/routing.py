@@ -21,10 +21,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from callcenter.models import Subject
 from gis.index import OUTSIDE, current_index
 from gis.models import LEVELS, RoutingRule
-from organisation.models import Agency, AgencyFunction, AgencyKind
+from organisation.models import Agency, AgencyFunction, AgencyKind, Subject
 
 NEAR_BOUNDARY_METRES = 50.0
 CITY_WIDE_KINDS = (AgencyKind.DEPARTMENT, AgencyKind.UTILITY, AgencyKind.EMERGENCY)

@@ -1,4 +1,5 @@
-"""Writes of the organisation: agencies and users (loaders, the admin), and the audit log every app writes to.
+"""Writes of the organisation: agencies, users and the taxonomy (loaders, the admin), and the audit log every
+app writes to.
 
 Reference-data changes made by a person are audited, and every registered listener hears of them inside the
 same transaction: the realtime layer registers one at start-up that appends a ``reference.changed`` event
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from core import clock
 from core.errors import InvalidInput, NotFound
-from organisation.models import Agency, AuditEntry, Role, User
+from organisation.models import Agency, AppealType, AuditEntry, Role, Subject, User
 
 
 @dataclass(frozen=True)
@@ -182,3 +183,68 @@ def do_upsert_user(
             user.set_unusable_password()
         user.save()
         return user
+
+
+def _subject_rows(nodes: list[dict[str, Any]], parent: Subject | None, path: str, order: list[int]) -> None:
+    for node in nodes:
+        order[0] += 1
+        children = node.get("children") or []
+        full_path = f"{path} > {node['name']}" if path else node["name"]
+        subject, _created = Subject.objects.update_or_create(
+            code=node["code"],
+            defaults={
+                "name": node["name"],
+                "name_en": node.get("name_en", ""),
+                "parent": parent,
+                "path": full_path,
+                "is_leaf": not children,
+                "default_agency_function": node.get("default_agency_function", ""),
+                "time_limits": node.get("time_limits", {}),
+                "sort_order": order[0],
+                "active": True,
+            },
+        )
+        _subject_rows(children, subject, full_path, order)
+
+
+def do_load_taxonomy(document: dict[str, Any]) -> tuple[int, int]:
+    with transaction.atomic():
+        for position, row in enumerate(document["appeal_types"]):
+            AppealType.objects.update_or_create(
+                code=row["code"],
+                defaults={"name": row["name"], "name_en": row.get("name_en", ""), "sort_order": position},
+            )
+        _subject_rows(document["subjects"], None, "", [0])
+    return AppealType.objects.count(), Subject.objects.filter(is_leaf=True).count()
+
+
+def do_save_appeal_type(appeal_type: AppealType, *, actor: User | None, changed: Sequence[str]) -> AppealType:
+    """An appeal type edited by a person (the admin): saved, audited, announced."""
+    with transaction.atomic():  # the admin's own transaction may enclose it
+        created = appeal_type.pk is None
+        appeal_type.save()
+        change = ReferenceChange("appeal_type", appeal_type.pk, "created" if created else "changed", tuple(changed))
+        record_reference_change(actor, change)
+    return appeal_type
+
+
+def do_save_subject(subject: Subject, *, actor: User | None, changed: Sequence[str]) -> Subject:
+    """A subject edited by a person (the admin): saved with the stored full names and leaf flags kept true for
+    the whole tree, audited, announced."""
+    with transaction.atomic():  # the admin's own transaction may enclose it
+        created = subject.pk is None
+        _save_subject_tree(subject)
+        change = ReferenceChange("subject", subject.pk, "created" if created else "changed", tuple(changed))
+        record_reference_change(actor, change)
+    return subject
+
+
+def _save_subject_tree(subject: Subject) -> None:
+    parent_path = subject.parent.path if subject.parent_id and subject.parent else ""
+    subject.path = f"{parent_path} > {subject.name}" if parent_path else subject.name
+    subject.is_leaf = not subject.pk or not Subject.objects.filter(parent=subject).exists()
+    subject.save()
+    if subject.parent_id:
+        Subject.objects.filter(pk=subject.parent_id).update(is_leaf=False)
+    for child in Subject.objects.filter(parent=subject):
+        _save_subject_tree(child)

@@ -1,4 +1,4 @@
-"""Admin pages of agencies, users and the audit log. Saves go through organisation/actions.py (audited);
+"""Admin pages of agencies, users, the taxonomy and the audit log. Saves go through organisation/actions.py (audited);
 passwords only through Django's own password forms, which hash them."""
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdmin
-from organisation.actions import do_save_agency, do_save_user
-from organisation.models import Agency, AuditEntry, Role, User
-
-
-def _actor(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
+from organisation.actions import do_save_agency, do_save_appeal_type, do_save_subject, do_save_user
+from organisation.models import Agency, AppealType, AuditEntry, Role, Subject, User
+from organisation.policy import acting_user
 
 
 @admin.register(Agency)
@@ -29,7 +26,7 @@ class AgencyAdmin(admin.ModelAdmin):
     autocomplete_fields = ["parent"]
 
     def save_model(self, request: HttpRequest, obj: Agency, form: Any, change: bool) -> None:
-        do_save_agency(obj, actor=_actor(request), changed=form.changed_data)
+        do_save_agency(obj, actor=acting_user(request), changed=form.changed_data)
 
 
 class RolesField(forms.MultipleChoiceField):
@@ -71,7 +68,26 @@ class HotlineUserAdmin(UserAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         before = list(form.initial.get("roles") or []) if change else []
-        do_save_user(obj, actor=_actor(request), changed=form.changed_data, roles_before=before)
+        do_save_user(obj, actor=acting_user(request), changed=form.changed_data, roles_before=before)
+
+
+@admin.register(AppealType)
+class AppealTypeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "name_en", "sort_order"]
+
+    def save_model(self, request: HttpRequest, obj: AppealType, form: Any, change: bool) -> None:
+        do_save_appeal_type(obj, actor=acting_user(request), changed=form.changed_data)
+
+
+@admin.register(Subject)
+class SubjectAdmin(admin.ModelAdmin):
+    list_display = ["code", "path", "is_leaf", "default_agency_function", "active"]
+    list_filter = ["is_leaf", "default_agency_function", "active"]
+    search_fields = ["code", "name", "path"]
+    readonly_fields = ["path", "is_leaf"]
+
+    def save_model(self, request: HttpRequest, obj: Subject, form: Any, change: bool) -> None:
+        do_save_subject(obj, actor=acting_user(request), changed=form.changed_data)
 
 
 @admin.register(AuditEntry)

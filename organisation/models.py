@@ -1,5 +1,7 @@
-"""Organisation: agencies, users and their roles, and the audit log of what people did with protected data
-and reference data. Every other app stands on these; they know no other app."""
+"""Organisation: agencies, users and their roles, the city's classification of the matters it handles
+(appeal types and the subject tree, with each subject's default agency function and time limits), and the
+audit log of what people did with protected data and reference data. Every other app stands on these; they
+know no other app."""
 
 from __future__ import annotations
 
@@ -150,3 +152,53 @@ class AuditEntry(AppendOnlyModel):
         verbose_name_plural = _("audit entries")
         ordering = ["-id"]
         indexes = [models.Index(fields=["target_type", "target_id"])]
+
+
+class AppealType(models.Model):
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=30)
+    name_en = models.CharField(_("English name"), max_length=60, blank=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("appeal type")
+        verbose_name_plural = _("appeal types")
+        ordering = ["sort_order", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subject(models.Model):
+    """A node of the subject classification tree; tickets take leaves only."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    name_en = models.CharField(_("English name"), max_length=120, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", verbose_name=_("parent")
+    )
+    path = models.CharField(_("full name"), max_length=200, blank=True, editable=False)
+    is_leaf = models.BooleanField(_("leaf"), default=True)
+    default_agency_function = models.CharField(
+        _("default responsible agency function"), max_length=30, choices=AgencyFunction.choices, blank=True
+    )
+    time_limits = models.JSONField(
+        _("time limits"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Per urgency and stage, e.g. {"normal": {"sign": "1wd", "handle": "15wd"}, '
+            '"urgent": {"sign": "2h"}}; "wd" = working days, "h" = clock hours.'
+        ),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("subject")
+        verbose_name_plural = _("subjects")
+        ordering = ["sort_order", "code"]
+
+    def __str__(self) -> str:
+        return self.path or self.name

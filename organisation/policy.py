@@ -3,10 +3,28 @@ a user's scope simply does not exist for them: 404, never 403 with a hint)."""
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from organisation.models import CENTRE_ROLES, Role, User
+
+# Who may act. The centre's intake desk, its dispatch desk, reviewers and supervisors, and agencies.
+INTAKE = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.ADMIN})
+DISPATCHERS = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.ADMIN})
+CENTRE_CONTROL = frozenset({Role.DISPATCHER, Role.ADMIN})
+REVIEWERS = frozenset({Role.DISPATCHER, Role.ADMIN})
+EXTENSION_DECIDERS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+URGERS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+AGENCY = frozenset({Role.AGENCY_HANDLER, Role.AGENCY_ADMIN})
+#: Who moves units: the command desk for every unit, the owning agency's staff (the crew) for its own.
+UNIT_COMMAND = frozenset({Role.COMMANDER, Role.DISPATCHER, Role.ADMIN})
+UNIT_CREW_OR_COMMAND = UNIT_COMMAND | AGENCY
+# Emergency linkage: operators may report or escalate into an incident; the command desk runs it.
+INCIDENT_REPORTERS = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
+COMMAND = frozenset({Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
+PUBLIC_ALERTERS = frozenset({Role.COMMANDER, Role.ADMIN})
 
 #: work_order_scope() of centre staff: every agency's work.
 EVERY_AGENCY = "every agency"
@@ -46,9 +64,30 @@ def may_read_audit(user: User) -> bool:
     return user.has_role(Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN)
 
 
+# Screens.
+CONSOLE_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.ADMIN)
+COMMAND_ROLES = (Role.COMMANDER, Role.DISPATCHER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
+INBOX_ROLES = (Role.AGENCY_HANDLER, Role.AGENCY_ADMIN)
+SUPERVISION_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
+
+
+def may_open(user: User, screen: str) -> bool:
+    """Who may open which live screen: console, command, inbox, supervision."""
+    if screen == "inbox":
+        return user.is_agency_staff
+    if screen == "supervision":
+        return user.has_role(*SUPERVISION_ROLES)
+    return user.has_role(*(CONSOLE_ROLES if screen == "console" else COMMAND_ROLES))
+
+
 def current_user(request: Request) -> User:
     """The authenticated user of an API request (every endpoint requires authentication)."""
     user = request.user
     if not isinstance(user, User):
         raise NotAuthenticated()
     return user
+
+
+def acting_user(request: HttpRequest) -> User | None:
+    """The person behind an admin page's request (None for an anonymous one), for audited actions."""
+    return request.user if isinstance(request.user, User) else None

@@ -1,11 +1,11 @@
 """The live events WebSocket: subscribe first, replay the log after ``last_event_id``, then stream.
 
-Client -> server messages are small JSON objects: {"type": "ping"}, or a work-order action
-{"type": "act", ...} (see realtime/commands.py), answered by an "ack". Server -> client messages carry a
-``kind``: "hello", "event" (with its event id), "events" (several live events in one message, see
-realtime/hub.py), "snapshot" (when the client is too far behind to replay), "live" (replay done), "pong",
-"error". Close codes: 4001 not authenticated or no live scope, 4003 access revoked, 4008 message too big
-or too many messages.
+Client -> server messages are small JSON objects: {"type": "ping"}, or a command that an app registered
+(realtime/commands.py; dispatch's work-order actions {"type": "act", ...}), answered by an "ack".
+Server -> client messages carry a ``kind``: "hello", "event" (with its event id), "events" (several live
+events in one message, see realtime/hub.py), "snapshot" (when the client is too far behind to replay), "live"
+(replay done), "pong", "error". Close codes: 4001 not authenticated or no live scope, 4003 access revoked,
+4008 message too big or too many messages.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
+from realtime import commands
 from realtime.audience import Audience, audience_of
-from realtime.commands import run_command
 from realtime.hub import Hub, Subscriber, encode_event, get_hub
 from realtime.queries import events_for, needs_snapshot, snapshot
 
@@ -131,10 +131,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
             message = json.loads(text_data or "")
         except ValueError:
             message = None
+        handler = commands.handler_for(message.get("type")) if isinstance(message, dict) else None
         if isinstance(message, dict) and message.get("type") == "ping":
             await self._reply({"kind": "pong"})
-        elif isinstance(message, dict) and message.get("type") == "act":
-            # The action commits (and rings the doorbell) before the ack is sent.
-            await self._reply(await database_sync_to_async(run_command)(self.scope["user"], message))
+        elif handler is not None and isinstance(message, dict):
+            # The command commits (and rings the doorbell) before its answer is sent.
+            await self._reply(await database_sync_to_async(handler)(self.scope["user"], message))
         else:
             await self._reply({"kind": "error", "code": "unknown_message"})

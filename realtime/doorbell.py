@@ -8,9 +8,8 @@ Two kinds, chosen from the deployment:
   management commands) publish from one long-lived publisher thread, so the process keeps one Redis
   connection instead of opening one per commit.
 - In the embedded default the in-memory layer does not cross processes, yet the timer worker and
-  management commands write from processes of their own. Each listening hub binds a Unix datagram socket
-  in ``VAR_DIR/doorbell/``; a ring is one non-blocking ``sendto`` to each socket there. A socket whose
-  process died refuses the datagram and is removed.
+  management commands write from processes of their own: the hubs listen on the one wake-up primitive's
+  sockets on this machine (core/doorbell.py, doorbell "events").
 """
 
 from __future__ import annotations
@@ -21,15 +20,15 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from core import doorbell as core_doorbell
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +37,8 @@ EVENTS_GROUP = "hotline.events"
 RING_MESSAGE = {"type": "events.committed"}
 LAYER_REJOIN_SECONDS = 30.0
 PUBLISH_TIMEOUT_SECONDS = 5.0
-#: sun_path holds 108 bytes on Linux (104 on macOS), the terminating NUL included.
-MAX_SOCKET_PATH_BYTES = 100
+#: The name of the doorbell on this machine (core/doorbell.py).
+BELL = "events"
 
 
 def uses_channel_layer() -> bool:
@@ -48,42 +47,15 @@ def uses_channel_layer() -> bool:
     return backend.startswith("channels_redis.")
 
 
-def doorbell_directory() -> Path:
-    return Path(settings.VAR_DIR) / "doorbell"
-
-
 def ring() -> None:
     """Tell every hub that events were committed. Never raises: a lost ring is recovered by the poll."""
     try:
         if uses_channel_layer():
             _publisher().publish()
         else:
-            ring_datagram_sockets(doorbell_directory())
+            core_doorbell.ring(BELL)
     except Exception:
         logger.warning("could not ring the doorbell; hubs will find the events at their next poll", exc_info=True)
-
-
-def ring_datagram_sockets(directory: Path) -> int:
-    """Send one datagram to every hub socket in ``directory``; returns how many hubs were rung."""
-    rung = 0
-    try:
-        paths = [entry.path for entry in os.scandir(directory) if entry.name.endswith(".sock")]
-    except FileNotFoundError:
-        return 0
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
-        sender.setblocking(False)
-        for path in paths:
-            try:
-                sender.sendto(b"!", path)
-                rung += 1
-            except BlockingIOError:
-                rung += 1  # its queue is full of rings it has not read yet: it is ringing already
-            except (ConnectionRefusedError, FileNotFoundError):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)  # its process is gone
-            except OSError:
-                logger.warning("could not ring a doorbell socket", exc_info=True)
-    return rung
 
 
 class _LayerPublisher:
@@ -174,35 +146,13 @@ async def _listen_to_layer(on_ring: Callable[[], None], ready: asyncio.Event) ->
 
 
 async def _listen_to_datagrams(on_ring: Callable[[], None], ready: asyncio.Event) -> None:
-    directory = doorbell_directory()
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{os.getpid()}-{id(asyncio.get_running_loop()):x}.sock"
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH_BYTES:
-        logger.warning("the doorbell directory's path is too long for a Unix socket; polling the log only")
+    try:
+        bell = core_doorbell.SocketBell(BELL, tag=f"{id(asyncio.get_running_loop()):x}")
+    except OSError:
+        logger.warning("could not bind the doorbell socket; polling the log only", exc_info=True)
         await asyncio.Event().wait()
         return
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    receiver.setblocking(False)
-    loop = asyncio.get_running_loop()
     try:
-        receiver.bind(str(path))
-
-        def drain() -> None:
-            # Many rings may queue up while the hub is busy; one wake-up covers them all.
-            with contextlib.suppress(BlockingIOError):
-                while receiver.recv(64):
-                    pass
-            on_ring()
-
-        loop.add_reader(receiver.fileno(), drain)
-        ready.set()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            loop.remove_reader(receiver.fileno())
+        await bell.listen(on_ring, ready)
     finally:
-        receiver.close()
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        bell.close()

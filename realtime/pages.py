@@ -1,4 +1,5 @@
-"""What every live screen page needs: who may open which screen, and the page's JSON configuration."""
+"""What every live screen page needs: the check of who may open it (organisation/policy.py) and the page's
+JSON configuration."""
 
 from __future__ import annotations
 
@@ -10,20 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
-from organisation.models import Role, User
-
-CONSOLE_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.ADMIN)
-COMMAND_ROLES = (Role.COMMANDER, Role.DISPATCHER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
-INBOX_ROLES = (Role.AGENCY_HANDLER, Role.AGENCY_ADMIN)
-SUPERVISION_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
-
-
-def may_open(user: User, screen: str) -> bool:
-    if screen == "inbox":
-        return user.is_agency_staff
-    if screen == "supervision":
-        return user.has_role(*SUPERVISION_ROLES)
-    return user.has_role(*(CONSOLE_ROLES if screen == "console" else COMMAND_ROLES))
+from organisation.models import User
+from organisation.policy import may_open
 
 
 def render_screen(request: HttpRequest, screen: str, template: str, config: dict[str, Any]) -> HttpResponse:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Case, Max, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Max, QuerySet
 
-from callcenter.models import TERMINAL_TICKET_STATES, Ticket
-from dispatch.emergency.queries import live_incidents_snapshot
-from dispatch.models import INACTIVE_WORK_ORDER_STATES, Escalation, WorkOrder, WorkOrderState
 from realtime.audience import CENTRE_ONLY_TYPES, Audience
 from realtime.models import Event, PruneMark
-
-SNAPSHOT_LIMIT = 2000
 
 
 def events_for(audience: Audience) -> QuerySet[Event]:
@@ -36,34 +32,19 @@ def needs_snapshot(last_event_id: int) -> bool:
     return last_event_id < pruned_through() or last_event_id > latest_event_id()
 
 
-def _escalation_level() -> Subquery:
-    """The highest escalation (serious > overdue > warning) of a work order's running stage clocks, or null."""
-    rank = Case(When(level="serious", then=Value(3)), When(level="overdue", then=Value(2)), default=Value(1))
-    running = Escalation.objects.filter(work_order=OuterRef("pk"), clock__stopped_at__isnull=True)
-    return Subquery(running.annotate(rank=rank).order_by("-rank").values("level")[:1])
+#: name -> provider(audience): the rows of one kind of open work that the audience may see. The apps that
+#: own the rows register them at ready() (dispatch: tickets and work orders; emergency: incidents).
+SnapshotPart = Callable[[Audience], list[dict[str, Any]]]
+_snapshot_parts: dict[str, SnapshotPart] = {}
+
+
+def register_snapshot_part(name: str, provider: SnapshotPart) -> None:
+    if name in ("as_of", "kind") or _snapshot_parts.get(name, provider) is not provider:
+        raise RuntimeError(f"snapshot part {name!r} is registered twice")
+    _snapshot_parts[name] = provider
 
 
 def snapshot(audience: Audience) -> dict[str, Any]:
     """The open work a screen shows, stamped with the event id it is consistent with."""
     as_of = latest_event_id()
-    tickets = Ticket.objects.exclude(state__in=TERMINAL_TICKET_STATES)
-    work_orders = WorkOrder.objects.exclude(state__in=[*INACTIVE_WORK_ORDER_STATES, WorkOrderState.CLOSED])
-    if not audience.centre:
-        work_orders = work_orders.filter(agency_id=audience.agency_id or 0)
-        tickets = tickets.filter(Q(pk__in=work_orders.values("ticket_id")))
-    return {
-        "as_of": as_of,
-        "tickets": list(
-            tickets.order_by("-id").values(
-                "id", "number", "state", "urgency", "subject_id", "latitude", "longitude", "created_at"
-            )[:SNAPSHOT_LIMIT]
-        ),
-        "incidents": live_incidents_snapshot(centre=audience.centre, agency_id=audience.agency_id),
-        "work_orders": list(
-            work_orders.annotate(escalation_level=_escalation_level())
-            .order_by("-id")
-            .values("id", "number", "ticket_id", "agency_id", "responsibility", "state", "escalation_level")[
-                :SNAPSHOT_LIMIT
-            ]
-        ),
-    }
+    return {"as_of": as_of, **{name: provider(audience) for name, provider in _snapshot_parts.items()}}

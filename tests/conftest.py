@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from callcenter.actions import do_load_taxonomy, do_save_article
-from organisation.actions import do_upsert_agency, do_upsert_user
+from callcenter.actions import do_save_article
+from organisation.actions import do_load_taxonomy, do_upsert_agency, do_upsert_user
 from organisation.models import Agency, Role, User
 
 TAXONOMY = {

@@ -10,10 +10,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from callcenter.knowledge import search_articles
-from callcenter.models import KnowledgeArticle, Subject
+from callcenter.models import KnowledgeArticle
 from core import clock
 from organisation.actions import do_upsert_user
-from organisation.models import Role
+from organisation.models import Role, Subject
 from tests.conftest import World, ticket_payload
 
 MODELS = [
@@ -61,7 +61,7 @@ def test_editing_a_subject_in_the_admin_keeps_its_full_name(world: World) -> Non
     client.force_login(world.users["admin"])
     subject = Subject.objects.get(code="t-garbage")
     response = client.post(
-        reverse("admin:callcenter_subject_change", args=[subject.pk]),
+        reverse("admin:organisation_subject_change", args=[subject.pk]),
         {
             "code": "t-garbage",
             "name": "生活垃圾清运",

@@ -51,7 +51,7 @@ FIELDS = [
     "article_id",
     "work_order_ids",
     "answer_due_at",
-    # incidents (dispatch/emergency)
+    # incidents (emergency)
     "type",
     "level",
     "title",

@@ -17,7 +17,7 @@ def test_schema_lists_every_public_workflow_action(world: World) -> None:
         for action in workflow.actions(machine):
             assert f"/api/{base}/{{id}}/{action}/" in paths, action
     assert "/api/tickets/" in paths and "post" in paths["/api/tickets/"]
-    # Incidents (dispatch/emergency): attach_ticket is the ticket's escalate, relink the agencies route.
+    # Incidents (emergency): attach_ticket is the ticket's escalate, relink the agencies route.
     routes = {"attach_ticket": "/api/tickets/{id}/escalate/", "relink": "/api/incidents/{id}/agencies/"}
     for machine, base in ((Machine.INCIDENT, "incidents"), (Machine.INCIDENT_TASK, "incident-tasks")):
         for action in workflow.actions(machine):

@@ -16,12 +16,10 @@ from dispatch.actions.dispatching import (
     do_redo_ticket,
 )
 from dispatch.actions.machinery import (
-    MAX_TEXT,
     agency_ids_of_ticket,
     create_work_order,
     emit_ticket_event,
     emit_work_order_event,
-    require_text,
     start_stage_clock,
     stop_stage_clocks,
     sync_ticket_state,
@@ -58,7 +56,6 @@ from dispatch.actions.work_orders import (
 )
 
 __all__ = [
-    "MAX_TEXT",
     "agency_ids_of_ticket",
     "check_dispatch_ticket",
     "check_reply_work_order",
@@ -88,7 +85,6 @@ __all__ = [
     "do_urge_work_order",
     "emit_ticket_event",
     "emit_work_order_event",
-    "require_text",
     "start_stage_clock",
     "stop_stage_clocks",
     "sync_ticket_state",

@@ -10,15 +10,9 @@ from django.utils.translation import gettext as _
 from callcenter.models import Ticket
 from core import clock
 from core.errors import InvalidInput
+from core.parsing import MAX_TEXT, require_text
 from dispatch import workflow
-from dispatch.actions.machinery import (
-    MAX_TEXT,
-    create_work_order,
-    require_text,
-    sync_ticket_state,
-    transition_ticket,
-    transition_work_order,
-)
+from dispatch.actions.machinery import create_work_order, sync_ticket_state, transition_ticket, transition_work_order
 from dispatch.locks import lock_ticket, lock_work_orders_of_ticket
 from dispatch.models import Responsibility, WorkOrderState
 from dispatch.workflow import Machine

@@ -4,13 +4,10 @@ work-order creation (callcenter/actions.py uses it too). Nothing here owns a tra
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from callcenter.models import Ticket, TicketState
-from core.errors import InvalidInput
 from dispatch import workflow
 from dispatch.deadlines.policies import Deadline, deadline_for, warning_for_extension
 from dispatch.deadlines.timers import arm_clock, cancel_clocks, fired_levels
@@ -19,25 +16,7 @@ from dispatch.workflow import Machine, Transition
 from organisation.models import Agency, User
 from realtime.events import append_event
 
-MAX_TEXT = 5000
-
 # --- shared machinery ------------------------------------------------------------------------------
-
-
-def require_text(fields: dict[str, Any], *, required: Sequence[str] = (), optional: Sequence[str] = ()) -> None:
-    errors: dict[str, list[str]] = {}
-    for name in (*required, *optional):
-        value = fields.get(name)
-        if value is None and name in optional:
-            continue
-        if not isinstance(value, str):
-            errors[name] = [_("This field must be text.")]
-        elif name in required and not value.strip():
-            errors[name] = [_("This field is required.")]
-        elif len(value) > MAX_TEXT:
-            errors[name] = [_("At most %(n)d characters.") % {"n": MAX_TEXT}]
-    if errors:
-        raise InvalidInput(_("Some fields are not valid."), fields=errors)
 
 
 def write_timeline(

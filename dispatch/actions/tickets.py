@@ -11,15 +11,9 @@ from django.utils.translation import gettext as _
 from callcenter.models import KnowledgeArticle, Revisit, Satisfaction, Ticket, TicketCaller, TicketState
 from core import clock
 from core.errors import Conflict, InvalidInput
+from core.parsing import MAX_TEXT, require_text
 from dispatch import workflow
-from dispatch.actions.machinery import (
-    MAX_TEXT,
-    emit_ticket_event,
-    require_text,
-    transition_ticket,
-    transition_work_order,
-    write_timeline,
-)
+from dispatch.actions.machinery import emit_ticket_event, transition_ticket, transition_work_order, write_timeline
 from dispatch.locks import lock_ticket, lock_tickets, lock_work_orders_of_ticket
 from dispatch.models import WorkOrderState
 from dispatch.workflow import Machine

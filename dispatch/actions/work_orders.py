@@ -10,14 +10,9 @@ from django.utils.translation import gettext as _
 
 from core import clock
 from core.errors import InvalidInput
+from core.parsing import require_text
 from dispatch import workflow
-from dispatch.actions.machinery import (
-    require_text,
-    start_stage_clock,
-    stop_stage_clocks,
-    sync_ticket_state,
-    transition_work_order,
-)
+from dispatch.actions.machinery import start_stage_clock, stop_stage_clocks, sync_ticket_state, transition_work_order
 from dispatch.locks import lock_work_order
 from dispatch.models import (
     ExtensionRequest,

@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-from callcenter.models import AppealType, Subject, Urgency
+from callcenter.models import Urgency
 from core import clock
 from core.errors import InvalidInput, NotFound
 from dispatch.deadlines import calendar
@@ -42,7 +42,7 @@ from dispatch.models import (
     WorkingPeriod,
 )
 from organisation.actions import audit
-from organisation.models import User
+from organisation.models import AppealType, Subject, User
 from realtime.events import append_event, append_events
 
 STAGES = ("sign", "handle", "review", "revisit")

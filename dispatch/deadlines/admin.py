@@ -31,11 +31,7 @@ from dispatch.deadlines.actions import (
     do_unpublish_calendar_year,
 )
 from dispatch.models import CalendarDay, CalendarYear, Escalation, Reprimand, SlaPolicy, Timer, WorkingPeriod
-from organisation.models import User
-
-
-def _actor(request: HttpRequest) -> User | None:
-    return request.user if isinstance(request.user, User) else None
+from organisation.policy import acting_user
 
 
 class ActionAdmin(admin.ModelAdmin):
@@ -55,12 +51,14 @@ class CalendarDayAdmin(ActionAdmin):
 
     def save_model(self, request: HttpRequest, obj: CalendarDay, form: Any, change: bool) -> None:
         if change and "date" in form.changed_data:
-            do_delete_calendar_day(form.initial["date"], actor=_actor(request))
-        saved = do_save_calendar_day(obj.date, is_working_day=obj.is_working_day, name=obj.name, actor=_actor(request))
+            do_delete_calendar_day(form.initial["date"], actor=acting_user(request))
+        saved = do_save_calendar_day(
+            obj.date, is_working_day=obj.is_working_day, name=obj.name, actor=acting_user(request)
+        )
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: CalendarDay) -> None:
-        do_delete_calendar_day(obj.date, actor=_actor(request))
+        do_delete_calendar_day(obj.date, actor=acting_user(request))
 
 
 def _parse_days(text: str, field: str) -> list[tuple[dt.date, str]]:
@@ -141,7 +139,7 @@ class CalendarYearAdmin(ActionAdmin):
             holidays=form.cleaned_data.get("holidays", []) if not change else [],
             working_days=form.cleaned_data.get("working_days", []) if not change else [],
             note=obj.note,
-            actor=_actor(request),
+            actor=acting_user(request),
         )
         obj.pk = published.row.pk
         done = published.recomputed
@@ -156,7 +154,7 @@ class CalendarYearAdmin(ActionAdmin):
         )
 
     def delete_model(self, request: HttpRequest, obj: CalendarYear) -> None:
-        do_unpublish_calendar_year(obj.year, actor=_actor(request))
+        do_unpublish_calendar_year(obj.year, actor=acting_user(request))
 
 
 @admin.register(WorkingPeriod)
@@ -166,7 +164,9 @@ class WorkingPeriodAdmin(ActionAdmin):
     list_display = ["start", "end"]
 
     def _replace(self, request: HttpRequest, periods: list[tuple[Any, Any]]) -> None:
-        do_set_working_periods([(s.strftime("%H:%M"), e.strftime("%H:%M")) for s, e in periods], actor=_actor(request))
+        do_set_working_periods(
+            [(s.strftime("%H:%M"), e.strftime("%H:%M")) for s, e in periods], actor=acting_user(request)
+        )
 
     def save_model(self, request: HttpRequest, obj: WorkingPeriod, form: Any, change: bool) -> None:
         others = WorkingPeriod.objects.exclude(pk=obj.pk).values_list("start", "end")
@@ -221,12 +221,12 @@ class SlaPolicyAdmin(ActionAdmin):
 
     def save_model(self, request: HttpRequest, obj: SlaPolicy, form: Any, change: bool) -> None:
         saved = do_save_sla_policy(
-            actor=_actor(request), policy_id=obj.pk if change else None, **_policy_fields(form.cleaned_data)
+            actor=acting_user(request), policy_id=obj.pk if change else None, **_policy_fields(form.cleaned_data)
         )
         obj.pk = saved.pk
 
     def delete_model(self, request: HttpRequest, obj: SlaPolicy) -> None:
-        do_delete_sla_policy(obj.pk, actor=_actor(request))
+        do_delete_sla_policy(obj.pk, actor=acting_user(request))
 
 
 @admin.register(Timer)

@@ -25,13 +25,13 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from django.conf import settings
 from django.db.models import Count, Max
 from django.utils.translation import gettext
 
+from core.clock import local_zone
 from core.errors import DomainError
 from core.stamped_cache import StampedCache
 from dispatch.deadlines import provisional
@@ -51,10 +51,6 @@ class CalendarYearUnknown(DomainError):
 
 class InvalidDuration(DomainError):
     code = "invalid_duration"
-
-
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
 
 
 # --- the database part, cached ---------------------------------------------------------------------

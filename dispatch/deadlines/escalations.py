@@ -28,7 +28,8 @@ from django.db.models import Min, Q
 from django.utils.translation import gettext as _
 
 from core import clock
-from dispatch.deadlines.calendar import CalendarYearUnknown, local_zone
+from core.clock import local_zone
+from dispatch.deadlines.calendar import CalendarYearUnknown
 from dispatch.deadlines.policies import levels, serious_at
 from dispatch.deadlines.timers import is_postgres, ring_if_soon
 from dispatch.models import (

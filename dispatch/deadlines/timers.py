@@ -5,37 +5,31 @@ transaction. A worker sleeps until the next due timer (at most MAX_SLEEP_SECONDS
 falls due sooner than that rings the doorbell after commit so that a sleeping worker looks again:
 
 - PostgreSQL: ``NOTIFY hotline_timers`` in the writing transaction (delivered on commit, to any machine).
-- SQLite (one machine by nature): a datagram to each worker's Unix socket in VAR_DIR/timer-wake/.
+- SQLite (one machine by nature): the doorbell "timers" on this machine.
+
+Both are the one wake-up primitive's transports (core/doorbell.py).
 
 A lost ring costs at most MAX_SLEEP_SECONDS of lag, never a lost timer: the rows are the truth.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import select
-import socket
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core import doorbell
 from dispatch.models import Escalation, EscalationLevel, StageClock, Timer, TimerOutcome
 
 PG_CHANNEL = "hotline_timers"
+BELL = "timers"
 
 
 def max_sleep_seconds() -> float:
     return float(settings.HOTLINE.get("TIMER_MAX_SLEEP_SECONDS", 30))
-
-
-def wake_dir() -> Path:
-    return Path(settings.VAR_DIR) / "timer-wake"
 
 
 def is_postgres() -> bool:
@@ -87,84 +81,11 @@ def ring_if_soon(fire_times: Iterable[dt.datetime]) -> None:
     if not any(t <= horizon for t in fire_times):
         return
     if is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute(f"NOTIFY {PG_CHANNEL}")
+        doorbell.notify_postgres(PG_CHANNEL)
     else:
-        transaction.on_commit(ring_local_workers, robust=True)
+        transaction.on_commit(lambda: doorbell.ring(BELL), robust=True)
 
 
-def ring_local_workers() -> None:
-    directory = wake_dir()
-    if not directory.is_dir():
-        return
-    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sender.setblocking(False)
-    try:
-        for path in directory.glob("*.sock"):
-            try:
-                sender.sendto(b"!", str(path))
-            except (ConnectionRefusedError, FileNotFoundError):
-                # The worker is gone: its socket file is stale.
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            except (BlockingIOError, OSError):
-                # Its queue is full: it has been rung already.
-                pass
-    finally:
-        sender.close()
-
-
-class Doorbell:
-    """What a worker waits on: a PostgreSQL LISTEN connection or a Unix datagram socket."""
-
-    def __init__(self) -> None:
-        self._pg: Any = None
-        self._sock: socket.socket | None = None
-        self._path: Path | None = None
-        if is_postgres():
-            import psycopg
-
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            params.pop("prepare_threshold", None)
-            self._pg = psycopg.connect(**params, autocommit=True)
-            self._pg.execute(f"LISTEN {PG_CHANNEL}")
-        else:
-            directory = wake_dir()
-            directory.mkdir(parents=True, exist_ok=True)
-            self._path = directory / f"{os.getpid()}.sock"
-            with contextlib.suppress(FileNotFoundError):
-                self._path.unlink()
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._sock.bind(str(self._path))
-            self._sock.setblocking(False)
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``; True when rung."""
-        seconds = max(0.0, seconds)
-        if self._pg is not None:
-            rung = False
-            for _notice in self._pg.notifies(timeout=seconds, stop_after=1):
-                rung = True
-            # Several rings may be queued: one look at the table answers them all.
-            for _notice in self._pg.notifies(timeout=0):
-                pass
-            return rung
-        assert self._sock is not None
-        readable, _w, _x = select.select([self._sock], [], [], seconds)
-        if not readable:
-            return False
-        with contextlib.suppress(BlockingIOError):
-            while self._sock.recv(64):
-                pass
-        return True
-
-    def close(self) -> None:
-        if self._pg is not None:
-            self._pg.close()
-        if self._sock is not None:
-            self._sock.close()
-        if self._path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._path.unlink()
+def wake_bell() -> doorbell.PostgresBell | doorbell.SocketBell:
+    """What a worker sleeps on: PostgreSQL LISTEN, or the doorbell "timers" on this machine."""
+    return doorbell.PostgresBell(PG_CHANNEL) if is_postgres() else doorbell.SocketBell(BELL)

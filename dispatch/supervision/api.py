@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import clock
-from dispatch.deadlines.calendar import local_zone
+from core.clock import local_zone
 from dispatch.supervision import board, kpis, tables
 from dispatch.supervision.exports import Table, to_csv, to_xlsx
 from organisation.models import Agency, Role

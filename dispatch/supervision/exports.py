@@ -17,7 +17,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
-from dispatch.deadlines.calendar import local_zone
+from core.clock import local_zone
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -22,7 +22,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from callcenter.models import Revisit, Satisfaction, Ticket
-from dispatch.deadlines.calendar import CalendarYearUnknown, local_zone, working_hours_between
+from core.clock import local_zone
+from dispatch.deadlines.calendar import CalendarYearUnknown, working_hours_between
 from dispatch.models import (
     ExtensionRequest,
     ExtensionState,

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.actions import do_load_taxonomy, do_save_article
+from callcenter.actions import do_save_article
 from callcenter.knowledge import terms_of
 from callcenter.models import KnowledgeArticle, KnowledgeTerm
 from core.clock import pinned_at
+from organisation.actions import do_load_taxonomy
 from tests.conftest import World
 
 DATA = Path(__file__).resolve().parents[2] / "callcenter" / "data"

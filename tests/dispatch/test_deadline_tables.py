@@ -151,7 +151,7 @@ def test_red_card_comes_five_working_days_after_the_deadline() -> None:
 
 
 def _ticket(world: Any, *, subject: str = "t-garbage", appeal_type: str = "complaint", urgency: str = "normal") -> Any:
-    from callcenter.models import AppealType, Subject
+    from organisation.models import AppealType, Subject
 
     subject_row = Subject.objects.get(code=subject)
     appeal = AppealType.objects.get(code=appeal_type)
@@ -164,7 +164,7 @@ def _ticket(world: Any, *, subject: str = "t-garbage", appeal_type: str = "compl
 
 
 def test_policy_lookup_falls_back_from_exact_to_subject_to_appeal_type_to_defaults(world: Any) -> None:
-    from callcenter.models import AppealType, Subject
+    from organisation.models import AppealType, Subject
 
     garbage = Subject.objects.get(code="t-garbage")
     complaint = AppealType.objects.get(code="complaint")
@@ -189,7 +189,7 @@ def test_policy_lookup_falls_back_from_exact_to_subject_to_appeal_type_to_defaul
 
 
 def test_warning_point_is_a_fraction_of_working_time_or_a_fixed_lead(world: Any) -> None:
-    from callcenter.models import Subject
+    from organisation.models import Subject
 
     garbage = Subject.objects.get(code="t-garbage")
     start = at("2026-03-06 12:00")  # Friday noon; 5wd -> Sat 03-14 00:00
@@ -206,7 +206,7 @@ def test_warning_point_is_a_fraction_of_working_time_or_a_fixed_lead(world: Any)
 
 
 def test_counted_from_the_next_working_day_by_policy(world: Any) -> None:
-    from callcenter.models import Subject
+    from organisation.models import Subject
 
     garbage = Subject.objects.get(code="t-garbage")
     do_save_sla_policy(subject_id=garbage.pk, urgency="urgent", handle_limit="24h", from_next_working_day=True)

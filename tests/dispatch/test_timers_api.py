@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcenter.actions import do_create_ticket
-from callcenter.models import Subject
 from core import clock
 from dispatch.actions import do_dispatch_ticket
 from dispatch.deadlines.escalations import fire_due_timers
 from dispatch.models import CalendarDay, SlaPolicy, WorkOrder
+from organisation.models import Subject
 from tests.conftest import World, ticket_payload
 
 pytestmark = pytest.mark.django_db

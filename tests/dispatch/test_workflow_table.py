@@ -114,7 +114,7 @@ def _who_for(case: workflow.TableWalkCase) -> str:
     roles = (
         case.row.roles
         if case.row
-        else next(row.roles for row in workflow.TABLE if row.machine == case.machine and row.action == case.action)
+        else next(row.roles for row in workflow.table() if row.machine == case.machine and row.action == case.action)
     )
     for role, user in (
         (Role.OPERATOR, "operator"),

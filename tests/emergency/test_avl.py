@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core import clock
-from dispatch.emergency.models import Unit, UnitTimelineEntry
+from emergency.models import Unit, UnitTimelineEntry
 from gis.coords import wgs84_to_gcj02
 from realtime.models import Event
 from tests.conftest import World

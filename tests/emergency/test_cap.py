@@ -9,9 +9,9 @@ import pytest
 from lxml import etree
 
 from core import clock
-from dispatch.emergency.cap import CAP_NAMESPACE, schema_errors
-from dispatch.emergency.feeds import ATOM_NAMESPACE
-from dispatch.emergency.models import IncidentLevel
+from emergency.cap import CAP_NAMESPACE, schema_errors
+from emergency.feeds import ATOM_NAMESPACE
+from emergency.models import IncidentLevel
 from tests.conftest import World
 from tests.emergency.incident_fixtures import create_incident, linkage_fixture, ok  # noqa: F401
 
@@ -119,7 +119,7 @@ def test_closing_a_public_incident_sends_a_new_cancel_message(linkage: World) ->
 
 def test_withdrawn_alert_is_a_cancel_and_every_type_validates(linkage: World) -> None:
     world = linkage
-    from dispatch.emergency.models import IncidentType
+    from emergency.models import IncidentType
 
     for incident_type in IncidentType.values:
         incident = create_incident(world, type=incident_type, description="", address="")

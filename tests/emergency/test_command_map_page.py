@@ -13,8 +13,8 @@ from django.conf import settings
 from django.test import Client
 from django.test.utils import override_settings
 
-from dispatch.emergency.models import IncidentLevel, IncidentType
-from dispatch.emergency.unit_states import UnitStatus, UnitType
+from emergency.models import IncidentLevel, IncidentType
+from emergency.units.states import UnitStatus, UnitType
 from tests.conftest import World
 
 
@@ -24,7 +24,7 @@ def _config(world: World, who: str) -> dict[str, Any]:
     response = client.get("/command/", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "dispatch/emergency.js" in html and "dispatch/emergency-panel.js" in html
+    assert "emergency.js" in html and "emergency-panel.js" in html
     assert 'id="emg-board"' in html
     found = re.search(r'<script id="screen-config" type="application/json">(.*?)</script>', html, re.S)
     assert found is not None

@@ -7,7 +7,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from dispatch.emergency import actions as emergency
+from emergency import actions as emergency
 from realtime.models import Event
 from realtime.schemas import IncidentSummary
 from tests.conftest import World, ticket_payload

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from dispatch.emergency.models import Incident, IncidentTicket
+from emergency.models import Incident, IncidentTicket
 from tests.conftest import World, ticket_payload
 from tests.emergency.incident_fixtures import create_incident, linkage_fixture, ok  # noqa: F401
 

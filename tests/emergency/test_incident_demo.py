@@ -8,8 +8,8 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from core import clock
-from dispatch.emergency.cap import alert_xml, schema_errors
-from dispatch.emergency.models import Incident, IncidentAgency, IncidentTimelineEntry, TransferRule
+from emergency.cap import alert_xml, schema_errors
+from emergency.models import Incident, IncidentAgency, IncidentTimelineEntry, TransferRule
 from organisation.models import User
 from tests.pinned_time import DEMO_NOW
 

@@ -8,8 +8,8 @@ from callcenter.actions import do_record_call_event
 from callcenter.models import Call
 from core import clock
 from dispatch.actions.tickets import do_merge_ticket
-from dispatch.emergency.models import Incident, IncidentCall, IncidentTicket, IncidentTimelineEntry
 from dispatch.models import TimelineEntry
+from emergency.models import Incident, IncidentCall, IncidentTicket, IncidentTimelineEntry
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
 from tests.emergency.incident_fixtures import (  # noqa: F401

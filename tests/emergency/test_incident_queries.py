@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dispatch.emergency import actions as emergency
+from emergency import actions as emergency
 from organisation.actions import do_upsert_agency
 from tests.conftest import World, ticket_payload
 from tests.emergency.incident_fixtures import create_incident, linkage_fixture, ok  # noqa: F401

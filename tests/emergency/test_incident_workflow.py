@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from dispatch import workflow
-from dispatch.emergency.models import Incident, IncidentAgency, IncidentTimelineEntry
 from dispatch.workflow import Machine
+from emergency.models import Incident, IncidentAgency, IncidentTimelineEntry
+from organisation import policy
 from organisation.models import Role
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
@@ -181,4 +182,4 @@ def test_a_linked_agency_acts_only_on_its_own_task(linkage: World) -> None:
         _post(world, "police_handler", f"/api/incident-tasks/{police['id']}/acknowledge/")["status"] == "acknowledged"
     )
     assert IncidentAgency.objects.get(pk=link_id).status == "notified"
-    assert Role.COMMANDER in workflow.COMMAND
+    assert Role.COMMANDER in policy.COMMAND

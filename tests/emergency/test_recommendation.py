@@ -15,11 +15,11 @@ import pytest
 import shapely
 
 from core import clock
-from dispatch.emergency.models import Unit
-from dispatch.emergency.recommendation import NEEDED_TYPES, REPAIR_FUNCTION, recommend
-from dispatch.emergency.unit_actions import do_change_unit_status, is_stale
-from dispatch.emergency.unit_measures import distance_m, stale_after
-from dispatch.emergency.unit_states import UnitStatus
+from emergency.models import Unit
+from emergency.units.actions import do_change_unit_status, is_stale
+from emergency.units.measures import distance_m, stale_after
+from emergency.units.recommendation import NEEDED_TYPES, REPAIR_FUNCTION, recommend
+from emergency.units.states import UnitStatus
 from gis.importer import Feature, PreparedLayer
 from gis.index import OUTSIDE, current_index
 from gis.models import Level

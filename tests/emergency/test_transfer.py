@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from callcenter.actions import do_save_subject
-from callcenter.models import Subject
-from dispatch.emergency.models import IncidentTimelineEntry, Transfer, TransferRule
-from dispatch.emergency.transfer import do_load_transfer_list, do_save_transfer_rule
 from dispatch.models import TimelineEntry
+from emergency.actions.transfer import do_load_transfer_list, do_save_transfer_rule
+from emergency.models import IncidentTimelineEntry, Transfer, TransferRule
+from organisation.actions import do_save_subject
+from organisation.models import Subject
 from tests.conftest import World, ticket_payload
 from tests.emergency.incident_fixtures import create_incident, linkage_fixture, ok  # noqa: F401
 
@@ -82,7 +82,7 @@ def test_agencies_cannot_transfer_and_the_list_file_loads_idempotently(linkage: 
     response = world.client("handler_a").post(f"/api/tickets/{ticket['id']}/transfer/", {"line": "110"}, format="json")
     assert response.status_code == 404  # not its ticket
     assert do_load_transfer_list() == 0  # none of the demo city's subjects exist in the test taxonomy
-    do_save_subject(Subject(code="gas-leak", name="燃气泄漏"))
+    do_save_subject(Subject(code="gas-leak", name="燃气泄漏"), actor=None, changed=())
     assert do_load_transfer_list() == do_load_transfer_list() == 1
     assert TransferRule.objects.get().line == "119"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dispatch.emergency.unit_measures import distance_m, distances_m, rough_eta_seconds
+from emergency.units.measures import distance_m, distances_m, rough_eta_seconds
 from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, east_of
 
-EMERGENCY = Path(__file__).resolve().parents[2] / "dispatch" / "emergency"
+UNITS = Path(__file__).resolve().parents[2] / "emergency" / "units"
 
 
 def test_the_vectorised_distance_is_the_scalar_distance() -> None:
@@ -43,7 +43,7 @@ def test_distance_and_rough_eta() -> None:
 
 def _imports(module: str) -> set[str]:
     """Every module the file imports, at its top or inside functions."""
-    tree = ast.parse((EMERGENCY / f"{module}.py").read_text(encoding="utf-8"))
+    tree = ast.parse((UNITS / f"{module}.py").read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -55,10 +55,10 @@ def _imports(module: str) -> set[str]:
 
 
 def test_recommendations_and_unit_actions_do_not_import_each_other() -> None:
-    assert not {m for m in _imports("recommendation") if m.startswith("dispatch.emergency.unit_actions")}
-    assert not {m for m in _imports("unit_actions") if m.startswith("dispatch.emergency.recommendation")}
+    assert not {m for m in _imports("recommendation") if m.startswith("emergency.units.actions")}
+    assert not {m for m in _imports("actions") if m.startswith("emergency.units.recommendation")}
     # The measures both use sit below them.
-    assert not {m for m in _imports("unit_measures") if m.startswith("dispatch.emergency.")} - {
-        "dispatch.emergency.unit_states",
-        "dispatch.emergency.unit_states.UnitType",
+    assert not {m for m in _imports("measures") if m.startswith("emergency.")} - {
+        "emergency.units.states",
+        "emergency.units.states.UnitType",
     }

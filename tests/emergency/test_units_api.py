@@ -17,8 +17,8 @@ from django.test import Client
 
 from config.asgi import application
 from core import clock
-from dispatch.emergency.models import Unit
-from dispatch.emergency.unit_actions import do_change_unit_status
+from emergency.models import Unit
+from emergency.units.actions import do_change_unit_status
 from realtime.hub import _hubs
 from realtime.models import Event
 from tests.conftest import World

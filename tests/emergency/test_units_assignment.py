@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from core import clock
-from dispatch.emergency.models import Assignment, Incident, IncidentTimelineEntry, Unit, UnitTimelineEntry
+from emergency.models import Assignment, Incident, IncidentTimelineEntry, Unit, UnitTimelineEntry
 from realtime.models import Event
 from tests.conftest import World
 from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit, report_incident
@@ -128,7 +128,7 @@ def test_only_the_command_desk_assigns(world: World, setup: tuple[Incident, Unit
 
 
 def test_a_linked_agency_sees_the_units_sent_to_its_incident(world: World, setup: tuple[Incident, Unit, Unit]) -> None:
-    from dispatch.emergency.actions import do_link_agency
+    from emergency.actions import do_link_agency
 
     incident, engine, ambulance = setup
     with clock.pinned_at(NOW):

@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from core import clock
-from dispatch.emergency.models import Assignment, Unit
+from emergency.models import Assignment, Unit
 from tests.conftest import World
 from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit, report_incident
 

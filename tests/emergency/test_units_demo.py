@@ -10,10 +10,10 @@ import random
 from django.core.management import call_command
 
 from core import clock
-from dispatch.emergency.models import Assignment, Unit
-from dispatch.emergency.simulation import Simulator
-from dispatch.emergency.unit_actions import do_assign_units
-from dispatch.emergency.unit_measures import distance_m
+from emergency.models import Assignment, Unit
+from emergency.units.actions import do_assign_units
+from emergency.units.measures import distance_m
+from emergency.units.simulation import Simulator
 from organisation.actions import do_load_agencies
 from realtime.models import Event
 from tests.conftest import World

@@ -13,8 +13,8 @@ import pytest
 
 from core import clock
 from dispatch import workflow
-from dispatch.emergency.models import Assignment, Unit, UnitTimelineEntry
 from dispatch.workflow import Machine
+from emergency.models import Assignment, Unit, UnitTimelineEntry
 from realtime.models import Event
 from tests.conftest import World
 from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit, report_incident

@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Any
 
 from core import clock
-from dispatch.emergency.actions import do_report_incident
-from dispatch.emergency.avl import Fix
-from dispatch.emergency.models import Incident, Unit
-from dispatch.emergency.unit_actions import do_record_positions, do_upsert_unit
+from emergency.actions import do_report_incident
+from emergency.models import Incident, Unit
+from emergency.units.actions import do_record_positions, do_upsert_unit
+from emergency.units.avl import Fix
 from organisation.models import Agency
 from tests.conftest import World
 
@@ -64,7 +64,7 @@ def east_of(metres: float, lon: float = CENTRE_LON) -> float:
 
 def unit_scenario(world: World) -> None:
     """Unit events touching both agencies (for the socket scope test in tests/realtime/)."""
-    from dispatch.emergency.unit_actions import do_change_unit_status
+    from emergency.units.actions import do_change_unit_status
 
     suffix = str(Unit.objects.count())
     a_unit = make_unit(f"A-{suffix}", "fire_engine", world.agency_a)

@@ -12,15 +12,14 @@ import shapely
 from django.conf import settings
 from django.core.management import call_command
 
-from callcenter.actions import do_load_taxonomy
-from callcenter.models import Ticket
+from callcenter.models import Ticket, TicketPlacement
 from core import clock
 from gis.actions import do_activate_layer, do_import_layer, do_import_routing_rules
 from gis.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from gis.importer import Feature, PreparedLayer
-from gis.models import Level, TicketPlacement
+from gis.models import Level
 from gis.routing import decide, place
-from organisation.actions import do_load_agencies, do_upsert_agency
+from organisation.actions import do_load_agencies, do_load_taxonomy, do_upsert_agency
 from tests.conftest import World, ticket_payload
 
 # Two districts side by side sharing the edge lon = 109.40, each 0.02 degrees (~2 km) wide.
@@ -59,7 +58,7 @@ def city(world: World) -> World:
 
 
 def _subject(code: str) -> Any:
-    from callcenter.models import Subject
+    from organisation.models import Subject
 
     return Subject.objects.get(code=code)
 

@@ -117,7 +117,7 @@ def _scenario(world: World) -> dict[str, int]:
 
 def _incident_scenario(world: World) -> None:
     """Every incident event type; agency_a is linked to the first incident only."""
-    from dispatch.emergency import actions as emergency
+    from emergency import actions as emergency
 
     users = world.users
     body = {"type": "fire", "title": "火情", "latitude": 24.3126, "longitude": 109.4112}

@@ -15,7 +15,7 @@ from dispatch.access import may_see_work_order, visible_work_orders
 from dispatch.actions import do_dispatch_ticket, do_sign_work_order
 from dispatch.locks import lock_work_order
 from dispatch.models import TimelineEntry, WorkOrder
-from realtime.commands import run_command
+from dispatch.socket_commands import run_command
 from tests.conftest import World, ticket_payload
 
 

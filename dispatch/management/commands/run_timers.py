@@ -21,7 +21,7 @@ from django.db import close_old_connections
 from core import clock
 from dispatch.deadlines.actions import do_fill_missing_deadlines
 from dispatch.deadlines.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_timers, next_wake_at
-from dispatch.deadlines.timers import Doorbell, max_sleep_seconds
+from dispatch.deadlines.timers import max_sleep_seconds, wake_bell
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Command(BaseCommand):
         if options["stop_with_parent"]:
             _term_when_parent_dies()
         self._fill_missing_deadlines()
-        doorbell = Doorbell()
+        doorbell = wake_bell()
         self.stdout.write(f"run_timers: ready (batch {batch}, lease {lease:g}s, longest sleep {cap:g}s)")
         self.stdout.flush()
         try:

@@ -1,4 +1,0 @@
-"""Models of the emergency app, one module per concern: incidents and linkage; units and positions."""
-
-from dispatch.emergency.models.incidents import *  # noqa: F403
-from dispatch.emergency.models.units import *  # noqa: F403
