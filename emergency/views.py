@@ -43,7 +43,7 @@ def command(request: HttpRequest) -> HttpResponse:
     return render_screen(
         request,
         "command",
-        "dispatch/command.html",
+        "emergency/command.html",
         {
             "subjects": list(Subject.objects.filter(is_leaf=True, active=True).values("code", "path")),
             "states": [{"code": s.value, "name": str(s.label)} for s in TicketState],

@@ -123,7 +123,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "unassigned",
         body=lambda s: {"reason": "市民撤回诉求"},
     ),
-    # --- tickets: escalation into an incident and transfer to an emergency line (dispatch/emergency)
+    # --- tickets: escalation into an incident and transfer to an emergency line (emergency/)
     Endpoint(
         "tickets.escalate",
         "post",

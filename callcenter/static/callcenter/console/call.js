@@ -7,8 +7,8 @@
 import {
   $, api, clear, debounce, el, errorText, fmt, nationalNumber, plausiblePhone, shortTime, show,
 } from "./helpers.js";
-import { CALL_STATE_LABELS, state, stateBadge, TERMINAL, user } from "./state.js";
-import { fields, form, resetIntake, setFieldError } from "./intake.js";
+import { CALL_STATE_LABELS, hooks, state, stateBadge, TERMINAL, user } from "./state.js";
+import { fields, form, setFieldError } from "./fields.js";
 
 function isMyCall(call) {
   if (!call) return false;
@@ -93,7 +93,7 @@ function popCall(call) {
 function takeCall(call) {
   state.pendingCall = null;
   const wasPristine = !state.dirty || Boolean(state.submitted);
-  if (state.submitted) resetIntake({ keepCall: true, keepView: true });
+  if (state.submitted) hooks.resetIntake({ keepCall: true, keepView: true });
   setCall(call);
   fields.phone.value = nationalNumber(call.phone);
   setFieldError("phone", "");
@@ -181,7 +181,7 @@ export function bindCallBanner() {
     if (!state.pendingCall) return;
     if (state.dirty && !window.confirm(gettext("Discard what has been typed in this intake?"))) return;
     const call = state.pendingCall;
-    resetIntake({ keepCall: true });
+    hooks.resetIntake({ keepCall: true });
     takeCall(call);
   });
   $("call-unlink").addEventListener("click", function () {

@@ -4,8 +4,7 @@
  */
 
 import { $, api, clear, el, errorText, show } from "./helpers.js";
-import { can, state } from "./state.js";
-import { renderTicket } from "./ticket.js";
+import { can, hooks, state } from "./state.js";
 import { upsertQueue } from "./queue.js";
 
 // Without a proposal (no location, or nothing matched) the lead is chosen from the agency directory.
@@ -169,7 +168,7 @@ export async function submitDispatch() {
     $("dispatch-override").value = "";
     $("dispatch-instructions").value = "";
     upsertQueue(detail);
-    renderTicket();
+    hooks.renderTicket();
     renderDispatch();
     $("ticket-heading").focus();
   } catch (error) {

@@ -5,7 +5,7 @@
 
 import { $, api, clear, el, errorText, show } from "./helpers.js";
 import { state } from "./state.js";
-import { fields, setFieldError } from "./intake.js";
+import { fields, setFieldError } from "./fields.js";
 import { mapMessage, setPin } from "./map.js";
 
 export function hideGeocodeResults() {

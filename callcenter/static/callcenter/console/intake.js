@@ -1,10 +1,12 @@
 /*
- * Operator console, left column: the intake form (subject matching, validation, submit with an
- * idempotency key, reset, Enter handling). The caller's screen pop and history live in call.js.
+ * Operator console, left column: the intake form (subject hint, validation, submit with an idempotency
+ * key, reset, Enter handling). Its fields and subject matching are fields.js; the caller's screen pop and
+ * history live in call.js.
  */
 
 import { $, api, el, fmt, nationalNumber, uuid } from "./helpers.js";
-import { config, state, subjectByCode, subjectByPath, subjects } from "./state.js";
+import { config, state, subjectByCode, subjects } from "./state.js";
+import { currentSubject, fields, form, markDirty, matchSubjects, setFieldError } from "./fields.js";
 import { lookupHistory, lookupHistoryDebounced, renderCallBanner, renderHistory, setCall } from "./call.js";
 import { clearPin, removePinMarker } from "./map.js";
 import { hideGeocodeResults, locateAddress } from "./geocode.js";
@@ -12,20 +14,6 @@ import { renderRouting, requestRouting } from "./routing.js";
 import { openTicket, renderTicket } from "./ticket.js";
 import { searchKnowledge } from "./knowledge.js";
 import { rememberMine, upsertQueue } from "./queue.js";
-
-export const form = $("intake");
-export const fields = {
-  phone: $("f-phone"),
-  caller_name: $("f-caller-name"),
-  caller_confidential: $("f-confidential"),
-  appeal_type: $("f-appeal-type"),
-  channel: $("f-channel"),
-  urgency: $("f-urgency"),
-  subject: $("f-subject"),
-  title: $("f-title"),
-  description: $("f-description"),
-  address: $("f-address"),
-};
 
 export function fillOptions() {
   for (const type of config.appeal_types || []) {
@@ -46,23 +34,6 @@ export function setDefaults() {
   fields.urgency.value = (config.urgencies || []).some((u) => u.code === "normal") ? "normal" : (config.urgencies[0] || {}).code || "";
 }
 
-/** The subject the text in the field means: an exact path, or the only subject whose path contains it. */
-function matchSubjects(text) {
-  const value = (text || "").trim();
-  if (!value) return [];
-  const exact = subjectByPath.get(value) || subjectByCode.get(value);
-  if (exact) return [exact];
-  const byName = subjects.filter((s) => s.name === value);
-  if (byName.length) return byName;
-  const needle = value.replace(/\s*>\s*/g, " > ").toLowerCase();
-  return subjects.filter((s) => s.path.toLowerCase().includes(needle) || s.code.includes(needle));
-}
-
-export function currentSubject() {
-  const matches = matchSubjects(fields.subject.value);
-  return matches.length === 1 ? matches[0] : null;
-}
-
 function renderSubjectHint() {
   const hint = $("subject-resolved");
   const value = fields.subject.value.trim();
@@ -74,16 +45,6 @@ function renderSubjectHint() {
     hint.textContent = gettext("No subject matches: pick one from the list.");
     hint.classList.add("warn");
   } else hint.textContent = fmt(gettext("%(n)s subjects match: keep typing or pick one."), { n: matches.length });
-}
-
-export function setFieldError(name, message) {
-  const box = $("err-" + name);
-  const input = fields[name];
-  if (box) box.textContent = message || "";
-  if (input) {
-    if (message) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-  }
 }
 
 function clearErrors() {
@@ -239,10 +200,6 @@ export function resetIntake(options) {
     fields.phone.value = nationalNumber(activeCall.phone);
     lookupHistory(false);
   }
-}
-
-export function markDirty() {
-  if (!state.submitted) state.dirty = true;
 }
 
 export function bindForm() {

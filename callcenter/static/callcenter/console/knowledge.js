@@ -4,8 +4,7 @@
  */
 
 import { $, api, clear, el, errorText, fmt } from "./helpers.js";
-import { can, state } from "./state.js";
-import { renderTicket } from "./ticket.js";
+import { can, hooks, state } from "./state.js";
 import { renderDispatch } from "./dispatch.js";
 import { upsertQueue } from "./queue.js";
 
@@ -90,7 +89,7 @@ export async function submitResolve() {
     $("resolve-answer").value = "";
     $("resolve-article").textContent = "";
     state.chosenArticle = null;
-    renderTicket();
+    hooks.renderTicket();
     renderDispatch();
   } catch (error) {
     $("resolve-error").textContent = errorText(error);

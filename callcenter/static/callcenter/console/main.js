@@ -1,22 +1,25 @@
 /*
- * The operator console (/console/), as native ES modules in this folder (no bundler):
+ * The operator console (/console/), as native ES modules in this folder (no bundler), listed from the
+ * bottom up: a module imports only the ones listed before it, never one after it.
  *
- *   main.js       this file: the keyboard shortcuts and the start
  *   helpers.js    DOM, text and time helpers, the JSON API wrapper
- *   state.js      configuration, labels, lookups and the shared state object
- *   intake.js     left: the intake form
- *   call.js       left: the caller's screen pop (calls) and earlier tickets
- *   map.js        middle: the map, the pin and the opened ticket's marker
- *   geocode.js    middle: address search and shared coordinates
- *   routing.js    middle: the live routing proposal
- *   ticket.js     middle: the opened ticket with its possible duplicates (merge)
- *   dispatch.js   middle: the dispatch form
- *   knowledge.js  right: the knowledge base ("resolve directly")
+ *   state.js      configuration, labels, lookups, the shared state object and the hooks (below)
+ *   fields.js     left: the intake form's fields, field errors, subject matching
  *   queue.js      right: the operator's own tickets of today
+ *   map.js        middle: the map, the pin and the opened ticket's marker
+ *   dispatch.js   middle: the dispatch form
+ *   routing.js    middle: the live routing proposal
+ *   knowledge.js  right: the knowledge base ("resolve directly")
+ *   ticket.js     middle: the opened ticket with its possible duplicates (merge)
+ *   geocode.js    middle: address search and shared coordinates
+ *   call.js       left: the caller's screen pop (calls) and earlier tickets
+ *   intake.js     left: the intake form: validation, submit, reset
  *   live.js       the live event stream
+ *   main.js       this file: the hooks, the keyboard shortcuts and the start
  *
- * The panels call each other (the imports go round in circles), so a module's top level only defines
- * things and reads helpers.js and state.js; everything else runs from here once every module is loaded.
+ * Where a lower panel must make a higher one act (re-show or open the ticket, ask for routing, start a
+ * new intake), it calls state.js's hooks, which this file fills in first. A module's top level only
+ * defines things; everything runs from here once every module is loaded.
  * gettext, interpolate (Django's JS catalog), HotlineLive (realtime/live.js) and Leaflet's L are globals.
  *
  * Every server string is put on the page with textContent, never as HTML. Coordinates are kept in WGS84
@@ -25,17 +28,27 @@
  */
 
 import { $ } from "./helpers.js";
-import { state } from "./state.js";
-import { bindForm, fields, fillOptions, form, setDefaults, submitIntake } from "./intake.js";
-import { bindCallBanner } from "./call.js";
-import { initMap, renderPinSummary } from "./map.js";
-import { bindMapTools } from "./geocode.js";
-import { renderRouting } from "./routing.js";
-import { bindTicketPanel, renderTicket } from "./ticket.js";
-import { bindDispatch, submitDispatch } from "./dispatch.js";
-import { bindKnowledge, submitResolve } from "./knowledge.js";
+import { hooks, state } from "./state.js";
+import { fields, form } from "./fields.js";
 import { loadQueue, pruneOldDays, renderQueue } from "./queue.js";
+import { initMap, renderPinSummary } from "./map.js";
+import { bindDispatch, submitDispatch } from "./dispatch.js";
+import { renderRouting, requestRouting } from "./routing.js";
+import { bindKnowledge, submitResolve } from "./knowledge.js";
+import { bindTicketPanel, openTicket, renderTicket } from "./ticket.js";
+import { bindMapTools } from "./geocode.js";
+import { bindCallBanner } from "./call.js";
+import { bindForm, fillOptions, resetIntake, setDefaults, submitIntake } from "./intake.js";
 import { connectLive } from "./live.js";
+
+// --- hooks: the calls from a lower panel up to a higher one -----------------------------------------
+
+Object.assign(hooks, {
+  renderTicket: renderTicket,
+  openTicket: openTicket,
+  requestRouting: requestRouting,
+  resetIntake: resetIntake,
+});
 
 // --- keyboard: Alt+letter shortcuts shown in the labels, Ctrl+Enter accepts the ticket ---------------
 

@@ -5,10 +5,8 @@
  */
 
 import { $, api, el, errorText, fmt, show } from "./helpers.js";
-import { config, MAP_SYSTEM, state } from "./state.js";
-import { markDirty } from "./intake.js";
-import { requestRouting } from "./routing.js";
-import { renderTicket } from "./ticket.js";
+import { config, hooks, MAP_SYSTEM, state } from "./state.js";
+import { markDirty } from "./fields.js";
 
 let map = null;
 let pinMarker = null;
@@ -214,11 +212,11 @@ export function setPin(pin, options) {
   state.pin = { latitude: Number(pin.latitude.toFixed(7)), longitude: Number(pin.longitude.toFixed(7)) };
   markDirty();
   state.routingView = "draft";
-  renderTicket();
+  hooks.renderTicket();
   drawPin();
   renderPinSummary();
   if (options && options.pan && map) map.setView(toMap(state.pin.latitude, state.pin.longitude), Math.max(map.getZoom(), 15));
-  requestRouting();
+  hooks.requestRouting();
 }
 
 /** The accepted ticket's own marker takes the pin's place. */

@@ -4,8 +4,7 @@
  */
 
 import { $, api, clear, el, fmt, localDay, shortTime, show } from "./helpers.js";
-import { state, stateBadge, TERMINAL, urgencyNames, user } from "./state.js";
-import { openTicket } from "./ticket.js";
+import { hooks, state, stateBadge, TERMINAL, urgencyNames, user } from "./state.js";
 
 const MINE_PREFIX = "hotline.console.mine." + user.id + ".";
 const mineKey = () => MINE_PREFIX + localDay();
@@ -104,7 +103,7 @@ export function renderQueue() {
             class: "queue-item",
             title: gettext("Open this ticket"),
             onclick: function () {
-              openTicket(ticket.id);
+              hooks.openTicket(ticket.id);
             },
           },
           [

@@ -5,7 +5,7 @@
 
 import { $, api, clear, debounce, el, errorText, fmt, show } from "./helpers.js";
 import { state } from "./state.js";
-import { currentSubject } from "./intake.js";
+import { currentSubject } from "./fields.js";
 import { placementNames, renderPinSummary } from "./map.js";
 import { renderDispatch } from "./dispatch.js";
 

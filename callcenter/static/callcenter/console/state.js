@@ -1,6 +1,7 @@
 /*
- * Operator console: the page's configuration, labels and lookups, and the one shared state object that
- * every panel reads and writes (window.HotlineConsole.state, for tests and troubleshooting).
+ * Operator console: the page's configuration, labels and lookups, the one shared state object that every
+ * panel reads and writes (window.HotlineConsole.state, for tests and troubleshooting), and the hooks
+ * through which a panel asks a higher one to act.
  */
 
 import { el, uuid } from "./helpers.js";
@@ -69,3 +70,13 @@ export const subjectByCode = new Map(subjects.map((s) => [s.code, s]));
 export function can(action) {
   return Boolean(state.ticket && (state.ticket.available_actions || []).includes(action));
 }
+
+// --- hooks ------------------------------------------------------------------------------------------
+// A module imports only the modules below it (the order is in main.js). Where a lower panel must make a
+// higher one act, it calls the hook of that name; main.js fills them in before anything runs.
+export const hooks = Object.seal({
+  renderTicket: null, // ticket.js: show state.ticket again (map.js, dispatch.js, knowledge.js)
+  openTicket: null, // ticket.js: open a ticket in the ticket panel (queue.js)
+  requestRouting: null, // routing.js: ask for the draft's proposal again, debounced (map.js)
+  resetIntake: null, // intake.js: start a new intake (call.js)
+});

@@ -1,15 +1,14 @@
 /*
  * Agency inbox, right: the selected work order's details: facts, notices, deadlines, extension requests,
  * supervision cases, the ticket's timeline, the caller (revealed on request, forms.js) and the buttons of
- * the actions the API offers (their forms: forms.js).
+ * the actions the API offers (their forms: forms.js, which sits above this module: reached through hooks).
  */
 
 import { $, api, el, fmt, gettext, now } from "./helpers.js";
-import { actionLabel, AGENCY_ID, appealTypes, label, OPEN_STATES, state } from "./state.js";
+import { actionLabel, AGENCY_ID, appealTypes, hooks, label, OPEN_STATES, state } from "./state.js";
 import { countdown, dueText, formatTime, PROVISIONAL_HINT, runningClock } from "./time.js";
 import { updateBadge } from "./notify.js";
 import { dropRow, markSeen, putRow, renderList } from "./list.js";
-import { closeForm, toggleForm } from "./forms.js";
 
 // --- details --------------------------------------------------------------------------------------
 export const d = {
@@ -35,7 +34,7 @@ export function scheduleDetailReload() {
 }
 export function selectRow(id, options) {
   options = options || {};
-  if (state.selectedId !== id) closeForm(false);
+  if (state.selectedId !== id) hooks.closeForm(false);
   state.selectedId = id;
   state.cursorId = id;
   const changed = markSeen(id);
@@ -130,7 +129,7 @@ export function renderDetail() {
   });
   // An open form survives a refresh as long as its action is still offered (the user may be typing).
   const openAction = state.openForm && offered.indexOf(state.openForm.action) !== -1 ? state.openForm.action : null;
-  if (state.openForm && !openAction) closeForm(false);
+  if (state.openForm && !openAction) hooks.closeForm(false);
   d.actions.replaceChildren();
   offered.forEach(function (action) {
     const button = el("button", action === "sign" || action === "reply" ? "primary" : "", actionLabel("work_order", action));
@@ -138,7 +137,7 @@ export function renderDetail() {
     button.dataset.action = action;
     button.setAttribute("aria-expanded", action === openAction ? "true" : "false");
     button.setAttribute("aria-controls", "detail-form-host");
-    button.addEventListener("click", function () { toggleForm(action, button); });
+    button.addEventListener("click", function () { hooks.toggleForm(action, button); });
     d.actions.appendChild(button);
     if (action === openAction) state.openForm.button = button;
   });

@@ -4,10 +4,9 @@
  */
 
 import { $, api, el, fetchAll, fmt, gettext } from "./helpers.js";
-import { AGENCY_ID, label, OPEN_STATES, PAGE, state } from "./state.js";
+import { AGENCY_ID, hooks, label, OPEN_STATES, PAGE, state } from "./state.js";
 import { countdown, dueSortKey, escalationLabel, runningClock } from "./time.js";
 import { ding, toast, updateBadge } from "./notify.js";
-import { updateDetailWorkOrder } from "./detail.js";
 
 export const listEl = $("inbox-rows");
 const countEl = $("inbox-count");
@@ -267,5 +266,5 @@ export function applyWorkOrder(wo, options) {
     dropRow(wo.id);
   }
   renderList();
-  if (state.selectedId === wo.id) updateDetailWorkOrder(wo);
+  if (state.selectedId === wo.id) hooks.updateDetailWorkOrder(wo);
 }

@@ -1,20 +1,22 @@
 /*
  * The agency inbox (/inbox/): the agency's open work orders with live countdowns, the selected one's
  * details, and its actions (sign, return, progress note, reply, extension request, supervision answer).
- * Native ES modules in this folder (no bundler):
+ * Native ES modules in this folder (no bundler), listed from the bottom up: a module imports only the
+ * ones listed before it, never one after it.
  *
- *   main.js     this file: keyboard and pointer, the clocks' tick, the start
  *   helpers.js  gettext, DOM helpers, the server clock, the JSON API wrapper
- *   state.js    configuration, labels and the shared state object
+ *   state.js    configuration, labels, the shared state object and the hooks (below)
  *   time.js     times in the city's zone, deadlines and countdowns
  *   notify.js   toast, "new" badge, sound
  *   list.js     left: the work order list
  *   detail.js   right: the selected work order's details
  *   forms.js    right: the action forms and revealing the caller's number
  *   live.js     live events and snapshots
+ *   main.js     this file: the hooks, keyboard and pointer, the clocks' tick, the start
  *
- * The panels call each other (the imports go round in circles), so a module's top level only defines
- * things and reads helpers.js and state.js; everything else runs from here once every module is loaded.
+ * Where a lower panel must make a higher one act (the list refreshes the details, the details open and
+ * close the forms), it calls state.js's hooks, which this file fills in first. A module's top level only
+ * defines things; everything runs from here once every module is loaded.
  *
  * Data: GET /api/work-orders/?state=... for the list, GET /api/work-orders/{id}/ per row, the ticket and
  * its timeline for the details. Live: HotlineLive events refresh rows; a snapshot reloads the list.
@@ -22,14 +24,21 @@
  */
 
 import { api } from "./helpers.js";
-import { appealTypes, state, workflowLabels } from "./state.js";
+import { appealTypes, hooks, state, workflowLabels } from "./state.js";
 import { badge, bindSound, showSoundState, unseenIds } from "./notify.js";
 import {
   filterState, listEl, moveCursor, paintCountdown, paintCursor, reloadList, renderList, searchEl,
 } from "./list.js";
-import { d, paintDetailCountdown, renderDetail, selectRow } from "./detail.js";
-import { bindReveal, closeForm } from "./forms.js";
+import { d, paintDetailCountdown, renderDetail, selectRow, updateDetailWorkOrder } from "./detail.js";
+import { bindReveal, closeForm, toggleForm } from "./forms.js";
 import { onEvent, onSnapshot } from "./live.js";
+
+// --- hooks: the calls from a lower panel up to a higher one ---------------------------------------
+Object.assign(hooks, {
+  updateDetailWorkOrder: updateDetailWorkOrder,
+  closeForm: closeForm,
+  toggleForm: toggleForm,
+});
 
 bindReveal();
 

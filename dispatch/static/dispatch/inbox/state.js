@@ -1,6 +1,6 @@
 /*
- * Agency inbox: the page's configuration, the labels it shows for codes, and the one shared state object
- * that the panels read and write.
+ * Agency inbox: the page's configuration, the labels it shows for codes, the one shared state object that
+ * the panels read and write, and the hooks through which a panel asks a higher one to act.
  */
 
 const config = JSON.parse(document.getElementById("screen-config").textContent);
@@ -35,3 +35,12 @@ export const state = {
   detail: null,  // {wo, ticket, timeline, revealed}
   openForm: null,  // {action, form, button}: the action form open in the details
 };
+
+// --- hooks ----------------------------------------------------------------------------------------
+// A module imports only the modules below it (the order is in main.js). Where a lower panel must make a
+// higher one act, it calls the hook of that name; main.js fills them in before anything runs.
+export const hooks = Object.seal({
+  updateDetailWorkOrder: null,  // detail.js: a refreshed work order, for the details if they show it (list.js)
+  closeForm: null,  // forms.js: close the open action form (detail.js)
+  toggleForm: null,  // forms.js: open or close an action's form under its button (detail.js)
+});

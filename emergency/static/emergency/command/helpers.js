@@ -1,6 +1,6 @@
 /*
  * Commander's map: small helpers shared by every part (gettext with fallbacks, DOM, time formats, GET
- * JSON, debounce). Nothing here knows about the page's state.
+ * JSON, debounce, the status line over the map). Nothing here knows about the page's state.
  */
 
 export const gettext = window.gettext || function (s) { return s; };
@@ -59,6 +59,13 @@ export function getJSON(url) {
     }
     return response.json();
   });
+}
+
+// The status line over the map (loading, errors); empty text hides it.
+const mapStatus = document.getElementById("cmd-map-status");
+export function setMapStatus(text) {
+  mapStatus.textContent = text || "";
+  mapStatus.hidden = !text;
 }
 
 export function debounce(fn, ms) {

@@ -8,7 +8,7 @@
  *   emergency-assign.js     recommendations with one-click assignment, linking an agency
  *   emergency-forms.js      "create incident from ticket" and "new incident" at a point on the map
  *   emergency-feed.js       incident and unit lines in the live feed
- *   emergency-live.js       live events, loading, the map panes; plugs everything into the command map (dispatch/command/)
+ *   emergency-live.js       live events, loading, the map panes; plugs everything into the command map (emergency/command/)
  *
  * Each module reads and fills in window.HotlineEmergency ("S"); calls between modules go through S at call
  * time, so the order only matters for this file (first) and emergency-live.js (last, registers the hooks).

@@ -1,18 +1,26 @@
 /*
  * Commander's map: the tickets on the map. Circle markers (fill = state, ring = urgency, a yellow or red
- * ring once escalated), grouped into count bubbles by screen-pixel cells while zoomed out.
+ * ring once escalated), grouped into count bubbles by screen-pixel cells while zoomed out; the count line.
+ * A click on a marker opens the ticket's details (details.js, through hooks.selectTicket).
  */
 
 import { el, fmt, gettext } from "./helpers.js";
-import { CELL_PX, CLUSTER_MAX_ZOOM, state, STATE_COLOURS, stateName, URGENCY_RING, urgencyName } from "./state.js";
-import { updateCount } from "./tickets.js";
-import { selectTicket } from "./details.js";
+import {
+  CELL_PX, CLUSTER_MAX_ZOOM, hooks, state, STATE_COLOURS, stateName, URGENCY_RING, urgencyName,
+} from "./state.js";
 
+const countLine = document.getElementById("cmd-count");
 let ticketLayer = null;
 const shown = new Map();      // key -> {layer, sig}
 
 export function addTicketLayer(map) {
   ticketLayer = L.layerGroup().addTo(map);
+}
+
+export function updateCount() {
+  let text = fmt(gettext("%(count)s tickets on the map"), { count: state.tickets.size });
+  if (state.truncated) text += " · " + gettext("only the newest are shown; zoom in for more");
+  countLine.textContent = text;
 }
 
 // --- rendering tickets with grid clustering --------------------------------------------------------
@@ -51,7 +59,7 @@ function ticketLabel(rec) {
 function makeTicketMarker(rec) {
   const marker = L.circleMarker([rec.lat, rec.lon], ticketStyle(rec));
   marker.bindTooltip(el("span", { text: ticketLabel(rec) }), { direction: "top", offset: [0, -8] });
-  marker.on("click", function () { selectTicket(rec.id, false); });
+  marker.on("click", function () { hooks.selectTicket(rec.id, false); });
   marker.on("add", function () {
     const node = marker.getElement();
     if (!node) return;
@@ -61,7 +69,7 @@ function makeTicketMarker(rec) {
     node.addEventListener("keydown", function (e) {
       if (e.key === "Enter" || e.key === " ") {
         e.preventDefault();
-        selectTicket(rec.id, false);
+        hooks.selectTicket(rec.id, false);
       }
     });
     node.addEventListener("focus", function () { marker.openTooltip(); });

@@ -3,10 +3,8 @@
  * switches, and the checks a ticket must pass to be on the map.
  */
 
-import { debounce, el } from "./helpers.js";
+import { el } from "./helpers.js";
 import { config, TERMINAL } from "./state.js";
-import { loadTickets } from "./tickets.js";
-import { loadHotspots } from "./hotspots.js";
 
 export const form = document.getElementById("cmd-filters");
 export const fSubject = document.getElementById("cmd-f-subject");
@@ -101,18 +99,3 @@ export function fullMatches(rec, f) {
   if (f.agency && !(rec.agencies && rec.agencies.indexOf(f.agency) >= 0)) return false;
   return timeMatches(rec.createdMs, f);
 }
-
-// --- a change of filters reloads the map ---------------------------------------------------------------
-
-export function onFiltersChanged() {
-  const custom = fWindow.value === "custom";
-  form.querySelectorAll(".cmd-custom").forEach(function (node) { node.hidden = !custom; });
-  if (custom && !fSince.value) {
-    const d = new Date(Date.now() - 7 * 86400000);
-    d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
-    fSince.value = d.toISOString().slice(0, 16);
-  }
-  loadTickets();
-  loadHotspots();
-}
-export const onFiltersChangedSoon = debounce(onFiltersChanged, 250);

@@ -1,13 +1,13 @@
 /*
  * Commander's map: the hot-spot choropleth (tickets counted per grid or district under the current
- * filters) and its part of the legend.
+ * filters), its layer on the map and its part of the legend.
  */
 
-import { clear, el, fmt, getJSON, gettext } from "./helpers.js";
+import { clear, el, fmt, getJSON, gettext, setMapStatus } from "./helpers.js";
 import { HOT_COLOURS, state } from "./state.js";
 import { currentFilters, filterParams, lHot } from "./filters.js";
-import { layers, setMapStatus } from "./map.js";
 
+let hotLayer = null;
 let hotBreaks = [];
 let hotGeneration = 0;
 let legendHot = null;
@@ -23,7 +23,7 @@ function hotClass(count) {
   return 0;
 }
 
-export function hotStyle(feature) {
+function hotStyle(feature) {
   return {
     color: "#7f1d1d",
     weight: 0.5,
@@ -31,6 +31,21 @@ export function hotStyle(feature) {
     fillColor: HOT_COLOURS[hotClass(feature.properties.count)],
     fillOpacity: 0.6,
   };
+}
+
+// The choropleth's layer, in its own pane under the outlines (map.js makes the panes).
+export function addHotLayer(map) {
+  const hotRenderer = L.canvas({ pane: "cmd-hot", padding: 0.3 });
+  hotLayer = L.geoJSON(null, {
+    pane: "cmd-hot",
+    renderer: hotRenderer,
+    style: hotStyle,
+    onEachFeature: function (feature, layer) {
+      layer.bindTooltip(el("span", {
+        text: fmt(gettext("%(name)s: %(count)s tickets"), { name: feature.properties.name, count: feature.properties.count }),
+      }), { sticky: true });
+    },
+  }).addTo(map);
 }
 
 function updateHotLegend(level, total) {
@@ -56,7 +71,7 @@ export function loadHotspots() {
   const generation = ++hotGeneration;
   if (!state.map) return Promise.resolve();
   if (!level) {
-    layers.hot.clearLayers();
+    hotLayer.clearLayers();
     hotBreaks = [];
     updateHotLegend("", 0);
     return Promise.resolve();
@@ -75,8 +90,8 @@ export function loadHotspots() {
         if (!hotBreaks.length || low > hotBreaks[hotBreaks.length - 1]) hotBreaks.push(low);
       }
     }
-    layers.hot.clearLayers();
-    layers.hot.addData(data);
+    hotLayer.clearLayers();
+    hotLayer.addData(data);
     updateHotLegend(level, data.total || 0);
   }).catch(function (error) {
     if (generation !== hotGeneration) return;

@@ -1,5 +1,5 @@
 /*
- * Incident and unit lines in the commander's live feed. the command map (dispatch/command/) asks every hook for a feed line
+ * Incident and unit lines in the commander's live feed. the command map (emergency/command/) asks every hook for a feed line
  * (hook.feedLine(event, context)) before its own ticket and work-order lines; this module answers for
  * incident.* events and unit status changes: one translated line and what a click opens (the incident's
  * panel, or the unit on the map when it works on no incident). Unit moves never reach the feed: AVL fixes

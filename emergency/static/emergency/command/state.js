@@ -1,6 +1,7 @@
 /*
  * Commander's map: the page's configuration, colours and names, the emergency layer's hooks, the lookups
- * filled from the API, and the one shared state object of the map.
+ * filled from the API, the one shared state object of the map, and the hooks through which a part asks a
+ * higher one to act.
  */
 
 import { gettext } from "./helpers.js";
@@ -74,3 +75,12 @@ export const state = {
   pendingEvents: [],
   firstLoad: true,
 };
+
+// --- hooks between the parts -----------------------------------------------------------------------
+// A module imports only the modules below it (the order is in main.js). Where a lower part must make a
+// higher one act, it calls the hook of that name; main.js fills them in before anything runs. (Not to be
+// confused with the emergency layer's hooks above, which hear what happens.)
+export const hooks = Object.seal({
+  selectTicket: null,     // details.js: open a ticket's details (markers.js: a marker was clicked)
+  loadTicketsSoon: null,  // tickets.js: load the tickets again, debounced (map.js: the view left the loaded area)
+});

@@ -1,48 +1,70 @@
 /*
- * The commander's live map (/command/), as native ES modules in this folder (no bundler):
+ * The commander's live map (/command/), as native ES modules in this folder (no bundler), listed from the
+ * bottom up: a module imports only the ones listed before it, never one after it.
  *
- *   main.js      this file: wiring the controls, the lookups, the start
- *   helpers.js   gettext, DOM helpers, time formats, GET JSON, debounce
- *   state.js     configuration, colours, names, the emergency layer's hooks and the shared state object
- *   filters.js   side: the filters and layer switches
- *   tickets.js   the tickets on the map: loading, fitting the view, the count
- *   map.js       the Leaflet map, jurisdiction polygons, legend, status line
- *   markers.js   ticket markers and count bubbles (grid clustering)
+ *   helpers.js   gettext, DOM helpers, time formats, GET JSON, debounce, the status line
+ *   state.js     configuration, colours, names, the emergency layer's hooks, the shared state object and
+ *                the hooks between the parts (below)
+ *   filters.js   side: the filters and layer switches, and the checks a ticket must pass
+ *   markers.js   ticket markers and count bubbles (grid clustering), the count line
  *   hotspots.js  the hot-spot choropleth
+ *   map.js       the Leaflet map, jurisdiction polygons, legend
+ *   tickets.js   the tickets on the map: loading, applying live events, fitting the view
  *   details.js   side: the ticket details panel with its timeline
  *   feed.js      side: the live feed
  *   live.js      live events and snapshots
+ *   main.js      this file: the hooks, wiring the controls, the lookups, the start
  *
  * Base layer: the jurisdiction polygons (districts always, streets and grids on demand), with an optional
  * tile layer from config.tile_url. Tickets are circle markers (fill = state, ring = urgency), grouped
  * into count bubbles by screen-pixel cells while zoomed out. Filters, a hot-spot choropleth, a details
  * panel with the timeline and a live feed, all kept current by HotlineLive events.
  *
- * The parts call each other (the imports go round in circles), so a module's top level only defines
- * things and reads helpers.js and state.js; everything else runs from here once every module is loaded.
- * The emergency layer (emergency*.js, plain scripts that run before these deferred modules) plugs in
- * through window.HotlineCommandHooks and window.HotlineCommand.
+ * Where a lower part must make a higher one act (a marker click opens the details, moving the map may
+ * load tickets), it calls state.js's hooks, which this file fills in first. A module's top level only
+ * defines things; everything runs from here once every module is loaded. The emergency layer
+ * (emergency*.js, plain scripts that run before these deferred modules) plugs in through
+ * window.HotlineCommandHooks and window.HotlineCommand.
  *
  * Everything that comes from the server is put into the page with textContent, never as HTML.
  */
 
-import { fmt, getJSON, gettext } from "./helpers.js";
-import { actionLabels, agencyById, state, subjectById } from "./state.js";
+import { debounce, fmt, getJSON, gettext, setMapStatus } from "./helpers.js";
+import { actionLabels, agencyById, hooks, state, subjectById } from "./state.js";
 import {
   currentFilters, fAgency, fillFilterOptions, form, fSince, fState, fSubject, fUntil, fUrgency, fWindow,
-  lGrid, lHot, lStreet, onFiltersChanged, onFiltersChangedSoon, timeMatches,
+  lGrid, lHot, lStreet, timeMatches,
 } from "./filters.js";
-import { fitToTickets, loadTickets } from "./tickets.js";
-import { initMap, loadAssets, refreshJurisdictions, setMapStatus } from "./map.js";
 import { scheduleRender } from "./markers.js";
 import { loadHotspots } from "./hotspots.js";
-import { closeDetails, detailsBox } from "./details.js";
+import { initMap, loadAssets, refreshJurisdictions } from "./map.js";
+import { fitToTickets, loadTickets, loadTicketsSoon } from "./tickets.js";
+import { closeDetails, detailsBox, selectTicket } from "./details.js";
 import { feedList, onFeedKey } from "./feed.js";
 import { onEvent, onSnapshot } from "./live.js";
 
+// --- hooks: the calls from a lower part up to a higher one -----------------------------------------
+
+Object.assign(hooks, {
+  selectTicket: selectTicket,
+  loadTicketsSoon: loadTicketsSoon,
+});
+
 // --- wiring ----------------------------------------------------------------------------------------
 
-
+// A change of filters reloads the map.
+function onFiltersChanged() {
+  const custom = fWindow.value === "custom";
+  form.querySelectorAll(".cmd-custom").forEach(function (node) { node.hidden = !custom; });
+  if (custom && !fSince.value) {
+    const d = new Date(Date.now() - 7 * 86400000);
+    d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+    fSince.value = d.toISOString().slice(0, 16);
+  }
+  loadTickets();
+  loadHotspots();
+}
+const onFiltersChangedSoon = debounce(onFiltersChanged, 250);
 
 function wireControls() {
   [fSubject, fState, fUrgency, fAgency, fWindow, fSince, fUntil].forEach(function (control) {

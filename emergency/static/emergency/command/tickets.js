@@ -1,16 +1,15 @@
 /*
  * Commander's map: the tickets the map shows (records from /api/geo/tickets/ or a ticket's detail),
- * loading them (all, or around the view once there are too many), fitting the view, the count line.
+ * loading them (all, or around the view once there are too many), applying live events to them (which
+ * wait while a load is under way), fitting the view.
  */
 
-import { debounce, fmt, getJSON, gettext } from "./helpers.js";
-import { state } from "./state.js";
-import { currentFilters, filterParams, fullMatches } from "./filters.js";
-import { fetchLayer, setMapStatus } from "./map.js";
-import { render, scheduleRender } from "./markers.js";
-import { applyEvent } from "./live.js";
+import { debounce, fmt, getJSON, gettext, setMapStatus } from "./helpers.js";
+import { agencyById, state, subjectById } from "./state.js";
+import { currentFilters, filterParams, fullMatches, quickMatches, timeMatches } from "./filters.js";
+import { fetchLayer } from "./map.js";
+import { render, scheduleRender, updateCount } from "./markers.js";
 
-const countLine = document.getElementById("cmd-count");
 let ticketGeneration = 0;
 
 function recordFromFeature(feature) {
@@ -43,12 +42,6 @@ function recordFromDetail(d) {
     createdMs: Date.parse(d.created_at),
     agencies: (d.work_orders || []).map(function (w) { return w.agency && w.agency.code; }),
   };
-}
-
-export function updateCount() {
-  let text = fmt(gettext("%(count)s tickets on the map"), { count: state.tickets.size });
-  if (state.truncated) text += " · " + gettext("only the newest are shown; zoom in for more");
-  countLine.textContent = text;
 }
 
 function paddedBounds() {
@@ -140,4 +133,85 @@ export function fitToTickets(initial) {
     const bounds = L.geoJSON(data).getBounds();
     if (bounds.isValid()) state.map.fitBounds(bounds, { animate: !initial });
   }).catch(function () { /* keep the current view */ });
+}
+
+// --- live events on the tickets (live.js holds them back while a load is under way) ----------------
+
+function onTicketPayload(t, event) {
+  if (!t) return;
+  const located = t.latitude !== null && t.latitude !== undefined && t.longitude !== null && t.longitude !== undefined;
+  const existing = state.tickets.get(t.id);
+  const f = currentFilters();
+  if (existing) {
+    existing.state = t.state;
+    existing.urgency = t.urgency;
+    if (located) {
+      existing.lat = t.latitude;
+      existing.lon = t.longitude;
+    }
+    if (!located || !quickMatches(existing, f)) state.tickets.delete(t.id);
+    scheduleRender();
+    return;
+  }
+  if (!located || !quickMatches(t, f)) return;
+  const subject = subjectById.get(t.subject_id);
+  if (f.subject && subject && subject.code !== f.subject) return;
+  if (event.type === "ticket.created") {
+    if (f.agency) return;  // a new ticket has no work orders yet
+    if (subject) {
+      const rec = {
+        id: t.id,
+        number: t.number,
+        state: t.state,
+        urgency: t.urgency,
+        subject: subject.code,
+        subjectName: subject.name,
+        district: "",
+        lat: t.latitude,
+        lon: t.longitude,
+        createdMs: Date.parse(event.at),
+      };
+      if (timeMatches(rec.createdMs, f)) {
+        state.tickets.set(rec.id, rec);
+        scheduleRender();
+      }
+      return;
+    }
+  }
+  considerTicket(t.id);
+}
+
+export function applyEvent(event) {
+  const p = event.payload || {};
+  switch (event.type) {
+    case "ticket.created":
+    case "ticket.changed":
+      onTicketPayload(p.ticket, event);
+      break;
+    case "ticket.merged":
+      if (p.duplicate_id !== undefined && state.tickets.delete(p.duplicate_id)) scheduleRender();
+      onTicketPayload(p.ticket, event);
+      break;
+    case "work_order.created": {
+      const wo = p.work_order || {};
+      const agency = agencyById.get(wo.agency_id);
+      const f = currentFilters();
+      if (f.agency && agency && agency.code === f.agency && !state.tickets.has(wo.ticket_id)) considerTicket(wo.ticket_id);
+      break;
+    }
+    case "work_order.escalated": {
+      // Each ticket's ring turns yellow (warning, yellow card) or red (red card), the highest level seen.
+      const rank = { warning: 1, overdue: 2, serious: 3 };
+      (p.escalations || []).forEach(function (step) {
+        const rec = state.tickets.get(step.ticket_id);
+        if (rec && (rank[step.level] || 0) > (rank[rec.escalation] || 0)) {
+          rec.escalation = step.level;
+          scheduleRender();
+        }
+      });
+      break;
+    }
+    default:
+      break;
+  }
 }

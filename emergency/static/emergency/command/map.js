@@ -1,26 +1,19 @@
 /*
  * Commander's map: the Leaflet map itself: its panes, the jurisdiction polygons (districts always, streets
- * and grids on demand), an optional tile layer from config.tile_url, the legend and the status line.
+ * and grids on demand), an optional tile layer from config.tile_url and the legend. The ticket markers
+ * (markers.js) and the hot spots (hotspots.js) add their layers to it.
  */
 
-import { el, fmt, getJSON, gettext } from "./helpers.js";
-import { callHooks, config, state, STATE_COLOURS, URGENCY_RING } from "./state.js";
+import { el, fmt, getJSON, gettext, setMapStatus } from "./helpers.js";
+import { callHooks, config, hooks, state, STATE_COLOURS, URGENCY_RING } from "./state.js";
 import { lGrid, lStreet } from "./filters.js";
-import { loadTicketsSoon } from "./tickets.js";
 import { addTicketLayer, render } from "./markers.js";
-import { hotStyle, makeHotLegend } from "./hotspots.js";
-
-const mapStatus = document.getElementById("cmd-map-status");
-
-export function setMapStatus(text) {
-  mapStatus.textContent = text || "";
-  mapStatus.hidden = !text;
-}
+import { addHotLayer, makeHotLegend } from "./hotspots.js";
 
 // --- map setup -------------------------------------------------------------------------------------
 
 let jurisdictionRenderer = null;
-export const layers = {};
+const layers = {};
 const geoCache = new Map();   // "level:zoom" -> GeoJSON promise
 
 export function loadAssets() {
@@ -158,7 +151,6 @@ export function initMap() {
   makePane("cmd-labels", 390, true);
   makePane("cmd-tickets", 450, false);
   jurisdictionRenderer = L.canvas({ pane: "cmd-outlines", padding: 0.3 });
-  const hotRenderer = L.canvas({ pane: "cmd-hot", padding: 0.3 });
   if (config.tile_url) L.tileLayer(config.tile_url, { maxZoom: 19 }).addTo(map);
   const hasTiles = Boolean(config.tile_url);
   layers.districtFill = L.geoJSON(null, {
@@ -185,16 +177,7 @@ export function initMap() {
     style: function () { return { color: "#7b93a8", weight: 0.6, opacity: 0.7, fill: false }; },
   }).addTo(map);
   layers.labels = L.layerGroup().addTo(map);
-  layers.hot = L.geoJSON(null, {
-    pane: "cmd-hot",
-    renderer: hotRenderer,
-    style: hotStyle,
-    onEachFeature: function (feature, layer) {
-      layer.bindTooltip(el("span", {
-        text: fmt(gettext("%(name)s: %(count)s tickets"), { name: feature.properties.name, count: feature.properties.count }),
-      }), { sticky: true });
-    },
-  }).addTo(map);
+  addHotLayer(map);
   addTicketLayer(map);
   buildLegend();
   callHooks("mapReady", map);
@@ -205,7 +188,7 @@ export function initMap() {
   });
   map.on("moveend", function () {
     render();
-    if (state.bboxMode && !state.firstLoad && (!state.loadedBounds || !state.loadedBounds.contains(map.getBounds()))) loadTicketsSoon();
+    if (state.bboxMode && !state.firstLoad && (!state.loadedBounds || !state.loadedBounds.contains(map.getBounds()))) hooks.loadTicketsSoon();
   });
   if (window.ResizeObserver) {
     new ResizeObserver(function () { map.invalidateSize(); }).observe(document.getElementById("cmd-map"));

@@ -1,6 +1,6 @@
 /*
  * Emergency layer of the commander's map: live events and loading. Loaded last of the emergency scripts:
- * it plugs the layer into the command map (dispatch/command/) through window.HotlineCommandHooks (the map once built, every live
+ * it plugs the layer into the command map (emergency/command/) through window.HotlineCommandHooks (the map once built, every live
  * event, snapshots, the ticket panel, the live feed). Events that arrive while incidents and units are
  * (re)loading wait and apply in order afterwards. See emergency.js.
  */
