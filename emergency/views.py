@@ -9,8 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from callcenter.models import TicketState, Urgency
 from emergency.models import AffectedAreaKind, IncidentLevel, IncidentType
-from emergency.states import AgencyTaskStatus, IncidentState
-from emergency.units.states import UnitStatus, UnitType
+from emergency.states import AgencyTaskStatus, IncidentState, UnitStatus, UnitType
 from organisation import policy
 from organisation.models import Agency, Subject, User
 from realtime.pages import render_screen

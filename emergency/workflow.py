@@ -12,8 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from callcenter.models import TicketState as T
 from dispatch import workflow
 from dispatch.workflow import START, SYSTEM, Guard, Machine, Transition
-from emergency.states import OPEN_AGENCY_TASK_STATES, AgencyTaskStatus, IncidentState
-from emergency.units.states import UnitStatus
+from emergency.states import OPEN_AGENCY_TASK_STATES, AgencyTaskStatus, IncidentState, UnitStatus
 from organisation.policy import (
     AGENCY,
     COMMAND,

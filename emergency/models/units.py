@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core import clock
 from core.models import AppendOnlyModel
-from emergency.units.states import UnitStatus, UnitType
+from emergency.states import UnitStatus, UnitType
 from organisation.models import Agency, User
 
 __all__ = ["Assignment", "Unit", "UnitStatus", "UnitTimelineEntry", "UnitType"]

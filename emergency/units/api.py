@@ -21,6 +21,7 @@ from core.errors import InvalidInput, NotAllowed, NotFound
 from core.parsing import validated
 from emergency.access import visible_incidents
 from emergency.models import Assignment, Incident, Unit, UnitTimelineEntry
+from emergency.states import UnitStatus, UnitType
 from emergency.units import actions as unit_actions
 from emergency.units import avl
 from emergency.units.access import visible_units
@@ -32,7 +33,6 @@ from emergency.units.serializers import (
     UnitTransitionInput,
     with_open_incident,
 )
-from emergency.units.states import UnitStatus, UnitType
 from organisation import policy
 from organisation.models import User
 from organisation.policy import current_user

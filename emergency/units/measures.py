@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 
-from emergency.units.states import UnitType
+from emergency.states import UnitType
 
 #: Mean Earth radius (IUGG), the sphere the haversine distance is computed on.
 EARTH_RADIUS_M = 6_371_008.8

@@ -28,8 +28,8 @@ from django.utils.translation import gettext as _
 from core import clock
 from core.errors import InvalidInput
 from emergency.models import Unit
+from emergency.states import UnitStatus, UnitType
 from emergency.units.measures import distance_m, distances_m, rough_eta_seconds, stale_after
-from emergency.units.states import UnitStatus, UnitType
 from gis.index import OUTSIDE, current_index
 from organisation.models import AgencyFunction
 

@@ -19,10 +19,10 @@ from typing import Any
 from core import clock
 from core.errors import DomainError
 from emergency.models import Assignment, Unit
+from emergency.states import UnitStatus, UnitType
 from emergency.units.actions import do_change_unit_status, do_record_positions
 from emergency.units.avl import parse_json_report
 from emergency.units.measures import distance_m
-from emergency.units.states import UnitStatus, UnitType
 from gis.coords import wgs84_to_gcj02
 from organisation.models import User
 

@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from emergency.models import IncidentLevel, IncidentType
-from emergency.units.states import UnitStatus, UnitType
+from emergency.states import UnitStatus, UnitType
 from tests.conftest import World
 
 

@@ -16,10 +16,10 @@ import shapely
 
 from core import clock
 from emergency.models import Unit
+from emergency.states import UnitStatus
 from emergency.units.actions import do_change_unit_status, is_stale
 from emergency.units.measures import distance_m, stale_after
 from emergency.units.recommendation import NEEDED_TYPES, REPAIR_FUNCTION, recommend
-from emergency.units.states import UnitStatus
 from gis.importer import Feature, PreparedLayer
 from gis.index import OUTSIDE, current_index
 from gis.models import Level

@@ -59,6 +59,6 @@ def test_recommendations_and_unit_actions_do_not_import_each_other() -> None:
     assert not {m for m in _imports("actions") if m.startswith("emergency.units.recommendation")}
     # The measures both use sit below them.
     assert not {m for m in _imports("measures") if m.startswith("emergency.")} - {
-        "emergency.units.states",
-        "emergency.units.states.UnitType",
+        "emergency.states",
+        "emergency.states.UnitType",
     }
