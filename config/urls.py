@@ -59,6 +59,9 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/", include("emergency.urls")),
     path("", include("dispatch.supervision.urls")),
+    path("", include("dispatch.workbench.urls")),
+    path("", include("dispatch.ticket_screen.urls")),
+    path("", include("dispatch.attachments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

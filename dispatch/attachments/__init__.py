@@ -1,0 +1,1 @@
+"""Attachments: photos and documents on intake, progress notes and replies."""

@@ -1,0 +1,1 @@
+"""The centre's workbench: queues per role, search and lists, export."""
