@@ -68,7 +68,8 @@ def may_read_audit(user: User) -> bool:
 CONSOLE_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.ADMIN)
 COMMAND_ROLES = (Role.COMMANDER, Role.DISPATCHER, Role.OPERATOR, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
 INBOX_ROLES = (Role.AGENCY_HANDLER, Role.AGENCY_ADMIN)
-SUPERVISION_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
+# The commander reads everything, the supervision board included.
+SUPERVISION_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.COMMANDER, Role.ADMIN)
 
 
 def may_open(user: User, screen: str) -> bool:

@@ -6,6 +6,8 @@ import dataclasses
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import Client
 from rest_framework.test import APIClient
 
 from callcenter.actions import do_save_article
@@ -158,3 +160,10 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     from django.conf import settings
 
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
+def english_client() -> Client:
+    """A browser that chose English with the header's language switch (the language cookie)."""
+    client = Client()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client

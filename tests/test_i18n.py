@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import World, ticket_payload
+from django.test import Client
+
+from tests.conftest import World, english_client, ticket_payload
 
 
 def test_api_errors_speak_chinese_by_default_and_english_on_request(world: World) -> None:
@@ -23,9 +25,27 @@ def test_api_errors_speak_chinese_by_default_and_english_on_request(world: World
     assert english.json()["code"] == chinese.json()["code"] == "transition_not_allowed"
 
 
-def test_login_page_is_chinese_by_default(client) -> None:  # type: ignore[no-untyped-def]
-    page = client.get("/accounts/login/")
+def test_login_page_is_chinese_by_default_whatever_the_browser_asks(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
     assert page.status_code == 200
     assert 'lang="zh-hans"' in page.content.decode() and "登录" in page.content.decode()
-    english = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en")
-    assert "Log in" in english.content.decode()
+    english = english_client().get("/accounts/login/")
+    assert 'lang="en"' in english.content.decode() and "Log in" in english.content.decode()
+
+
+def test_logout_lands_on_the_login_page(world: World) -> None:
+    client = Client()
+    client.force_login(world.users["operator"])
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+
+
+def test_error_pages_are_styled_and_lead_back(world: World) -> None:
+    client = Client()
+    client.force_login(world.users["handler_a"])
+    forbidden = client.get("/console/")
+    assert forbidden.status_code == 403
+    assert "返回首页" in forbidden.content.decode() and 'href="/"' in forbidden.content.decode()
+    missing = client.get("/no-such-page/")
+    assert missing.status_code == 404
+    assert "返回首页" in missing.content.decode()

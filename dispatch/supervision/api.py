@@ -28,7 +28,7 @@ from dispatch.supervision import board, kpis, tables
 from dispatch.supervision.exports import Table, to_csv, to_xlsx
 from organisation.models import Agency, Role
 
-READER_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
+READER_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.COMMANDER, Role.ADMIN)
 MAX_PERIOD_DAYS = 366
 DEFAULT_PERIOD_DAYS = 30
 

@@ -10,14 +10,14 @@ from django.test import Client
 from core import clock
 from dispatch.deadlines import calendar
 from dispatch.models import CalendarDay, CalendarYear, SlaPolicy, WorkingPeriod
-from tests.conftest import World
+from tests.conftest import english_client, World
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def admin_client(world: World) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client = english_client()
     client.force_login(world.users["admin"])
     return client
 

@@ -15,13 +15,13 @@ from django.test.utils import override_settings
 
 from emergency.models import IncidentLevel, IncidentType
 from emergency.states import UnitStatus, UnitType
-from tests.conftest import World
+from tests.conftest import english_client, World
 
 
 def _config(world: World, who: str) -> dict[str, Any]:
-    client = Client()
+    client = english_client()
     client.force_login(world.users[who])
-    response = client.get("/command/", HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get("/command/")
     assert response.status_code == 200
     html = response.content.decode()
     assert "emergency.js" in html and "emergency-panel.js" in html

@@ -9,14 +9,14 @@ from django.test import Client
 from organisation import actions
 from organisation.actions import ReferenceChange
 from organisation.models import Agency, AuditEntry, User
-from tests.conftest import World
+from tests.conftest import english_client, World
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def admin_client(world: World) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client = english_client()
     client.force_login(world.users["admin"])
     return client
 

@@ -29,7 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from gis.actions import do_import_layer
 from gis.importer import Feature, LayerRefused, PreparedLayer, overlaps_and_gaps, read_layer
 from gis.models import Jurisdiction, JurisdictionLayer
-from tests.conftest import World
+from tests.conftest import english_client, World
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -129,7 +129,7 @@ def run(command: str, *args: Any, **options: Any) -> tuple[str, str]:
 
 
 def admin_client(world: World) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client = english_client()
     client.force_login(world.users["admin"])
     return client
 
