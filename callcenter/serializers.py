@@ -36,12 +36,15 @@ def presented_name(name: str, confidential: bool, full: bool) -> str:
 
 
 class AppealTypeSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name", read_only=True, help_text="In the interface language.")
+
     class Meta:
         model = AppealType
         fields = ["id", "code", "name", "name_en"]
 
 
 class SubjectSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name", read_only=True, help_text="In the interface language.")
     # "parent" is also an attribute of DRF fields in the type stubs, hence the ignore.
     parent = serializers.SlugRelatedField(slug_field="code", read_only=True)  # type: ignore[assignment,var-annotated]
 
@@ -62,6 +65,8 @@ class SubjectSerializer(serializers.ModelSerializer):
 
 
 class SubjectBriefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="display_name", read_only=True, help_text="In the interface language.")
+
     class Meta:
         model = Subject
         fields = ["id", "code", "name", "path"]

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from organisation.models import User
+from organisation.models import Role, User
 from organisation.policy import may_open
 
 
@@ -18,5 +18,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "perms_command": may_open(user, "command"),
             "perms_inbox": may_open(user, "inbox"),
             "perms_supervision": may_open(user, "supervision"),
+            "role_labels": [str(Role(role).label) for role in user.roles or () if role in Role.values],
         },
     )

@@ -10,10 +10,29 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from core import clock
 from core.models import AppendOnlyModel
+
+
+def in_language(name: str, name_en: str) -> str:
+    """Reference data's name in the interface language: the English name where there is one and the user
+    reads English, else the (Chinese) name."""
+    language = translation.get_language() or ""
+    return name_en if name_en and language.startswith("en") else name
+
+
+class NamedInTwoLanguages(models.Model):
+    """A row with ``name`` and ``name_en``: ``display_name`` is the one screens and exports show."""
+
+    class Meta:
+        abstract = True
+
+    @property
+    def display_name(self) -> str:
+        return in_language(getattr(self, "name", ""), getattr(self, "name_en", ""))
 
 
 class Role(models.TextChoices):
@@ -71,7 +90,7 @@ class AgencyFunction(models.TextChoices):
     EMERGENCY_MEDICAL = "emergency_medical", _("Emergency medical service")
 
 
-class Agency(models.Model):
+class Agency(NamedInTwoLanguages):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=150, blank=True)
@@ -154,7 +173,7 @@ class AuditEntry(AppendOnlyModel):
         indexes = [models.Index(fields=["target_type", "target_id"])]
 
 
-class AppealType(models.Model):
+class AppealType(NamedInTwoLanguages):
     code = models.SlugField(_("code"), max_length=30, unique=True)
     name = models.CharField(_("name"), max_length=30)
     name_en = models.CharField(_("English name"), max_length=60, blank=True)
@@ -169,7 +188,7 @@ class AppealType(models.Model):
         return self.name
 
 
-class Subject(models.Model):
+class Subject(NamedInTwoLanguages):
     """A node of the subject classification tree; tickets take leaves only."""
 
     code = models.SlugField(_("code"), max_length=40, unique=True)

@@ -62,18 +62,37 @@ export function uuid() {
   return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
 }
 
+// Days and times are the city's (Asia/Shanghai, from the page's configuration), whatever the browser's zone.
+const TIME_ZONE = (function () {
+  const node = document.getElementById("screen-config");
+  try {
+    return (node && JSON.parse(node.textContent).time_zone) || "Asia/Shanghai";
+  } catch (error) {
+    return "Asia/Shanghai";
+  }
+})();
+const zoneParts = new Intl.DateTimeFormat("en-CA", {
+  timeZone: TIME_ZONE, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+});
+function parts(d) {
+  const out = {};
+  zoneParts.formatToParts(d).forEach(function (p) { out[p.type] = p.value; });
+  return out;
+}
+
 export function localDay(date) {
-  const d = date || new Date();
-  return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+  const p = parts(date || new Date());
+  return p.year + "-" + p.month + "-" + p.day;
 }
 
 export function shortTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (isNaN(d.getTime())) return "";
-  const hm = String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  const p = parts(d);
+  const hm = p.hour + ":" + p.minute;
   if (localDay(d) === localDay()) return hm;
-  return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0") + " " + hm;
+  return p.year + "-" + p.month + "-" + p.day + " " + hm;
 }
 
 /** +8613812341234 -> 13812341234, +867722801234 -> 07722801234 (as dialled in China). */

@@ -12,7 +12,7 @@ import { clearPin, removePinMarker } from "./map.js";
 import { hideGeocodeResults, locateAddress } from "./geocode.js";
 import { renderRouting, requestRouting } from "./routing.js";
 import { openTicket, renderTicket } from "./ticket.js";
-import { searchKnowledge } from "./knowledge.js";
+import { clearKnowledge, searchKnowledge } from "./knowledge.js";
 import { rememberMine, upsertQueue } from "./queue.js";
 
 export function fillOptions() {
@@ -193,6 +193,7 @@ export function resetIntake(options) {
   setIntakeState("");
   $("geocode-q").value = "";
   hideGeocodeResults();
+  clearKnowledge();
   if (activeCall) {
     state.call = activeCall;
     state.callId = activeCall.ticket_id ? null : activeCall.id;

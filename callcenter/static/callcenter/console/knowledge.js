@@ -48,6 +48,19 @@ export async function searchKnowledge() {
   }
 }
 
+/** A new caller or a new matter: the previous search's articles and chosen answer must not stay offered. */
+export function clearKnowledge() {
+  ++kbSeq; // a search still on its way is for the previous matter
+  $("kb-q").value = "";
+  $("kb-status").textContent = "";
+  clear($("kb-results"));
+  state.chosenArticle = null;
+  $("resolve-answer").value = "";
+  $("resolve-article").textContent = "";
+  $("resolve-error").textContent = "";
+  renderResolveState();
+}
+
 function chooseArticle(article) {
   state.chosenArticle = article;
   $("resolve-answer").value = article.body;

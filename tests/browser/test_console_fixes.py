@@ -1,0 +1,49 @@
+"""The operator console in a browser set to another time zone, and a new matter after a knowledge search."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import PASSWORD, DemoServer, screenshot
+
+
+def _console(browser: Browser, server: DemoServer, timezone_id: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id=timezone_id)
+    page = context.new_page()
+    page.goto(f"{server.url}/accounts/login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/")
+    page.goto(f"{server.url}/console/")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+    return context, page
+
+
+def test_console_times_are_the_citys_whatever_the_browsers_zone(demo_server: DemoServer, browser: Browser) -> None:
+    context, page = _console(browser, demo_server, "America/New_York")
+    try:
+        # 23:29 UTC on 6 December is 07:29 on 7 December in Shanghai, and 18:29 on 6 December in New York.
+        shown = page.evaluate(
+            "async () => { const m = await import('/static/callcenter/console/helpers.js');"
+            " return [m.shortTime('2026-12-06T23:29:00Z'), m.localDay(new Date('2026-12-06T23:29:00Z'))]; }"
+        )
+        assert shown[1] == "2026-12-07"
+        assert shown[0].endswith("07:29") and "18:29" not in shown[0]
+    finally:
+        context.close()
+
+
+def test_a_new_matter_does_not_keep_the_previous_callers_articles(demo_server: DemoServer, browser: Browser) -> None:
+    context, page = _console(browser, demo_server, "Asia/Shanghai")
+    try:
+        page.fill("#kb-q", "路灯")
+        page.click("#kb-form button[type=submit]")
+        expect(page.locator("#kb-results li").first).to_be_visible()
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#intake-reset")
+        expect(page.locator("#kb-results li")).to_have_count(0)
+        expect(page.locator("#kb-q")).to_have_value("")
+        screenshot(page, "console-new-matter")
+    finally:
+        context.close()
