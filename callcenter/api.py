@@ -13,8 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter import actions
+from callcenter.duplicates import candidate_row, find_duplicates
 from callcenter.knowledge import search_articles
-from callcenter.models import KnowledgeArticle, Ticket
+from callcenter.models import Caller, KnowledgeArticle, Ticket
 from callcenter.phones import InvalidPhone, normalise_phone
 from callcenter.queries import caller_history
 from callcenter.serializers import (
@@ -27,9 +28,63 @@ from callcenter.serializers import (
 from core import clock
 from core.clock import local_zone
 from core.errors import InvalidInput, NotAllowed
-from core.parsing import validated
+from core.parsing import StrictFloatField, validated
+from gis.coords import CoordinateSystem, convert_point
 from organisation.models import AppealType, Subject
 from organisation.policy import current_user, may_edit_knowledge, may_read_caller_history
+
+
+class IntakeDuplicatesInput(serializers.Serializer):
+    subject = serializers.CharField(max_length=40)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    coordinate_system = serializers.ChoiceField(
+        choices=[s.value for s in CoordinateSystem], required=False, default="wgs84"
+    )
+
+
+class IntakeDuplicatesView(APIView):
+    """Possible duplicates of a ticket still being taken: before it is accepted, the operator sees open tickets
+    of the same subject nearby or of the same caller, and closed ones of the same caller and subject
+    (repeats). The number travels in the body, never in the URL."""
+
+    @extend_schema(request=IntakeDuplicatesInput, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        user = current_user(request)
+        if not may_read_caller_history(user):
+            raise NotAllowed(_("Your role may not look for duplicates at intake."))
+        data = validated(IntakeDuplicatesInput, request)
+        errors: dict[str, list[str]] = {}
+        subject = Subject.objects.filter(code=data["subject"], is_leaf=True).first()
+        if subject is None:
+            errors["subject"] = [_("Choose a subject from the list.")]
+        caller_id = None
+        if data.get("phone"):
+            try:
+                phone = normalise_phone(data["phone"])
+            except InvalidPhone:
+                errors["phone"] = [_("Not a valid phone number.")]
+            else:
+                caller_id = Caller.objects.filter(phone=phone).values_list("pk", flat=True).first()
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        if (latitude is None) != (longitude is None):
+            errors["latitude"] = [_("Give both latitude and longitude, or neither.")]
+        if errors:
+            raise InvalidInput(_("Some fields are not valid."), fields=errors)
+        if latitude is not None and longitude is not None:
+            longitude, latitude = convert_point(longitude, latitude, data["coordinate_system"], "wgs84")
+        assert subject is not None
+        found = find_duplicates(
+            # Centre staff only (may_read_caller_history): they see every ticket.
+            tickets=Ticket.objects.all(),
+            subject_id=subject.pk,
+            at=clock.now(),
+            latitude=latitude,
+            longitude=longitude,
+            caller_id=caller_id,
+        )
+        return Response({"candidates": [candidate_row(c) for c in found]})
 
 
 class CallerHistoryInput(serializers.Serializer):

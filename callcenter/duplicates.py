@@ -1,6 +1,8 @@
 """Duplicate candidates for a ticket: the same subject nearby, or the same caller, recently.
 
-Only open tickets are candidates, since only an open ticket can become a merge master.
+Open tickets are candidates to merge into (only an open ticket can become a merge master). Closed tickets
+of the same caller about the same subject within REPEAT_DAYS are flagged too, as repeats (重复来电): the
+matter came back after it was closed, which the operator must see, though nothing can be merged into them.
 
 Distances are great-circle metres (haversine). The coarse filter is a latitude/longitude window in
 SQL; the exact distance is computed for the few tickets inside it.
@@ -11,14 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from callcenter.models import TERMINAL_TICKET_STATES, Ticket
+from callcenter.models import TERMINAL_TICKET_STATES, Ticket, TicketState
 
 EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_RADIUS_M = 100.0
 DEFAULT_HOURS = 72.0
+REPEAT_DAYS = 30
 
 
 def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -34,12 +38,14 @@ class Candidate:
     distance_m: float | None
     same_subject: bool
     same_caller: bool
+    #: A closed ticket of the same caller and subject: the matter came back (not a merge master).
+    repeat: bool = False
 
     @property
-    def rank_key(self) -> tuple[int, float, int]:
-        # The same caller about the same subject first, then the nearest, then the newest.
+    def rank_key(self) -> tuple[int, int, float, int]:
+        # Open tickets first; the same caller about the same subject first, then the nearest, then the newest.
         both = self.same_caller and self.same_subject
-        return (0 if both else 1 if self.same_subject else 2, self.distance_m or 0.0, -self.ticket.pk)
+        return (int(self.repeat), 0 if both else 1 if self.same_subject else 2, self.distance_m or 0.0, -self.ticket.pk)
 
 
 def find_duplicates(
@@ -53,6 +59,7 @@ def find_duplicates(
     exclude_id: int | None = None,
     radius_m: float = DEFAULT_RADIUS_M,
     hours: float = DEFAULT_HOURS,
+    repeat_days: int = REPEAT_DAYS,
     limit: int = 20,
 ) -> list[Candidate]:
     window = (
@@ -81,4 +88,39 @@ def find_duplicates(
         is_same_caller = bool(caller_id) and other.caller_id == caller_id
         if is_same_subject or is_same_caller:
             found.append(Candidate(other, distance, is_same_subject, is_same_caller))
+    if caller_id:
+        repeats = tickets.filter(
+            caller_id=caller_id,
+            subject_id=subject_id,
+            state=TicketState.CLOSED,
+            created_at__gte=at - dt.timedelta(days=repeat_days),
+            created_at__lte=at,
+        ).select_related("subject", "caller")
+        if exclude_id is not None:
+            repeats = repeats.exclude(pk=exclude_id)
+        for other in repeats.order_by("-id")[:limit]:
+            distance = None
+            if None not in (latitude, longitude, other.latitude, other.longitude):
+                distance = round(haversine_m(longitude, latitude, other.longitude, other.latitude), 1)  # type: ignore[arg-type]
+            found.append(Candidate(other, distance, True, True, repeat=True))
     return sorted(found, key=lambda c: c.rank_key)[:limit]
+
+
+def candidate_row(candidate: Candidate) -> dict[str, Any]:
+    """A candidate as the screens show it (no personal data beyond what the ticket list shows)."""
+    ticket = candidate.ticket
+    return {
+        "id": ticket.pk,
+        "number": ticket.number,
+        "state": ticket.state,
+        "state_label": str(TicketState(ticket.state).label),
+        "subject": ticket.subject.code,
+        "subject_name": ticket.subject.display_name,
+        "created_at": ticket.created_at,
+        "distance_m": candidate.distance_m,
+        "same_subject": candidate.same_subject,
+        "same_caller": candidate.same_caller,
+        "repeat": candidate.repeat,
+        "title": ticket.title,
+        "address": ticket.address,
+    }

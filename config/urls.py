@@ -38,6 +38,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api/callers/history/", callcenter_api.CallerHistoryView.as_view(), name="caller-history"),
+    path("api/intake/duplicates/", callcenter_api.IntakeDuplicatesView.as_view(), name="intake-duplicates"),
     path("api/me/", dispatch_api.MeView.as_view(), name="me"),
     path("api/cti/events/", cti.CallEventView.as_view(), name="cti-events"),
     path("api/calls/<int:pk>/", cti.CallDetailView.as_view(), name="call-detail"),

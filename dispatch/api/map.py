@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callcenter.duplicates import find_duplicates
+from callcenter.duplicates import candidate_row, find_duplicates
 from callcenter.models import Ticket
 from core import clock
 from core.errors import InvalidInput
@@ -212,19 +212,5 @@ def ticket_duplicates(ticket: Ticket, request: Request) -> dict[str, Any]:
     return {
         "radius_m": radius,
         "hours": hours,
-        "candidates": [
-            {
-                "id": c.ticket.pk,
-                "number": c.ticket.number,
-                "state": c.ticket.state,
-                "subject": c.ticket.subject.code,
-                "created_at": c.ticket.created_at,
-                "distance_m": c.distance_m,
-                "same_subject": c.same_subject,
-                "same_caller": c.same_caller,
-                "title": c.ticket.title,
-                "address": c.ticket.address,
-            }
-            for c in found
-        ],
+        "candidates": [candidate_row(c) for c in found],
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import PASSWORD, DemoServer, screenshot
@@ -45,5 +47,33 @@ def test_a_new_matter_does_not_keep_the_previous_callers_articles(demo_server: D
         expect(page.locator("#kb-results li")).to_have_count(0)
         expect(page.locator("#kb-q")).to_have_value("")
         screenshot(page, "console-new-matter")
+    finally:
+        context.close()
+
+
+def test_possible_duplicates_show_while_the_ticket_is_typed(demo_server: DemoServer, browser: Browser) -> None:
+    context, page = _console(browser, demo_server, "Asia/Shanghai")
+    try:
+        # A first caller reports a lamp; the ticket is accepted.
+        page.fill("#f-phone", "13700001234")
+        page.select_option("#f-appeal-type", "complaint")
+        page.fill("#f-subject", "street-light-fault")
+        page.fill("#f-description", "路灯不亮，晚上很黑。")
+        page.fill("#coords-q", "24.3200, 109.4200")
+        page.press("#coords-q", "Enter")
+        expect(page.locator("#proposal-lead")).not_to_be_empty()
+        page.click("#intake-submit")
+        number = page.locator("#ticket-number")
+        expect(number).to_have_text(re.compile(r"12345-\d{8}-\d{6}"))
+        first = number.inner_text().strip()
+        # A second caller about the same lamp: before anything is accepted, the first ticket is offered.
+        page.click("#intake-reset")
+        page.fill("#f-phone", "13700005678")
+        page.fill("#f-subject", "street-light-fault")
+        page.fill("#coords-q", "24.32005, 109.42005")
+        page.press("#coords-q", "Enter")
+        box = page.locator("#draft-duplicates")
+        expect(box.locator("a", has_text=first)).to_be_visible()
+        screenshot(page, "console-draft-duplicates")
     finally:
         context.close()

@@ -12,6 +12,7 @@ import { clearPin, removePinMarker } from "./map.js";
 import { hideGeocodeResults, locateAddress } from "./geocode.js";
 import { renderRouting, requestRouting } from "./routing.js";
 import { openTicket, renderTicket } from "./ticket.js";
+import { clearDraftDuplicates, checkDraftDuplicates } from "./duplicates.js";
 import { clearKnowledge, searchKnowledge } from "./knowledge.js";
 import { rememberMine, upsertQueue } from "./queue.js";
 
@@ -194,6 +195,7 @@ export function resetIntake(options) {
   $("geocode-q").value = "";
   hideGeocodeResults();
   clearKnowledge();
+  clearDraftDuplicates();
   if (activeCall) {
     state.call = activeCall;
     state.callId = activeCall.ticket_id ? null : activeCall.id;
@@ -239,6 +241,7 @@ export function bindForm() {
     if (state.historyShownFor !== null && value !== state.historyShownFor) renderHistory(null);
     if (value !== state.historyPhone) state.historyPhone = null;
     lookupHistoryDebounced();
+    checkDraftDuplicates();
   });
   $("address-locate").addEventListener("click", locateAddress);
   $("intake-reset").addEventListener("click", function () {
@@ -264,5 +267,6 @@ function subjectChanged() {
     state.routingView = "draft";
     renderTicket();
     requestRouting();
+    checkDraftDuplicates();
   }
 }

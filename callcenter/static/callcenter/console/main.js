@@ -8,6 +8,7 @@
  *   queue.js      right: the operator's own tickets of today
  *   map.js        middle: the map, the pin and the opened ticket's marker
  *   dispatch.js   middle: the dispatch form
+ *   duplicates.js middle: possible duplicates of the ticket being typed (before intake)
  *   routing.js    middle: the live routing proposal
  *   knowledge.js  right: the knowledge base ("resolve directly")
  *   ticket.js     middle: the opened ticket with its possible duplicates (merge)
@@ -23,8 +24,9 @@
  * gettext, interpolate (Django's JS catalog), HotlineLive (realtime/live.js) and Leaflet's L are globals.
  *
  * Every server string is put on the page with textContent, never as HTML. Coordinates are kept in WGS84
- * and sent with coordinate_system "wgs84"; the map shows them in the tiles' system (config
- * tile_coordinate_system, default wgs84), and coordinates in other systems are converted by the server.
+ * and sent with coordinate_system "wgs84"; the map (map.js, with the shared base map
+ * realtime/basemap.js) shows them in the tiles' system (config tile_coordinate_system, default wgs84)
+ * and shifts clicks back to WGS84; typed coordinates in other systems are converted by the server.
  */
 
 import { $ } from "./helpers.js";

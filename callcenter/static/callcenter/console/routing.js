@@ -8,11 +8,13 @@ import { state } from "./state.js";
 import { currentSubject } from "./fields.js";
 import { placementNames, renderPinSummary } from "./map.js";
 import { renderDispatch } from "./dispatch.js";
+import { checkDraftDuplicates } from "./duplicates.js";
 
 let routeSeq = 0;
 export const requestRouting = debounce(async function () {
   const seq = ++routeSeq;
   const subject = currentSubject();
+  checkDraftDuplicates();
   if (!state.pin || state.submitted) {
     state.proposal = null;
     renderRouting();
