@@ -311,7 +311,7 @@ def _open_supervision_cases(fired: list[tuple[int, Due]], now: dt.datetime) -> d
                 SupervisionCase(
                     work_order_id=work_order_id,
                     instruction=instruction
-                    % {"stage": str(Stage(r.stage).label), "due": local_due.isoformat(timespec="minutes")},
+                    % {"stage": str(Stage(r.stage).label), "due": local_due.strftime("%Y-%m-%d %H:%M")},
                     opened_at=now,
                 )
             )

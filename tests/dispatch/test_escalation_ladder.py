@@ -86,6 +86,8 @@ def test_warning_then_yellow_then_red_card_with_a_supervision_case(world: World)
     assert [e.fired_at for e in escalations] == [at("2026-03-03 16:24"), at("2026-03-04 00:00"), at("2026-03-11 00:00")]
     case = SupervisionCase.objects.get(work_order=work_order)
     assert case.state == "open" and escalations[2].supervision_case_id == case.pk
+    # The instruction names the deadline as people write it (local time, no ISO "T" or offset).
+    assert "2026-03-04 00:00" in case.instruction and "T00:00" not in case.instruction and "+08" not in case.instruction
     assert Reprimand.objects.filter(agency=world.agency_a, escalation=escalations[2]).count() == 1
 
     steps = list(
