@@ -17,6 +17,7 @@ from dispatch.api import work_orders as dispatch_api
 from dispatch.deadlines import api as deadlines_api
 from emergency import views as emergency_views
 from gis import api as gis_api
+from organisation import audit_log
 
 router = DefaultRouter()
 router.register("tickets", tickets_api.TicketViewSet, basename="ticket")
@@ -33,6 +34,8 @@ urlpatterns = [
     path("inbox/", dispatch_views.inbox, name="inbox"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("audit/", audit_log.audit_log, name="audit-log"),
+    path("api/audit/", audit_log.audit_log_json, name="audit-log-json"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

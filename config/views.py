@@ -3,7 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from organisation.models import Role, User
-from organisation.policy import may_open
+from organisation.policy import may_open, may_read_audit
 
 
 @login_required
@@ -18,6 +18,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "perms_command": may_open(user, "command"),
             "perms_inbox": may_open(user, "inbox"),
             "perms_supervision": may_open(user, "supervision"),
+            "perms_audit": may_read_audit(user),
             "role_labels": [str(Role(role).label) for role in user.roles or () if role in Role.values],
         },
     )
