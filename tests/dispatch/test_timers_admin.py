@@ -10,7 +10,7 @@ from django.test import Client
 from core import clock
 from dispatch.deadlines import calendar
 from dispatch.models import CalendarDay, CalendarYear, SlaPolicy, WorkingPeriod
-from tests.conftest import english_client, World
+from tests.conftest import World, english_client
 
 pytestmark = pytest.mark.django_db
 

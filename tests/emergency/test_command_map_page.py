@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from django.test.utils import override_settings
 
 from emergency.models import IncidentLevel, IncidentType
 from emergency.states import UnitStatus, UnitType
-from tests.conftest import english_client, World
+from tests.conftest import World, english_client
 
 
 def _config(world: World, who: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from django.test import Client
 from organisation import actions
 from organisation.actions import ReferenceChange
 from organisation.models import Agency, AuditEntry, User
-from tests.conftest import english_client, World
+from tests.conftest import World, english_client
 
 pytestmark = pytest.mark.django_db
 

@@ -29,7 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from gis.actions import do_import_layer
 from gis.importer import Feature, LayerRefused, PreparedLayer, overlaps_and_gaps, read_layer
 from gis.models import Jurisdiction, JurisdictionLayer
-from tests.conftest import english_client, World
+from tests.conftest import World, english_client
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
