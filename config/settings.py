@@ -223,14 +223,78 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
+# --- Base map tiles (README "Base map"): HOTLINE_MAP_TILES picks a preset; the screens get its layers and the
+# tiles' coordinate system (every overlay is shifted into it for display; storage stays WGS84).
+_MAP_TILE_SYSTEMS = ("wgs84", "gcj02")  # BD-09 tiles (Baidu) use their own tiling, which Leaflet cannot show
+_TIANDITU = (
+    "https://t{s}.tianditu.gov.cn/%s_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=%s&STYLE=default"
+    "&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=%s"
+)
+_AMAP = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+_TENCENT = "https://rt{s}.map.gtimg.com/tile?z={z}&x={x}&y={y}&styleid=1000&scene=0"  # rows from the south: tms
+_OSM = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def _tile_layer(url: str, attribution: Any, subdomains: list[str], max_zoom: int, tms: bool = False) -> dict[str, Any]:
+    return {"url": url, "subdomains": subdomains, "attribution": attribution, "tms": tms, "max_zoom": max_zoom}
+
+
+def _base_map(preset: str, system: str, *layers: dict[str, Any]) -> dict[str, Any]:
+    return {"preset": preset, "coordinate_system": system, "layers": list(layers)}
+
+
+def map_tiles(env: dict[str, str]) -> dict[str, Any]:
+    """The base map from the HOTLINE_MAP_TILE* variables: {"preset", "coordinate_system", "layers"}."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    url = env.get("HOTLINE_MAP_TILE_URL", "").strip()
+    preset = env.get("HOTLINE_MAP_TILES", "").strip().lower() or ("custom" if url else "")
+    if preset in ("", "none"):
+        return _base_map("", "wgs84")
+    if preset == "tianditu":
+        key = env.get("HOTLINE_TIANDITU_KEY", "").strip()
+        if not key:
+            raise ImproperlyConfigured(
+                "HOTLINE_MAP_TILES=tianditu needs HOTLINE_TIANDITU_KEY: a Tianditu browser key (tk) from "
+                "https://console.tianditu.gov.cn/ . Set it, or choose another HOTLINE_MAP_TILES preset."
+            )
+        digits, credit = [str(n) for n in range(8)], _("Map data © Tianditu")
+        vector, labels = (_tile_layer(_TIANDITU % (name, name, key), credit, digits, 18) for name in ("vec", "cva"))
+        return _base_map(preset, "wgs84", vector, labels)
+    if preset == "amap":
+        return _base_map(preset, "gcj02", _tile_layer(_AMAP, _("Map data © AutoNavi (Amap)"), list("1234"), 18))
+    if preset == "tencent":
+        return _base_map(preset, "gcj02", _tile_layer(_TENCENT, _("Map data © Tencent"), list("0123"), 18, tms=True))
+    if preset == "osm":
+        return _base_map(preset, "wgs84", _tile_layer(_OSM, _("© OpenStreetMap contributors"), [], 19))
+    if preset != "custom":
+        raise ImproperlyConfigured(
+            f"HOTLINE_MAP_TILES={preset!r} is not a preset: use tianditu, amap, tencent, osm, custom or leave it empty."
+        )
+    if not url:
+        raise ImproperlyConfigured("HOTLINE_MAP_TILES=custom needs HOTLINE_MAP_TILE_URL (a {z}/{x}/{y} template).")
+    system = env.get("HOTLINE_MAP_TILE_COORDINATE_SYSTEM", "").strip().lower() or "wgs84"
+    if system not in _MAP_TILE_SYSTEMS:
+        raise ImproperlyConfigured(f"HOTLINE_MAP_TILE_COORDINATE_SYSTEM must be wgs84 or gcj02, not {system!r}.")
+    subdomains = [s.strip() for s in env.get("HOTLINE_MAP_TILE_SUBDOMAINS", "").split(",") if s.strip()]
+    if "{s}" in url and not subdomains:
+        subdomains = ["a", "b", "c"]  # Leaflet's own default, as before the presets
+    try:
+        max_zoom = int(env.get("HOTLINE_MAP_TILE_MAX_ZOOM", "").strip() or "19")
+    except ValueError:
+        raise ImproperlyConfigured("HOTLINE_MAP_TILE_MAX_ZOOM must be a whole number.") from None
+    attribution = env.get("HOTLINE_MAP_TILE_ATTRIBUTION", "").strip()
+    return _base_map(preset, system, _tile_layer(url, attribution, subdomains, max_zoom))
+
+
 HOTLINE: dict[str, Any] = {
     # Country used to normalise callers' phone numbers given without a country code.
     "PHONE_REGION": os.environ.get("HOTLINE_PHONE_REGION", "CN"),
     "TICKET_NUMBER_PREFIX": "12345",
     # Administrative code of the city the centre serves; agencies with it work city-wide.
     "CITY_ADCODE": os.environ.get("HOTLINE_CITY_ADCODE", "450200"),
-    # Optional base map tiles (e.g. an internal tile server); without it the jurisdictions are the base layer.
-    "MAP_TILE_URL": os.environ.get("HOTLINE_MAP_TILE_URL", ""),
+    # Optional base map tiles (map_tiles above); without them the jurisdictions are the base layer.
+    "MAP_TILES": map_tiles(dict(os.environ)),
     "IDEMPOTENCY_KEY_TTL_HOURS": 24,
     # Events older than this are pruned; a client further behind gets a snapshot instead of a replay.
     "EVENT_RETENTION_HOURS": float(os.environ.get("HOTLINE_EVENT_RETENTION_HOURS", "24")),
@@ -258,3 +322,23 @@ HOTLINE: dict[str, Any] = {
     # Agencies with fewer work orders in the period are left out of the supervision ranking (?min_volume=).
     "SUPERVISION_MIN_VOLUME": int(os.environ.get("HOTLINE_SUPERVISION_MIN_VOLUME", "10")),
 }
+
+# --- Attachments (dispatch/attachments/, documented in its README.md) -----------------------------------------
+# Files go through Django's storage API only: STORAGES["default"] above (the file system under MEDIA_ROOT by
+# default; any storage backend, e.g. an S3-compatible one, can be configured there). They are never served
+# from a media URL, only through the scoped views under /api/attachments/.
+HOTLINE["ATTACHMENT_MAX_BYTES"] = int(os.environ.get("HOTLINE_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+# Images above this many pixels are refused before they are decoded (decompression bombs).
+HOTLINE["ATTACHMENT_MAX_PIXELS"] = int(os.environ.get("HOTLINE_ATTACHMENT_MAX_PIXELS", "50000000"))
+HOTLINE["ATTACHMENT_THUMBNAIL_PX"] = 320
+# Recognised by their bytes; image/heic only if a HEIF plugin for Pillow is installed (none is by default).
+HOTLINE["ATTACHMENT_TYPES"] = [
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+]
+# --- end of attachments -------------------------------------------------------------------------------------

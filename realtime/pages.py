@@ -15,6 +15,15 @@ from organisation.models import User
 from organisation.policy import may_open
 
 
+def tile_config() -> dict[str, Any]:
+    """The base map for the screens (config/settings.py map_tiles; realtime/static/realtime/basemap.js draws it)."""
+    tiles = settings.HOTLINE.get("MAP_TILES") or {}
+    return {
+        "tile_layers": [{**layer, "attribution": str(layer["attribution"])} for layer in tiles.get("layers", [])],
+        "tile_coordinate_system": tiles.get("coordinate_system", "wgs84"),
+    }
+
+
 def render_screen(request: HttpRequest, screen: str, template: str, config: dict[str, Any]) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
@@ -29,7 +38,7 @@ def render_screen(request: HttpRequest, screen: str, template: str, config: dict
             "agency_id": user.agency_id,
             "extension": user.extension,
         },
-        "tile_url": settings.HOTLINE.get("MAP_TILE_URL", ""),
+        **tile_config(),
         "time_zone": settings.TIME_ZONE,
         "leaflet": {"js": static("leaflet/leaflet.js"), "css": static("leaflet/leaflet.css")},
     }

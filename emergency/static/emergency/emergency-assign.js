@@ -102,10 +102,10 @@
     const map = S.map();
     const inc = S.incidents.get(incidentId);
     if (!map || !inc) return;
-    const points = [[inc.latitude, inc.longitude]];
+    const points = [S.toMap(inc.latitude, inc.longitude)];
     unitIds.forEach(function (id) {
       const u = S.units.get(id);
-      if (u && u.position) points.push([u.position.lat, u.position.lon]);
+      if (u && u.position) points.push(S.toMap(u.position.lat, u.position.lon));
     });
     map.fitBounds(L.latLngBounds(points).pad(0.25), { maxZoom: 16 });
   }

@@ -1,6 +1,8 @@
 /*
  * The incident forms of the commander's map: "create incident from ticket" in the ticket panel (or add the
- * ticket to a live incident) and "new incident" at a point picked on the map. See emergency.js.
+ * ticket to a live incident) and "new incident" at a point picked on the map. The form's coordinates are
+ * WGS84 (sent as such): a point picked on the map is shifted back from the tiles' system (S.fromMap) and
+ * typed coordinates are shown through S.toMap. See emergency.js.
  */
 (function () {
   "use strict";
@@ -119,9 +121,10 @@
     if (!map) return;
     S.takeDetails(gettext("New incident"));
     S.dropPanel();
-    const at = latlng || map.getCenter();
-    const lat = el("input", { name: "latitude", type: "number", step: "any", min: "-90", max: "90", value: at.lat.toFixed(6), required: true });
-    const lon = el("input", { name: "longitude", type: "number", step: "any", min: "-180", max: "180", value: at.lng.toFixed(6), required: true });
+    const at = latlng || map.getCenter();  // on the map, in the tiles' system
+    const point = S.fromMap(at);           // the same point in WGS84
+    const lat = el("input", { name: "latitude", type: "number", step: "any", min: "-90", max: "90", value: point.latitude.toFixed(6), required: true });
+    const lon = el("input", { name: "longitude", type: "number", step: "any", min: "-180", max: "180", value: point.longitude.toFixed(6), required: true });
     const type = typeSelect("");
     const level = levelSelect("IV");
     const radius = el("input", { name: "area_radius_m", type: "number", min: "0", step: "50", value: "200" });
@@ -151,8 +154,9 @@
       icon: L.divIcon({ className: "emg-new-mark", html: "", iconSize: [18, 18], iconAnchor: [9, 9] }),
     }).addTo(map);
     function onClick(e) {
-      lat.value = e.latlng.lat.toFixed(6);
-      lon.value = e.latlng.lng.toFixed(6);
+      const picked = S.fromMap(e.latlng);
+      lat.value = picked.latitude.toFixed(6);
+      lon.value = picked.longitude.toFixed(6);
       marker.setLatLng(e.latlng);
     }
     picking = { marker: marker, onClick: onClick };
@@ -160,8 +164,8 @@
     map.getContainer().classList.add("emg-picking");
     [lat, lon].forEach(function (input) {
       input.addEventListener("change", function () {
-        const point = [Number(lat.value), Number(lon.value)];
-        if (isFinite(point[0]) && isFinite(point[1])) marker.setLatLng(point);
+        const typed = [Number(lat.value), Number(lon.value)];
+        if (isFinite(typed[0]) && isFinite(typed[1])) marker.setLatLng(S.toMap(typed[0], typed[1]));
       });
     });
     form.addEventListener("submit", function (e) {

@@ -48,9 +48,9 @@
   function areaLayer(inc) {
     const colour = LEVEL_COLOURS[inc.level] || "#64748b";
     const style = { pane: "emg-areas", color: colour, weight: 2, opacity: 0.9, fillColor: colour, fillOpacity: 0.15, dashArray: TERMINAL.indexOf(inc.state) >= 0 ? "4 4" : null, interactive: false };
-    if (inc.area_kind === "circle" && inc.area_radius_m) return L.circle([inc.latitude, inc.longitude], Object.assign({ radius: inc.area_radius_m }, style));
+    if (inc.area_kind === "circle" && inc.area_radius_m) return L.circle(S.toMap(inc.latitude, inc.longitude), Object.assign({ radius: inc.area_radius_m }, style));
     if (inc.area_kind === "polygon" && inc.area_geojson) {
-      return L.geoJSON(inc.area_geojson, { pane: "emg-areas", interactive: false, style: function () { return style; } });
+      return L.geoJSON(inc.area_geojson, { pane: "emg-areas", interactive: false, coordsToLatLng: S.coordsToLatLng, style: function () { return style; } });
     }
     return null;
   }
@@ -63,7 +63,7 @@
       incidentShapes.delete(inc.id);
     }
     if (!incidentVisible(inc) || inc.latitude === null || inc.longitude === null) return;
-    const marker = L.marker([inc.latitude, inc.longitude], {
+    const marker = L.marker(S.toMap(inc.latitude, inc.longitude), {
       pane: "emg-incidents",
       keyboard: true,
       title: incidentLabel(inc),

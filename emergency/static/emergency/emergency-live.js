@@ -55,7 +55,7 @@
     S.setMap(map);
     makePane(map, "emg-areas", 400);
     makePane(map, "emg-incidents", 610);
-    makePane(map, "emg-units", 620);  // a unit on scene sits on top of its incident's marker
+    makePane(map, "emg-units", 620);  // a unit on scene sits on top of its incident's marker, tickets (640) on top of both
     S.layers.areas = L.layerGroup().addTo(map);
     S.layers.incidents = L.layerGroup().addTo(map);
     S.layers.units = L.layerGroup().addTo(map);
@@ -67,6 +67,9 @@
 
   window.HotlineCommandHooks = window.HotlineCommandHooks || [];
   window.HotlineCommandHooks.push({
+    basemap: function (display) {
+      S.setDisplay({ toMap: display.toMap, fromMap: display.fromMap, coordsToLatLng: display.coordsToLatLng });
+    },
     mapReady: onMapReady,
     event: onEvent,
     snapshot: function () { if (S.map()) loadAll(); },

@@ -119,7 +119,7 @@
     refreshPanel();
     const inc = S.incidents.get(id);
     const map = S.map();
-    if (pan && inc && map) map.setView([inc.latitude, inc.longitude], Math.max(map.getZoom(), 14));
+    if (pan && inc && map) map.setView(S.toMap(inc.latitude, inc.longitude), Math.max(map.getZoom(), 14));
   }
 
   function buildPanel(id) {
@@ -128,7 +128,7 @@
     const zoomTo = button(gettext("Zoom to"), null, function () {
       const inc = S.incidents.get(id);
       const map = S.map();
-      if (inc && map) map.setView([inc.latitude, inc.longitude], Math.max(map.getZoom(), 15));
+      if (inc && map) map.setView(S.toMap(inc.latitude, inc.longitude), Math.max(map.getZoom(), 15));
     });
     const cap = el("a", {
       class: "emg-cap",

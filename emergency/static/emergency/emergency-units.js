@@ -68,7 +68,7 @@
       }
       return;
     }
-    const at = [u.position.lat, u.position.lon];
+    const at = S.toMap(u.position.lat, u.position.lon);
     if (!marker) {
       marker = L.marker(at, {
         pane: "emg-units",
@@ -100,7 +100,7 @@
     const map = S.map();
     const u = units.get(id);
     if (!u || !u.position || !map) return;
-    map.setView([u.position.lat, u.position.lon], Math.max(map.getZoom(), 15));
+    map.setView(S.toMap(u.position.lat, u.position.lon), Math.max(map.getZoom(), 15));
     const marker = unitMarkers.get(id);
     const node = marker && marker.getElement();
     if (node) {

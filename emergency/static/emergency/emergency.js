@@ -12,6 +12,9 @@
  *
  * Each module reads and fills in window.HotlineEmergency ("S"); calls between modules go through S at call
  * time, so the order only matters for this file (first) and emergency-live.js (last, registers the hooks).
+ * Positions are WGS84 everywhere (the API, events, the forms); what is drawn goes through S.toMap(lat, lon)
+ * and a point clicked on the map through S.fromMap(latlng), the command map's base map converters
+ * (realtime/basemap.js), which shift into GCJ-02 and back on GCJ-02 tiles.
  * Everything that comes from the server is put into the page with textContent, never as HTML.
  */
 (function () {
@@ -192,6 +195,16 @@
 
   function noop() {}
 
+  // The display converters until the command map hands over its base map's (hook "basemap").
+  const display = {
+    toMap: function (lat, lon) { return L.latLng(lat, lon); },
+    fromMap: function (latlng) {
+      const at = L.latLng(latlng);
+      return { latitude: at.lat, longitude: at.lng };
+    },
+    coordsToLatLng: function (coords) { return L.latLng(coords[1], coords[0]); },
+  };
+
   window.HotlineEmergency = {
     config: config,
     E: E,
@@ -224,6 +237,10 @@
     isStale: isStale,
     map: function () { return map; },
     setMap: function (leafletMap) { map = leafletMap; },
+    toMap: function (lat, lon) { return display.toMap(lat, lon); },        // WGS84 -> LatLng on the tiles
+    fromMap: function (latlng) { return display.fromMap(latlng); },         // a LatLng -> {latitude, longitude}
+    coordsToLatLng: function (coords) { return display.coordsToLatLng(coords); },  // for WGS84 GeoJSON
+    setDisplay: function (converters) { Object.assign(display, converters); },
     layers: {},                 // areas, incidents, units: Leaflet layer groups (emergency-live.js)
     incidents: new Map(),       // id -> incident (list shape)
     units: new Map(),           // id -> unit (UnitSerializer shape) plus _statusAt (ms)

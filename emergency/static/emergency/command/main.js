@@ -15,8 +15,10 @@
  *   live.js      live events and snapshots
  *   main.js      this file: the hooks, wiring the controls, the lookups, the start
  *
- * Base layer: the jurisdiction polygons (districts always, streets and grids on demand), with an optional
- * tile layer from config.tile_url. Tickets are circle markers (fill = state, ring = urgency), grouped
+ * Base layer: the jurisdiction polygons (districts always, streets and grids on demand), over the tiles of
+ * the shared base map (realtime/basemap.js, README "Base map"); on GCJ-02 tiles everything drawn is
+ * shifted into GCJ-02 and clicks are shifted back to WGS84 (state.js display, also handed to the
+ * emergency layer). Tickets are circle markers (fill = state, ring = urgency), grouped
  * into count bubbles by screen-pixel cells while zoomed out. Filters, a hot-spot choropleth, a details
  * panel with the timeline and a live feed, all kept current by HotlineLive events.
  *

@@ -1,14 +1,20 @@
 /*
- * Commander's map: the Leaflet map itself: its panes, the jurisdiction polygons (districts always, streets
- * and grids on demand), an optional tile layer from config.tile_url and the legend. The ticket markers
- * (markers.js) and the hot spots (hotspots.js) add their layers to it.
+ * Commander's map: the Leaflet map itself: its panes, the base map (realtime/basemap.js: the configured
+ * tiles and the display converters, state.js's display), the jurisdiction polygons (districts always,
+ * streets and grids on demand, asked for in the tiles' coordinate system) and the legend. The ticket
+ * markers (markers.js) and the hot spots (hotspots.js) add their layers to it.
+ *
+ * Panes, bottom up: tiles 200, cmd-base 250, cmd-hot 300, cmd-outlines 380, cmd-labels 390, the emergency
+ * layer's areas 400, incidents 610 and units 620, then cmd-tickets 640: a ticket marker is never covered
+ * by a unit or an incident standing on the same spot (Leaflet's tooltips are at 650).
  */
 
 import { el, fmt, getJSON, gettext, setMapStatus } from "./helpers.js";
-import { callHooks, config, hooks, state, STATE_COLOURS, URGENCY_RING } from "./state.js";
+import { callHooks, config, display, hooks, state, STATE_COLOURS, URGENCY_RING } from "./state.js";
 import { lGrid, lStreet } from "./filters.js";
 import { addTicketLayer, render } from "./markers.js";
 import { addHotLayer, makeHotLegend } from "./hotspots.js";
+import { addBasemap } from "../../realtime/basemap.js";
 
 // --- map setup -------------------------------------------------------------------------------------
 
@@ -40,7 +46,8 @@ function zoomBucket() {
 export function fetchLayer(level, zoom) {
   const key = level + ":" + zoom;
   if (!geoCache.has(key)) {
-    const promise = getJSON("/api/geo/layers/" + level + "/?zoom=" + zoom).catch(function (error) {
+    const url = "/api/geo/layers/" + level + "/?zoom=" + zoom + "&coordinate_system=" + encodeURIComponent(display.system);
+    const promise = getJSON(url).catch(function (error) {
       geoCache.delete(key);
       throw error;
     });
@@ -136,7 +143,7 @@ function buildLegend() {
 export function initMap() {
   const map = L.map("cmd-map", {
     zoomControl: false,
-    attributionControl: Boolean(config.tile_url),
+    attributionControl: false,  // the base map adds it with its tiles
     minZoom: 5,
     maxZoom: 18,
     zoomSnap: 1,
@@ -149,14 +156,23 @@ export function initMap() {
   makePane("cmd-hot", 300, false);
   makePane("cmd-outlines", 380, true);
   makePane("cmd-labels", 390, true);
-  makePane("cmd-tickets", 450, false);
+  // Above the emergency layer's units (620): the pane itself lets clicks through, its markers take them.
+  makePane("cmd-tickets", 640, true);
   jurisdictionRenderer = L.canvas({ pane: "cmd-outlines", padding: 0.3 });
-  if (config.tile_url) L.tileLayer(config.tile_url, { maxZoom: 19 }).addTo(map);
-  const hasTiles = Boolean(config.tile_url);
+  // With tiles the district fill lets them show through; without (or while they fail) it is the paper.
+  let hasTiles = false;
+  function districtFillStyle() { return { stroke: false, fillColor: "#ffffff", fillOpacity: hasTiles ? 0.05 : 0.9 }; }
+  Object.assign(display, addBasemap(map, config, {
+    onTilesFailing: function (failing) {
+      hasTiles = !failing;
+      if (layers.districtFill) layers.districtFill.setStyle(districtFillStyle);
+    },
+  }));
+  hasTiles = display.hasTiles;
   layers.districtFill = L.geoJSON(null, {
     pane: "cmd-base",
     interactive: false,
-    style: function () { return { stroke: false, fillColor: "#ffffff", fillOpacity: hasTiles ? 0.05 : 0.9 }; },
+    style: districtFillStyle,
   }).addTo(map);
   layers.district = L.geoJSON(null, {
     pane: "cmd-outlines",
@@ -180,6 +196,7 @@ export function initMap() {
   addHotLayer(map);
   addTicketLayer(map);
   buildLegend();
+  callHooks("basemap", display);
   callHooks("mapReady", map);
   map.setView([0, 0], 5);  // replaced by the fit once the data is in
 

@@ -1,12 +1,13 @@
 /*
  * Commander's map: the tickets on the map. Circle markers (fill = state, ring = urgency, a yellow or red
  * ring once escalated), grouped into count bubbles by screen-pixel cells while zoomed out; the count line.
- * A click on a marker opens the ticket's details (details.js, through hooks.selectTicket).
+ * A click on a marker opens the ticket's details (details.js, through hooks.selectTicket). Markers stand
+ * where the base map shows their WGS84 point (state.js recordLatLng) in the pane above the units (map.js).
  */
 
 import { el, fmt, gettext } from "./helpers.js";
 import {
-  CELL_PX, CLUSTER_MAX_ZOOM, hooks, state, STATE_COLOURS, stateName, URGENCY_RING, urgencyName,
+  CELL_PX, CLUSTER_MAX_ZOOM, hooks, recordLatLng, state, STATE_COLOURS, stateName, URGENCY_RING, urgencyName,
 } from "./state.js";
 
 const countLine = document.getElementById("cmd-count");
@@ -15,6 +16,12 @@ const shown = new Map();      // key -> {layer, sig}
 
 export function addTicketLayer(map) {
   ticketLayer = L.layerGroup().addTo(map);
+}
+
+/** The marker of a ticket drawn on its own (not in a count bubble), or null: for tests and troubleshooting. */
+export function ticketMarker(id) {
+  const entry = shown.get("t" + id);
+  return entry ? entry.layer : null;
 }
 
 export function updateCount() {
@@ -57,7 +64,7 @@ function ticketLabel(rec) {
 }
 
 function makeTicketMarker(rec) {
-  const marker = L.circleMarker([rec.lat, rec.lon], ticketStyle(rec));
+  const marker = L.circleMarker(recordLatLng(rec), ticketStyle(rec));
   marker.bindTooltip(el("span", { text: ticketLabel(rec) }), { direction: "top", offset: [0, -8] });
   marker.on("click", function () { hooks.selectTicket(rec.id, false); });
   marker.on("add", function () {
@@ -66,6 +73,7 @@ function makeTicketMarker(rec) {
     node.setAttribute("tabindex", "0");
     node.setAttribute("role", "button");
     node.setAttribute("aria-label", ticketLabel(rec));
+    node.dataset.ticketId = String(rec.id);
     node.addEventListener("keydown", function (e) {
       if (e.key === "Enter" || e.key === " ") {
         e.preventDefault();
@@ -110,7 +118,7 @@ function makeCluster(members, center) {
     }
   });
   marker.on("click", function () {
-    const bounds = L.latLngBounds(members.map(function (m) { return [m.lat, m.lon]; }));
+    const bounds = L.latLngBounds(members.map(recordLatLng));
     const zoom = state.map.getZoom();
     let target = Math.max(zoom + 1, state.map.getBoundsZoom(bounds.pad(0.3)));
     target = Math.min(target, CLUSTER_MAX_ZOOM + 1);
@@ -126,7 +134,7 @@ export function render() {
   const desired = new Map();
   const cells = new Map();
   state.tickets.forEach(function (rec) {
-    const ll = L.latLng(rec.lat, rec.lon);
+    const ll = recordLatLng(rec);
     if (!view.contains(ll)) return;
     if (zoom > CLUSTER_MAX_ZOOM || rec.id === state.selectedId) {
       desired.set("t" + rec.id, { rec: rec });
@@ -144,7 +152,11 @@ export function render() {
     }
     let lat = 0;
     let lon = 0;
-    members.forEach(function (m) { lat += m.lat; lon += m.lon; });
+    members.forEach(function (m) {
+      const at = recordLatLng(m);
+      lat += at.lat;
+      lon += at.lng;
+    });
     desired.set("c" + zoom + ":" + key, { members: members, center: L.latLng(lat / members.length, lon / members.length) });
   });
 
@@ -161,7 +173,7 @@ export function render() {
       const sig = [rec.state, rec.urgency, rec.id === state.selectedId, rec.lat, rec.lon].join("|");
       if (entry && entry.sig === sig) return;
       if (entry) {
-        entry.layer.setLatLng([rec.lat, rec.lon]);
+        entry.layer.setLatLng(recordLatLng(rec));
         entry.layer.setStyle(ticketStyle(rec));
         entry.layer.setRadius(ticketStyle(rec).radius);
         entry.layer.setTooltipContent(el("span", { text: ticketLabel(rec) }));

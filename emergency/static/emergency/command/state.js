@@ -65,7 +65,7 @@ export function actionName(machine, action) {
 // --- state of the map ------------------------------------------------------------------------------
 
 export const state = {
-  tickets: new Map(),  // id -> record {id, number, state, urgency, subject, subjectName, lat, lon, createdMs}
+  tickets: new Map(),  // id -> record {id, number, state, urgency, subject, subjectName, lat, lon (WGS84), createdMs}
   selectedId: null,    // the ticket in the details panel
   map: null,           // the Leaflet map, once built (map.js)
   truncated: false,    // the last load was cut to the newest tickets
@@ -75,6 +75,21 @@ export const state = {
   pendingEvents: [],
   firstLoad: true,
 };
+
+// The base map's converters (realtime/basemap.js), filled in by map.js before anything is drawn: records stay
+// in WGS84; toMap(lat, lon) gives the LatLng on the tiles, fromMap(latlng) the WGS84 point of a LatLng, and
+// system is the coordinate_system to ask the server for (jurisdictions, hot spots).
+export const display = { system: "wgs84", toMap: null, fromMap: null, coordsToLatLng: null, hasTiles: false };
+
+/** Where a ticket record is drawn (cached on the record until it moves). */
+export function recordLatLng(rec) {
+  if (!rec._at || rec._atLat !== rec.lat || rec._atLon !== rec.lon) {
+    rec._at = display.toMap(rec.lat, rec.lon);
+    rec._atLat = rec.lat;
+    rec._atLon = rec.lon;
+  }
+  return rec._at;
+}
 
 // --- hooks between the parts -----------------------------------------------------------------------
 // A module imports only the modules below it (the order is in main.js). Where a lower part must make a

@@ -1,11 +1,12 @@
 /*
  * Commander's map: the tickets the map shows (records from /api/geo/tickets/ or a ticket's detail),
  * loading them (all, or around the view once there are too many), applying live events to them (which
- * wait while a load is under way), fitting the view.
+ * wait while a load is under way), fitting the view. Records keep WGS84 as every source gives it (the
+ * API, ticket details, events); the view's box is shifted back to WGS84 for the API (state.js display).
  */
 
 import { debounce, fmt, getJSON, gettext, setMapStatus } from "./helpers.js";
-import { agencyById, state, subjectById } from "./state.js";
+import { agencyById, display, state, subjectById } from "./state.js";
 import { currentFilters, filterParams, fullMatches, quickMatches, timeMatches } from "./filters.js";
 import { fetchLayer } from "./map.js";
 import { render, scheduleRender, updateCount } from "./markers.js";
@@ -56,7 +57,9 @@ export function loadTickets() {
   let requested = null;
   if (state.bboxMode && state.map) {
     requested = paddedBounds();
-    params.set("bbox", [requested.getWest(), requested.getSouth(), requested.getEast(), requested.getNorth()]
+    const south = display.fromMap(requested.getSouthWest());
+    const north = display.fromMap(requested.getNorthEast());
+    params.set("bbox", [south.longitude, south.latitude, north.longitude, north.latitude]
       .map(function (v) { return v.toFixed(6); }).join(","));
   }
   setMapStatus(gettext("Loading tickets…"));
@@ -122,7 +125,7 @@ export function fitToTickets(initial) {
     const lons = recs.map(function (r) { return r.lon; }).sort(function (a, b) { return a - b; });
     const lo = Math.floor((recs.length - 1) * 0.02);
     const hi = Math.ceil((recs.length - 1) * 0.98);
-    const bounds = L.latLngBounds([lats[lo], lons[lo]], [lats[hi], lons[hi]]);
+    const bounds = L.latLngBounds(display.toMap(lats[lo], lons[lo]), display.toMap(lats[hi], lons[hi]));
     state.map.fitBounds(bounds.pad(0.1), { maxZoom: 15, animate: !initial });
     return Promise.resolve();
   }
