@@ -77,3 +77,22 @@ def test_possible_duplicates_show_while_the_ticket_is_typed(demo_server: DemoSer
         screenshot(page, "console-draft-duplicates")
     finally:
         context.close()
+
+
+def test_command_map_times_are_the_citys_whatever_the_browsers_zone(demo_server: DemoServer, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="America/New_York")
+    page = context.new_page()
+    try:
+        page.goto(f"{demo_server.url}/accounts/login/")
+        page.fill("#id_username", "commander")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{demo_server.url}/")
+        page.goto(f"{demo_server.url}/command/")
+        shown = page.evaluate(
+            "async () => { const m = await import('/static/emergency/command/helpers.js');"
+            " return m.formatTime('2026-12-06T23:29:00Z'); }"
+        )
+        assert shown == "07:29:00"
+    finally:
+        context.close()

@@ -199,7 +199,7 @@
     }
   }
   function ticketLink(id, number) {
-    return el("a", { href: "/api/tickets/" + id + "/", target: "_blank", rel: "noopener" }, number);
+    return el("a", { href: "/tickets/id/" + id + "/", target: "_blank", rel: "noopener" }, number);
   }
   function renderDrill(body) {
     $("sv-drill-summary").textContent = body.unit === "ticket"

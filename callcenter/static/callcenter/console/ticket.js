@@ -89,6 +89,8 @@ export function renderTicket() {
   renderResolveState();
   if (!ticket) return;
   $("ticket-number").textContent = ticket.number;
+  $("ticket-page-link").href = "/tickets/" + encodeURIComponent(ticket.number) + "/";
+  $("ticket-page-link").hidden = false;
   const badge = $("ticket-state");
   badge.className = "state state-" + ticket.state;
   badge.textContent = STATE_LABELS[ticket.state] || ticket.state;

@@ -72,6 +72,8 @@ function renderDetails(d, timeline) {
   const head = el("div", { class: "cmd-details-head" },
     el("h3", { class: "cmd-number", text: d.number }));
   const actions = el("div", { class: "cmd-details-actions" });
+  // Every action on the ticket is on its own page (the workflow table decides the buttons there).
+  actions.appendChild(el("a", { class: "button", href: "/tickets/" + encodeURIComponent(d.number) + "/", target: "_blank", rel: "noopener", text: gettext("Open the ticket page") }));
   if (d.latitude !== null && d.longitude !== null) {
     const zoomTo = el("button", { type: "button", text: gettext("Zoom to") });
     zoomTo.addEventListener("click", function () {

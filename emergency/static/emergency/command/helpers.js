@@ -37,9 +37,19 @@ export function fmt(template, values) {
   return interpolate(template, values, true);
 }
 
-const timeFormat = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+// Times are the city's (the page's time_zone, Asia/Shanghai), whatever the browser's zone.
+const TIME_ZONE = (function () {
+  try {
+    return JSON.parse(document.getElementById("screen-config").textContent).time_zone || "Asia/Shanghai";
+  } catch (error) {
+    return "Asia/Shanghai";
+  }
+})();
+const timeFormat = new Intl.DateTimeFormat(lang, {
+  timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+});
 const dateTimeFormat = new Intl.DateTimeFormat(lang, {
-  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+  timeZone: TIME_ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
 });
 export function formatTime(iso) {
   const d = new Date(iso);
