@@ -80,7 +80,9 @@ def test_possible_duplicates_show_while_the_ticket_is_typed(demo_server: DemoSer
 
 
 def test_command_map_times_are_the_citys_whatever_the_browsers_zone(demo_server: DemoServer, browser: Browser) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="America/New_York")
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="America/New_York"
+    )
     page = context.new_page()
     try:
         page.goto(f"{demo_server.url}/accounts/login/")
