@@ -341,4 +341,7 @@ HOTLINE["ATTACHMENT_TYPES"] = [
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 ]
+# The API schema's name for the attachment kinds (drf-spectacular would otherwise make one up).
+if isinstance(_enum_names := SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"], dict):
+    _enum_names["AttachmentKindEnum"] = "dispatch.attachments.models.AttachmentKind"
 # --- end of attachments -------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from organisation.models import Agency, User
 class WorkOrderState(models.TextChoices):
     PENDING_SIGN = "pending_sign", _("Awaiting sign-off")
     HANDLING = "handling", _("Being handled")
+    #: The agency asked to return it (退单); the centre has not decided yet, so its clocks keep running.
+    RETURN_REQUESTED = "return_requested", _("Return requested, awaiting review")
     REPLIED = "replied", _("Replied, awaiting review")
     APPROVED = "approved", _("Reply approved")
     RETURNED = "returned", _("Returned")
@@ -472,3 +474,6 @@ class Reprimand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency_id}@{self.listed_at}"
+
+
+from dispatch.attachments.models import Attachment  # noqa: E402,F401  (registers the model with the dispatch app)

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from callcenter.models import Satisfaction, TicketState
+from callcenter.models import TERMINAL_TICKET_STATES, Satisfaction, TicketState
 from core.errors import Conflict, NotAllowed
 from dispatch.models import (
     INACTIVE_WORK_ORDER_STATES,
@@ -65,6 +65,8 @@ class Guard:
     code: str
     message: Any
     holds: Callable[[Any, Mapping[str, Any]], bool]
+    #: States in which the guard never holds: screens do not offer the row's action there (available_actions).
+    fails_in: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,21 @@ class Transition:
     centre_may_act: bool = False
     starts: tuple[Stage, ...] = ()
     stops: tuple[Stage, ...] = ()
+    #: Instead of a fixed target (``target`` None): the object goes back to the state it was in before,
+    #: which ``back_to`` reads off the object; ``resumes`` lists the states it can be (the table shows them).
+    back_to: Callable[[Any], str] | None = None
+    resumes: tuple[str, ...] = ()
 
     @property
     def is_system(self) -> bool:
         return not self.roles
 
-    def next_state(self, current: str) -> str:
+    def next_state(self, current: str, obj: Any = None) -> str:
+        if self.back_to is not None:
+            previous = self.back_to(obj)
+            if previous not in self.resumes:
+                raise RuntimeError(f"{self.action}: cannot go back to {previous!r}")
+            return previous
         return self.target if self.target is not None else current
 
 
@@ -121,6 +132,16 @@ def _no_open_supervision(work_order: WorkOrder, context: Mapping[str, Any]) -> b
     return not _has_open_supervision(work_order, context)
 
 
+def _no_return_requested(work_order: WorkOrder, _context: Mapping[str, Any]) -> bool:
+    return work_order.state != WorkOrderState.RETURN_REQUESTED
+
+
+def state_before_return(work_order: WorkOrder) -> str:
+    """The state a work order awaiting the centre's decision on its return was in when the agency asked:
+    handling once signed, else still awaiting sign-off (nothing takes a signed work order back there)."""
+    return WorkOrderState.HANDLING if work_order.signed_at is not None else WorkOrderState.PENDING_SIGN
+
+
 LATEST_REVISIT_UNSATISFIED = Guard(
     "revisit_not_unsatisfied",
     _("Redo needs an unsatisfied or unresolved latest revisit."),
@@ -137,6 +158,12 @@ BEFORE_HANDLE_DEADLINE = Guard(
 )
 HAS_OPEN_SUPERVISION = Guard("no_open_supervision", _("There is no open supervision case."), _has_open_supervision)
 NO_OPEN_SUPERVISION = Guard("supervision_open", _("A supervision case is already open."), _no_open_supervision)
+NO_RETURN_REQUESTED = Guard(
+    "return_pending",
+    _("The return of this work order awaits the centre's decision."),
+    _no_return_requested,
+    fails_in=frozenset({WorkOrderState.RETURN_REQUESTED}),
+)
 
 
 def _states(*states: str) -> frozenset[str]:
@@ -146,6 +173,10 @@ def _states(*states: str) -> frozenset[str]:
 T = TicketState
 W = WorkOrderState
 OPEN_WORK = (W.PENDING_SIGN, W.HANDLING)
+#: Open work including a return awaiting the centre's decision (the agency is still responsible meanwhile).
+HELD_WORK = (*OPEN_WORK, W.RETURN_REQUESTED)
+#: Tickets still open: a correction (reclassify, relocate) is possible until the ticket ends.
+OPEN_TICKET_STATES = tuple(state for state in T if state not in TERMINAL_TICKET_STATES)
 
 # fmt: off
 _TICKET_AND_WORK_ORDER_ROWS: tuple[Transition, ...] = (
@@ -168,35 +199,47 @@ _TICKET_AND_WORK_ORDER_ROWS: tuple[Transition, ...] = (
                _("Close (办结)"), stops=(Stage.REVISIT,)),
     Transition(Machine.TICKET, _states(T.DISPATCHED, T.IN_PROGRESS, T.RETURNED, T.REPLIED, T.PENDING_REVISIT),
                "follow_work_orders", None, SYSTEM, _("Follow the work orders")),
+    # Correcting the classification or location: the intake desk while the ticket is only accepted, the
+    # centre's dispatch desk until the ticket ends.
+    Transition(Machine.TICKET, _states(T.ACCEPTED), "correct", None, INTAKE, _("Correct the ticket (工单修正)")),
+    Transition(Machine.TICKET, _states(*(s for s in OPEN_TICKET_STATES if s != T.ACCEPTED)), "correct", None,
+               CENTRE_CONTROL, _("Correct the ticket (工单修正)")),
     # --- work orders --------------------------------------------------------------------------------
     Transition(Machine.WORK_ORDER, _states(START), "create", W.PENDING_SIGN, SYSTEM, _("Create"),
                starts=(Stage.SIGN,)),
     Transition(Machine.WORK_ORDER, _states(W.PENDING_SIGN), "sign", W.HANDLING, AGENCY, _("Sign (签收)"),
                own_agency_only=True, stops=(Stage.SIGN,), starts=(Stage.HANDLE,)),
-    Transition(Machine.WORK_ORDER, _states(*OPEN_WORK), "return", W.RETURNED, AGENCY, _("Return (退单)"),
-               own_agency_only=True, guards=(NO_PENDING_EXTENSION,), stops=(Stage.SIGN, Stage.HANDLE)),
+    # A return is a request: the centre approves it (the work order ends, the ticket awaits re-dispatch) or
+    # rejects it (back to where it was). Meanwhile the agency stays responsible and its clocks run on.
+    Transition(Machine.WORK_ORDER, _states(*OPEN_WORK), "return", W.RETURN_REQUESTED, AGENCY,
+               _("Request a return (退单申请)"), own_agency_only=True, guards=(NO_PENDING_EXTENSION,)),
+    Transition(Machine.WORK_ORDER, _states(W.RETURN_REQUESTED), "approve_return", W.RETURNED, REVIEWERS,
+               _("Approve the return (退单审核通过)"), stops=(Stage.SIGN, Stage.HANDLE)),
+    Transition(Machine.WORK_ORDER, _states(W.RETURN_REQUESTED), "reject_return", None, REVIEWERS,
+               _("Reject the return (退单驳回)"), back_to=state_before_return, resumes=OPEN_WORK),
     Transition(Machine.WORK_ORDER, _states(W.HANDLING), "note", None, AGENCY, _("Progress note"),
                own_agency_only=True),
-    Transition(Machine.WORK_ORDER, _states(W.HANDLING), "reply", W.REPLIED, AGENCY, _("Reply (回复)"),
-               own_agency_only=True, guards=(NO_PENDING_EXTENSION,), stops=(Stage.HANDLE,), starts=(Stage.REVIEW,)),
+    Transition(Machine.WORK_ORDER, _states(W.HANDLING, W.RETURN_REQUESTED), "reply", W.REPLIED, AGENCY,
+               _("Reply (回复)"), own_agency_only=True, guards=(NO_RETURN_REQUESTED, NO_PENDING_EXTENSION),
+               stops=(Stage.HANDLE,), starts=(Stage.REVIEW,)),
     Transition(Machine.WORK_ORDER, _states(W.REPLIED), "approve", W.APPROVED, REVIEWERS,
                _("Approve the reply (审核通过)"), stops=(Stage.REVIEW,)),
     Transition(Machine.WORK_ORDER, _states(W.REPLIED), "send_back", W.HANDLING, REVIEWERS,
                _("Send the reply back (审核退回)"), stops=(Stage.REVIEW,), starts=(Stage.HANDLE,)),
-    Transition(Machine.WORK_ORDER, _states(W.HANDLING), "request_extension", None, AGENCY,
+    Transition(Machine.WORK_ORDER, _states(W.HANDLING, W.RETURN_REQUESTED), "request_extension", None, AGENCY,
                _("Request an extension (延期申请)"), own_agency_only=True,
-               guards=(NO_PENDING_EXTENSION, BEFORE_HANDLE_DEADLINE)),
+               guards=(NO_RETURN_REQUESTED, NO_PENDING_EXTENSION, BEFORE_HANDLE_DEADLINE)),
     Transition(Machine.WORK_ORDER, _states(W.HANDLING), "approve_extension", None, EXTENSION_DECIDERS,
                _("Approve the extension"), guards=(HAS_PENDING_EXTENSION,)),
     Transition(Machine.WORK_ORDER, _states(W.HANDLING), "reject_extension", None, EXTENSION_DECIDERS,
                _("Reject the extension"), guards=(HAS_PENDING_EXTENSION,)),
-    Transition(Machine.WORK_ORDER, _states(*OPEN_WORK), "urge", None, URGERS, _("Urge (催办)")),
-    Transition(Machine.WORK_ORDER, _states(*OPEN_WORK, W.REPLIED), "supervise", None, SUPERVISORS,
+    Transition(Machine.WORK_ORDER, _states(*HELD_WORK), "urge", None, URGERS, _("Urge (催办)")),
+    Transition(Machine.WORK_ORDER, _states(*HELD_WORK, W.REPLIED), "supervise", None, SUPERVISORS,
                _("Open a supervision case (督办)"), guards=(NO_OPEN_SUPERVISION,)),
-    Transition(Machine.WORK_ORDER, _states(*OPEN_WORK, W.REPLIED, W.APPROVED, W.CLOSED), "answer_supervision",
+    Transition(Machine.WORK_ORDER, _states(*HELD_WORK, W.REPLIED, W.APPROVED, W.CLOSED), "answer_supervision",
                None, AGENCY, _("Answer the supervision case"), own_agency_only=True,
                guards=(HAS_OPEN_SUPERVISION,)),
-    Transition(Machine.WORK_ORDER, _states(*OPEN_WORK, W.REPLIED, W.APPROVED), "cancel", W.CANCELLED,
+    Transition(Machine.WORK_ORDER, _states(*HELD_WORK, W.REPLIED, W.APPROVED), "cancel", W.CANCELLED,
                CENTRE_CONTROL, _("Withdraw the work order (撤回)"), stops=(Stage.SIGN, Stage.HANDLE, Stage.REVIEW)),
     Transition(Machine.WORK_ORDER, _states(W.APPROVED), "redo", W.HANDLING, SYSTEM, _("Redo (重办)"),
                starts=(Stage.HANDLE,)),
@@ -276,6 +319,8 @@ def available_actions(machine: Machine, state: str, user: User, *, agency_id: in
         row = find(machine, state, action)
         if row is None or not user.has_role(*row.roles):
             continue
+        if any(state in guard.fails_in for guard in row.guards):
+            continue
         if (
             row.own_agency_only
             and (agency_id is None or user.agency_id != agency_id)
@@ -335,12 +380,13 @@ def ticket_state_from_work_orders(work_orders: Iterable[WorkOrder]) -> str:
     """The state a ticket in agencies' hands is in, given its work orders.
 
     Replied only when the lead and every co-handler replied; awaiting revisit only when every active
-    reply is approved; returned when no active lead remains.
+    reply is approved; returned when no active lead remains. A work order whose return awaits the centre's
+    decision still counts, as the state it was in when its agency asked.
     """
     active = [wo for wo in work_orders if wo.state not in INACTIVE_WORK_ORDER_STATES]
     if not any(wo.responsibility == Responsibility.LEAD for wo in active):
         return TicketState.RETURNED
-    states = {wo.state for wo in active}
+    states = {state_before_return(wo) if wo.state == W.RETURN_REQUESTED else wo.state for wo in active}
     if states <= {W.APPROVED, W.CLOSED}:
         return TicketState.PENDING_REVISIT
     if states <= {W.REPLIED, W.APPROVED}:

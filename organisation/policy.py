@@ -78,6 +78,10 @@ def may_open(user: User, screen: str) -> bool:
         return user.is_agency_staff
     if screen == "supervision":
         return user.has_role(*SUPERVISION_ROLES)
+    if screen == "ticket":
+        return is_centre(user) or is_agency(user)
+    if screen == "workbench":
+        return is_centre(user) or is_agency(user)
     return user.has_role(*(CONSOLE_ROLES if screen == "console" else COMMAND_ROLES))
 
 

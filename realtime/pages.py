@@ -48,5 +48,6 @@ def render_screen(request: HttpRequest, screen: str, template: str, config: dict
         "perms_command": may_open(user, "command"),
         "perms_inbox": may_open(user, "inbox"),
         "perms_supervision": may_open(user, "supervision"),
+        "perms_workbench": may_open(user, "workbench"),
     }
     return render(request, template, context)

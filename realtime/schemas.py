@@ -62,6 +62,15 @@ class TicketMerged(TypedDict):
     duplicate_number: str
 
 
+class TicketCorrected(TypedDict):
+    """Centre staff corrected a ticket's classification or location: the names of the fields that changed
+    (never their values) and where the ticket lies now (null without a location)."""
+
+    ticket: TicketSummary
+    fields: list[str]  # subject, appeal_type, urgency, address, latitude, longitude
+    placement: PlacementSummary | None
+
+
 class WorkOrderCreated(TypedDict):
     work_order: WorkOrderSummary
 
@@ -238,10 +247,25 @@ class IncidentMerged(TypedDict):
     merged_number: str
 
 
+class AttachmentAdded(TypedDict):
+    """A photo or document was added to a ticket (work_order_id null: an intake file) or to a work order.
+    Never the file's name: it may hold personal data."""
+
+    attachment_id: int
+    ticket_id: int
+    work_order_id: int | None
+    agency_id: int | None  # the work order's agency; null for a file on the ticket itself
+    kind: str  # intake, note, reply, other
+    content_type: str
+    size: int  # bytes, as stored
+    is_image: bool
+
+
 EVENT_SCHEMAS: dict[str, type] = {
     "ticket.created": TicketCreated,
     "ticket.changed": TicketChanged,
     "ticket.merged": TicketMerged,
+    "ticket.corrected": TicketCorrected,
     "work_order.created": WorkOrderCreated,
     "work_order.changed": WorkOrderChanged,
     "work_order.escalated": WorkOrderEscalated,
@@ -260,6 +284,7 @@ EVENT_SCHEMAS: dict[str, type] = {
     "incident.merged": IncidentMerged,
     "unit.moved": UnitMoved,
     "unit.status_changed": UnitStatusChanged,
+    "attachment.added": AttachmentAdded,
 }
 
 

@@ -137,6 +137,12 @@ def ticket_payload(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
+def media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Uploaded files go to a throwaway folder, never into var/media."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(autouse=True)
 def fresh_spatial_index() -> None:
     """Each test starts with no cached spatial index, as a new process would."""
     import gis.index

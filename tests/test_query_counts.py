@@ -169,6 +169,7 @@ def _pile_onto(world: World, ticket: Ticket, lead: WorkOrder) -> None:
         duplicate = _ticket(world, phone=f"1390000{k:04d}", caller_name=f"重复{k}", caller_confidential=True)
         ticket_actions.do_merge_ticket(duplicate.pk, actor=users["operator"], master_id=ticket.pk, note="重复诉求")
     dispatching.do_return_work_order(lead.pk, actor=users["handler_a"], reason="需另行指定", legal_basis="三定方案")
+    dispatching.do_approve_return(lead.pk, actor=users["dispatcher"], reason="同意退回")
     co_handlers = [
         organisation_actions.do_upsert_agency(
             code=f"extra-{k}", name=f"单位{k}", kind="department", function="urban_management"

@@ -9,6 +9,7 @@ callcenter/actions.py uses too.
 
 from __future__ import annotations
 
+from dispatch.actions.corrections import Correction, check_correct_ticket, do_correct_ticket
 from dispatch.actions.dispatching import (
     check_dispatch_ticket,
     do_dispatch_ticket,
@@ -42,10 +43,12 @@ from dispatch.actions.work_orders import (
     check_request_extension,
     check_return_work_order,
     do_answer_supervision,
+    do_approve_return,
     do_approve_work_order,
     do_cancel_work_order,
     do_decide_extension,
     do_note_work_order,
+    do_reject_return,
     do_reply_work_order,
     do_request_extension,
     do_return_work_order,
@@ -56,7 +59,9 @@ from dispatch.actions.work_orders import (
 )
 
 __all__ = [
+    "Correction",
     "agency_ids_of_ticket",
+    "check_correct_ticket",
     "check_dispatch_ticket",
     "check_reply_work_order",
     "check_request_extension",
@@ -64,16 +69,19 @@ __all__ = [
     "check_revisit_ticket",
     "create_work_order",
     "do_answer_supervision",
+    "do_approve_return",
     "do_approve_work_order",
     "do_cancel_ticket",
     "do_cancel_work_order",
     "do_close_ticket",
+    "do_correct_ticket",
     "do_decide_extension",
     "do_dispatch_ticket",
     "do_merge_ticket",
     "do_note_work_order",
     "do_redispatch_ticket",
     "do_redo_ticket",
+    "do_reject_return",
     "do_reply_work_order",
     "do_request_extension",
     "do_resolve_ticket_directly",

@@ -184,7 +184,7 @@ def transition_ticket(
     data: dict[str, Any] | None = None,
 ) -> Transition:
     row = workflow.authorise(Machine.TICKET, ticket.state, action, actor=actor, obj=ticket, context={"now": at})
-    from_state, to_state = ticket.state, row.next_state(ticket.state)
+    from_state, to_state = ticket.state, row.next_state(ticket.state, ticket)
     ticket.state = to_state
     ticket.updated_at = at
     if to_state == TicketState.CLOSED:
@@ -239,7 +239,7 @@ def transition_work_order(
         context={"now": at},
         cascaded=cascaded,
     )
-    from_state, to_state = work_order.state, row.next_state(work_order.state)
+    from_state, to_state = work_order.state, row.next_state(work_order.state, work_order)
     changed = ["state", "updated_at"]
     for name, value in (changes or {}).items():
         setattr(work_order, name, value)

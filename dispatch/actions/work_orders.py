@@ -1,4 +1,5 @@
-"""The work-order lifecycle: sign, return, note, reply, review, urge, cancel, extensions and supervision."""
+"""The work-order lifecycle: sign, return (requested, then approved or rejected by the centre), note, reply, review,
+urge, cancel, extensions and supervision."""
 
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ def check_return_work_order(*, reason: Any, legal_basis: Any) -> None:
 def do_return_work_order(
     work_order_id: int, *, actor: User, reason: str, legal_basis: str, visible_to: User | None = None
 ) -> WorkOrder:
+    """退单申请: the agency asks to return the work order. It waits for the centre's decision in
+    ``return_requested``; its clocks keep running and the ticket keeps its state meanwhile."""
     check_return_work_order(reason=reason, legal_basis=legal_basis)
     return _work_order_action(
         work_order_id,
@@ -73,6 +76,30 @@ def do_return_work_order(
         data={"legal_basis": legal_basis},
         changes={"return_reason": reason, "return_legal_basis": legal_basis},
         visible_to=visible_to,
+    )
+
+
+def do_approve_return(work_order_id: int, *, actor: User, reason: str = "") -> WorkOrder:
+    """退单审核通过: the work order is returned (its clocks stop); the ticket follows, awaiting re-dispatch
+    when no active lead remains."""
+    require_text({"reason": reason}, optional=["reason"])
+    return _work_order_action(
+        work_order_id, "approve_return", actor=actor, note=reason or "", data={"reason": reason or ""}
+    )
+
+
+def do_reject_return(work_order_id: int, *, actor: User, reason: str) -> WorkOrder:
+    """退单驳回: the work order goes back to the state it was in (awaiting sign-off or handling) with its
+    running clock unchanged; the reason tells the agency why (timeline)."""
+    require_text({"reason": reason}, required=["reason"])
+    # The request's reason and legal basis described a return that did not happen; the timeline keeps them.
+    return _work_order_action(
+        work_order_id,
+        "reject_return",
+        actor=actor,
+        note=reason,
+        data={"reason": reason},
+        changes={"return_reason": "", "return_legal_basis": ""},
     )
 
 

@@ -17,10 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from callcenter import actions as intake
-from callcenter.models import Ticket, TicketCaller
+from callcenter.models import Ticket, TicketCaller, Urgency
 from callcenter.serializers import TicketCreateInput, TicketListSerializer
 from core.errors import InvalidInput, NotAllowed
-from core.parsing import NoteInput, ReasonInput, validated
+from core.parsing import NoteInput, ReasonInput, StrictFloatField, validated
 from dispatch import actions
 from dispatch.access import visible_tickets, visible_timeline
 from dispatch.api.map import ticket_duplicates
@@ -34,6 +34,7 @@ from dispatch.serializers import (
     TicketDetailSerializer,
     TimelineEntrySerializer,
 )
+from gis.coords import CoordinateSystem
 from gis.routing import proposal_for
 from organisation.policy import current_user, is_centre
 
@@ -41,6 +42,23 @@ from organisation.policy import current_user, is_centre
 def request_fingerprint(data: Any) -> str:
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class CorrectInput(serializers.Serializer):
+    """A correction names only the fields it changes; the action checks them as intake does."""
+
+    reason = serializers.CharField(max_length=5000)
+    subject = serializers.CharField(required=False, max_length=40, help_text="Subject code (a leaf)")
+    appeal_type = serializers.CharField(required=False, max_length=40, help_text="Appeal type code")
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    address = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    latitude = StrictFloatField(required=False)
+    longitude = StrictFloatField(required=False)
+    coordinate_system = serializers.ChoiceField(
+        choices=[system.value for system in CoordinateSystem],
+        required=False,
+        help_text="Of latitude and longitude (default wgs84); stored coordinates are always WGS84.",
+    )
 
 
 TICKET_FILTERS = [
@@ -228,6 +246,17 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket_id = self._visible_id()
         actions.do_close_ticket(ticket_id, actor=current_user(request), note=data["note"])
         return self._detail(ticket_id)
+
+    @extend_schema(request=CorrectInput, responses=TicketDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def correct(self, request: Request, pk: str) -> Response:
+        """Correct the classification or location (工单修正): the ticket detail plus the new routing ``proposal``."""
+        data = validated(CorrectInput, request)
+        ticket_id = self._visible_id()
+        correction = actions.do_correct_ticket(ticket_id, actor=current_user(request), **data)
+        response = self._detail(ticket_id)
+        response.data["proposal"] = correction.proposal
+        return response
 
     @extend_schema(request=ReasonInput, responses={200: dict})
     @action(detail=True, methods=["post"])

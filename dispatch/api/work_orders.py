@@ -144,6 +144,10 @@ class ReturnInput(serializers.Serializer):
     legal_basis = serializers.CharField(max_length=5000)
 
 
+class ReturnDecisionInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
 class ReplyInput(serializers.Serializer):
     reply = serializers.CharField(max_length=5000)
     outcome = serializers.ChoiceField(choices=ReplyOutcome.choices)
@@ -243,6 +247,22 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def return_(self, request: Request, pk: str) -> Response:
         data = validated(ReturnInput, request)
         actions.do_return_work_order(self._visible_id(), actor=current_user(request), **data)
+        return self._detail(int(pk))
+
+    @extend_schema(request=ReturnDecisionInput, responses=WorkOrderDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def approve_return(self, request: Request, pk: str) -> Response:
+        """退单审核通过: the work order is returned; the ticket awaits re-dispatch when no active lead remains."""
+        data = validated(ReturnDecisionInput, request)
+        actions.do_approve_return(self._visible_id(), actor=current_user(request), reason=data["reason"])
+        return self._detail(int(pk))
+
+    @extend_schema(request=ReasonInput, responses=WorkOrderDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def reject_return(self, request: Request, pk: str) -> Response:
+        """退单驳回: the work order goes back to the state it was in; its clock keeps running."""
+        data = validated(ReasonInput, request)
+        actions.do_reject_return(self._visible_id(), actor=current_user(request), reason=data["reason"])
         return self._detail(int(pk))
 
     @extend_schema(request=RequiredNoteInput, responses=WorkOrderDetailSerializer)
@@ -358,6 +378,8 @@ class WorkflowTableView(APIView):
                     "from": sorted(row.sources),
                     "action": row.action,
                     "to": row.target,
+                    # Rows that go back to the state the object was in before (to: null) list those states.
+                    "back_to": list(row.resumes),
                     "roles": sorted(row.roles),
                     "system": row.is_system,
                     "own_agency_only": row.own_agency_only,

@@ -123,6 +123,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "unassigned",
         body=lambda s: {"reason": "市民撤回诉求"},
     ),
+    Endpoint(
+        "tickets.correct@accepted",
+        "post",
+        "/api/tickets/{ticket}/correct/",
+        INTAKE,
+        "accepted",
+        "unassigned",
+        body=lambda s: {"subject": "t-vendors", "reason": "诉求内容为占道经营"},
+    ),
     # --- tickets: escalation into an incident and transfer to an emergency line (emergency/)
     Endpoint(
         "tickets.escalate",
@@ -150,6 +159,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "pending_sign",
         CENTRE_CONTROL,
         body=lambda s: {"reason": "市民撤回诉求"},
+    ),
+    _obj(
+        "tickets.correct",
+        "post",
+        "/api/tickets/{ticket}/correct/",
+        "pending_sign",
+        CENTRE_CONTROL,
+        body=lambda s: {"urgency": "urgent", "reason": "核实后为紧急诉求"},
     ),
     _obj(
         "tickets.redispatch",
@@ -206,6 +223,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         NONE,
         agency_own=True,
         body=lambda s: {"reason": "不属于本单位职责", "legal_basis": "《柳州市城市市容和环境卫生管理条例》"},
+    ),
+    _obj(
+        "work-orders.approve_return",
+        "post",
+        "/api/work-orders/{wo}/approve_return/",
+        "return_requested",
+        CENTRE_CONTROL,
+        body=lambda s: {"reason": "同意退回"},
+    ),
+    _obj(
+        "work-orders.reject_return",
+        "post",
+        "/api/work-orders/{wo}/reject_return/",
+        "return_requested",
+        CENTRE_CONTROL,
+        body=lambda s: {"reason": "属于本单位职责，请继续办理"},
     ),
     _obj(
         "work-orders.note",

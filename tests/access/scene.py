@@ -71,8 +71,10 @@ def _advance(world: World, lane: str, ticket: Ticket, state: str) -> WorkOrder |
         pass
     elif state == "supervised":
         dispatching.do_supervise_work_order(wo.pk, actor=users["supervisor"], instruction="请说明进展")
-    elif state == "returned":
+    elif state in ("return_requested", "returned"):
         dispatching.do_return_work_order(wo.pk, actor=handler, reason="不属于本单位职责", legal_basis="三定方案")
+        if state == "returned":
+            dispatching.do_approve_return(wo.pk, actor=users["dispatcher"], reason="同意退回")
     else:
         dispatching.do_sign_work_order(wo.pk, actor=handler)
         if state == "extension_pending":

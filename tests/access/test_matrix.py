@@ -163,6 +163,9 @@ def test_access(world: World, cell: Cell) -> None:
         if ep.name == "tickets.reveal":
             assert after["audit"] == before["audit"] + 1
             assert after["timeline"] == before["timeline"]
+        elif ep.name.startswith("tickets.correct"):  # audited, and on the timeline
+            assert after["audit"] == before["audit"] + 1
+            assert after["timeline"] > before["timeline"]
         elif ep.name.startswith(("tickets.", "work-orders.")):
             assert after["timeline"] > before["timeline"]
             assert after["audit"] == before["audit"]

@@ -187,6 +187,7 @@ def build(world: World) -> Dataset:
         reason="不属于本单位",
         legal_basis="三定方案",
     )
+    b.act(at(2, 10), dispatching.do_approve_return, b.data.work_orders["WO6"].pk, actor=world.users["dispatcher"])
     # WO7: withdrawn by the centre.
     b.act(
         at(2, 9, 30),

@@ -47,7 +47,13 @@ def test_full_lifecycle_with_return_redispatch_extension_redo_and_cohandling(wor
             f"/api/work-orders/{lead['id']}/return/",
             {"reason": "不属于本单位职责", "legal_basis": "《柳州市城市市容和环境卫生管理条例》"},
         )
-        assert returned["state"] == "returned"
+        # A return is a request: the ticket stays with the agency until the centre approves it.
+        assert returned["state"] == "return_requested"
+        assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "dispatched"
+        approved_return = _post(
+            world, "dispatcher", f"/api/work-orders/{lead['id']}/approve_return/", {"reason": "同意退回，另行派单"}
+        )
+        assert approved_return["state"] == "returned"
         assert world.client("operator").get(f"/api/tickets/{ticket_id}/").json()["state"] == "returned"
 
         ticket = _post(
@@ -128,7 +134,8 @@ def test_full_lifecycle_with_return_redispatch_extension_redo_and_cohandling(wor
         assert steps[0] == ("accept", "", "accepted")
         assert steps[-1] == ("close", "revisited", "closed")
         for expected in [
-            ("return", "pending_sign", "returned"),
+            ("return", "pending_sign", "return_requested"),
+            ("approve_return", "return_requested", "returned"),
             ("redispatch", "returned", "dispatched"),
             ("approve_extension", "handling", "handling"),
             ("redo", "revisited", "in_progress"),

@@ -24,8 +24,9 @@ from tests.dispatch.supervision_data import AS_OF, Dataset, at, build
 from tests.dispatch.test_kpis import A_MEMBERS, EXPECTED
 
 PERIOD_QUERY = "from=2026-03-02&to=2026-03-07"
-READERS = ("supervisor", "auditor", "admin")
-REFUSED = ("operator", "dispatcher", "commander", "handler_a", "agencyadmin_a", "nobody")
+# The commander reads everything, the supervision board included.
+READERS = ("supervisor", "auditor", "commander", "admin")
+REFUSED = ("operator", "dispatcher", "handler_a", "agencyadmin_a", "nobody")
 
 
 @pytest.fixture

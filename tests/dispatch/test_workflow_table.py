@@ -1,7 +1,9 @@
 """Walk every (state, action) pair of the workflow table through the HTTP API.
 
 Pairs the table allows succeed and write a timeline row; every other pair answers 409
-``transition_not_allowed`` and changes nothing (state, timeline, events).
+``transition_not_allowed`` and changes nothing (state, timeline, events). A row whose guard never holds in
+the state (``Guard.fails_in``: no reply while a return awaits the centre's decision) answers 409 with the
+guard's code instead.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ class Builder:
             self.post("supervisor", f"/api/work-orders/{wo}/supervise/", {"instruction": "请按时办理"})
         path = {
             "dispatched": [],
-            "returned": ["return"],
+            # Not a ticket state: the lead's return awaits the centre's decision (the ticket stays dispatched).
+            "return_requested": ["return"],
+            "returned": ["return", "approve_return"],
             "in_progress": ["sign"],
             "replied": ["sign", "reply"],
             "pending_revisit": ["sign", "reply", "approve"],
@@ -75,6 +79,7 @@ class Builder:
                 f"/api/work-orders/{wo}/return/",
                 {"reason": "非本单位职责", "legal_basis": "三定方案"},
             ),
+            "approve_return": ("dispatcher", f"/api/work-orders/{wo}/approve_return/", {"reason": "同意退回"}),
             "reply": ("handler_a", f"/api/work-orders/{wo}/reply/", {"reply": "已处理", "outcome": "resolved"}),
             "approve": ("dispatcher", f"/api/work-orders/{wo}/approve/", {}),
             "revisit_unsatisfied": (
@@ -96,6 +101,7 @@ class Builder:
         by_ticket_state = {
             "pending_sign": "dispatched",
             "handling": "in_progress",
+            "return_requested": "return_requested",
             "replied": "replied",
             "approved": "pending_revisit",
             "returned": "returned",
@@ -141,6 +147,9 @@ def _body(action: str, world: World, ticket_id: int) -> dict[str, Any]:
         "close": {"note": "办结"},
         "sign": {},
         "return": {"reason": "非本单位职责", "legal_basis": "三定方案"},
+        "approve_return": {"reason": "同意退回"},
+        "reject_return": {"reason": "属于本单位职责，请继续办理"},
+        "correct": {"urgency": "urgent", "reason": "核实后为紧急诉求"},
         "note": {"note": "进展"},
         "reply": {"reply": "已处理", "outcome": "resolved"},
         "approve": {},
@@ -188,9 +197,10 @@ def test_every_state_action_pair(world: World, case: workflow.TableWalkCase) -> 
     body = _body(case.action, world, ticket_id)
     before = _snapshot(case.machine, object_id)
     response = world.client(_who_for(case)).post(_url(case.machine, object_id, case.action), body, format="json")
-    if case.row is None:
+    blocking = [guard for guard in case.row.guards if case.state in guard.fails_in] if case.row else []
+    if case.row is None or blocking:
         assert response.status_code == 409, response.content
-        assert response.json()["code"] == "transition_not_allowed"
+        assert response.json()["code"] == (blocking[0].code if blocking else "transition_not_allowed")
         assert _snapshot(case.machine, object_id) == before
     else:
         assert response.status_code == 200, response.content
@@ -201,6 +211,9 @@ def test_every_state_action_pair(world: World, case: workflow.TableWalkCase) -> 
         assert latest is not None and latest.from_state == case.state
         if case.row.target is not None:
             assert latest.to_state == case.row.target
+        if case.row.resumes:
+            # The built work order was awaiting sign-off when its agency asked to return it.
+            assert latest.to_state == "pending_sign" and latest.to_state in case.row.resumes
 
 
 def test_table_has_no_unreachable_public_action() -> None:

@@ -195,6 +195,10 @@ def test_after_a_return_the_next_candidate_is_proposed(city: World) -> None:
         format="json",
     )
     assert returned.status_code == 200
+    approved = city.client("dispatcher").post(
+        f"/api/work-orders/{dispatched['work_orders'][0]['id']}/approve_return/", {}, format="json"
+    )
+    assert approved.status_code == 200 and approved.json()["state"] == "returned"
     routing = city.client("dispatcher").get(f"/api/tickets/{ticket['id']}/routing/").json()
     assert routing["proposal"]["lead"]["code"] == "cgj"
     assert "west-cgj" not in [c["code"] for c in routing["proposal"]["candidates"]]

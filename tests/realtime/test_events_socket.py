@@ -94,6 +94,15 @@ def _scenario(world: World) -> dict[str, int]:
     do_dispatch_ticket(ticket_a.pk, actor=users["dispatcher"], lead_agency_id=world.agency_a.pk)
     do_dispatch_ticket(ticket_b.pk, actor=users["dispatcher"], lead_agency_id=world.agency_b.pk)
     do_sign_work_order(ticket_b.work_orders.get().pk, actor=users["handler_b"])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from dispatch.attachments.actions import do_attach_to_work_order
+
+    proof = SimpleUploadedFile("proof.pdf", b"%PDF-1.4\n%%EOF\n")
+    do_attach_to_work_order(ticket_b.work_orders.get().pk, proof, actor=users["handler_b"])
+    from dispatch.actions import do_correct_ticket
+
+    do_correct_ticket(ticket_b.pk, actor=users["dispatcher"], reason="核实后为紧急诉求", urgency="urgent")
     do_reveal_caller(ticket_a.pk, actor=users["handler_a"], reason="需要联系市民核实")
     from dispatch.actions.tickets import do_merge_ticket
 

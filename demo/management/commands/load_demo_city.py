@@ -138,7 +138,7 @@ PATHS: dict[str, list[str]] = {
     "cancelled": ["cancel"],
     "merged": ["merge"],
     "dispatched": ["dispatch"],
-    "returned": ["dispatch", "sign", "return"],
+    "returned": ["dispatch", "sign", "return", "approve_return"],
     "in_progress": ["dispatch", "sign", "note"],
     "replied": ["dispatch", "sign", "reply"],
     "pending_revisit": ["dispatch", "sign", "reply", "approve"],
@@ -163,6 +163,7 @@ DELAYS = {
     "sign": (30, 20 * 60),
     "note": (60, 24 * 60),
     "return": (60, 8 * 60),
+    "approve_return": (30, 4 * 60),
     "reply": (12 * 60, 6 * 24 * 60),
     "approve": (30, 8 * 60),
     "revisit_happy": (12 * 60, 48 * 60),
@@ -423,6 +424,8 @@ class History:
                 reason="经核查，该事项不属于本单位职责范围。",
                 legal_basis="依据本单位“三定”方案规定的职责。",
             )
+        elif name == "approve_return":
+            dispatching.do_approve_return(wo_id, actor=dispatcher, reason="经核实，同意退回，另行派单。")
         elif name == "reply":
             dispatching.do_reply_work_order(
                 wo_id,

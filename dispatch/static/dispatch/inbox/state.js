@@ -6,7 +6,7 @@
 const config = JSON.parse(document.getElementById("screen-config").textContent);
 export const AGENCY_ID = config.user.agency_id;
 export const TIME_ZONE = config.time_zone || "Asia/Shanghai";
-export const OPEN_STATES = ["pending_sign", "handling", "replied"];
+export const OPEN_STATES = ["pending_sign", "handling", "return_requested", "replied"];
 export const PAGE = 200;
 export const WARN_SHARE = 0.2;
 

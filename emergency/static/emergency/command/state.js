@@ -33,6 +33,7 @@ export const HOT_COLOURS = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15
 export const WORK_ORDER_STATES = {
   pending_sign: gettext("Awaiting sign-off"),
   handling: gettext("Being handled"),
+  return_requested: gettext("Return requested, awaiting review"),
   replied: gettext("Replied, awaiting review"),
   approved: gettext("Reply approved"),
   returned: gettext("Returned"),
