@@ -336,6 +336,14 @@ def _may_ever(machine: Machine, action: str, actor: User) -> bool:
     return any(row.is_system or actor.has_role(*row.roles) for row in rows)
 
 
+def action_label(machine: Machine, action: str) -> str:
+    """An action as people name it (the table's label); an action the table does not know is named as asked."""
+    for row in _rows:
+        if row.machine == machine and row.action == action:
+            return str(row.label)
+    return action
+
+
 def authorise(
     machine: Machine,
     state: str,
@@ -353,23 +361,27 @@ def authorise(
     """
     if not cascaded and not _may_ever(machine, action, actor):
         # A role that can never do this learns nothing about the object's state.
-        raise NotAllowed(_("Your role may not do '%(action)s'.") % {"action": action})
+        raise NotAllowed(_("Your role may not do '%(action)s'.") % {"action": action_label(machine, action)})
     row = find(machine, state, action)
     if row is None:
         raise Conflict(
             _("Action '%(action)s' is not allowed on a %(machine)s in state '%(state)s'.")
-            % {"action": action, "machine": MACHINE_LABELS[machine], "state": state_label(machine, state)},
+            % {
+                "action": action_label(machine, action),
+                "machine": MACHINE_LABELS[machine],
+                "state": state_label(machine, state),
+            },
             code="transition_not_allowed",
         )
     if not row.is_system and not cascaded:
         if not actor.has_role(*row.roles):
-            raise NotAllowed(_("Your role may not do '%(action)s'.") % {"action": action})
+            raise NotAllowed(_("Your role may not do '%(action)s'.") % {"action": str(row.label)})
         if (
             row.own_agency_only
             and (agency_id is None or actor.agency_id != agency_id)
             and not (row.centre_may_act and actor.is_centre_staff)
         ):
-            raise NotAllowed(_("Only the assigned agency may do '%(action)s'.") % {"action": action})
+            raise NotAllowed(_("Only the assigned agency may do '%(action)s'.") % {"action": str(row.label)})
     for guard in row.guards:
         if not guard.holds(obj, context or {}):
             raise Conflict(guard.message, code=guard.code)

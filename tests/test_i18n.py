@@ -14,14 +14,17 @@ def test_api_errors_speak_chinese_by_default_and_english_on_request(world: World
         f"/api/tickets/{ticket['id']}/revisit/", {"satisfaction": "satisfied", "resolved": True}, format="json"
     )
     assert chinese.status_code == 409
-    assert chinese.json()["message"] == "工单当前状态为“已受理”，不能执行“revisit”操作。"
+    # The action is named by its label, never by its code.
+    assert chinese.json()["message"] == "工单当前状态为“已受理”，不能执行“回访”操作。"
     english = client.post(
         f"/api/tickets/{ticket['id']}/revisit/",
         {"satisfaction": "satisfied", "resolved": True},
         format="json",
         HTTP_ACCEPT_LANGUAGE="en",
     )
-    assert english.json()["message"] == "Action 'revisit' is not allowed on a ticket in state 'Accepted'."
+    assert english.json()["message"] == (
+        "Action 'Revisit the caller (回访)' is not allowed on a ticket in state 'Accepted'."
+    )
     assert english.json()["code"] == chinese.json()["code"] == "transition_not_allowed"
 
 

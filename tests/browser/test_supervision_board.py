@@ -44,7 +44,11 @@ def test_board_shows_kpis_drilldown_and_a_live_red_card(demo_server: DemoServer,
     drill = page.locator("#sv-drill")
     expect(drill).to_be_visible()
     expect(page.locator("#sv-drill-body tr")).to_have_count(count, timeout=LIVE)
-    expect(page.locator("#sv-drill-body tr a").first).to_have_attribute("href", re.compile(r"^/api/tickets/\d+/$"))
+    first_link = page.locator("#sv-drill-body tr a").first
+    expect(first_link).to_have_attribute("href", re.compile(r"^/tickets/id/\d+/$"))
+    # The link opens the ticket page (its actions are there), not raw API JSON.
+    opened = page.request.get(demo_server.url + (first_link.get_attribute("href") or ""))
+    assert opened.ok and "text/html" in opened.headers["content-type"]
     screenshot(page, "supervision-drilldown")
     page.click("#sv-drill-close")
     expect(drill).to_be_hidden()
