@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test.utils import override_settings
+from django.utils import translation
 
 from config.settings import map_tiles
 from tests.conftest import World, english_client
@@ -50,7 +51,9 @@ def test_tianditu_gives_the_vector_and_annotation_layers_in_wgs84_with_the_key()
         assert layer["url"].endswith("tk=k123")
         assert layer["subdomains"] == [str(n) for n in range(8)]
         assert not layer["tms"] and layer["max_zoom"] == 18
-        assert "Tianditu" in str(layer["attribution"])
+        assert "天地图" in str(layer["attribution"])  # the credit in the interface language (zh-hans)
+        with translation.override("en"):
+            assert "Tianditu" in str(layer["attribution"])
 
 
 def test_tianditu_without_a_key_refuses_to_start() -> None:
