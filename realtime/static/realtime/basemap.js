@@ -20,7 +20,7 @@
 import { fromWgs84, toWgs84 } from "./coords.js";
 
 const TILE_SYSTEMS = ["wgs84", "gcj02"];
-const translate = window.gettext || function (text) { return text; };
+const gettext = window.gettext || function (text) { return text; };
 
 /** The converters between WGS84 and the tiles' system (no map needed). */
 export function displayFor(config) {
@@ -54,7 +54,7 @@ function tileNotice(map) {
     onAdd: function () {
       const box = L.DomUtil.create("div", "basemap-notice");
       box.setAttribute("role", "status");
-      box.textContent = translate("The base map tiles could not be loaded; the jurisdiction outlines are shown.");
+      box.textContent = gettext("The base map tiles could not be loaded; the jurisdiction outlines are shown.");
       Object.assign(box.style, {
         background: "rgba(255, 255, 255, 0.9)",
         color: "#7c2d12",
