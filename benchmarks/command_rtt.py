@@ -91,12 +91,11 @@ class Result:
 
 
 def create_world() -> World:
-    from rest_framework.authtoken.models import Token
-
     from callcenter.actions import do_create_ticket
     from dispatch.actions import do_dispatch_ticket, do_sign_work_order
     from dispatch.models import WorkOrder
     from organisation.actions import do_load_taxonomy, do_upsert_agency, do_upsert_user
+    from organisation.identity.tokens import issue_token
     from organisation.models import Role
 
     do_upsert_agency(code="centre", name="12345热线", kind="centre", function="hotline")
@@ -109,7 +108,7 @@ def create_world() -> World:
     do_dispatch_ticket(ticket.pk, actor=dispatcher, lead_agency_id=agency.pk)
     work_order = WorkOrder.objects.get(ticket=ticket)
     do_sign_work_order(work_order.pk, actor=handler)
-    token = Token.objects.get_or_create(user=handler)[0].key
+    token = issue_token(handler)[1]
     return World(ticket.pk, work_order.pk, handler.pk, agency.pk, token)
 
 

@@ -420,15 +420,14 @@ class Run:
 
 def create_world() -> tuple[Any, str]:
     """The centre with one operator (a centre role: receives every event) and the operator's token."""
-    from rest_framework.authtoken.models import Token
-
     from organisation.actions import do_load_taxonomy, do_upsert_agency, do_upsert_user
+    from organisation.identity.tokens import issue_token
     from organisation.models import Role
 
     do_upsert_agency(code="centre", name="12345热线", kind="centre", function="hotline")
     do_load_taxonomy(TAXONOMY)
     operator = do_upsert_user(username="operator", password=None, roles=[Role.OPERATOR], agency_code="centre")
-    return operator, Token.objects.get_or_create(user=operator)[0].key
+    return operator, issue_token(operator)[1]
 
 
 def ticket_writer(operator: Any) -> Callable[[], list[tuple[int, int]]]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from callcenter import lifecycle
+from callcenter import external, lifecycle
 from callcenter.knowledge import weighted_terms
 from callcenter.models import (
     Call,
@@ -33,12 +33,12 @@ from callcenter.models import (
     TicketState,
     Urgency,
 )
-from callcenter.phones import InvalidPhone, normalise_phone
+from callcenter.phones import InvalidPhone, is_known_region, normalise_phone
 from callcenter.placement import placement_summary, record_placement
 from core import clock
 from core.clock import local_zone
-from core.errors import InvalidInput, NotAllowed, Unprocessable
-from core.parsing import MAX_TEXT, require_text
+from core.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
+from core.parsing import MAX_TEXT, require_reason, require_text
 from gis.coords import CoordinateSystem, convert_point
 from organisation import policy
 from organisation.actions import audit
@@ -62,6 +62,9 @@ class TicketInput:
     address: str
     latitude: float | None
     longitude: float | None
+    source_system: str = ""
+    external_id: str = ""
+    reported_at: dt.datetime | None = None
 
 
 def _text(
@@ -91,10 +94,14 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     if urgency not in Urgency.values:
         errors["urgency"] = [_("One of: %(v)s") % {"v": ", ".join(Urgency.values)}]
     raw_phone = _text(data, "phone", errors, max_length=40)
+    country = data.get("phone_country") or None
+    if country is not None and not (isinstance(country, str) and is_known_region(country.strip().upper())):
+        errors["phone_country"] = [_("A country code of two letters (ISO 3166), e.g. US or CN.")]
+        country = None
     phone = ""
-    if raw_phone:
+    if raw_phone and "phone_country" not in errors:
         try:
-            phone = normalise_phone(raw_phone)
+            phone = normalise_phone(raw_phone, country.strip().upper() if country else None)
         except InvalidPhone:
             errors["phone"] = [_("Not a valid phone number.")]
     elif channel == Channel.PHONE:
@@ -107,6 +114,7 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     title = _text(data, "title", errors, max_length=120)
     description = _text(data, "description", errors, required=True)
     address = _text(data, "address", errors, max_length=200)
+    source_system, external_id, reported_at = external.check_reference(data, errors)
 
     appeal_type = None
     appeal_code = data.get("appeal_type")
@@ -154,6 +162,9 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
         address=address,
         latitude=float(latitude) if latitude is not None else None,
         longitude=float(longitude) if longitude is not None else None,
+        source_system=source_system,
+        external_id=external_id,
+        reported_at=reported_at,
     )
 
 
@@ -201,6 +212,50 @@ def do_create_ticket(
         )
     lifecycle.recorder().authorise_accept(actor)
     intake = check_create_ticket(data)
+    fingerprint = external.fingerprint(intake) if intake.external_id else ""
+    try:
+        return _accept(
+            intake,
+            data,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            fingerprint=fingerprint,
+        )
+    except IntegrityError:
+        # A concurrent intake with the same external reference committed first: the unique constraint made this
+        # one wait for it and then fail, and everything this one wrote was rolled back.
+        existing = _by_reference(intake)
+        if existing is None:
+            raise
+        return _repeated_reference(existing, fingerprint), False
+
+
+def _by_reference(intake: TicketInput) -> Ticket | None:
+    if not intake.external_id:
+        return None
+    return Ticket.objects.filter(source_system=intake.source_system, external_id=intake.external_id).first()
+
+
+def _repeated_reference(existing: Ticket, fingerprint: str) -> Ticket:
+    if existing.intake_fingerprint != fingerprint:
+        raise Conflict(
+            _("A ticket with this source system and external id was already accepted with other content."),
+            code="external_reference_reused",
+            fields={"external_id": [_("Already used with other content; look the ticket up by this id.")]},
+        )
+    return existing
+
+
+def _accept(
+    intake: TicketInput,
+    data: dict[str, Any],
+    *,
+    actor: User,
+    idempotency_key: str,
+    request_hash: str,
+    fingerprint: str,
+) -> tuple[Ticket, bool]:
     with transaction.atomic(durable=True):
         at = clock.now()
         claim = None
@@ -212,6 +267,13 @@ def do_create_ticket(
                 )
             if claim.ticket_id is not None:
                 return Ticket.objects.get(pk=claim.ticket_id), False
+        existing = _by_reference(intake)
+        if existing is not None:
+            _repeated_reference(existing, fingerprint)
+            if claim is not None:
+                claim.ticket = existing
+                claim.save(update_fields=["ticket"])
+            return existing, False
         caller = None
         if intake.phone:
             caller, _created = Caller.objects.get_or_create(phone=intake.phone, defaults={"created_at": at})
@@ -233,6 +295,10 @@ def do_create_ticket(
             address=intake.address,
             latitude=intake.latitude,
             longitude=intake.longitude,
+            source_system=intake.source_system,
+            external_id=intake.external_id,
+            reported_at=intake.reported_at,
+            intake_fingerprint=fingerprint,
             created_by=actor,
             created_at=at,
             updated_at=at,
@@ -268,6 +334,7 @@ def do_create_ticket(
 def do_reveal_caller(ticket_id: int, *, actor: User, reason: str) -> dict[str, Any]:
     """Show an agency user the caller's full number and name, and write down who, when and why."""
     require_text({"reason": reason}, required=["reason"])
+    require_reason(reason)
     if not actor.has_role(Role.AGENCY_HANDLER, Role.AGENCY_ADMIN, *policy.INTAKE, Role.SUPERVISOR):
         raise NotAllowed(_("Your role may not reveal caller details."))
     with transaction.atomic(durable=True):
@@ -279,7 +346,8 @@ def do_reveal_caller(ticket_id: int, *, actor: User, reason: str) -> dict[str, A
             target_type="ticket",
             target_id=ticket.pk,
             reason=reason,
-            details=["phone", "caller_name"],
+            # The typed numbers in the ticket's free text too (organisation/privacy.py), shown beside.
+            details=["phone", "caller_name", "free_text"],
         )
         append_event("caller.revealed", {"ticket_id": ticket.pk, "actor_id": actor.pk}, ticket_id=ticket.pk)
     return {

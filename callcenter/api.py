@@ -147,12 +147,9 @@ class KnowledgeArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                 raise InvalidInput(_("Unknown subject."), fields={"subject": [_("Unknown subject.")]})
             subject_id = subject.pk
         hits = search_articles(query, today=clock.now().astimezone(local_zone()).date(), subject_id=subject_id)
-        return Response(
-            {
-                "query": query,
-                "results": [{**KnowledgeArticleSerializer(hit.article).data, "score": hit.score} for hit in hits],
-            }
-        )
+        results = [{**KnowledgeArticleSerializer(hit.article).data, "score": hit.score} for hit in hits]
+        # The shape of a page (all hits on one), so that one schema describes both answers.
+        return Response({"query": query, "count": len(results), "next": None, "previous": None, "results": results})
 
     @extend_schema(request=ArticleInput, responses={201: KnowledgeArticleSerializer})
     def create(self, request: Request) -> Response:

@@ -99,6 +99,13 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(_("accepted at"), default=clock.now)
     updated_at = models.DateTimeField(_("updated at"), default=clock.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    # Where an intake sent by another system came from (callcenter/external.py): its short code, the case id
+    # there and when it was reported there. A repeated (source_system, external_id) returns this ticket.
+    source_system = models.CharField(_("source system"), max_length=40, blank=True)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    reported_at = models.DateTimeField(_("reported at (in the source system)"), null=True, blank=True)
+    # A hash of the normalised intake that carried the external reference; a repeat must match it.
+    intake_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("ticket")
@@ -108,6 +115,13 @@ class Ticket(models.Model):
             models.Index(fields=["state", "-id"]),
             models.Index(fields=["caller", "-created_at"]),
             models.Index(fields=["subject", "-created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_system", "external_id"],
+                condition=~models.Q(source_system="") & ~models.Q(external_id=""),
+                name="one_ticket_per_external_reference",
+            )
         ]
 
     def __str__(self) -> str:
@@ -267,3 +281,43 @@ class TicketPlacement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id}: {self.district_code}/{self.street_code}/{self.grid_code}"
+
+
+class PhraseKind(models.TextChoices):
+    INTAKE = "intake", _("Intake description")
+    REPLY = "reply", _("Agency reply")
+    REVISIT = "revisit", _("Revisit note")
+
+
+class Phrase(models.Model):
+    """A canned text (常用语) the screens offer for a description, a reply or a revisit note, for one subject
+    (and every subject under it) or for any subject. Placeholders such as {address} are filled by the
+    screen that inserts it. Written only through callcenter/phrases/actions.py (audited, announced)."""
+
+    kind = models.CharField(_("used for"), max_length=10, choices=PhraseKind.choices)
+    subject = models.ForeignKey(
+        Subject,
+        verbose_name=_("subject"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty: offered for every subject."),
+    )
+    title = models.CharField(_("title"), max_length=60)
+    body = models.TextField(_("text"))
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+    updated_by = models.ForeignKey(
+        User, verbose_name=_("last changed by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("last changed"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("canned phrase")
+        verbose_name_plural = _("canned phrases")
+        ordering = ["kind", "sort_order", "id"]
+        indexes = [models.Index(fields=["kind", "active"])]
+
+    def __str__(self) -> str:
+        return self.title

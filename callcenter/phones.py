@@ -5,14 +5,23 @@ from __future__ import annotations
 import phonenumbers
 from django.conf import settings
 
+from core.redaction import mask_digits, national_digits_of
+
 
 class InvalidPhone(ValueError):
     pass
 
 
-def normalise_phone(raw: str) -> str:
+def is_known_region(code: str) -> bool:
+    """An ISO 3166 alpha-2 country code whose numbering plan phonenumbers knows (US, GB, CN...)."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+def normalise_phone(raw: str, region: str | None = None) -> str:
+    """E.164 of a number as typed; a number without +country code is read in ``region`` (ISO 3166 alpha-2),
+    by default the installation's (settings HOTLINE PHONE_REGION)."""
     try:
-        parsed = phonenumbers.parse(raw, settings.HOTLINE["PHONE_REGION"])
+        parsed = phonenumbers.parse(raw, region or settings.HOTLINE["PHONE_REGION"])
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhone(str(exc)) from exc
     if not phonenumbers.is_valid_number(parsed):
@@ -22,14 +31,7 @@ def normalise_phone(raw: str) -> str:
 
 def national_digits(e164: str) -> str:
     """The number as dialled inside its country: 13812341234, 07722801234."""
-    parsed = phonenumbers.parse(e164, None)
-    digits = phonenumbers.national_significant_number(parsed)
-    if phonenumbers.number_type(parsed) in (
-        phonenumbers.PhoneNumberType.FIXED_LINE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ) and not digits.startswith("1"):
-        return "0" + digits
-    return digits
+    return national_digits_of(phonenumbers.parse(e164, None))
 
 
 def mask_phone(e164: str) -> str:
@@ -40,6 +42,4 @@ def mask_phone(e164: str) -> str:
         digits = national_digits(e164)
     except phonenumbers.NumberParseException:
         digits = e164.lstrip("+")
-    if len(digits) <= 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return mask_digits(digits)

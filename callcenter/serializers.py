@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from callcenter.models import Channel, KnowledgeArticle, Revisit, Ticket, TicketCaller, Urgency
 from callcenter.phones import mask_phone
-from core.parsing import StrictFloatField
+from core.parsing import IdField, StrictFloatField
 from organisation.models import AppealType, Subject, User
-from organisation.policy import sees_caller_details
+from organisation.policy import is_centre, sees_caller_details
 
 HIDDEN_NAME = "***"
 
@@ -45,8 +46,11 @@ class AppealTypeSerializer(serializers.ModelSerializer):
 
 class SubjectSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True, help_text="In the interface language.")
+    path = serializers.CharField(source="display_path", read_only=True, help_text="In the interface language.")
     # "parent" is also an attribute of DRF fields in the type stubs, hence the ignore.
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)  # type: ignore[assignment,var-annotated]
+    parent = serializers.SlugRelatedField(  # type: ignore[assignment,var-annotated]
+        slug_field="code", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Subject
@@ -66,6 +70,7 @@ class SubjectSerializer(serializers.ModelSerializer):
 
 class SubjectBriefSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True, help_text="In the interface language.")
+    path = serializers.CharField(source="display_path", read_only=True, help_text="In the interface language.")
 
     class Meta:
         model = Subject
@@ -78,6 +83,9 @@ class TicketListSerializer(serializers.ModelSerializer):
     caller_phone = serializers.SerializerMethodField()
     caller_name = serializers.SerializerMethodField()
     coordinate_system = serializers.SerializerMethodField(help_text="Always wgs84 for stored coordinates.")
+    source_system = serializers.SerializerMethodField(help_text="Sending system's code (centre only; else empty).")
+    external_id = serializers.SerializerMethodField(help_text="Case id in the sending system (centre only).")
+    reported_at = serializers.SerializerMethodField(help_text="Report time in the sending system (centre only).")
 
     class Meta:
         model = Ticket
@@ -100,10 +108,31 @@ class TicketListSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "closed_at",
+            "source_system",
+            "external_id",
+            "reported_at",
         ]
 
     def get_coordinate_system(self, ticket: Ticket) -> str:
         return "wgs84"
+
+    def _shows_reference(self) -> bool:
+        cached = self.context.get("_shows_reference")
+        if cached is None:
+            cached = self.context["_shows_reference"] = is_centre(viewer(self))
+        return bool(cached)
+
+    def get_source_system(self, ticket: Ticket) -> str:
+        return ticket.source_system if self._shows_reference() else ""
+
+    def get_external_id(self, ticket: Ticket) -> str:
+        return ticket.external_id if self._shows_reference() else ""
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_reported_at(self, ticket: Ticket) -> str | None:
+        if not self._shows_reference() or ticket.reported_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(ticket.reported_at)  # type: ignore[no-any-return]
 
     def get_caller_phone(self, ticket: Ticket) -> str:
         return presented_phone(ticket.caller.phone if ticket.caller else "", _shows_callers(self))
@@ -169,7 +198,7 @@ class TicketCreateInput(serializers.Serializer):
     title = serializers.CharField(required=False, allow_blank=True, max_length=120)
     description = serializers.CharField(max_length=5000)
     address = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    call_id = serializers.IntegerField(
+    call_id = IdField(
         required=False, allow_null=True, help_text="The call (from the CTI events) this ticket was taken from."
     )
     coordinate_system = serializers.ChoiceField(
@@ -180,6 +209,28 @@ class TicketCreateInput(serializers.Serializer):
     )
     latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90)
     longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    phone_country = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2,
+        help_text="ISO 3166 alpha-2 country (e.g. US) to read a phone number without +country code in; "
+        "default the installation's region.",
+    )
+    source_system = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text="Short code of the sending system (e.g. sf311). With external_id, a repeat returns the first ticket.",
+    )
+    external_id = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="The case id in the sending system."
+    )
+    reported_at = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text="ISO 8601 date-time with UTC offset: when the case was reported in the sending system.",
+    )
 
 
 class ArticleInput(serializers.Serializer):

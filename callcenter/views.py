@@ -14,8 +14,11 @@ def console(request: HttpRequest) -> HttpResponse:
         "console",
         "callcenter/console.html",
         {
-            "subjects": list(Subject.objects.filter(is_leaf=True, active=True).values("code", "path")),
-            "appeal_types": list(AppealType.objects.values("code", "name")),
+            "subjects": [
+                {"code": s.code, "path": s.display_path}
+                for s in Subject.objects.filter(is_leaf=True, active=True).select_related("parent__parent__parent")
+            ],
+            "appeal_types": [{"code": a.code, "name": a.display_name} for a in AppealType.objects.all()],
             "channels": [{"code": c.value, "name": str(c.label)} for c in Channel],
             "urgencies": [{"code": u.value, "name": str(u.label)} for u in Urgency],
         },

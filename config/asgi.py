@@ -11,17 +11,16 @@ django_asgi_app = get_asgi_application()
 # Imported after Django is set up: these modules touch models.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from realtime.auth import TokenAuthMiddleware  # noqa: E402
+from realtime.origin import OriginCheck  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Origin is checked against ALLOWED_HOSTS; then the session, then a token, says who is there.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
+        # The Origin is checked by scheme, host and port (realtime/origin.py); then the session, then a token,
+        # says who is there.
+        "websocket": OriginCheck(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from config.security import content_security_policy, socket_origins
+from core.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HOTLINE_VAR_DIR", BASE_DIR / "var"))
@@ -40,8 +44,17 @@ def _demo_secret_key() -> str:
     return key_file.read_text().strip()
 
 
+# Production (README "Production settings"): HOTLINE_PRODUCTION=1 behind a TLS-terminating proxy needs a real
+# DJANGO_SECRET_KEY, refuses DEBUG and switches on HTTPS-only cookies, the HTTPS redirect and HSTS (end of file).
+PRODUCTION = _env_bool("HOTLINE_PRODUCTION", False)
+if PRODUCTION and not os.environ.get("DJANGO_SECRET_KEY"):
+    raise ImproperlyConfigured("HOTLINE_PRODUCTION=1 needs DJANGO_SECRET_KEY (a long random string, kept secret).")
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _demo_secret_key()
+# Rotating the key (docs/OPERATIONS.md): the old keys stay here until the sessions signed with them expired.
+SECRET_KEY_FALLBACKS = _env_list("DJANGO_SECRET_KEY_FALLBACKS", "")
 DEBUG = _env_bool("DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("HOTLINE_PRODUCTION=1 and DEBUG=1 exclude each other: unset DEBUG.")
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 
@@ -54,13 +67,22 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed at rest, with an expiry, one per device (organisation/identity/tokens.py).
+    "knox",
+    # Login throttling and lockout per account and per address (organisation/identity/lockout.py).
+    "axes",
+    # The second factor (TOTP) for the roles that need it (organisation/identity/second_factor.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The Content-Security-Policy header (BSD-3-Clause); its policy is at the end of this file.
+    "csp",
     # The project's apps in layer order, lowest first (docs/ARCHITECTURE.md).
     "core",
     "organisation",
     "realtime",
+    "exchange",
     "gis.apps.GeoConfig",
     "callcenter",
     "dispatch",
@@ -69,17 +91,27 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response carries an X-Request-ID and every log line of the request names it (core/request_id.py).
+    "core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Chinese unless the user chose a language (the switch in the header sets a cookie): the browser's
     # Accept-Language is not asked, so every screen of a Chinese centre starts in Chinese.
     "core.middleware.ChosenLanguageMiddleware",
+    # A JSON body nested deeper than 64 levels is a 400, one past DATA_UPLOAD_MAX_MEMORY_SIZE a 413, for every view.
+    "core.json_body.JsonBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # A role that needs the second factor sees nothing but its enrolment or verification page until it is given.
+    "organisation.identity.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused for a lockout into the 429 page (organisation/identity/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -143,7 +175,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Axes first: it refuses a locked-out account or address before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 # Logging out ends on the app's own login page, not the admin's "logged out" page.
@@ -175,15 +210,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Every operation's error statuses (400/401/403/404/409/413/429) documented once (core/openapi.py).
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedLimitOffsetPagination",
+    # JSON nested deeper than 64 levels is a 400 (Python's decoder would overflow its stack); form bodies for
+    # the token endpoint and multipart for attachments as DRF's defaults.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.json_body.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api_errors.handle_api_exception",
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        # JSON with typed phone and ID numbers masked in free text for agencies (organisation/privacy.py).
+        "organisation.privacy.FreeTextJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
 }
@@ -210,18 +254,15 @@ SPECTACULAR_SETTINGS = {
         "IncidentLevelEnum": "emergency.models.IncidentLevel",
         "AffectedAreaKindEnum": "emergency.models.AffectedAreaKind",
         "EmergencyLineEnum": "emergency.models.EmergencyLine",
+        "EscalationLevelEnum": "dispatch.models.EscalationLevel",
+        "JurisdictionLevelEnum": "gis.models.Level",
     },
 }
 
 # Personal data never goes to logs: loggers below carry ids and codes only.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# Logs (docs/OPERATIONS.md "Logs"): JSON lines with timestamp, level, logger, message and request id, phone
+# and ID-card numbers and secret query parameters masked; HOTLINE_LOG_FORMAT=text for plain lines in development.
+LOGGING = logging_config(os.environ.get("HOTLINE_LOG_FORMAT", "json"), os.environ.get("LOG_LEVEL", "INFO"))
 
 # --- Base map tiles (README "Base map"): HOTLINE_MAP_TILES picks a preset; the screens get its layers and the
 # tiles' coordinate system (every overlay is shifted into it for display; storage stays WGS84).
@@ -300,6 +341,10 @@ HOTLINE: dict[str, Any] = {
     "EVENT_RETENTION_HOURS": float(os.environ.get("HOTLINE_EVENT_RETENTION_HOURS", "24")),
     # How often each process re-reads the event log in case a channel-layer doorbell was lost.
     "EVENT_POLL_SECONDS": float(os.environ.get("HOTLINE_EVENT_POLL_SECONDS", "1")),
+    # A screen further behind than this many events gets a snapshot instead of a replay (a replay holds the
+    # process's database thread while it runs), and a user may hold this many live sockets per web process.
+    "REPLAY_MAX_EVENTS": int(os.environ.get("HOTLINE_REPLAY_MAX_EVENTS", "2000")),
+    "MAX_SOCKETS_PER_USER": int(os.environ.get("HOTLINE_MAX_SOCKETS_PER_USER", "30")),
     # Timers (docs/ARCHITECTURE.md "Timers and escalation"): office hours for "wh" limits (empty: off;
     # WorkingPeriod rows in the database win), the ladder, the longest worker sleep, and whether the
     # PostgreSQL worker commits without waiting for the WAL flush (a crash may then lose the last batches'
@@ -321,6 +366,25 @@ HOTLINE: dict[str, Any] = {
     "UNIT_MOVED_EVENT_HEARTBEAT_SECONDS": 60,
     # Agencies with fewer work orders in the period are left out of the supervision ranking (?min_volume=).
     "SUPERVISION_MIN_VOLUME": int(os.environ.get("HOTLINE_SUPERVISION_MIN_VOLUME", "10")),
+    # /health/ready (core/health.py): the longest an event may wait for this process's hub, how old the newest
+    # timer worker heartbeat may be (default: three longest sleeps, at least 60 s), whether one is required.
+    "READY_MAX_EVENT_LAG_SECONDS": float(os.environ.get("HOTLINE_READY_MAX_EVENT_LAG_SECONDS", "30")),
+    "TIMER_HEARTBEAT_STALE_SECONDS": float(os.environ.get("HOTLINE_TIMER_HEARTBEAT_STALE_SECONDS", "0")),
+    "READY_REQUIRES_TIMERS": _env_bool("HOTLINE_READY_REQUIRES_TIMERS", True),
+    # Whether an outbox worker's heartbeat is required (only while an active webhook subscription exists).
+    "READY_REQUIRES_OUTBOX": _env_bool("HOTLINE_READY_REQUIRES_OUTBOX", True),
+    # /metrics (core/metrics.py): open to these networks when not relayed by a proxy, else with the token
+    # (Authorization: Bearer <HOTLINE_METRICS_TOKEN>).
+    "METRICS_ALLOWED_NETWORKS": _env_list("HOTLINE_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
+    "METRICS_TOKEN": os.environ.get("HOTLINE_METRICS_TOKEN", ""),
+    # The outbox worker (docs/OPERATIONS.md "Outbox and webhooks"): failures before a delivery is parked, the
+    # retry backoff (base doubling per failure, capped, with jitter), its longest sleep, webhook time-outs.
+    "OUTBOX_MAX_FAILURES": int(os.environ.get("HOTLINE_OUTBOX_MAX_FAILURES", "8")),
+    "OUTBOX_BACKOFF_BASE_SECONDS": float(os.environ.get("HOTLINE_OUTBOX_BACKOFF_BASE_SECONDS", "10")),
+    "OUTBOX_BACKOFF_CAP_SECONDS": float(os.environ.get("HOTLINE_OUTBOX_BACKOFF_CAP_SECONDS", "3600")),
+    "OUTBOX_MAX_SLEEP_SECONDS": float(os.environ.get("HOTLINE_OUTBOX_MAX_SLEEP_SECONDS", "5")),
+    "WEBHOOK_CONNECT_TIMEOUT_SECONDS": 5.0,
+    "WEBHOOK_READ_TIMEOUT_SECONDS": 10.0,
 }
 
 # --- Attachments (dispatch/attachments/, documented in its README.md) -----------------------------------------
@@ -345,3 +409,44 @@ HOTLINE["ATTACHMENT_TYPES"] = [
 if isinstance(_enum_names := SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"], dict):
     _enum_names["AttachmentKindEnum"] = "dispatch.attachments.models.AttachmentKind"
 # --- end of attachments -------------------------------------------------------------------------------------
+
+# --- Identity (organisation/identity/, README "Logging in") ----------------------------------------------------
+import datetime as _dt  # noqa: E402
+
+# API tokens (django-rest-knox): stored hashed, valid this long, all of a user's revoked on a password change,
+# deactivation, role change or logout from the API; a socket opened with one is closed when it is revoked.
+REST_KNOX = {
+    "TOKEN_TTL": _dt.timedelta(hours=float(os.environ.get("HOTLINE_TOKEN_TTL_HOURS", "12"))),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+# Lockout (django-axes): after this many failed logins an account, and separately an address, is refused with
+# 429 for the cool-off period, on every login path (the login page, the admin's, /api/auth/token/).
+AXES_FAILURE_LIMIT = int(os.environ.get("HOTLINE_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = _dt.timedelta(minutes=float(os.environ.get("HOTLINE_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "organisation.identity.lockout.locked_out_response"
+AXES_VERBOSE = False  # its log lines name the user and the address; the audit log records lockouts instead
+# The second factor's issuer name in authenticator apps.
+OTP_TOTP_ISSUER = os.environ.get("HOTLINE_OTP_ISSUER", "12345")
+# --- end of identity -------------------------------------------------------------------------------------------
+
+# --- Deploy security (README "Production settings"; config/security.py) ----------------------------------------
+# Every page is served with a Content-Security-Policy that allows no inline script or style: only the site's
+# own static files, plus the base map's tile servers for images.
+CONTENT_SECURITY_POLICY = content_security_policy(HOTLINE["MAP_TILES"])
+# Browser sockets must come from one of these exact origins (scheme, host and port; realtime/origin.py).
+HOTLINE["SOCKET_ORIGINS"] = socket_origins(CSRF_TRUSTED_ORIGINS, ALLOWED_HOSTS, secure_only=PRODUCTION)
+if PRODUCTION:
+    # TLS ends at the proxy (nginx), which must set X-Forwarded-Proto (and strip any the client sent).
+    if _env_bool("HOTLINE_TLS_PROXY", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = _env_bool("HOTLINE_SSL_REDIRECT", True)
+    # Probed over plain HTTP from inside the cluster (health checks, the metrics scraper).
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("HOTLINE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("HOTLINE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("HOTLINE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# --- end of deploy security ------------------------------------------------------------------------------------

@@ -2,14 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from callcenter import api as callcenter_api
 from callcenter import cti
 from callcenter import views as callcenter_views
 from config import views
+from core import health, metrics
 from dispatch import views as dispatch_views
 from dispatch.api import map as map_api
 from dispatch.api import tickets as tickets_api
@@ -18,6 +18,10 @@ from dispatch.deadlines import api as deadlines_api
 from emergency import views as emergency_views
 from gis import api as gis_api
 from organisation import audit_log
+from organisation.identity import second_factor, tokens
+
+# A URL under /api/ that matches no route answers the API's JSON error, not the HTML page.
+handler404 = "core.api_errors.page_not_found"
 
 router = DefaultRouter()
 router.register("tickets", tickets_api.TicketViewSet, basename="ticket")
@@ -29,6 +33,10 @@ router.register("agencies", dispatch_api.AgencyViewSet, basename="agency")
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # For load balancers and Prometheus (docs/OPERATIONS.md "Health and metrics").
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("console/", callcenter_views.console, name="console"),
     path("command/", emergency_views.command, name="command"),
     path("inbox/", dispatch_views.inbox, name="inbox"),
@@ -38,6 +46,8 @@ urlpatterns = [
     path("api/audit/", audit_log.audit_log_json, name="audit-log-json"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/second-factor/", second_factor.verify_view, name="second-factor"),
+    path("accounts/second-factor/enrol/", second_factor.enrol_view, name="second-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api/callers/history/", callcenter_api.CallerHistoryView.as_view(), name="caller-history"),
@@ -60,12 +70,20 @@ urlpatterns = [
     path("api/calendar/working-hours/", deadlines_api.WorkingHoursView.as_view(), name="working-hours"),
     path("api/sla-policies/", deadlines_api.SlaPoliciesView.as_view(), name="sla-policies"),
     path("api/sla-policies/<int:pk>/", deadlines_api.SlaPolicyView.as_view(), name="sla-policy"),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/token/", tokens.ObtainTokenView.as_view(), name="api-token"),
+    path("api/auth/logout/", tokens.LogoutTokenView.as_view(), name="api-logout"),
+    path("api/auth/logout-all/", tokens.LogoutTokenView.as_view(everywhere=True), name="api-logout-all"),
     path("api/", include("emergency.urls")),
     path("", include("dispatch.supervision.urls")),
     path("", include("dispatch.workbench.urls")),
     path("", include("dispatch.ticket_screen.urls")),
     path("", include("dispatch.attachments.urls")),
+    path("", include("callcenter.phrases.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Swagger UI with its start-up script as a file of its own (?script): the CSP allows no inline script.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
+        name="api-docs",
+    ),
 ]

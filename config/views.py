@@ -19,6 +19,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "perms_inbox": may_open(user, "inbox"),
             "perms_supervision": may_open(user, "supervision"),
             "perms_workbench": may_open(user, "workbench"),
+            "perms_phrases": may_open(user, "phrases"),
             "perms_audit": may_read_audit(user),
             "role_labels": [str(Role(role).label) for role in user.roles or () if role in Role.values],
         },

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -45,3 +46,10 @@ def handle_api_exception(exc: Exception, context: dict[str, Any]) -> Response | 
         code = codes if isinstance(codes, str) else "error"
         response.data = error_body(code, str(exc.detail) if not isinstance(exc.detail, dict | list) else code)
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 handler: a URL under /api/ that matches no route (``/api/tickets/abc/``) answers JSON too."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("not_found", _("Not found.")), status=404)
+    return defaults.page_not_found(request, exception)

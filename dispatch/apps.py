@@ -18,3 +18,7 @@ class DispatchConfig(AppConfig):
         commands.register("act", socket_commands.run_command)
         queries.register_snapshot_part("tickets", snapshots.open_tickets)
         queries.register_snapshot_part("work_orders", snapshots.open_work_orders)
+        # And core's /health/ready and /metrics: the timer workers' heartbeat, escalation lag, due timers.
+        from dispatch.deadlines import observability
+
+        observability.register()

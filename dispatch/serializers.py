@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from callcenter.models import Satisfaction, Ticket
 from callcenter.serializers import RevisitSerializer, TicketCallerSerializer, TicketListSerializer, viewer
+from core.parsing import IdField
 from dispatch import workflow
 from dispatch.deadlines.api import escalation_level
 from dispatch.models import (
@@ -159,7 +160,7 @@ class WorkOrderBriefSerializer(serializers.ModelSerializer):
         return dict(RunningDeadlineSerializer(running[-1]).data)
 
     def get_agency(self, work_order: WorkOrder) -> dict[str, Any]:
-        return {"id": work_order.agency_id, "code": work_order.agency.code, "name": work_order.agency.name}
+        return {"id": work_order.agency_id, "code": work_order.agency.code, "name": work_order.agency.display_name}
 
     @extend_schema_field(RunningClockSerializer(many=True))
     def get_clocks(self, work_order: WorkOrder) -> Any:
@@ -194,10 +195,12 @@ class TicketDetailSerializer(TicketListSerializer):
     work_orders = serializers.SerializerMethodField()
     callers = serializers.SerializerMethodField()
     revisits = serializers.SerializerMethodField()
-    master: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    master: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="number", read_only=True, allow_null=True
+    )
     duplicates = serializers.SerializerMethodField(help_text="Tickets merged into this one (centre only)")
     answered_by_article: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
     clocks = serializers.SerializerMethodField(help_text="The ticket's own running stage clock (revisit)")
     escalations = serializers.SerializerMethodField(help_text="Cards of the ticket's own stages (centre only)")
@@ -309,23 +312,23 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         return row.actor.get_full_name() or row.actor.username if row.actor else None
 
     def get_actor_agency(self, row: TimelineEntry) -> str | None:
-        return row.actor_agency.name if row.actor_agency else None
+        return row.actor_agency.display_name if row.actor_agency else None
 
 
 class ResolveDirectlyInput(serializers.Serializer):
     answer = serializers.CharField(max_length=5000)
-    article_id = serializers.IntegerField(required=False, allow_null=True)
+    article_id = IdField(required=False, allow_null=True)
 
 
 class DispatchInput(serializers.Serializer):
-    lead_agency_id = serializers.IntegerField()
-    co_agency_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=20)
+    lead_agency_id = IdField()
+    co_agency_ids = serializers.ListField(child=IdField(), required=False, default=list, max_length=20)
     instructions = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
 
 
 class MergeInput(serializers.Serializer):
-    master_id = serializers.IntegerField()
+    master_id = IdField()
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 
@@ -333,11 +336,11 @@ class RevisitInput(serializers.Serializer):
     satisfaction = serializers.ChoiceField(choices=Satisfaction.choices)
     resolved = serializers.BooleanField(allow_null=True, required=False, default=None)
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
-    caller_id = serializers.IntegerField(required=False, allow_null=True)
+    caller_id = IdField(required=False, allow_null=True)
 
 
 class RedoInput(serializers.Serializer):
     note = serializers.CharField(max_length=5000)
     work_order_ids = serializers.ListField(
-        child=serializers.IntegerField(), required=False, allow_null=True, default=None, max_length=20
+        child=IdField(), required=False, allow_null=True, default=None, max_length=20
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -161,7 +161,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self._detail(incident.pk, status.HTTP_201_CREATED)
 
     @extend_schema(responses=IncidentTimelineSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request: Request, pk: str) -> Response:
         incident = self.get_object()
         rows = visible_incident_timeline(current_user(request), incident).select_related("actor").order_by("id")
@@ -234,7 +234,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(AgencyTaskSerializer(link, context=self.get_serializer_context()).data, status=201)
 
     @extend_schema(responses=SuggestionSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="suggested-agencies")
+    @action(detail=True, methods=["get"], url_path="suggested-agencies", pagination_class=None)
     def suggested_agencies(self, request: Request, pk: str) -> Response:
         """The agencies this type of incident usually needs, by function, the district's own first."""
         incident = self.get_object()
@@ -242,7 +242,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         rows = [
             {
                 "function": s.function,
-                "agency": {"id": s.agency.pk, "code": s.agency.code, "name": s.agency.name},
+                "agency": {"id": s.agency.pk, "code": s.agency.code, "name": s.agency.display_name},
                 "task": s.task,
                 "linked": s.agency.pk in linked,
             }
@@ -319,7 +319,17 @@ class IncidentTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 class EscalateTicketView(APIView):
     """Escalate a ticket into a new incident, or into a live one (``incident_id``)."""
 
-    @extend_schema(request=EscalateInput, responses=IncidentDetailSerializer)
+    @extend_schema(
+        request=EscalateInput,
+        responses=inline_serializer(
+            "EscalatedTicket",
+            {
+                "id": serializers.IntegerField(),
+                "ticket": serializers.CharField(),
+                "incident": IncidentDetailSerializer(),
+            },
+        ),
+    )
     def post(self, request: Request, pk: int) -> Response:
         user = current_user(request)
         ticket = visible_tickets(user).filter(pk=pk).first()
@@ -337,7 +347,13 @@ class EscalateTicketView(APIView):
 class TransferTicketView(APIView):
     """一键转接: transfer a ticket to 110/119/120/122 by the agreed item lists."""
 
-    @extend_schema(request=TransferInput, responses=TransferSerializer)
+    @extend_schema(
+        request=TransferInput,
+        responses=inline_serializer(
+            "TransferredTicket",
+            {"id": serializers.IntegerField(), "ticket": serializers.CharField(), "transfer": TransferSerializer()},
+        ),
+    )
     def post(self, request: Request, pk: int) -> Response:
         user = current_user(request)
         ticket = visible_tickets(user).filter(pk=pk).first()

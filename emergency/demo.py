@@ -12,11 +12,17 @@ from callcenter.models import Ticket, TicketState
 from emergency import actions
 from emergency.actions.transfer import do_load_transfer_list
 from emergency.linkage import suggestions_for
-from emergency.models import Incident, IncidentAgency, TransferRule
+from emergency.models import Assignment, Incident, IncidentAgency, TransferRule, Unit
+from emergency.states import UnitStatus, UnitType
+from emergency.units.actions import do_assign_units, do_change_unit_status
+from emergency.units.measures import distance_m
+from emergency.units.recommendation import NEEDED_TYPES, REPAIR_FUNCTION
 from organisation.actions import do_upsert_user
 from organisation.models import Agency, Role, User
 
 # Each: the report form, the command steps after it, task steps per linked function, public alert or not.
+# "dispatch" sends real units (the nearest available of each needed type) and "arrive" reports the first of
+# them on scene, so that an incident whose state says forces were sent also lists the units it sent.
 DEMO_INCIDENTS: list[dict[str, Any]] = [
     {
         "form": {
@@ -108,6 +114,55 @@ def _agency_user(agency_id: int) -> User:
     )
 
 
+def _nearest_units(incident: Incident) -> list[int]:
+    """One available unit of each type the incident type needs, the nearest to the scene from its home
+    station (demo units have not reported a position yet when the demo loads), ties by id."""
+    needed = NEEDED_TYPES.get(incident.type, (UnitType.POLICE_CAR,))
+    candidates = Unit.objects.filter(active=True, status=UnitStatus.AVAILABLE, unit_type__in=needed).select_related(
+        "agency"
+    )
+    function = REPAIR_FUNCTION.get(incident.type)
+    chosen = []
+    for unit_type in needed:
+        of_type = [
+            unit
+            for unit in candidates
+            if unit.unit_type == unit_type
+            and not (unit_type == UnitType.REPAIR_CREW and function and unit.agency.function != function)
+        ]
+        if of_type:
+            nearest = min(
+                of_type,
+                key=lambda u: (
+                    distance_m(u.station_longitude, u.station_latitude, incident.longitude, incident.latitude),
+                    u.pk,
+                ),
+            )
+            chosen.append(nearest.pk)
+    return chosen
+
+
+def _command_step(incident: Incident, step: str, commander: User) -> None:
+    if step == "dispatch":
+        unit_ids = _nearest_units(incident)
+        if unit_ids:  # assigning moves the incident to "forces dispatched"
+            do_assign_units(incident.pk, unit_ids, actor=commander, note="演示调派")
+            return
+    if step == "arrive":
+        first = Assignment.objects.filter(incident=incident, cleared_at__isnull=True).order_by("id").first()
+        if first is not None:  # the first unit on scene puts the incident's forces on scene
+            do_change_unit_status(first.unit_id, "arrive", actor=commander)
+            return
+    actions.do_transition_incident(incident.pk, step, actor=commander)
+
+
+def _release_units(incident: Incident, commander: User) -> None:
+    """Before a demo incident closes, its units clear the scene and are available again."""
+    for assignment in Assignment.objects.filter(incident=incident, cleared_at__isnull=True).order_by("id"):
+        for action in ("clear", "make_available"):
+            do_change_unit_status(assignment.unit_id, action, actor=commander)
+
+
 def load_demo_incidents(*, commander: User, operator: User) -> int:
     """Create the demo incidents once; returns how many were created."""
     do_load_transfer_list()
@@ -118,7 +173,7 @@ def load_demo_incidents(*, commander: User, operator: User) -> int:
         incident = actions.do_report_incident({**spec["form"], "commander_id": commander.pk}, actor=commander)
         created += 1
         for step in spec["steps"]:
-            actions.do_transition_incident(incident.pk, step, actor=commander)
+            _command_step(incident, step, commander)
         for suggestion in suggestions_for(incident):
             link = actions.do_link_agency(
                 incident.pk, {"agency_id": suggestion.agency.pk, "task": suggestion.task}, actor=commander
@@ -130,6 +185,7 @@ def load_demo_incidents(*, commander: User, operator: User) -> int:
                 actions.do_act_on_task(
                     link.pk, "decline", {"note": "已由供电部门处置完毕"}, actor=_agency_user(link.agency_id)
                 )
+            _release_units(incident, commander)
             actions.do_transition_incident(incident.pk, "close", actor=commander, note="供电已恢复")
         if spec["public"]:
             actions.do_set_public_alert(incident.pk, actor=commander, publish=True)

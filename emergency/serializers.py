@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from callcenter.phones import mask_phone
+from core.parsing import BoundedIntegerField, IdField
 from dispatch import workflow
 from dispatch.workflow import Machine
 from emergency.access import sees_reporters, visible_agency_links, visible_incident_timeline
@@ -89,7 +90,7 @@ class AgencyTaskSerializer(serializers.ModelSerializer):
         return {
             "id": link.agency_id,
             "code": link.agency.code,
-            "name": link.agency.name,
+            "name": link.agency.display_name,
             "function": link.agency.function,
         }
 
@@ -266,50 +267,50 @@ class IncidentInput(serializers.Serializer):
     level = serializers.ChoiceField(
         choices=IncidentLevel.choices, required=False, help_text="IV (一般), III (较大), II (重大), I (特别重大)"
     )
-    title = serializers.CharField(required=False)
-    description = serializers.CharField(required=False)
-    address = serializers.CharField(required=False)
+    title = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    address = serializers.CharField(required=False, allow_blank=True)
     latitude = serializers.FloatField(required=False)
     longitude = serializers.FloatField(required=False)
     coordinate_system = serializers.ChoiceField(choices=["wgs84", "gcj02", "bd09"], required=False)
     area_kind = serializers.ChoiceField(choices=AffectedAreaKind.choices, required=False)
     area_radius_m = serializers.FloatField(required=False)
     area_geojson = serializers.JSONField(required=False, help_text="GeoJSON Polygon in coordinate_system")
-    commander_id = serializers.IntegerField(required=False)
-    call_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    commander_id = IdField(required=False)
+    call_ids = serializers.ListField(child=IdField(), required=False)
 
 
 class EscalateInput(IncidentInput):
     type = serializers.ChoiceField(choices=IncidentType.choices, required=False)
-    incident_id = serializers.IntegerField(required=False, help_text="Join this live incident instead")
-    note = serializers.CharField(required=False)
+    incident_id = IdField(required=False, help_text="Join this live incident instead")
+    note = serializers.CharField(required=False, allow_blank=True)
 
 
 class IncidentNoteInput(serializers.Serializer):
-    note = serializers.CharField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True)
 
 
 class IncidentMergeInput(serializers.Serializer):
-    into_id = serializers.IntegerField()
-    note = serializers.CharField(required=False)
+    into_id = IdField()
+    note = serializers.CharField(required=False, allow_blank=True)
 
 
 class LinkAgencyInput(serializers.Serializer):
-    agency_id = serializers.IntegerField()
+    agency_id = IdField()
     task = serializers.CharField()
 
 
 class TaskActionInput(serializers.Serializer):
-    note = serializers.CharField(required=False)
-    people_count = serializers.IntegerField(required=False)
-    contact_name = serializers.CharField(required=False)
-    contact_phone = serializers.CharField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True)
+    people_count = BoundedIntegerField(required=False, min_value=0)
+    contact_name = serializers.CharField(required=False, allow_blank=True)
+    contact_phone = serializers.CharField(required=False, allow_blank=True)
 
 
 class TransferInput(serializers.Serializer):
     line = serializers.ChoiceField(choices=EmergencyLine.choices)
     direction = serializers.ChoiceField(choices=TransferDirection.choices, required=False)
-    override_reason = serializers.CharField(required=False)
-    note = serializers.CharField(required=False)
-    incident_id = serializers.IntegerField(required=False)
+    override_reason = serializers.CharField(required=False, allow_blank=True)
+    note = serializers.CharField(required=False, allow_blank=True)
+    incident_id = IdField(required=False)
     escalate = EscalateInput(required=False)

@@ -132,7 +132,7 @@ class GeocodeView(APIView):
 
 
 class LayerListView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "object", "additionalProperties": True}}})
     def get(self, request: Request) -> Response:
         layers = JurisdictionLayer.objects.order_by("level", "-version")
         return Response(
@@ -184,7 +184,9 @@ class LayerGeoJSONView(APIView):
     """The active layer of a level as GeoJSON, simplified for the zoom level."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("zoom", int, description="0-20, default 12"), SYSTEM_PARAM], responses={200: dict}
+        operation_id="geo_layer_geojson",  # not geo_layers_retrieve, the list's (check --deploy warned of both)
+        parameters=[OpenApiParameter("zoom", int, description="0-20, default 12"), SYSTEM_PARAM],
+        responses={200: dict},
     )
     def get(self, request: Request, level: str) -> Response:
         if level not in Level.values:

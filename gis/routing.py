@@ -73,7 +73,7 @@ class Decision:
 
     def as_dict(self) -> dict[str, Any]:
         def brief(agency: Agency) -> dict[str, Any]:
-            return {"id": agency.pk, "code": agency.code, "name": agency.name}
+            return {"id": agency.pk, "code": agency.code, "name": agency.display_name}
 
         return {
             "lead": brief(self.lead) if self.lead else None,

@@ -95,6 +95,10 @@ def do_save_user(user: User, *, actor: User | None, changed: Sequence[str], role
             details.append({"roles_before": sorted(roles_before), "roles_after": sorted(user.roles or ())})
         change = ReferenceChange("user", user.pk, "created" if created else "changed", tuple(sorted(set(changed))))
         record_reference_change(actor, change, details=details)
+        if actor is not None and not created and sorted(roles_before) != sorted(user.roles or ()):
+            # A security event of its own (the user's tokens and sockets are revoked: organisation/identity/).
+            roles = {"roles_before": sorted(roles_before), "roles_after": sorted(user.roles or ())}
+            audit(actor, "role_changed", target_type="user", target_id=user.pk, details=[roles])
     return user
 
 
@@ -182,6 +186,31 @@ def do_upsert_user(
         elif not password and user.pk is None:
             user.set_unusable_password()
         user.save()
+        return user
+
+
+def do_create_first_admin(*, username: str, password: str, email: str = "") -> User | None:
+    """The first administrator of a production installation (``init_production``): created once with the
+    admin role. A user of that name is left exactly as it is (its password is never overwritten); returns the
+    user created, or None. The password must pass the configured password validators."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    username = username.strip()
+    if not username:
+        raise InvalidInput(_("An administrator needs a user name."), fields={"username": [_("Required.")]})
+    with transaction.atomic():
+        if User.objects.filter(username=username).exists():
+            return None
+        user = User(username=username, email=email.strip(), roles=[Role.ADMIN], is_staff=True, is_superuser=True)
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            message = _("The administrator's password is too weak.")
+            raise InvalidInput(message, fields={"password": error.messages}) from None
+        user.set_password(password)
+        user.save()
+        record_reference_change(None, ReferenceChange("user", user.pk, "created", ("roles", "username")))
         return user
 
 

@@ -31,6 +31,18 @@ ACTION_LABELS = {
     "reveal_caller": gettext_lazy("Revealed a caller's number and name"),
     "correct_ticket": gettext_lazy("Corrected a ticket (subject, urgency or place)"),
     "publish_calendar_year": gettext_lazy("Published a year's holiday schedule"),
+    # Security events (organisation/identity/events.py).
+    "login": gettext_lazy("Logged in"),
+    "login_failed": gettext_lazy("Failed login"),
+    "lockout": gettext_lazy("Login locked after repeated failures"),
+    "logout": gettext_lazy("Logged out"),
+    "password_changed": gettext_lazy("Changed the password"),
+    "user_deactivated": gettext_lazy("Deactivated a user"),
+    "token_issued": gettext_lazy("API token issued"),
+    "token_revoked": gettext_lazy("API token revoked"),
+    "second_factor_enrolled": gettext_lazy("Set up the second factor"),
+    "second_factor_failed": gettext_lazy("Wrong one-time code"),
+    "role_changed": gettext_lazy("Changed a user's roles"),
 }
 KIND_LABELS = {
     "agency": gettext_lazy("agency"),
@@ -40,6 +52,7 @@ KIND_LABELS = {
     "routing_rule": gettext_lazy("routing rule"),
     "ticket": gettext_lazy("ticket"),
     "calendar_year": gettext_lazy("calendar year"),
+    "phrase": gettext_lazy("canned phrase"),
 }
 CHANGE_LABELS = {
     "created": gettext_lazy("created"),
@@ -83,11 +96,19 @@ def _entries(request: HttpRequest) -> tuple[QuerySet[AuditEntry], dict[str, str]
     return entries, chosen
 
 
+def _actor(entry: AuditEntry) -> str:
+    if entry.actor is not None:
+        return entry.actor.get_full_name() or entry.actor.username
+    # A failed login under a name that belongs to nobody: the name as typed.
+    details = entry.fields[0] if isinstance(entry.fields, list) and entry.fields else {}
+    return str(details.get("username", "")) if isinstance(details, dict) else ""
+
+
 def _row(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.pk,
         "at": entry.created_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S"),
-        "actor": entry.actor.get_full_name() or entry.actor.username,
+        "actor": _actor(entry),
         "actor_agency": entry.actor_agency.display_name if entry.actor_agency else "",
         "action": action_label(entry.action),
         "target": target_label(entry.target_type),

@@ -157,7 +157,8 @@ class AuditEntry(AppendOnlyModel):
     The target is named, not referenced: the log outlives what it names and knows no higher app
     (``target_type`` "ticket", "agency", "user", "calendar_year"... and its id)."""
 
-    actor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # None only for a failed login under a name that belongs to nobody (a security event).
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     actor_agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     action = models.CharField(_("action"), max_length=40)
     target_type = models.CharField(_("target type"), max_length=40, blank=True)
@@ -221,3 +222,16 @@ class Subject(NamedInTwoLanguages):
 
     def __str__(self) -> str:
         return self.path or self.name
+
+    @property
+    def display_path(self) -> str:
+        """The full name in the interface language: the stored (Chinese) path, or in English the display names
+        of the subject and its parents (each in English where it has an English name)."""
+        if not (translation.get_language() or "").startswith("en"):
+            return self.path or self.name
+        names: list[str] = []
+        node: Subject | None = self
+        while node is not None and len(names) < 10:
+            names.append(node.display_name)
+            node = node.parent
+        return " > ".join(reversed(names))

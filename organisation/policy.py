@@ -26,6 +26,9 @@ INCIDENT_REPORTERS = frozenset({Role.OPERATOR, Role.DISPATCHER, Role.COMMANDER, 
 COMMAND = frozenset({Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
 PUBLIC_ALERTERS = frozenset({Role.COMMANDER, Role.ADMIN})
 
+#: Who must log in with a second factor (TOTP) as well as the password; anyone else may choose to.
+SECOND_FACTOR_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.COMMANDER})
+
 #: work_order_scope() of centre staff: every agency's work.
 EVERY_AGENCY = "every agency"
 
@@ -60,6 +63,14 @@ def may_edit_knowledge(user: User) -> bool:
     return user.has_role(Role.DISPATCHER, Role.ADMIN)
 
 
+#: Who keeps the canned phrases (常用语) of descriptions, replies and revisit notes.
+PHRASE_EDITORS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+
+
+def may_edit_phrases(user: User) -> bool:
+    return user.has_role(*PHRASE_EDITORS)
+
+
 def may_read_audit(user: User) -> bool:
     return user.has_role(Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN)
 
@@ -72,8 +83,12 @@ INBOX_ROLES = (Role.AGENCY_HANDLER, Role.AGENCY_ADMIN)
 SUPERVISION_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.COMMANDER, Role.ADMIN)
 
 
+#: Every live screen may_open() knows (tests/browser/test_i18n_screens.py renders each for every role that may).
+SCREENS = ("console", "command", "inbox", "supervision", "workbench", "ticket", "phrases")
+
+
 def may_open(user: User, screen: str) -> bool:
-    """Who may open which live screen: console, command, inbox, supervision."""
+    """Who may open which live screen (one of SCREENS)."""
     if screen == "inbox":
         return user.is_agency_staff
     if screen == "supervision":
@@ -82,6 +97,8 @@ def may_open(user: User, screen: str) -> bool:
         return is_centre(user) or is_agency(user)
     if screen == "workbench":
         return is_centre(user) or is_agency(user)
+    if screen == "phrases":
+        return may_edit_phrases(user)
     return user.has_role(*(CONSOLE_ROLES if screen == "console" else COMMAND_ROLES))
 
 

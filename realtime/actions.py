@@ -1,15 +1,17 @@
-"""Writes of the real-time side: pruning the event log."""
+"""Writes of the real-time side: pruning the event log; background processes' heartbeats."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
 from core import clock
-from realtime.models import Event, PruneMark
+from realtime.models import Event, Heartbeat, PruneMark
 
 
 def do_prune_events(*, retention: dt.timedelta | None = None) -> int:
@@ -26,3 +28,16 @@ def do_prune_events(*, retention: dt.timedelta | None = None) -> int:
         mark.pruned_at = clock.now()
         mark.save()
     return deleted
+
+
+#: Heartbeats older than this are dropped (processes that ended long ago).
+HEARTBEAT_KEEP = dt.timedelta(days=1)
+
+
+def do_beat(kind: str) -> None:
+    """Record that this process (of ``kind``: "timers") is alive now."""
+    now = clock.now()
+    process = f"{kind}:{socket.gethostname()}:{os.getpid()}"[:120]
+    with transaction.atomic(durable=True):
+        Heartbeat.objects.update_or_create(process=process, defaults={"kind": kind, "beat_at": now})
+        Heartbeat.objects.filter(kind=kind, beat_at__lt=now - HEARTBEAT_KEEP).delete()

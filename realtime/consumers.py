@@ -5,7 +5,7 @@ Client -> server messages are small JSON objects: {"type": "ping"}, or a command
 Server -> client messages carry a ``kind``: "hello", "event" (with its event id), "events" (several live
 events in one message, see realtime/hub.py), "snapshot" (when the client is too far behind to replay), "live"
 (replay done), "pong", "error". Close codes: 4001 not authenticated or no live scope, 4003 access revoked,
-4008 message too big or too many messages.
+4008 message too big or too many messages, 4009 too many live sockets of this user on this process.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from realtime import commands
@@ -36,7 +37,7 @@ def _dump(message: dict[str, Any]) -> str:
 
 def _replay_batch(audience: Audience, after: int) -> list[tuple[int, str]]:
     return [
-        (event.pk, encode_event(event))
+        (event.pk, encode_event(event, masked=not audience.centre))
         for event in events_for(audience).filter(id__gt=after).order_by("id")[:REPLAY_BATCH]
     ]
 
@@ -60,14 +61,21 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.recent: list[float] = []
         await self.accept()
         session = self.scope.get("session")
-        session_key = None if self.scope.get("auth") == "token" else getattr(session, "session_key", None)
+        by_token = self.scope.get("auth") == "token"
+        session_key = None if by_token else getattr(session, "session_key", None)
         self.hub = await get_hub()
+        if self.hub.sockets_of(audience.user_id) >= int(settings.HOTLINE.get("MAX_SOCKETS_PER_USER", 30)):
+            await self.close(code=4009)
+            return
         # Subscribe before reading the log: whatever commits meanwhile waits in the buffer.
         self.subscriber = Subscriber(
             audience=audience,
             session_key=session_key,
             send=self._send_text,
             close=self._close,
+            # Closed by the hub when this credential is revoked (realtime/auth.py, organisation/identity/).
+            token_digest=self.scope.get("token_digest") if by_token else None,
+            auth_hash=None if by_token else user.get_session_auth_hash(),
         )
         self.hub.add(self.subscriber)
         last_event_id = self._last_event_id()
@@ -81,8 +89,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 }
             )
         )
-        position = await self._catch_up(audience, last_event_id)
-        await self.subscriber.go_live(position)
+        try:
+            position, sent = await self._catch_up(audience, last_event_id)
+            await self.subscriber.go_live(position, start=last_event_id, sent=sent)
+        except BaseException:
+            # The database went away mid-replay (a restart): Channels may not call disconnect() for a connect
+            # that failed, and the hub must not keep a connection that will never be sent to.
+            self.hub.remove(self.subscriber)
+            raise
         await self.send(_dump({"kind": "live", "last_event_id": position}))
 
     def _last_event_id(self) -> int | None:
@@ -92,19 +106,22 @@ class EventsConsumer(AsyncWebsocketConsumer):
         except (KeyError, ValueError, IndexError):
             return None
 
-    async def _catch_up(self, audience: Audience, last_event_id: int | None) -> int:
+    async def _catch_up(self, audience: Audience, last_event_id: int | None) -> tuple[int, set[int] | None]:
+        """Snapshot or replay; returns the position reached and the ids replayed (None: a snapshot)."""
         if last_event_id is None or await database_sync_to_async(needs_snapshot)(last_event_id):
             state = await database_sync_to_async(snapshot)(audience)
             await self.send(_dump({"kind": "snapshot", **state}))
-            return int(state["as_of"])
+            return int(state["as_of"]), None
         position = last_event_id
+        sent: set[int] = set()
         while True:
             batch = await database_sync_to_async(_replay_batch)(audience, position)
             for event_id, text in batch:
                 await self.send(text)
                 position = event_id
+                sent.add(event_id)
             if len(batch) < REPLAY_BATCH:
-                return position
+                return position, sent
 
     async def _reply(self, message: dict[str, Any]) -> None:
         """An answer to this socket's own message."""

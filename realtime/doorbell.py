@@ -39,6 +39,10 @@ LAYER_REJOIN_SECONDS = 30.0
 PUBLISH_TIMEOUT_SECONDS = 5.0
 #: The name of the doorbell on this machine (core/doorbell.py).
 BELL = "events"
+#: The second bell, rung after a user's access was revoked: every hub re-checks its sockets at once.
+REVOKED_GROUP = "hotline.revocations"
+REVOKED_MESSAGE = {"type": "access.revoked"}
+REVOKED_BELL = "revocations"
 
 
 def uses_channel_layer() -> bool:
@@ -58,6 +62,18 @@ def ring() -> None:
         logger.warning("could not ring the doorbell; hubs will find the events at their next poll", exc_info=True)
 
 
+def ring_revoked(**_signal: Any) -> None:
+    """Tell every hub that someone's access was revoked (a receiver of ``access_revoked``). Never raises: a lost
+    ring is covered by the hubs' periodic re-check."""
+    try:
+        if uses_channel_layer():
+            _publisher().publish(REVOKED_GROUP, REVOKED_MESSAGE)
+        else:
+            core_doorbell.ring(REVOKED_BELL)
+    except Exception:
+        logger.warning("could not ring the revocation bell; hubs re-check their sockets shortly", exc_info=True)
+
+
 class _LayerPublisher:
     """One event loop thread per process for publishing to channels_redis from synchronous code."""
 
@@ -69,12 +85,12 @@ class _LayerPublisher:
         self.pending: set[concurrent.futures.Future[None]] = set()
         atexit.register(self.flush)
 
-    def publish(self) -> None:
+    def publish(self, group: str = EVENTS_GROUP, message: dict[str, str] = RING_MESSAGE) -> None:
         """Hand the ring to the publisher thread and return: the writer never waits for Redis."""
         layer = get_channel_layer()
         if layer is None:
             return
-        coroutine: Coroutine[Any, Any, None] = layer.group_send(EVENTS_GROUP, dict(RING_MESSAGE))
+        coroutine: Coroutine[Any, Any, None] = layer.group_send(group, dict(message))
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         with self.lock:
             self.pending.add(future)
@@ -117,7 +133,21 @@ async def listen(on_ring: Callable[[], None], ready: asyncio.Event | None = None
         await _listen_to_datagrams(on_ring, ready)
 
 
-async def _listen_to_layer(on_ring: Callable[[], None], ready: asyncio.Event) -> None:
+async def listen_revoked(on_ring: Callable[[], None], ready: asyncio.Event | None = None) -> None:
+    """Call ``on_ring`` whenever someone's access is revoked; runs until cancelled."""
+    ready = ready if ready is not None else asyncio.Event()
+    if uses_channel_layer():
+        await _listen_to_layer(on_ring, ready, REVOKED_GROUP, REVOKED_MESSAGE["type"])
+    else:
+        await _listen_to_datagrams(on_ring, ready, REVOKED_BELL)
+
+
+async def _listen_to_layer(
+    on_ring: Callable[[], None],
+    ready: asyncio.Event,
+    group: str = EVENTS_GROUP,
+    message_type: str = RING_MESSAGE["type"],
+) -> None:
     layer = get_channel_layer()
     if layer is None:
         await asyncio.Event().wait()
@@ -129,7 +159,7 @@ async def _listen_to_layer(on_ring: Callable[[], None], ready: asyncio.Event) ->
             # Group membership expires in channels_redis and vanishes when Redis restarts: renew it.
             if time.monotonic() - joined > LAYER_REJOIN_SECONDS:
                 try:
-                    await layer.group_add(EVENTS_GROUP, channel)
+                    await layer.group_add(group, channel)
                     joined = time.monotonic()
                     ready.set()
                 except Exception:
@@ -138,16 +168,16 @@ async def _listen_to_layer(on_ring: Callable[[], None], ready: asyncio.Event) ->
                 message = await asyncio.wait_for(layer.receive(channel), timeout=LAYER_REJOIN_SECONDS)
             except TimeoutError:
                 continue
-            if message.get("type") == RING_MESSAGE["type"]:
+            if message.get("type") == message_type:
                 on_ring()
     finally:
         with contextlib.suppress(Exception):
-            await layer.group_discard(EVENTS_GROUP, channel)
+            await layer.group_discard(group, channel)
 
 
-async def _listen_to_datagrams(on_ring: Callable[[], None], ready: asyncio.Event) -> None:
+async def _listen_to_datagrams(on_ring: Callable[[], None], ready: asyncio.Event, name: str = BELL) -> None:
     try:
-        bell = core_doorbell.SocketBell(BELL, tag=f"{id(asyncio.get_running_loop()):x}")
+        bell = core_doorbell.SocketBell(name, tag=f"{id(asyncio.get_running_loop()):x}")
     except OSError:
         logger.warning("could not bind the doorbell socket; polling the log only", exc_info=True)
         await asyncio.Event().wait()

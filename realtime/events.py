@@ -9,7 +9,7 @@ see that it already has.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -28,6 +28,7 @@ def append_event(
     agencies = sorted(set(agency_ids))
     event = Event.objects.create(type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=agencies)
     EventAgency.objects.bulk_create([EventAgency(event=event, agency_id=agency) for agency in agencies])
+    notify_written([event])
     _ring_after_commit()
     return event
 
@@ -46,15 +47,34 @@ def append_events(event_type: str, items: list[tuple[dict[str, Any], int | None,
         [EventAgency(event_id=event.pk, agency_id=agency) for event in events for agency in event.agency_ids],
         batch_size=2000,
     )
+    notify_written(events)
     _ring_after_commit()
     return events
 
 
-def ring_after_commit() -> None:
-    """Ring once after commit, for writers that insert event rows set-based in SQL.
+#: Called in the writer's transaction with the events just written (a seam: the exchange registers the
+#: webhook outbox here). Both append paths call them; a writer inserting event rows any other way must call
+#: notify_written itself, in the same transaction, or the events never leave the system.
+_after_write_listeners: list[Callable[[Sequence[Event]], object]] = []
 
-    The timer worker's firing statement does (dispatch/deadlines/escalations.py).
-    """
+
+def register_after_write(listener: Callable[[Sequence[Event]], object]) -> None:
+    if listener not in _after_write_listeners:
+        _after_write_listeners.append(listener)
+
+
+def notify_written(events: Sequence[Event]) -> None:
+    """Hand events just written (with their ids) to the after-write listeners; inside the writer's transaction."""
+    _require_transaction()
+    if not events:
+        return
+    for listener in _after_write_listeners:
+        listener(events)
+
+
+def ring_after_commit() -> None:
+    """Ring once after commit, for writers that insert event rows set-based in SQL (they call notify_written
+    with those rows too). The append paths ring by themselves."""
     _require_transaction()
     _ring_after_commit()
 

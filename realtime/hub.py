@@ -36,6 +36,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from core import clock
 from organisation.models import User
+from organisation.privacy import mask_free_text
 from realtime import doorbell
 from realtime.actions import do_prune_events
 from realtime.audience import Audience, audience_of, may_receive
@@ -57,7 +58,9 @@ MAX_REST_SECONDS = 0.5
 SENDS_PER_TURN = 50
 
 
-def encode_event(event: Event) -> str:
+def encode_event(event: Event, *, masked: bool = False) -> str:
+    """The event as a socket message; ``masked``: for an agency audience, typed phone and ID-card numbers in
+    its free text (an incident's title) masked as on their screens (organisation/privacy.py)."""
     return json.dumps(
         {
             "kind": "event",
@@ -65,7 +68,7 @@ def encode_event(event: Event) -> str:
             "type": event.type,
             "at": event.created_at,
             "ticket_id": event.ticket_id,
-            "payload": event.payload,
+            "payload": mask_free_text(event.payload) if masked else event.payload,
         },
         cls=DjangoJSONEncoder,
         ensure_ascii=False,
@@ -89,18 +92,39 @@ class Subscriber:
     # The consumer's ASGI send of one text message, and its close.
     send: Callable[[str], Awaitable[None]]
     close: Callable[[int], Awaitable[None]]
+    # The credential that opened it: a token (its digest), or the session (the user's password hash at the time).
+    token_digest: str | None = None
+    auth_hash: str | None = None
     # While the connection replays the log, live events wait here so that none is lost or doubled.
     buffering: bool = True
     buffer: list[tuple[int, str]] = field(default_factory=list)
+    # After the replay: the position the connection started from and the ids its replay sent. The replay reads
+    # the log directly and can run ahead of this process's hub (a hub that just started, or one slowed by a
+    # database restart); what the hub then reads late must not reach this connection a second time.
+    floor: int = 0
+    replayed: set[int] = field(default_factory=set)
 
-    async def go_live(self, replayed_up_to: int) -> None:
-        """Deliver what arrived during the replay (skipping what the replay already sent), then stream."""
+    async def go_live(self, replayed_up_to: int, *, start: int | None = None, sent: set[int] | None = None) -> None:
+        """Deliver what arrived during the replay and the replay did not send, then stream.
+
+        ``start``/``sent``: the position the replay started after and the ids it sent. Without them (a
+        snapshot stamped ``replayed_up_to``) whatever is newer than the snapshot is delivered."""
+        self.floor = replayed_up_to if sent is None else (start or 0)
+        self.replayed = set(sent or ())
         while self.buffer:
             pending, self.buffer = self.buffer, []
-            texts = [text for event_id, text in sorted(pending) if event_id > replayed_up_to]
+            texts = [text for event_id, text in sorted(pending) if self.wants(event_id)]
             if texts:
                 await self.send(message_of(texts))
         self.buffering = False
+
+    def wants(self, event_id: int) -> bool:
+        return event_id > self.floor and event_id not in self.replayed
+
+    def settle(self, hub_position: int, holes: dict[int, float]) -> None:
+        """Forget replayed ids the hub has read past (and is not waiting for as holes)."""
+        if self.replayed:
+            self.replayed = {i for i in self.replayed if i > hub_position or i in holes}
 
 
 class Hub:
@@ -113,6 +137,8 @@ class Hub:
         self.started = False
         self.listen_starts = 0
         self.wake = asyncio.Event()
+        # Set when someone's access was revoked (the revocation bell): live connections are re-checked at once.
+        self.recheck = asyncio.Event()
         # Set once the doorbell is heard (tests wait for it; a missed ring is covered by the poll anyway).
         self.listening = asyncio.Event()
 
@@ -125,11 +151,17 @@ class Hub:
         if self.started:
             return
         self.started = True
-        self.last_id = await database_sync_to_async(_latest_id)()
+        try:
+            self.last_id = await database_sync_to_async(_latest_id)()
+        except BaseException:
+            # The database is away (restarting): the next connection starts the hub again.
+            self.started = False
+            raise
         self.tasks = [
             asyncio.create_task(self._listen()),
             asyncio.create_task(self._poll()),
             asyncio.create_task(self._revalidate()),
+            asyncio.create_task(self._listen_revoked()),
         ]
 
     async def stop(self) -> None:
@@ -138,6 +170,9 @@ class Hub:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks = []
         self.started = False
+
+    def sockets_of(self, user_id: int) -> int:
+        return sum(1 for subscriber in self.subscribers if subscriber.audience.user_id == user_id)
 
     def add(self, subscriber: Subscriber) -> None:
         self.audiences.setdefault(subscriber.audience.group_key, set()).add(subscriber)
@@ -191,18 +226,29 @@ class Hub:
     async def fan_out(self, events: list[Event]) -> None:
         """Hand each audience's connections one message with the events it may receive, in id order."""
         texts = {event.pk: encode_event(event) for event in events}
+        masked: dict[int, str] = {}  # agencies' encoding, made on first need
         # Who is still replaying is settled for the whole delivery before the first send: the sends let
         # other sockets run, and one that went live meanwhile must not also get what its replay just sent.
         outgoing: list[tuple[Subscriber, str]] = []
         for members in self.audiences.values():
             audience = next(iter(members)).audience
-            items = [(event.pk, texts[event.pk]) for event in events if may_receive(audience, event)]
+            items = [
+                (event.pk, texts[event.pk] if audience.centre else _masked(masked, event))
+                for event in events
+                if may_receive(audience, event)
+            ]
             if not items:
                 continue
             message = message_of([text for _event_id, text in items])
             for subscriber in members:
                 if subscriber.buffering:
                     subscriber.buffer.extend(items)
+                elif subscriber.replayed or items[0][0] <= subscriber.floor:
+                    # Just went live ahead of this hub: only what its replay did not send.
+                    own = [text for event_id, text in items if subscriber.wants(event_id)]
+                    subscriber.settle(self.last_id or 0, self.holes)
+                    if own:
+                        outgoing.append((subscriber, message_of(own)))
                 else:
                     outgoing.append((subscriber, message))
         for sent, (subscriber, message) in enumerate(outgoing, start=1):
@@ -233,10 +279,23 @@ class Hub:
                 self.last_id = newest
         return found
 
+    async def _listen_revoked(self) -> None:
+        """The revocation bell's loop; the periodic re-check covers it while it is down."""
+        while True:
+            try:
+                await doorbell.listen_revoked(self.recheck.set)
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                logger.exception("the revocation listener failed; starting it again")
+            await asyncio.sleep(REVALIDATE_SECONDS)
+
     async def _revalidate(self) -> None:
         pruned = time.monotonic()
         while True:
-            await asyncio.sleep(REVALIDATE_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.recheck.wait(), timeout=REVALIDATE_SECONDS)
+            self.recheck.clear()
             if time.monotonic() - pruned > PRUNE_SECONDS:
                 # Every process prunes now and then; the prune mark's row lock makes concurrent runs harmless.
                 pruned = time.monotonic()
@@ -259,6 +318,13 @@ class Hub:
                     logger.debug("connection already gone", exc_info=True)
 
 
+def _masked(cache: dict[int, str], event: Event) -> str:
+    text = cache.get(event.pk)
+    if text is None:
+        text = cache[event.pk] = encode_event(event, masked=True)
+    return text
+
+
 def _latest_id() -> int:
     from realtime.queries import latest_event_id
 
@@ -266,7 +332,10 @@ def _latest_id() -> int:
 
 
 def _revoked(subscribers: list[Subscriber]) -> list[Subscriber]:
-    """Connections whose user may no longer have them: logged out, deactivated, or lost the role."""
+    """Connections whose user may no longer have them: logged out, deactivated, lost the role, changed the
+    password (a session's), or whose token was revoked or expired."""
+    from organisation.identity.tokens import live_token_digests
+
     users = User.objects.in_bulk({s.audience.user_id for s in subscribers})
     keys = {s.session_key for s in subscribers if s.session_key}
     live_sessions = (
@@ -278,11 +347,17 @@ def _revoked(subscribers: list[Subscriber]) -> list[Subscriber]:
         if keys
         else set()
     )
+    live_tokens = live_token_digests({s.token_digest for s in subscribers if s.token_digest})
     revoked = []
     for subscriber in subscribers:
         user = users.get(subscriber.audience.user_id)
         current = audience_of(user) if user is not None else None
-        if current != subscriber.audience or (subscriber.session_key and subscriber.session_key not in live_sessions):
+        if (
+            current != subscriber.audience
+            or (subscriber.session_key and subscriber.session_key not in live_sessions)
+            or (subscriber.token_digest and subscriber.token_digest not in live_tokens)
+            or (user is not None and subscriber.auth_hash and subscriber.auth_hash != user.get_session_auth_hash())
+        ):
             revoked.append(subscriber)
     return revoked
 

@@ -54,3 +54,20 @@ class EventAgency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} -> {self.agency_id}"
+
+
+class Heartbeat(models.Model):
+    """A background process's last sign of life (the timer workers beat every round): the readiness check
+    (/health/ready) asks whether a process of a kind beat recently. One row per process; old rows are dropped."""
+
+    process = models.CharField(_("process"), max_length=120, primary_key=True)  # kind:host:pid
+    kind = models.CharField(_("process kind"), max_length=40)
+    beat_at = models.DateTimeField(_("last beat"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+        indexes = [models.Index(fields=["kind", "beat_at"], name="heartbeat_kind_beat_at")]
+
+    def __str__(self) -> str:
+        return f"{self.process} @ {self.beat_at}"

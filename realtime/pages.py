@@ -49,5 +49,6 @@ def render_screen(request: HttpRequest, screen: str, template: str, config: dict
         "perms_inbox": may_open(user, "inbox"),
         "perms_supervision": may_open(user, "supervision"),
         "perms_workbench": may_open(user, "workbench"),
+        "perms_phrases": may_open(user, "phrases"),
     }
     return render(request, template, context)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max, QuerySet
 
+from organisation.privacy import mask_free_text
 from realtime.audience import CENTRE_ONLY_TYPES, Audience
 from realtime.models import Event, PruneMark
 
@@ -28,8 +30,12 @@ def pruned_through() -> int:
 
 
 def needs_snapshot(last_event_id: int) -> bool:
-    """Replay is impossible when the log was pruned past the client's position, or it is ahead of us."""
-    return last_event_id < pruned_through() or last_event_id > latest_event_id()
+    """Replay is impossible when the log was pruned past the client's position, or it is ahead of us; and it is
+    not worth it when the client is further behind than REPLAY_MAX_EVENTS (a snapshot is one query per kind of
+    open work, a replay one query per page of events, all on the process's one database thread)."""
+    latest = latest_event_id()
+    limit = int(settings.HOTLINE.get("REPLAY_MAX_EVENTS", 2000))
+    return last_event_id < pruned_through() or last_event_id > latest or latest - last_event_id > limit
 
 
 #: name -> provider(audience): the rows of one kind of open work that the audience may see. The apps that
@@ -47,4 +53,6 @@ def register_snapshot_part(name: str, provider: SnapshotPart) -> None:
 def snapshot(audience: Audience) -> dict[str, Any]:
     """The open work a screen shows, stamped with the event id it is consistent with."""
     as_of = latest_event_id()
-    return {"as_of": as_of, **{name: provider(audience) for name, provider in _snapshot_parts.items()}}
+    parts = {name: provider(audience) for name, provider in _snapshot_parts.items()}
+    # Agencies read free text (an incident's title) with typed phone and ID-card numbers masked.
+    return {"as_of": as_of, **(parts if audience.centre else mask_free_text(parts))}

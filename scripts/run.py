@@ -10,13 +10,13 @@ Usage: python3 scripts/run.py [--host 127.0.0.1] [--port 8000]
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import shutil
 import subprocess
 import sys
 
-from environment import REPO_ROOT, ensure_venv, venv_bin
+from environment import REPO_ROOT, ensure_venv
+from supervise import Supervisor, grace_from_environment
 
 
 def main(argv: list[str]) -> int:
@@ -27,14 +27,19 @@ def main(argv: list[str]) -> int:
         # The tree walk would otherwise compile every package's catalogs inside .venv.
         manage(python, "compilemessages", "--ignore=.venv", "--ignore=build", "--ignore=var")
     manage(python, "load_demo_city")
-    daphne = str(venv_bin("daphne"))
-    # The demo's vehicles report positions beside the server; they stop when Daphne (this pid) ends.
-    subprocess.Popen([python, "manage.py", "simulate_units", "--stop-with-parent"], cwd=REPO_ROOT)
-    # The escalation timer worker (warnings, yellow and red cards); it stops when Daphne (this pid) ends.
-    subprocess.Popen([python, "manage.py", "run_timers", "--stop-with-parent"], cwd=REPO_ROOT)
+    # One supervisor for Daphne and its helpers: on SIGTERM (or Ctrl-C) all of them stop, within the grace
+    # period (HOTLINE_STOP_GRACE_SECONDS, default 10 s), and none is left running beside a new start.
+    supervisor = Supervisor(grace=grace_from_environment())
+    # Daphne through core.web: its access log goes through the log filters (no device keys, no phone numbers).
+    web = [python, "-m", "core.web", "-b", options.host, "-p", str(options.port), "config.asgi:application"]
+    supervisor.start("daphne", web, cwd=REPO_ROOT, critical=True)
+    # The escalation timer worker (warnings, yellow and red cards) and the demo's vehicles.
+    for name, command in (("timers", "run_timers"), ("units", "simulate_units")):
+        supervisor.start(name, [python, "manage.py", command, "--stop-with-parent"], cwd=REPO_ROOT, restart=True)
+    # The outbox worker: signed webhooks and other deliveries to the outside (docs/OPERATIONS.md).
+    supervisor.start("outbox", [python, "manage.py", "run_outbox", "--stop-with-parent"], cwd=REPO_ROOT, restart=True)
     print(f"Open http://{options.host}:{options.port}/", flush=True)
-    os.chdir(REPO_ROOT)
-    os.execv(daphne, [daphne, "-b", options.host, "-p", str(options.port), "config.asgi:application"])
+    return supervisor.serve()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -86,12 +86,16 @@ def free_port() -> int:
 # --- PostgreSQL --------------------------------------------------------------------------------
 
 
-def start_postgres(tmpdir: str | os.PathLike[str], *, settings: dict[str, str] | None = None) -> tuple[str, StopFn]:
-    """Start a fresh cluster under ``tmpdir`` with database ``hotline`` owned by superuser ``hotline``.
+def start_postgres(
+    tmpdir: str | os.PathLike[str], *, settings: dict[str, str] | None = None, port: int | None = None
+) -> tuple[str, StopFn]:
+    """Start a cluster under ``tmpdir`` with database ``hotline`` owned by superuser ``hotline``.
 
-    ``tmpdir`` should be a new, empty directory (e.g. from tempfile.mkdtemp()). When running as
-    root it is handed to the ``postgres`` system user, because PostgreSQL refuses to run as root.
-    ``settings`` are added to postgresql.conf (benchmarks size the cluster like a production one).
+    A new, empty ``tmpdir`` (e.g. from tempfile.mkdtemp()) gets a fresh cluster; one that already holds a
+    cluster made here (scripts/cluster.py keeps its data between starts) is started as it is. When running as
+    root the directory is handed to the ``postgres`` system user, because PostgreSQL refuses to run as root.
+    ``settings`` are added to postgresql.conf (benchmarks size the cluster like a production one; the
+    no-Docker cluster turns durability back on).
     """
     bindir = find_postgres_bindir()
     if bindir is None:
@@ -100,8 +104,10 @@ def start_postgres(tmpdir: str | os.PathLike[str], *, settings: dict[str, str] |
     as_owner = _run_as_cluster_owner(base)
     datadir = base / "pgdata"
     logfile = base / "postgres.log"
-    _initdb(bindir, datadir, as_owner)
-    port = free_port()
+    fresh = not (datadir / "PG_VERSION").exists()
+    if fresh:
+        _initdb(bindir, datadir, as_owner)
+    port = port or free_port()
     _configure(datadir, port, socket_dir=base, extra=settings or {})
     pg_ctl = [*as_owner, str(bindir / "pg_ctl"), "-D", str(datadir)]
     start = [*pg_ctl, "-l", str(logfile), "-w", "-t", "60", "start"]
@@ -109,15 +115,28 @@ def start_postgres(tmpdir: str | os.PathLike[str], *, settings: dict[str, str] |
     stop = _once(lambda: _stop_postgres(pg_ctl, base))
     try:
         _wait_until(lambda: _pg_isready(bindir, port), "PostgreSQL to accept TCP connections")
-        _check(
-            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER, PG_DATABASE],
-            "createdb",
-            logfile=logfile,
-        )
+        if fresh:
+            _check(
+                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER, PG_DATABASE],
+                "createdb",
+                logfile=logfile,
+            )
     except BaseException:
         stop()
         raise
     return f"postgres://{PG_USER}@127.0.0.1:{port}/{PG_DATABASE}", stop
+
+
+def restart_postgres(tmpdir: str | os.PathLike[str], mode: str = "fast") -> None:
+    """Restart the cluster under ``tmpdir`` on its port (fault drills); ``mode`` is pg_ctl's stop mode."""
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        raise ServiceError("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found")
+    base = Path(tmpdir).resolve()
+    as_owner = _run_as_cluster_owner(base)
+    pg_ctl = [*as_owner, str(bindir / "pg_ctl"), "-D", str(base / "pgdata")]
+    logfile = base / "postgres.log"
+    _check([*pg_ctl, "-l", str(logfile), "-m", mode, "-w", "-t", "60", "restart"], "pg_ctl restart", cwd=base)
 
 
 def _run_as_cluster_owner(base: Path) -> list[str]:

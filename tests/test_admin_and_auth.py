@@ -15,6 +15,7 @@ from core import clock
 from organisation.actions import do_upsert_user
 from organisation.models import Role, Subject
 from tests.conftest import World, ticket_payload
+from tests.second_factor import verified_login
 
 MODELS = [
     model for model in admin.site._registry if model._meta.app_label in {"organisation", "dispatch", "callcenter"}
@@ -24,7 +25,7 @@ MODELS = [
 @pytest.mark.parametrize("model", MODELS, ids=[m._meta.label for m in MODELS])
 def test_admin_pages_of_reference_data_load(world: World, model: type[Model]) -> None:
     client = Client()
-    client.force_login(world.users["admin"])
+    verified_login(client, world.users["admin"])
     opts = model._meta
     assert client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
     first = model._default_manager.first()
@@ -36,7 +37,7 @@ def test_admin_pages_of_reference_data_load(world: World, model: type[Model]) ->
 
 def test_editing_an_article_in_the_admin_reindexes_it(world: World, articles: None) -> None:
     client = Client()
-    client.force_login(world.users["admin"])
+    verified_login(client, world.users["admin"])
     article = KnowledgeArticle.objects.get(code="kb-garbage-times")
     url = reverse("admin:callcenter_knowledgearticle_change", args=[article.pk])
     response = client.post(
@@ -58,7 +59,7 @@ def test_editing_an_article_in_the_admin_reindexes_it(world: World, articles: No
 
 def test_editing_a_subject_in_the_admin_keeps_its_full_name(world: World) -> None:
     client = Client()
-    client.force_login(world.users["admin"])
+    verified_login(client, world.users["admin"])
     subject = Subject.objects.get(code="t-garbage")
     response = client.post(
         reverse("admin:organisation_subject_change", args=[subject.pk]),

@@ -18,6 +18,7 @@ from django.utils import translation
 
 from config.settings import map_tiles
 from tests.conftest import World, english_client
+from tests.second_factor import verified_login
 
 
 def test_no_preset_means_no_tiles() -> None:
@@ -139,7 +140,7 @@ def test_the_server_does_not_start_with_tianditu_and_no_key() -> None:
 
 def _screen_config(world: World, who: str, path: str) -> dict[str, Any]:
     client = english_client()
-    client.force_login(world.users[who])
+    verified_login(client, world.users[who])
     response = client.get(path)
     assert response.status_code == 200
     found = re.search(

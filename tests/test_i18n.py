@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.test import Client
 
 from tests.conftest import World, english_client, ticket_payload
+from tests.second_factor import verified_login
 
 
 def test_api_errors_speak_chinese_by_default_and_english_on_request(world: World) -> None:
@@ -38,14 +39,14 @@ def test_login_page_is_chinese_by_default_whatever_the_browser_asks(client) -> N
 
 def test_logout_lands_on_the_login_page(world: World) -> None:
     client = Client()
-    client.force_login(world.users["operator"])
+    verified_login(client, world.users["operator"])
     response = client.post("/accounts/logout/")
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
 
 
 def test_error_pages_are_styled_and_lead_back(world: World) -> None:
     client = Client()
-    client.force_login(world.users["handler_a"])
+    verified_login(client, world.users["handler_a"])
     forbidden = client.get("/console/")
     assert forbidden.status_code == 403
     assert "返回首页" in forbidden.content.decode() and 'href="/"' in forbidden.content.decode()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 
 from dispatch import workflow
 from dispatch.workflow import Machine
@@ -141,3 +143,88 @@ def test_non_finite_numbers_are_refused_as_bad_json(world: World) -> None:
     )
     response = world.client("operator").post("/api/tickets/", body, content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == "parse_error"
+
+
+# --- hostile bodies and numbers (issue 18): each answered 4xx with field errors, never a 500 -----------------
+
+DEEP = b"[" * 1000 + b"]" * 1000
+DEEP_OBJECT = b'{"a":' * 1000 + b"1" + b"}" * 1000
+TOO_BIG = 2**63
+
+
+def test_json_nested_1000_deep_is_a_400_even_without_login(world: World) -> None:
+    anonymous = Client()
+    for url in ("/api/auth/token/", "/api/avl/positions/"):
+        for body in (DEEP, DEEP_OBJECT):
+            response = anonymous.post(url, body, content_type="application/json")
+            assert response.status_code == 400, (url, response.status_code)
+            assert response.json()["code"] == "parse_error" and response.json()["fields"]["body"]
+    for who, url in (("operator", "/api/tickets/"), ("commander", "/api/incidents/")):
+        refused = world.client(who).post(url, DEEP, content_type="application/json")
+        assert refused.status_code == 400 and refused.json()["fields"]["body"]
+
+
+def test_json_nested_within_the_limit_is_read_and_brackets_in_strings_do_not_count(world: World) -> None:
+    text = '"' + "[" * 500 + '"'
+    body = ('{"description": ' + text + ', "x": ' + "[" * 60 + "]" * 60 + "}").encode()
+    response = world.client("operator").post("/api/tickets/", body, content_type="application/json")
+    assert response.status_code == 400 and "body" not in response.json()["fields"]
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000)
+def test_a_body_larger_than_the_upload_limit_is_a_413(world: World) -> None:
+    body = ticket_payload(description="x" * 2000)
+    response = world.client("operator").post("/api/tickets/", body, format="json")
+    assert response.status_code == 413 and response.json()["code"] == "body_too_large"
+
+
+def test_paging_numbers_beyond_the_database_are_a_400_naming_the_parameter(world: World) -> None:
+    lists = [
+        ("operator", "/api/tickets/"),
+        ("handler_a", "/api/work-orders/"),
+        ("commander", "/api/incidents/"),
+        ("commander", "/api/units/"),
+    ]
+    for who, url in lists:
+        for name, value in (("limit", TOO_BIG), ("offset", TOO_BIG), ("limit", "abc"), ("offset", -1)):
+            response = world.client(who).get(url, {name: value})
+            assert response.status_code == 400, (url, name, value, response.status_code)
+            assert name in response.json()["fields"], (url, response.json())
+        assert world.client(who).get(url, {"limit": 2**63 - 1, "offset": 2**63 - 1}).status_code == 200, url
+
+
+def test_agency_ids_beyond_the_database_are_a_400_naming_the_field(world: World) -> None:
+    ticket = world.client("operator").post("/api/tickets/", ticket_payload(), format="json").json()
+    dispatcher = world.client("dispatcher")
+    url = f"/api/tickets/{ticket['id']}/dispatch/"
+    for body, field in (
+        ({"lead_agency_id": TOO_BIG}, "lead_agency_id"),
+        ({"lead_agency_id": world.agency_a.pk, "co_agency_ids": [TOO_BIG]}, "co_agency_ids"),
+    ):
+        response = dispatcher.post(url, body, format="json")
+        assert response.status_code == 400, (body, response.status_code)
+        assert field in response.json()["fields"]
+    assert dispatcher.get(f"/api/tickets/{TOO_BIG}/").status_code == 404
+
+
+def test_a_time_that_does_not_exist_is_a_400_naming_the_field(world: World) -> None:
+    ticket = world.client("operator").post("/api/tickets/", ticket_payload(), format="json").json()
+    dispatched = (
+        world.client("dispatcher")
+        .post(f"/api/tickets/{ticket['id']}/dispatch/", {"lead_agency_id": world.agency_a.pk}, format="json")
+        .json()
+    )
+    url = f"/api/work-orders/{dispatched['work_orders'][0]['id']}/request_extension/"
+    for when in ("2026-11-21T09:60:00+08:00", "2026-13-01T09:00:00+08:00", "2026-02-30T09:00:00+08:00"):
+        body = {"requested_due_at": when, "reason": "需要更多时间"}
+        response = world.client("handler_a").post(url, body, format="json")
+        assert response.status_code == 400, (when, response.status_code)
+        assert "requested_due_at" in response.json()["fields"]
+
+
+def test_a_wrong_token_on_a_route_refused_before_login_is_not_a_server_error(world: World) -> None:
+    # "/0.5/" is the id 0 with the format suffix "5": refused before authentication, then rendered for a user.
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    response = client.get("/api/appeal-types/0.5/")
+    assert 400 <= response.status_code < 500 and response.json()["code"]

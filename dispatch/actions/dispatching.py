@@ -77,7 +77,7 @@ def _dispatch(
             if decision.lead.pk != lead.pk and not (override_reason or "").strip():
                 raise InvalidInput(
                     _("Routing proposes %(agency)s; say why this ticket goes elsewhere.")
-                    % {"agency": decision.lead.name},
+                    % {"agency": decision.lead.display_name},
                     fields={"override_reason": [_("Required when overriding the routing proposal.")]},
                 )
         busy = {wo.agency_id for wo in existing if wo.is_active}

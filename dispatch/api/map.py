@@ -25,6 +25,7 @@ from gis.api import SYSTEM_PARAM, layer_geojson, requested_system, requested_tim
 from gis.coords import convert
 from gis.index import OUTSIDE, current_index
 from gis.models import Level
+from organisation.models import in_language
 from organisation.policy import current_user
 
 MAX_MAP_TICKETS = 5000
@@ -93,6 +94,7 @@ class MapTicketsView(APIView):
                 "urgency",
                 "subject__code",
                 "subject__name",
+                "subject__name_en",
                 "created_at",
                 "latitude",
                 "longitude",
@@ -119,7 +121,7 @@ class MapTicketsView(APIView):
                     "state": row["state"],
                     "urgency": row["urgency"],
                     "subject": row["subject__code"],
-                    "subject_name": row["subject__name"],
+                    "subject_name": in_language(row["subject__name"], row["subject__name_en"]),
                     "district": row["placement__district_name"] or "",
                     "grid": row["placement__grid_code"] or "",
                     "created_at": row["created_at"].isoformat(),

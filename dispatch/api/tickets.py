@@ -24,6 +24,7 @@ from core.parsing import NoteInput, ReasonInput, StrictFloatField, validated
 from dispatch import actions
 from dispatch.access import visible_tickets, visible_timeline
 from dispatch.api.map import ticket_duplicates
+from dispatch.api.revealed import revealed_texts
 from dispatch.models import StageClock, WorkOrder
 from dispatch.serializers import (
     DispatchInput,
@@ -37,6 +38,7 @@ from dispatch.serializers import (
 from gis.coords import CoordinateSystem
 from gis.routing import proposal_for
 from organisation.policy import current_user, is_centre
+from organisation.privacy import REVEALED
 
 
 def request_fingerprint(data: Any) -> str:
@@ -68,6 +70,8 @@ TICKET_FILTERS = [
     OpenApiParameter("number", str, description="Exact ticket number"),
     OpenApiParameter("mine", str, description="1: only tickets the current user accepted"),
     OpenApiParameter("since", str, description="Accepted at or after this ISO 8601 time"),
+    OpenApiParameter("source_system", str, description="Sending system's code (with external_id: lookup)"),
+    OpenApiParameter("external_id", str, description="Case id in the sending system"),
 ]
 
 
@@ -92,6 +96,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 ("subject", "subject__code"),
                 ("urgency", "urgency"),
                 ("number", "number"),
+                ("source_system", "source_system"),
+                ("external_id", "external_id"),
             ):
                 if params.get(name):
                     tickets = tickets.filter(**{lookup: params[name]})
@@ -138,7 +144,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return self._detail(ticket.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request: Request, pk: str) -> Response:
         ticket = self.get_object()
         rows = visible_timeline(current_user(request), ticket).select_related("actor", "actor_agency", "work_order")
@@ -264,4 +270,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         """Show the caller's full number and name to an agency user; the reason is audited."""
         data = validated(ReasonInput, request)
         ticket_id = self._visible_id()
-        return Response(intake.do_reveal_caller(ticket_id, actor=current_user(request), reason=data["reason"]))
+        revealed = intake.do_reveal_caller(ticket_id, actor=current_user(request), reason=data["reason"])
+        response = Response({**revealed, "texts": revealed_texts(request, ticket_id)})
+        setattr(response, REVEALED, True)  # the renderer leaves it unmasked (organisation/privacy.py)
+        return response

@@ -25,7 +25,10 @@ from organisation.policy import current_user
 
 class AgencySerializer(serializers.ModelSerializer):
     # "parent" is also an attribute of DRF fields in the type stubs, hence the ignore.
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)  # type: ignore[assignment,var-annotated]
+    parent = serializers.SlugRelatedField(  # type: ignore[assignment,var-annotated]
+        slug_field="code", read_only=True, allow_null=True
+    )
+    name = serializers.CharField(source="display_name", read_only=True, help_text="In the interface language.")
 
     class Meta:
         model = Agency
@@ -111,7 +114,8 @@ class WorkOrderSerializer(serializers.ModelSerializer):
             "number": ticket.number,
             "state": ticket.state,
             "urgency": ticket.urgency,
-            "subject": ticket.subject.path,
+            "subject": ticket.subject.display_path,
+            "subject_code": ticket.subject.code,  # for the canned phrases of the subject
             "title": ticket.title,
             "address": ticket.address,
         }
@@ -223,7 +227,7 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return int(self.get_object().pk)
 
     @extend_schema(responses=TimelineEntrySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request: Request, pk: str) -> Response:
         work_order = self.get_object()
         rows = work_order.timeline.select_related("actor", "actor_agency", "work_order").order_by("id")
@@ -369,7 +373,7 @@ class MeView(APIView):
 class WorkflowTableView(APIView):
     """The workflow table itself, so screens and integrators read the process from its one source."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "object", "additionalProperties": True}}})
     def get(self, request: Request) -> Response:
         return Response(
             [

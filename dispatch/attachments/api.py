@@ -70,7 +70,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return row.uploaded_by.get_full_name() or row.uploaded_by.username
 
     def get_uploaded_by_agency(self, row: Attachment) -> str | None:
-        return row.uploaded_by_agency.name if row.uploaded_by_agency else None
+        return row.uploaded_by_agency.display_name if row.uploaded_by_agency else None
 
     def get_file_url(self, row: Attachment) -> str:
         return f"/api/attachments/{row.pk}/file/"
@@ -185,7 +185,8 @@ class _FileView(APIView):
     #: "file" or "thumbnail"
     part = "file"
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    # Served in the type it is stored in (a HEIC photo is stored as JPEG; thumbnails are JPEG).
+    @extend_schema(responses={(200, media): bytes for media in files.KNOWN_TYPES if media != files.HEIC})
     def get(self, request: Request, pk: int) -> FileResponse:
         attachment = visible_attachments(current_user(request)).filter(pk=pk).first()
         stored = getattr(attachment, self.part) if attachment is not None else None

@@ -190,7 +190,10 @@ class PublishedYearOutput(CalendarYearOutput):
 
 
 class CalendarYearsView(APIView):
-    @extend_schema(responses={200: dict}, summary="Years published in the database")
+    @extend_schema(
+        responses={200: {"type": "array", "items": {"type": "object", "additionalProperties": True}}},
+        summary="Years published in the database",
+    )
     def get(self, request: Request) -> Response:
         current_user(request)
         return Response(list(CalendarYear.objects.values("year", "note", "published_at")))

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from core import clock
 from core.clock import local_zone
+from core.parsing import IdField
 from dispatch.supervision import board, kpis, tables
 from dispatch.supervision.exports import Table, to_csv, to_xlsx
 from organisation.models import Agency, Role
@@ -52,7 +53,7 @@ class PeriodQuery(serializers.Serializer):
     """``from`` and ``to`` are local (Asia/Shanghai) dates; ``to`` is exclusive."""
 
     to = serializers.DateField(required=False)
-    agency = serializers.IntegerField(required=False, min_value=1)
+    agency = IdField(required=False)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -87,7 +88,7 @@ class DrilldownQuery(PeriodQuery):
 
 
 class EscalationQuery(serializers.Serializer):
-    agency = serializers.IntegerField(required=False, min_value=1)
+    agency = IdField(required=False)
 
     def validate_agency(self, value: int) -> int:
         if not Agency.objects.filter(pk=value).exists():

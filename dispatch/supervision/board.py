@@ -52,7 +52,7 @@ def escalation_row(escalation: Escalation) -> dict[str, Any]:
         "level": escalation.level,
         "level_label": str(EscalationLevel(escalation.level).label),
         "stage": escalation.stage,
-        "agency": {"id": agency.pk, "code": agency.code, "name": agency.name} if agency else None,
+        "agency": {"id": agency.pk, "code": agency.code, "name": agency.display_name} if agency else None,
         "ticket_id": escalation.ticket_id,
         "ticket_number": escalation.ticket.number,
         "work_order_id": escalation.work_order_id,
@@ -76,7 +76,7 @@ def open_cases(*, agency_id: int | None = None) -> list[dict[str, Any]]:
             "agency": {
                 "id": case.work_order.agency_id,
                 "code": case.work_order.agency.code,
-                "name": case.work_order.agency.name,
+                "name": case.work_order.agency.display_name,
             },
             "work_order_id": case.work_order_id,
             "work_order_number": case.work_order.number,
@@ -98,7 +98,7 @@ def reprimand_list(*, agency_id: int | None = None) -> list[dict[str, Any]]:
     return [
         {
             "id": entry.pk,
-            "agency": {"id": entry.agency_id, "code": entry.agency.code, "name": entry.agency.name},
+            "agency": {"id": entry.agency_id, "code": entry.agency.code, "name": entry.agency.display_name},
             "work_order_id": entry.work_order_id,
             "work_order_number": entry.work_order.number if entry.work_order else None,
             "escalation_id": entry.escalation_id,

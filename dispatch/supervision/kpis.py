@@ -33,7 +33,7 @@ from dispatch.models import (
     WorkOrder,
     WorkOrderState,
 )
-from organisation.models import Agency
+from organisation.models import Agency, in_language
 
 Unit = Literal["work_order", "ticket"]
 Kind = Literal["count", "rate", "mean_hours"]
@@ -84,6 +84,10 @@ _COMPLETION_JUDGED = (
     & Q(kpi_handle_undated=False)
 )
 _HANDLED = Q(signed_at__isnull=False, replied_at__isnull=False)
+#: The agency answered the dispatch: it signed, or it asked to return the work order (pending the centre's
+#: review or approved). A return the centre rejects puts the work order back where it was, and it is judged
+#: from there again.
+_RESPONDED = _SIGNED | Q(state__in=(WorkOrderState.RETURN_REQUESTED, WorkOrderState.RETURNED))
 
 METRICS: tuple[Metric, ...] = (
     Metric("volume", _("Work orders"), "work_order", "count", Q(), Q()),
@@ -93,7 +97,7 @@ METRICS: tuple[Metric, ...] = (
         "work_order",
         "rate",
         ~_AWAITING_SIGN_IN_TIME,
-        _SIGNED | Q(state=WorkOrderState.RETURNED),
+        _RESPONDED,
     ),
     Metric(
         "on_time_sign_rate",
@@ -261,9 +265,12 @@ def agency_kpis(period: Period, *, as_of: dt.datetime, agency_ids: Sequence[int]
         work_orders.filter(mean.denominator).order_by().values_list("agency_id", "pk", "signed_at", "replied_at")
     ):
         handled.setdefault(agency_id, []).append((pk, signed_at, replied_at))
-    agencies = Agency.objects.filter(pk__in=rows).order_by("sort_order", "code").values_list("pk", "code", "name")
+    agencies = (
+        Agency.objects.filter(pk__in=rows).order_by("sort_order", "code").values_list("pk", "code", "name", "name_en")
+    )
     result = []
-    for agency_id, code, name in agencies:
+    for agency_id, code, chinese_name, english_name in agencies:
+        name = in_language(chinese_name, english_name)
         row = rows[agency_id]
         figures: dict[str, Figure] = {}
         for metric in METRICS:

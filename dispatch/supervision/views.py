@@ -28,7 +28,9 @@ def board(request: HttpRequest) -> HttpResponse:
             "work_order_states": {s.value: str(s.label) for s in WorkOrderState},
             "ticket_states": {s.value: str(s.label) for s in TicketState},
             "satisfaction": {s.value: str(s.label) for s in Satisfaction},
-            "agencies": list(Agency.objects.filter(active=True).values("id", "code", "name")),
+            "agencies": [
+                {"id": a.pk, "code": a.code, "name": a.display_name} for a in Agency.objects.filter(active=True)
+            ],
             "min_volume": default_min_volume(),
             "default_period_days": DEFAULT_PERIOD_DAYS,
             "export_tables": list(EXPORT_TABLES),

@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.apps import apps
-from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
@@ -20,9 +18,11 @@ from dispatch import workflow
 from dispatch.access import visible_tickets
 from dispatch.models import EscalationLevel, ReplyOutcome, Responsibility, Stage, StageClock, WorkOrder
 from dispatch.serializers import TicketDetailSerializer
+from dispatch.ticket_screen import choices as registered_choices
 from dispatch.workflow import Machine
 from organisation.models import Agency, AgencyKind, AppealType, Subject, User
 from organisation.policy import is_centre, sees_caller_details
+from organisation.privacy import shown_to
 
 
 def ticket_queryset(user: User) -> QuerySet[Ticket]:
@@ -45,17 +45,6 @@ def ticket_queryset(user: User) -> QuerySet[Ticket]:
 
 def _choices(choices: Any) -> dict[str, str]:
     return {str(value): str(label) for value, label in choices.choices}
-
-
-def _upper_choices(app_label: str, model: str, field: str) -> list[dict[str, str]]:
-    """Choices of a field of an app above dispatch (emergency), looked up by name at run time: the forms of
-    the ticket actions that app registers in the workflow table (escalate, transfer) offer its values without
-    an upward import; without the app there is nothing to offer."""
-    try:
-        choices = apps.get_model(app_label, model)._meta.get_field(field).choices or []
-    except (LookupError, FieldDoesNotExist):
-        return []
-    return [{"code": str(value), "name": str(label)} for value, label in choices]  # type: ignore[misc]
 
 
 def _states(machine: Machine) -> dict[str, str]:
@@ -86,6 +75,7 @@ def timeline_labels() -> dict[str, str]:
         "deadline_set": _("Deadline set"),
         "deadline_recomputed": _("Deadline recomputed"),
         "absorb_duplicate": _("Duplicate merged in"),
+        "attach": _("Photo or file added"),
     }
 
 
@@ -175,7 +165,9 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
     """The template's context for one ticket: the serialized detail plus labels, times and buttons."""
     user = request.user
     assert isinstance(user, User)
-    data = dict(TicketDetailSerializer(ticket, context={"request": request}).data)
+    # Typed phone and ID-card numbers in its free text are masked for agencies, as in the API.
+    full = dict(TicketDetailSerializer(ticket, context={"request": request}).data)
+    data = shown_to(user, full)
     names = labels()
     checks = GuardChecks()
     rows = {row.pk: row for row in ticket.work_orders.all()}
@@ -185,6 +177,7 @@ def page_context(request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         "data": data,
         "centre": is_centre(user),
         "masked": not sees_caller_details(user),
+        "hidden_text": data != full,  # a typed number is masked: the reveal button shows it too
         "state_label": names["ticket_state"].get(ticket.state, ""),
         "urgency_label": names["urgency"].get(ticket.urgency, ""),
         "channel_label": names["channel"].get(ticket.channel, ""),
@@ -219,27 +212,33 @@ def form_choices(user: User) -> dict[str, Any]:
     dispatches = _may_ever(user, Machine.TICKET, ("dispatch", "redispatch"))
     corrects = _may_ever(user, Machine.TICKET, ("correct",))
     agencies = (
-        list(
-            Agency.objects.filter(active=True)
+        [
+            {"id": agency.pk, "name": agency.display_name}
+            for agency in Agency.objects.filter(active=True)
             .exclude(kind=AgencyKind.CENTRE)
             .order_by("sort_order", "code")
-            .values("id", "name")
-        )
+        ]
         if dispatches
         else []
     )
     return {
         "agencies": agencies,
         "subjects": (
-            list(Subject.objects.filter(is_leaf=True, active=True).order_by("path").values("code", "path"))
+            [
+                {"code": s.code, "path": s.display_path}
+                for s in Subject.objects.filter(is_leaf=True, active=True)
+                .select_related("parent__parent__parent")
+                .order_by("path")
+            ]
             if corrects
             else []
         ),
-        "appeal_types": list(AppealType.objects.order_by("id").values("code", "name")) if corrects else [],
+        "appeal_types": (
+            [{"code": a.code, "name": a.display_name} for a in AppealType.objects.order_by("id")] if corrects else []
+        ),
         "urgencies": [{"code": k, "name": v} for k, v in _choices(Urgency).items()],
         "outcomes": [{"code": k, "name": v} for k, v in _choices(ReplyOutcome).items()],
         "satisfactions": [{"code": k, "name": v} for k, v in _choices(Satisfaction).items()],
-        "incident_types": _upper_choices("emergency", "Incident", "type"),
-        "incident_levels": _upper_choices("emergency", "Incident", "level"),
-        "emergency_lines": _upper_choices("emergency", "Transfer", "line"),
+        # The forms of actions an app above dispatch registered (emergency: escalate, transfer).
+        **registered_choices.registered(),
     }

@@ -18,7 +18,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,13 +25,15 @@ from rest_framework.views import APIView
 from core import clock
 from core.clock import local_zone
 from core.errors import InvalidInput
+from core.pagination import BoundedLimitOffsetPagination
+from core.parsing import IdField
 from dispatch.supervision.api import EXPORT_FORMATS, FirstRenderer
 from dispatch.supervision.exports import to_csv, to_xlsx
 from dispatch.workbench import actions, exports, queues, rows, search
 from organisation.policy import current_user
 
 
-class RowsPage(LimitOffsetPagination):
+class RowsPage(BoundedLimitOffsetPagination):
     default_limit = 50
     max_limit = 200
 
@@ -131,7 +132,7 @@ class TicketExportView(APIView):
 
 
 class BulkUrgeInput(serializers.Serializer):
-    work_order_ids = serializers.ListField(child=serializers.IntegerField(), help_text="At most 200")
+    work_order_ids = serializers.ListField(child=IdField(), help_text="At most 200")
     note = serializers.CharField(max_length=5000)
 
 

@@ -20,6 +20,7 @@ from callcenter.phones import national_digits
 from dispatch.supervision.exports import Table
 from dispatch.workbench import search
 from organisation.models import User
+from organisation.privacy import shown_text
 
 EXPORT_LIMIT = 10_000
 CHUNK = 1000
@@ -100,7 +101,7 @@ def search_table(user: User, tickets: QuerySet[Ticket]) -> tuple[Table, int, int
     body: list[list[Any]] = []
     for chunk in _chunks(search.with_row_data(user, tickets)[:EXPORT_LIMIT]):
         for row, ticket in zip(search.present(user, chunk), chunk, strict=True):
-            body.append(_cells(row, ticket.description))
+            body.append(_cells(row, shown_text(user, ticket.description)))
     written = len(body)
     if total > written:
         note = _(

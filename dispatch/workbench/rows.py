@@ -17,6 +17,7 @@ from django.utils import timezone
 from callcenter.models import Channel, Ticket, TicketState, Urgency
 from callcenter.serializers import presented_name, presented_phone
 from core import clock
+from core.redaction import mask_personal_numbers
 from dispatch import workflow
 from dispatch.models import (
     Escalation,
@@ -60,14 +61,14 @@ def ticket_brief(ticket: Ticket, *, full: bool) -> dict[str, Any]:
         "id": ticket.pk,
         "number": ticket.number,
         "url": ticket_url(ticket.number),
-        "title": ticket.title,
+        "title": ticket.title if full else mask_personal_numbers(ticket.title),
         "state": ticket.state,
         "state_label": label(TicketState, ticket.state),
         "urgency": ticket.urgency,
         "urgency_label": label(Urgency, ticket.urgency),
         "channel": ticket.channel,
         "channel_label": label(Channel, ticket.channel),
-        "subject": {"code": subject.code, "name": subject.name, "path": subject.path or subject.name},
+        "subject": {"code": subject.code, "name": subject.display_name, "path": subject.display_path},
         "address": ticket.address,
         "caller_phone": presented_phone(ticket.caller.phone if ticket.caller else "", full),
         "caller_name": presented_name(ticket.caller_name, ticket.caller_confidential, full),
@@ -101,7 +102,7 @@ def work_order_brief(work_order: WorkOrder, may_urge: UrgeCheck) -> dict[str, An
         "state_label": label(WorkOrderState, work_order.state),
         "responsibility": work_order.responsibility,
         "responsibility_label": label(Responsibility, work_order.responsibility),
-        "agency": {"id": agency.pk, "code": agency.code, "name": agency.name},
+        "agency": {"id": agency.pk, "code": agency.code, "name": agency.display_name},
         "urge_count": work_order.urge_count,
         "may_urge": may_urge(work_order),
     }

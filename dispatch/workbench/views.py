@@ -38,10 +38,12 @@ def workbench(request: HttpRequest) -> HttpResponse:
             "urgencies": _choices(Urgency),
             "channels": _choices(Channel),
             "subjects": [
-                {"code": s.code, "name": s.path or s.name}
-                for s in Subject.objects.filter(active=True).order_by("path", "code")
+                {"code": s.code, "name": s.display_path}
+                for s in Subject.objects.filter(active=True)
+                .select_related("parent__parent__parent")
+                .order_by("path", "code")
             ],
-            "agencies": list(agencies.order_by("code").values("code", "name")),
+            "agencies": [{"code": a.code, "name": a.display_name} for a in agencies.order_by("code")],
             "districts": list(districts),
             "may_search_phone": centre,
             "may_urge": user.has_role(*URGERS),

@@ -98,7 +98,7 @@ def do_transfer_ticket(ticket_id: int, data: Any, *, actor: User) -> Transfer:
                 _("Subject '%(subject)s' is not on the %(line)s transfer list (it is on: %(lines)s).")
                 if other_lines
                 else _("Subject '%(subject)s' is not on the %(line)s transfer list.")
-            ) % {"subject": ticket.subject.name, "line": form["line"], "lines": ", ".join(other_lines)}
+            ) % {"subject": ticket.subject.display_name, "line": form["line"], "lines": ", ".join(other_lines)}
             raise Conflict(
                 message,
                 code="not_on_transfer_list",

@@ -118,8 +118,8 @@ class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         row = self.get_queryset().get(pk=unit_id)
         return Response(UnitSerializer(row, context=self.get_serializer_context()).data)
 
-    @extend_schema(responses={200: dict})
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "object", "additionalProperties": True}}})
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request: Request, pk: str) -> Response:
         unit = self.get_object()
         rows = UnitTimelineEntry.objects.filter(unit=unit).order_by("id")[:500]
@@ -152,7 +152,10 @@ class UnitViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             totals[(unit.unit_type, unit.status)] += 1
             entry = per_agency.setdefault(
                 unit.agency_id,
-                {"agency": {"id": unit.agency_id, "code": unit.agency.code, "name": unit.agency.name}, "counts": {}},
+                {
+                    "agency": {"id": unit.agency_id, "code": unit.agency.code, "name": unit.agency.display_name},
+                    "counts": {},
+                },
             )
             by_status = entry["counts"].setdefault(unit.unit_type, {})
             by_status[unit.status] = by_status.get(unit.status, 0) + 1

@@ -9,6 +9,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from rest_framework import serializers
 
 from core import clock
+from core.parsing import IdField
 from dispatch import workflow
 from dispatch.workflow import Machine
 from emergency.models import Assignment, Unit
@@ -55,7 +56,7 @@ class UnitSerializer(serializers.ModelSerializer):
         return now
 
     def get_agency(self, unit: Unit) -> dict[str, Any]:
-        return {"id": unit.agency_id, "code": unit.agency.code, "name": unit.agency.name}
+        return {"id": unit.agency_id, "code": unit.agency.code, "name": unit.agency.display_name}
 
     def get_station(self, unit: Unit) -> dict[str, Any]:
         return {"name": unit.station_name, "lon": unit.station_longitude, "lat": unit.station_latitude}
@@ -98,7 +99,7 @@ class UnitTransitionInput(serializers.Serializer):
 
 
 class AssignInput(serializers.Serializer):
-    unit_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=20)
+    unit_ids = serializers.ListField(child=IdField(), min_length=1, max_length=20)
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
 

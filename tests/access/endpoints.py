@@ -27,6 +27,7 @@ EXTENSION_DECIDERS = frozenset({"dispatcher", "supervisor", "admin"})
 SUPERVISORS = frozenset({"supervisor", "admin"})
 INCIDENT_REPORTERS = frozenset({"operator", "dispatcher", "commander", "admin"})
 HISTORY_READERS = frozenset({"operator", "dispatcher", "commander", "supervisor", "admin"})
+PHRASE_EDITORS = frozenset({"dispatcher", "supervisor", "admin"})
 NONE: frozenset[str] = frozenset()
 
 
@@ -353,6 +354,21 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         CENTRE_CONTROL,
         article=True,
         body=lambda s: _article_body("kb-garbage-times", "垃圾清运时间调整通知"),
+    ),
+    # Canned phrases: read by every role of the screens (agencies: replies only), kept by the centre's editors.
+    Endpoint("phrases.list", "get", "/api/phrases/?kind=reply", EVERYONE - {"nobody"}),
+    Endpoint(
+        "phrases.create",
+        "post",
+        "/api/phrases/",
+        PHRASE_EDITORS,
+        ok=201,
+        body=lambda s: {
+            "kind": "reply",
+            "subject": "t-garbage",
+            "title": "已安排清运",
+            "body": "已清运{address}垃圾。",
+        },
     ),
     Endpoint("agencies.list", "get", "/api/agencies/", EVERYONE),
     Endpoint("subjects.list", "get", "/api/subjects/", EVERYONE),

@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from callcenter import actions as intake
-from callcenter.models import KnowledgeArticle, Ticket
+from callcenter.models import KnowledgeArticle, Phrase, Ticket
 from dispatch import actions as dispatching
 from dispatch.actions import tickets as ticket_actions
 from dispatch.models import ExtensionRequest, SupervisionCase, TimelineEntry, WorkOrder
@@ -137,6 +137,7 @@ def snapshot() -> dict[str, Any]:
         "extensions": sorted(ExtensionRequest.objects.values_list("id", "state")),
         "supervision": sorted(SupervisionCase.objects.values_list("id", "state")),
         "articles": sorted(KnowledgeArticle.objects.values_list("id", "code", "title")),
+        "phrases": sorted(Phrase.objects.values_list("id", "title", "active")),
         "events": Event.objects.count(),
     }
 

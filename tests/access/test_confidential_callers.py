@@ -45,7 +45,7 @@ def test_reveal_returns_the_full_number_and_writes_an_audit_entry(world: World) 
         "reveal_caller",
         "需电话联系市民确认位置",
     )
-    assert set(entry.fields) == {"phone", "caller_name"}
+    assert set(entry.fields) == {"phone", "caller_name", "free_text"}
     # Revealing does not unmask the ordinary reads.
     assert world.client("handler_a").get(f"/api/tickets/{ticket.pk}/").json()["caller_phone"] == PHONE_MASKED
 

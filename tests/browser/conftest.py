@@ -159,14 +159,50 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
+# The demo's published second-factor key (README "Demo logins") for admin, supervisor, auditor and commander.
+DEMO_TOTP_KEY = bytes.fromhex("3132333435363738393031323334353637383930")
+_last_step: dict[tuple[str, str], int] = {}
+_sessions: dict[tuple[str, str], Any] = {}
+_tokens: dict[tuple[str, str], str] = {}
+
+
+def one_time_code(server: DemoServer, username: str) -> str:
+    """A code the demo user's device accepts now. Each is accepted once, and the device takes the next step's
+    code too: a second login within one 30 s step uses that; a third waits for the step to pass."""
+    from django_otp.oath import TOTP
+
+    key = (server.url, username)
+    totp = TOTP(DEMO_TOTP_KEY)
+    while totp.t() + 1 <= _last_step.get(key, -1):
+        time.sleep(0.5)  # a poll of the clock until the device takes a code it has not seen
+    step = max(totp.t(), _last_step.get(key, -1) + 1)
+    totp.drift = step - totp.t()
+    _last_step[key] = step
+    return f"{totp.token():06d}"
+
+
 def logged_in(browser: Browser, server: DemoServer, username: str) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    """A new browser context logged in as the demo user: through the login page (and the one-time code where the
+    role needs it) the first time, with that session's cookies after."""
+    key = (server.url, username)
+    options: dict[str, Any] = {"viewport": {"width": 1366, "height": 768}, "locale": "zh-CN"}
+    if key in _sessions:
+        context = browser.new_context(storage_state=_sessions[key], **options)
+        page = context.new_page()
+        page.goto(f"{server.url}/")
+        return context, page
+    context = browser.new_context(**options)
     page = context.new_page()
     page.goto(f"{server.url}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{server.url}/")
+    page.wait_for_url(lambda url: url == f"{server.url}/" or "/accounts/second-factor/" in url)
+    if "/accounts/second-factor/" in page.url:
+        page.fill("#id_token", one_time_code(server, username))
+        page.click("button[type=submit] >> nth=0")
+        page.wait_for_url(f"{server.url}/")
+    _sessions[key] = context.storage_state()
     return context, page
 
 
@@ -192,12 +228,19 @@ def api_request(
 
 
 def api_token(server: DemoServer, username: str) -> str:
-    """The REST API token of a demo user (every demo user has the demo password)."""
-    request = urllib.request.Request(
-        f"{server.url}/api/auth/token/", method="POST", data=f"username={username}&password={PASSWORD}".encode()
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return str(json.loads(response.read())["token"])
+    """The REST API token of a demo user (every demo user has the demo password; the roles with a second factor
+    send the one-time code too). One per user and server: it lasts for the whole run."""
+    key = (server.url, username)
+    if key not in _tokens:
+        otp = one_time_code(server, username) if username in ("admin", "supervisor", "auditor", "commander") else ""
+        request = urllib.request.Request(
+            f"{server.url}/api/auth/token/",
+            method="POST",
+            data=f"username={username}&password={PASSWORD}&otp={otp}".encode(),
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            _tokens[key] = str(json.loads(response.read())["token"])
+    return _tokens[key]
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import PASSWORD, DemoServer, screenshot
+from tests.browser.conftest import PASSWORD, DemoServer, logged_in, screenshot
 
 
 def _console(browser: Browser, server: DemoServer, timezone_id: str):  # type: ignore[no-untyped-def]
@@ -80,16 +80,15 @@ def test_possible_duplicates_show_while_the_ticket_is_typed(demo_server: DemoSer
 
 
 def test_command_map_times_are_the_citys_whatever_the_browsers_zone(demo_server: DemoServer, browser: Browser) -> None:
+    # The commander's session (password and one-time code), in a browser in New York.
+    first, _page = logged_in(browser, demo_server, "commander")
+    state = first.storage_state()
+    first.close()
     context = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="America/New_York"
+        storage_state=state, viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="America/New_York"
     )
     page = context.new_page()
     try:
-        page.goto(f"{demo_server.url}/accounts/login/")
-        page.fill("#id_username", "commander")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{demo_server.url}/")
         page.goto(f"{demo_server.url}/command/")
         shown = page.evaluate(
             "async () => { const m = await import('/static/emergency/command/helpers.js');"

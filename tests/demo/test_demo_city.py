@@ -9,7 +9,7 @@ from django.core import serializers
 from django.core.management import CommandError, call_command
 from django.db.models import Model
 
-from callcenter.models import KnowledgeArticle, Ticket, TicketState
+from callcenter.models import KnowledgeArticle, Phrase, Ticket, TicketState
 from core import clock
 from dispatch.models import StageClock, TimelineEntry, WorkOrderState
 from organisation.models import Agency, Role, Subject, User
@@ -17,7 +17,7 @@ from tests.pinned_time import DEMO_NOW
 
 
 def _dump() -> str:
-    models: list[type[Model]] = [Agency, User, Subject, KnowledgeArticle, Ticket, TimelineEntry]
+    models: list[type[Model]] = [Agency, User, Subject, KnowledgeArticle, Phrase, Ticket, TimelineEntry]
     return "".join(serializers.serialize("json", m._default_manager.order_by("pk")) for m in models)
 
 
@@ -30,6 +30,7 @@ def test_demo_city_covers_every_state_and_is_idempotent(db: object) -> None:
         assert Agency.objects.filter(name="城中区人民政府", kind="district", adcode="450202").exists()
         assert Subject.objects.filter(is_leaf=True).count() >= 38
         assert KnowledgeArticle.objects.count() >= 30
+        assert Phrase.objects.filter(kind="reply", subject__code="garbage-collection", active=True).exists()
         held = {role for user in User.objects.all() for role in user.roles}
         assert held == set(Role.values)
         states = set(Ticket.objects.values_list("state", flat=True))

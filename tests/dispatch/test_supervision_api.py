@@ -22,6 +22,7 @@ from dispatch.supervision.exports import Table, safe_cell, to_xlsx
 from tests.conftest import World, ticket_payload
 from tests.dispatch.supervision_data import AS_OF, Dataset, at, build
 from tests.dispatch.test_kpis import A_MEMBERS, EXPECTED
+from tests.second_factor import verified_login
 
 PERIOD_QUERY = "from=2026-03-02&to=2026-03-07"
 # The commander reads everything, the supervision board included.
@@ -234,7 +235,7 @@ def test_only_supervisors_auditors_and_admins_read_the_board(world: World, who: 
         if not allowed:
             assert response.json()["code"] == "permission_denied"
     browser = Client()
-    browser.force_login(world.users[who])
+    verified_login(browser, world.users[who])
     page = browser.get("/supervision/")
     assert page.status_code == (200 if allowed else 403)
     if allowed:

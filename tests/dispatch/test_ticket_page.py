@@ -23,6 +23,7 @@ from organisation.models import User
 from organisation.policy import is_centre
 from tests.conftest import CENTRE_USERS, World
 from tests.dispatch.test_workflow_table import Builder
+from tests.second_factor import verified_login
 
 CENTRE = list(CENTRE_USERS)
 AGENCY_OWN = ["handler_a", "agencyadmin_a"]  # the work orders are agency A's
@@ -31,7 +32,7 @@ VIEWERS = CENTRE + AGENCY_OWN
 
 def page_client(world: World, who: str) -> Client:
     client = Client()
-    client.force_login(world.users[who])
+    verified_login(client, world.users[who])
     return client
 
 

@@ -21,6 +21,7 @@ from dispatch.models import WorkOrder
 from tests.conftest import World, ticket_payload
 from tests.dispatch.test_workflow_table import Builder
 from tests.pinned_time import WORKDAY_MORNING
+from tests.second_factor import verified_login
 
 CST = ZoneInfo("Asia/Shanghai")
 FULL_PHONE = "13812341234"  # ticket_payload's caller
@@ -29,7 +30,7 @@ FULL_PHONE = "13812341234"  # ticket_payload's caller
 def client_of(world: World, who: str | None) -> Client:
     client = Client()
     if who:
-        client.force_login(world.users[who])
+        verified_login(client, world.users[who])
     return client
 
 

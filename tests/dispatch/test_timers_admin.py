@@ -11,6 +11,7 @@ from core import clock
 from dispatch.deadlines import calendar
 from dispatch.models import CalendarDay, CalendarYear, SlaPolicy, WorkingPeriod
 from tests.conftest import World, english_client
+from tests.second_factor import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(world: World) -> Client:
     client = english_client()
-    client.force_login(world.users["admin"])
+    verified_login(client, world.users["admin"])
     return client
 
 

@@ -32,6 +32,7 @@ from dispatch.models import (
 )
 from tests.conftest import World
 from tests.dispatch.workbench_scene import LATER, MONDAY, build_scene
+from tests.second_factor import verified_login
 
 pytestmark = pytest.mark.django_db
 RANK = {"warning": 1, "overdue": 2, "serious": 3}
@@ -212,12 +213,13 @@ def test_pagination_and_queues_the_viewer_lacks(world: World) -> None:
         assert client.get("/api/queues/nonsense/").status_code == 404
         assert world.client("dispatcher").get("/api/queues/to_sign/").status_code == 404
         assert world.client("nobody").get("/api/queues/").json()["queues"] == []
-        assert world.client("dispatcher").get("/api/queues/to_dispatch/", {"limit": "x"}).status_code == 200
+        refused = world.client("dispatcher").get("/api/queues/to_dispatch/", {"limit": "x"})
+        assert refused.status_code == 400 and "limit" in refused.json()["fields"]  # not silently the default
 
 
 def test_the_page_opens_for_centre_and_agency_staff_only(world: World, client: Any) -> None:
     for who, status in (("dispatcher", 200), ("supervisor", 200), ("handler_a", 200), ("nobody", 403)):
-        client.force_login(world.users[who])
+        verified_login(client, world.users[who])
         response = client.get("/work/")
         assert response.status_code == status, who
         if status == 200:

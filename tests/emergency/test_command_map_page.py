@@ -15,11 +15,12 @@ from django.test.utils import override_settings
 from emergency.models import IncidentLevel, IncidentType
 from emergency.states import UnitStatus, UnitType
 from tests.conftest import World, english_client
+from tests.second_factor import verified_login
 
 
 def _config(world: World, who: str) -> dict[str, Any]:
     client = english_client()
-    client.force_login(world.users[who])
+    verified_login(client, world.users[who])
     response = client.get("/command/")
     assert response.status_code == 200
     html = response.content.decode()

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from core import clock
 from emergency.cap import alert_xml, schema_errors
-from emergency.models import Incident, IncidentAgency, IncidentTimelineEntry, TransferRule
+from emergency.models import Assignment, Incident, IncidentAgency, IncidentTimelineEntry, TransferRule, Unit
 from organisation.models import User
 from tests.pinned_time import DEMO_NOW
 
@@ -48,3 +48,27 @@ def test_demo_incidents_load_once_and_make_sense(db: object) -> None:
             IncidentTimelineEntry.objects.count(),
             IncidentAgency.objects.count(),
         ) == before
+
+
+def test_demo_incidents_whose_state_says_forces_were_sent_list_the_units_sent(db: object) -> None:
+    """Issue #17: the demo's incidents said "已调派力量" (forces dispatched) and "尚未调派力量" (no units
+    assigned yet) at once; the demo now sends real units, and the first of them arrives where forces are on
+    scene."""
+    with clock.pinned_at(DEMO_NOW):
+        call_command("load_demo_city", tickets=12, stdout=io.StringIO())
+    for incident in Incident.objects.all():
+        assignments = Assignment.objects.filter(incident=incident)
+        if incident.state in ("dispatched", "on_scene", "controlled", "closed"):
+            assert assignments.exists(), incident.title
+        else:
+            assert not assignments.exists(), incident.title
+        if incident.state in ("on_scene", "controlled"):
+            assert assignments.filter(on_scene_at__isnull=False).exists(), incident.title
+        open_units = Unit.objects.filter(assignments__incident=incident, assignments__cleared_at__isnull=True)
+        if incident.state == "closed":  # a closed incident keeps no unit on it
+            assert not open_units.exists(), incident.title
+        else:
+            assert all(unit.status in ("dispatched", "on_scene") for unit in open_units), incident.title
+    fire = Incident.objects.get(title="文惠路居民楼火灾")
+    sent = set(Assignment.objects.filter(incident=fire).values_list("unit__unit_type", flat=True))
+    assert sent == {"fire_engine", "ambulance", "police_car"}  # one of each type a fire needs

@@ -23,6 +23,7 @@ from realtime.hub import _hubs
 from realtime.models import Event
 from tests.conftest import World
 from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit
+from tests.second_factor import verified_login
 
 
 @pytest.fixture
@@ -142,7 +143,7 @@ async def stop_hubs() -> AsyncIterator[None]:
 
 def _cookie_for(user: Any) -> tuple[bytes, bytes]:
     client = Client()
-    client.force_login(user)
+    verified_login(client, user)
     return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 

@@ -10,6 +10,7 @@ from organisation import actions
 from organisation.actions import ReferenceChange
 from organisation.models import Agency, AuditEntry, User
 from tests.conftest import World, english_client
+from tests.second_factor import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(world: World) -> Client:
     client = english_client()
-    client.force_login(world.users["admin"])
+    verified_login(client, world.users["admin"])
     return client
 
 

@@ -7,6 +7,7 @@ import re
 from django.test import Client
 
 from tests.conftest import World, ticket_payload
+from tests.second_factor import verified_login
 
 
 def _reveal(world: World) -> int:
@@ -24,7 +25,7 @@ def _reveal(world: World) -> int:
 
 def _page(world: World, who: str, url: str = "/audit/") -> object:
     client = Client()
-    client.force_login(world.users[who])
+    verified_login(client, world.users[who])
     return client.get(url)
 
 

@@ -25,6 +25,7 @@ from realtime.events import append_events
 from realtime.hub import _hubs
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
+from tests.second_factor import verified_login
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
@@ -42,7 +43,7 @@ async def stop_hubs() -> AsyncIterator[None]:
 
 def _cookie_for(user: User) -> tuple[bytes, bytes]:
     client = Client()
-    client.force_login(user)
+    verified_login(client, user)
     return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
@@ -231,7 +232,7 @@ async def test_a_client_behind_the_pruned_log_gets_a_snapshot(world: World) -> N
 async def test_sockets_close_when_the_user_logs_out_or_loses_the_role(world: World) -> None:
     operator = world.users["operator"]
     client = Client()
-    await database_sync_to_async(client.force_login)(operator)
+    await database_sync_to_async(verified_login)(client, operator)
     cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
     socket = WebsocketCommunicator(application, "/ws/events/", headers=[ORIGIN, cookie])
     assert (await socket.connect(timeout=WAIT))[0]
@@ -318,7 +319,8 @@ async def test_many_sockets_connecting_at_once_start_one_hub(world: World) -> No
     assert all(connected for connected, _ in results)
     hub = _hubs[asyncio.get_running_loop()]
     await asyncio.wait_for(hub.listening.wait(), timeout=WAIT)
-    assert hub.listen_starts == 1 and len(hub.tasks) == 3
+    # One each: the doorbell, the log poll, the re-check of sockets, the revocation bell.
+    assert hub.listen_starts == 1 and len(hub.tasks) == 4
     assert len(hub.subscribers) == 8
     for socket in sockets:
         await socket.disconnect()

@@ -133,3 +133,32 @@ async def test_a_backlog_bigger_than_one_read_is_read_on_at_once(world: World, m
         hub.wake.clear()
     assert woken == [True, True, False]
     assert _ids(log) == [ids[0:2], ids[2:4], ids[4:5]]
+
+
+async def test_a_hub_behind_the_replay_does_not_send_the_replayed_events_again() -> None:
+    """The fault drill's finding: a socket replayed the log up to 9 on a hub that had read only up to 5 (it had
+    just started, or a database restart slowed it); the hub then read 6..10 and sent 6..9 a second time."""
+    hub = Hub()
+    hub.last_id = 5
+    log: list[dict[str, Any]] = []
+    socket = _subscriber(CENTRE, log, buffering=True)
+    hub.add(socket)
+    # The replay after the client's position 3 sent 4, 6, 8, 9 (5 is another audience's, 7 not committed yet).
+    await socket.go_live(9, start=3, sent={4, 6, 8, 9})
+    hub.last_id = 10
+    await hub.fan_out([_event(6, []), _event(7, []), _event(8, []), _event(9, []), _event(10, [])])
+    assert _ids(log) == [[7, 10]]  # the late 7 and the new 10; nothing twice
+    await hub.fan_out([_event(11, [])])
+    assert _ids(log) == [[7, 10], [11]]
+
+
+async def test_after_a_snapshot_only_what_is_newer_than_the_snapshot_is_sent() -> None:
+    hub = Hub()
+    log: list[dict[str, Any]] = []
+    socket = _subscriber(CENTRE, log, buffering=True)
+    hub.add(socket)
+    await hub.fan_out([_event(5, []), _event(7, [])])
+    await socket.go_live(6)  # a snapshot stamped 6
+    assert _ids(log) == [[7]]
+    await hub.fan_out([_event(6, []), _event(8, [])])  # a hub behind the snapshot
+    assert _ids(log) == [[7], [8]]

@@ -17,8 +17,8 @@ import pytest
 import websockets
 from django.conf import settings
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from organisation.identity.tokens import issue_token
 from tests.conftest import World, ticket_payload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -82,7 +82,7 @@ def test_an_event_committed_on_one_process_reaches_a_socket_on_the_other(
 ) -> None:
     assert settings.REDIS_URL, "this test runs in the PostgreSQL + Redis pass"
     writer_port, reader_port = two_daphnes
-    token = Token.objects.create(user=world.users["operator"]).key
+    token = issue_token(world.users["operator"])[1]
 
     async def scenario() -> dict:
         headers = {"Authorization": f"Token {token}", "Origin": f"http://127.0.0.1:{reader_port}"}

@@ -1,8 +1,9 @@
 """Load the Liuzhou demo city: agencies, taxonomy, knowledge base, one user per role and a month of
 plausible ticket history in every state, all written through the real actions.
 
-Idempotent: reference data is upserted (unchanged rows stay unchanged) and the history is generated
-only into an empty ticket table, from a fixed seed.
+Idempotent: reference data is upserted (unchanged rows stay unchanged), the demo users are created only if
+absent (a changed password stays changed) and the history is generated only into an empty ticket table, from a
+fixed seed. Refuses a database set up for production (``init_production``, core/installation.py).
 """
 
 from __future__ import annotations
@@ -24,17 +25,25 @@ from django.db.models import Max
 from callcenter import actions as intake
 from callcenter.models import KnowledgeArticle, Ticket
 from callcenter.phones import InvalidPhone, normalise_phone
-from core import clock
+from callcenter.phrases.actions import do_load_phrases
+from core import clock, installation
+from core.errors import DomainError
 from dispatch import actions as dispatching
 from dispatch.deadlines.actions import do_save_sla_policy
 from dispatch.deadlines.escalations import fire_due_until
 from gis.routing import decide, proposal_for
 from organisation import actions as organisation_actions
 from organisation.actions import do_load_taxonomy
+from organisation.identity import second_factor
+from organisation.identity.actions import do_enrol_known_device
 from organisation.models import Agency, AppealType, Role, Subject, User
 
 ROOT = Path(settings.BASE_DIR)
 DEMO_PASSWORD = "demo-12345"
+# The demo's second factor (README "Demo logins"): the roles that need one get a TOTP device with this published
+# key (RFC 6238's test key; base32 below, for an authenticator app), so a newcomer can log in at once.
+DEMO_TOTP_KEY_HEX = "3132333435363738393031323334353637383930"
+DEMO_TOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 CENTRE = "lz-12345"
 DEMO_AGENCY = "lz-chengzhong-cgj"
 # Urban-management tickets in 城中区 route to the demo agency; this share of the history is made so.
@@ -194,6 +203,11 @@ class Command(BaseCommand):
         moment = options["now"]
         if moment is not None and moment.tzinfo is None:
             raise CommandError("--now needs a time zone offset, e.g. 2026-06-15T10:00:00+08:00")
+        try:
+            # Never into a database set up for production (init_production); marks it as the demo's otherwise.
+            installation.do_mark(installation.DEMO)
+        except DomainError as error:
+            raise CommandError(error.message) from None
         with clock.pinned_at(moment) if moment is not None else contextlib.nullcontext():
             self._load(options)
 
@@ -202,8 +216,12 @@ class Command(BaseCommand):
         appeal_types, leaves = do_load_taxonomy(self._json("callcenter/data/taxonomy.json"))
         for article in self._json("callcenter/data/knowledge.json"):
             intake.do_save_article(article)
+        # Canned phrases (常用语) for descriptions, replies and revisits (upserted by kind, subject and title).
+        do_load_phrases(self._json("callcenter/data/phrases.json"))
         for spec in DEMO_USERS:
-            organisation_actions.do_upsert_user(
+            if User.objects.filter(username=spec["username"]).exists():
+                continue  # created once: a password (or anything else) changed since then stays as it is
+            user = organisation_actions.do_upsert_user(
                 username=spec["username"],
                 password=DEMO_PASSWORD,
                 roles=spec["roles"],
@@ -211,6 +229,8 @@ class Command(BaseCommand):
                 first_name=spec["name"],
                 extension=spec.get("extension", ""),
             )
+            if second_factor.required_by_role(user):
+                do_enrol_known_device(user, DEMO_TOTP_KEY_HEX)
         call_command("load_demo_boundaries", stdout=self.stdout)
         call_command("load_demo_units", stdout=self.stdout)  # idempotent by call sign
         self.stdout.write(
@@ -235,10 +255,14 @@ class Command(BaseCommand):
             commander=User.objects.get(username="commander"), operator=User.objects.get(username="operator")
         )
         self.stdout.write(f"Demo incidents created: {incidents}.")
-        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+        self.stdout.write(f"\nDemo logins (password for all, unless changed since: {DEMO_PASSWORD}):")
         for spec in DEMO_USERS:
             roles = ", ".join(spec["roles"])
             self.stdout.write(f"  {spec['username']:<12} {roles:<16} {spec['name']}")
+        self.stdout.write(
+            f"Admin, supervisor, auditor and commander also give a one-time code: add the key {DEMO_TOTP_SECRET} "
+            "to an authenticator app (TOTP, 6 digits, 30 s), or run `manage.py demo_otp_code <user>`."
+        )
 
     def _json(self, relative: str) -> Any:
         return json.loads((ROOT / relative).read_text(encoding="utf-8"))

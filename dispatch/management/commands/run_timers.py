@@ -22,6 +22,7 @@ from core import clock
 from dispatch.deadlines.actions import do_fill_missing_deadlines
 from dispatch.deadlines.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_timers, next_wake_at
 from dispatch.deadlines.timers import max_sleep_seconds, wake_bell
+from realtime.actions import do_beat
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Command(BaseCommand):
         try:
             while not stopping:
                 try:
+                    do_beat("timers")  # /health/ready: a timer worker is alive
                     result = fire_due_timers(batch=batch, lease_seconds=lease)
                     if result.claimed:
                         logger.info("fired %d, cancelled %d", result.fired, result.cancelled)

@@ -38,7 +38,8 @@
   function renderRecommendations(p, data) {
     const focusedUnit = p.recs.contains(document.activeElement) ? document.activeElement.dataset.unitId : null;
     clear(p.recs);
-    const firstPicks = [];
+    // "Assign all recommended" sends every unit listed here, as its label says (not only each type's first).
+    const recommended = [];
     (data.types || []).forEach(function (unitType) {
       const rows = (data.recommendations || {})[unitType] || [];
       p.recs.appendChild(el("h4", { class: "emg-rec-type", text: S.unitTypeNames.get(unitType) || unitType }));
@@ -49,7 +50,7 @@
       const list = el("ul", { class: "emg-rec-list", dataset: { type: unitType } });
       rows.forEach(function (r, index) {
         const u = r.unit;
-        if (index === 0) firstPicks.push(u.id);
+        recommended.push(u.id);
         const go = button(u.call_sign, { class: "cmd-link" }, function () { S.centreOnUnit(u.id); });
         const assignButton = button(gettext("Assign"), {
           class: "emg-assign" + (index === 0 ? " emg-primary" : ""),
@@ -72,8 +73,8 @@
       p.recs.appendChild(list);
     });
     if (!(data.types || []).length) p.recs.appendChild(el("p", { class: "cmd-hint", text: gettext("No unit types are needed for this incident type.") }));
-    p.assignAll.disabled = !firstPicks.length;
-    p.assignAll.dataset.unitIds = firstPicks.join(",");
+    p.assignAll.disabled = !recommended.length;
+    p.assignAll.dataset.unitIds = recommended.join(",");
   }
 
   function formatFacts(r) {

@@ -277,7 +277,12 @@
       if (when.length) item.appendChild(el("span", { class: "cmd-muted", text: " · " + when.join(" · ") }));
       p.assigned.appendChild(item);
     });
-    if (!p.assigned.children.length) p.assigned.appendChild(el("li", { class: "cmd-hint", text: gettext("No units assigned yet.") }));
+    if (!p.assigned.children.length) {
+      // Forces marked as sent by hand (the command step, e.g. a linked agency sent its own) are not units
+      // of this map: say so rather than "none sent yet" under a state that says they were.
+      const sentByHand = ["dispatched", "on_scene", "controlled"].indexOf(d.state) >= 0;
+      p.assigned.appendChild(el("li", { class: "cmd-hint", text: sentByHand ? gettext("No units of this map assigned; the forces were sent outside it.") : gettext("No units assigned yet.") }));
+    }
 
     clear(p.timeline);
     (d.timeline || []).slice().reverse().forEach(function (t) {

@@ -80,6 +80,8 @@
         if (key === "text") node.textContent = value;
         else if (key === "class") node.className = value;
         else if (key === "dataset") Object.keys(value).forEach(function (k) { node.dataset[k] = value[k]; });
+        // A style goes through the CSSOM: the Content-Security-Policy refuses style attributes set as markup.
+        else if (key === "style") node.style.cssText = String(value);
         else node.setAttribute(key, value === true ? "" : value);
       });
     }

@@ -30,6 +30,7 @@ from gis.actions import do_import_layer
 from gis.importer import Feature, LayerRefused, PreparedLayer, overlaps_and_gaps, read_layer
 from gis.models import Jurisdiction, JurisdictionLayer
 from tests.conftest import World, english_client
+from tests.second_factor import verified_login
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -130,7 +131,7 @@ def run(command: str, *args: Any, **options: Any) -> tuple[str, str]:
 
 def admin_client(world: World) -> Client:
     client = english_client()
-    client.force_login(world.users["admin"])
+    verified_login(client, world.users["admin"])
     return client
 
 

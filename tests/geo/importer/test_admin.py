@@ -33,6 +33,7 @@ from tests.geo.importer.helpers import (
     write_geojson,
     zipped_shapefile,
 )
+from tests.second_factor import verified_login
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -111,7 +112,7 @@ def test_admin_upload_form_errors(world: World, tmp_path: Path) -> None:
 def test_admin_pages_need_the_permissions(world: World, tmp_path: Path) -> None:
     staff = do_upsert_user(username="staff", password=None, roles=[Role.OPERATOR], agency_code="centre", is_staff=True)
     client = Client()
-    client.force_login(staff)
+    verified_login(client, staff)
     assert client.get(upload_url()).status_code == 403
     assert client.get(reverse("admin:geo_routingrule_import")).status_code == 403
 

@@ -14,6 +14,8 @@ export function el(tag, attrs, children) {
       if (key === "text") node.textContent = value;
       else if (key === "class") node.className = value;
       else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      // A style goes through the CSSOM: the Content-Security-Policy refuses style attributes set as markup.
+      else if (key === "style") node.style.cssText = String(value);
       else node.setAttribute(key, value === true ? "" : String(value));
     }
   }
@@ -139,7 +141,9 @@ export async function api(method, url, body, extraHeaders) {
     extraHeaders || {}
   );
   const init = { method: method, headers: headers, credentials: "same-origin" };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // multipart: the browser writes the Content-Type with its boundary
+  } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

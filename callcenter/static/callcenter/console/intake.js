@@ -15,6 +15,7 @@ import { openTicket, renderTicket } from "./ticket.js";
 import { clearDraftDuplicates, checkDraftDuplicates } from "./duplicates.js";
 import { clearKnowledge, searchKnowledge } from "./knowledge.js";
 import { rememberMine, upsertQueue } from "./queue.js";
+import { bindPhotos, resetPhotos, storePhotos } from "./photos.js";
 
 export function fillOptions() {
   for (const type of config.appeal_types || []) {
@@ -154,12 +155,15 @@ function onTicketCreated(ticket) {
   }
   state.submitted = ticket;
   state.dirty = false;
+  // A duplicates check still on its way would list the new ticket as a duplicate of itself.
+  clearDraftDuplicates();
   lockForm(true);
   removePinMarker(); // the ticket's own marker takes its place
   renderCallBanner();
   setIntakeState(fmt(gettext("Accepted as %(number)s"), { number: ticket.number }));
   rememberMine(ticket.id);
   upsertQueue(ticket);
+  storePhotos(ticket); // the intake photos go onto the ticket now that it exists
   openTicket(ticket.id, { detail: ticket, focus: true });
   // The knowledge base is often the answer: search it with what the caller asked about.
   if (!$("kb-q").value.trim()) {
@@ -196,6 +200,7 @@ export function resetIntake(options) {
   hideGeocodeResults();
   clearKnowledge();
   clearDraftDuplicates();
+  resetPhotos();
   if (activeCall) {
     state.call = activeCall;
     state.callId = activeCall.ticket_id ? null : activeCall.id;
@@ -244,6 +249,7 @@ export function bindForm() {
     checkDraftDuplicates();
   });
   $("address-locate").addEventListener("click", locateAddress);
+  bindPhotos();
   $("intake-reset").addEventListener("click", function () {
     if (state.dirty && !window.confirm(gettext("Discard what has been typed in this intake?"))) return;
     resetIntake();

@@ -5,12 +5,14 @@
  *   helpers.js    DOM, text and time helpers, the JSON API wrapper
  *   state.js      configuration, labels, lookups, the shared state object and the hooks (below)
  *   fields.js     left: the intake form's fields, field errors, subject matching
+ *   photos.js     left: intake photos, stored on the ticket once it is accepted (attachments API)
  *   queue.js      right: the operator's own tickets of today
  *   map.js        middle: the map, the pin and the opened ticket's marker
  *   dispatch.js   middle: the dispatch form
  *   duplicates.js middle: possible duplicates of the ticket being typed (before intake)
  *   routing.js    middle: the live routing proposal
  *   knowledge.js  right: the knowledge base ("resolve directly")
+ *   phrases.js    left: canned phrases for the description (the shared ../phrases.js picker)
  *   ticket.js     middle: the opened ticket with its possible duplicates (merge)
  *   geocode.js    middle: address search and shared coordinates
  *   call.js       left: the caller's screen pop (calls) and earlier tickets
@@ -37,6 +39,7 @@ import { initMap, renderPinSummary } from "./map.js";
 import { bindDispatch, submitDispatch } from "./dispatch.js";
 import { renderRouting, requestRouting } from "./routing.js";
 import { bindKnowledge, submitResolve } from "./knowledge.js";
+import { bindPhrases } from "./phrases.js";
 import { bindTicketPanel, openTicket, renderTicket } from "./ticket.js";
 import { bindMapTools } from "./geocode.js";
 import { bindCallBanner } from "./call.js";
@@ -94,6 +97,7 @@ bindMapTools();
 bindTicketPanel();
 bindDispatch();
 bindKnowledge();
+bindPhrases();
 bindKeyboard();
 renderPinSummary();
 renderRouting();

@@ -81,7 +81,8 @@ export async function initMap() {
     mapMessage(errorText(error));
     return;
   }
-  map = L.map("map", { zoomControl: true, keyboard: true, zoomSnap: 0.25, attributionControl: false });
+  map = L.map("map", { zoomControl: false, keyboard: true, zoomSnap: 0.25, attributionControl: false });
+  L.control.zoom({ zoomInTitle: gettext("Zoom in"), zoomOutTitle: gettext("Zoom out") }).addTo(map);
   map.setView([30, 110], 4);
   display = addBasemap(map, config, {
     onTilesFailing: function (failing) {

@@ -8,7 +8,6 @@ import { el, uuid } from "./helpers.js";
 
 export const config = JSON.parse(document.getElementById("screen-config").textContent);
 export const user = config.user || {};
-export const MAP_SYSTEM = config.tile_coordinate_system || "wgs84";
 export const TERMINAL = new Set(["closed", "merged", "cancelled"]);
 
 export const STATE_LABELS = {

@@ -9,6 +9,8 @@ import { actionLabel, AGENCY_ID, appealTypes, hooks, label, OPEN_STATES, state }
 import { countdown, dueText, formatTime, PROVISIONAL_HINT, runningClock } from "./time.js";
 import { updateBadge } from "./notify.js";
 import { dropRow, markSeen, putRow, renderList } from "./list.js";
+import { refreshMapSize, showPlace } from "./map.js";
+import { renderFiles } from "./photos.js";
 
 // --- details --------------------------------------------------------------------------------------
 export const d = {
@@ -23,7 +25,7 @@ export const d = {
   replyBlock: $("detail-reply-block"), reply: $("detail-reply"), clocks: $("detail-clocks"),
   extensionsBlock: $("detail-extensions-block"), extensions: $("detail-extensions"),
   supervisionBlock: $("detail-supervision-block"), supervision: $("detail-supervision"),
-  timeline: $("detail-timeline"),
+  timeline: $("detail-timeline"), files: $("detail-files"), back: $("detail-back"),
 };
 let detailSeq = 0;
 let detailTimer = null;
@@ -40,8 +42,26 @@ export function selectRow(id, options) {
   const changed = markSeen(id);
   renderList();
   if (changed) updateBadge();
+  openPane();
   loadDetail(id);
   if (options.focusDetail) d.title.focus({ preventScroll: true });
+}
+// On a narrow screen (a phone) the details open over the list (inbox.css); "back" returns to it.
+export const NARROW = window.matchMedia("(max-width: 760px)");  // the width in inbox.css
+export function openPane() {
+  const wasOpen = document.body.classList.contains("inbox-detail-open");
+  document.body.classList.add("inbox-detail-open");
+  if (!wasOpen) {
+    $("inbox-detail").scrollTop = 0;
+    refreshMapSize();
+  }
+}
+export function closePane() {
+  if (!document.body.classList.contains("inbox-detail-open")) return false;
+  document.body.classList.remove("inbox-detail-open");
+  const row = state.selectedId !== null ? document.getElementById("wo-row-" + state.selectedId) : null;
+  if (row) row.focus({ preventScroll: false });
+  return true;
 }
 export async function loadDetail(id) {
   const seq = ++detailSeq;
@@ -65,15 +85,19 @@ export async function loadDetail(id) {
   }
   let ticket = null;
   let timeline = [];
+  let files = null;
   const both = await Promise.allSettled([
     api("GET", "/api/tickets/" + wo.ticket.id + "/"),
     api("GET", "/api/tickets/" + wo.ticket.id + "/timeline/"),
+    // the ticket's own photos and this agency's work-order files (the API leaves out the rest)
+    api("GET", "/api/tickets/" + wo.ticket.id + "/attachments/"),
   ]);
   if (seq !== detailSeq) return;
   if (both[0].status === "fulfilled") ticket = both[0].value;
   if (both[1].status === "fulfilled") timeline = both[1].value || [];
+  if (both[2].status === "fulfilled") files = both[2].value || [];
   const revealed = sameObject && state.detail.revealed ? state.detail.revealed : null;
-  state.detail = { wo: wo, ticket: ticket, timeline: timeline, revealed: revealed };
+  state.detail = { wo: wo, ticket: ticket, timeline: timeline, revealed: revealed, files: files };
   // keep the list row in step with what the details show
   if (state.rows.has(wo.id) || (OPEN_STATES.indexOf(wo.state) !== -1 && wo.agency.id === AGENCY_ID)) {
     if (OPEN_STATES.indexOf(wo.state) !== -1) putRow(wo); else dropRow(wo.id);
@@ -156,6 +180,9 @@ export function renderDetail() {
   d.description.textContent = ticket ? (ticket.description || "") : gettext("The ticket could not be loaded.");
   d.replyBlock.hidden = !wo.reply_text;
   d.reply.textContent = wo.reply_text ? "[" + label("outcome", wo.reply_outcome) + "] " + wo.reply_text : "";
+  showPlace(wo.id, ticket ? ticket.latitude : null, ticket ? ticket.longitude : null);
+  if (state.detail.files) renderFiles(d.files, state.detail.files);
+  else d.files.replaceChildren(el("p", "muted", gettext("The files could not be loaded.")));
 
   // clocks
   d.clocks.replaceChildren();

@@ -9,6 +9,11 @@ import { formatTime, isoToLocalInput, localInputToIso, runningClock } from "./ti
 import { toast } from "./notify.js";
 import { applyWorkOrder, paintCursor } from "./list.js";
 import { d, loadDetail, renderCaller, scheduleDetailReload, selectRow } from "./detail.js";
+import { bindReplyPhrases } from "./phrases.js";
+import { bindPhotoInput, releasePhotoInput, uploadPhotos } from "./photos.js";
+
+// Forms whose photos (data-role="photo-input") are stored on the work order first, as this kind of file.
+const PHOTO_KINDS = { note: "note", reply: "reply" };
 
 // --- forms ----------------------------------------------------------------------------------------
 function cloneForm(action) {
@@ -67,6 +72,7 @@ export function closeForm(restoreFocus) {
   if (!state.openForm) return;
   const current = state.openForm;
   state.openForm = null;
+  releasePhotoInput(current.form);
   current.form.remove();
   if (current.button) {
     current.button.setAttribute("aria-expanded", "false");
@@ -83,9 +89,11 @@ export function toggleForm(action, button) {
     if (b !== button) b.setAttribute("aria-expanded", "false");
   });
   if (action === "request_extension") prepareExtensionForm(form);
+  bindPhotoInput(form);
   form.addEventListener("submit", function (event) { event.preventDefault(); submitAction(action, form); });
   form.querySelector("[data-cancel]").addEventListener("click", function () { closeForm(true); });
   d.formHost.appendChild(form);
+  if (action === "reply") bindReplyPhrases(form);
   const firstField = form.querySelector("textarea, input, select");
   if (firstField) firstField.focus();
 }
@@ -115,6 +123,10 @@ async function submitAction(action, form) {
   const buttons = form.querySelectorAll("button");
   buttons.forEach(function (b) { b.disabled = true; });
   try {
+    if (PHOTO_KINDS[action]) {
+      const refused = await uploadPhotos(form, wo.id, PHOTO_KINDS[action]);
+      if (refused) throw refused;
+    }
     const updated = await api("POST", "/api/work-orders/" + wo.id + "/" + action + "/", values);
     closeForm(false);
     toast(fmt(gettext("Done: %(action)s · %(number)s"), { action: actionLabel("work_order", action), number: updated.number }));

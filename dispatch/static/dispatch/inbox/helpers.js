@@ -14,7 +14,7 @@ export const $ = function (id) { return document.getElementById(id); };
 // --- server clock ---------------------------------------------------------------------------------
 let clockOffset = 0;  // server time minus browser time, ms (from the Date header)
 export function now() { return Date.now() + clockOffset; }
-function noteServerDate(response) {
+export function noteServerDate(response) {
   const header = response.headers.get("Date");
   const server = header ? Date.parse(header) : NaN;
   if (isNaN(server)) return;

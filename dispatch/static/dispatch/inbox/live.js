@@ -56,7 +56,7 @@ export function onEvent(event) {
     const moved = (payload.deadlines || []).filter(function (item) { return item.moved; }).length;
     toast(fmt(gettext("The %(year)s holiday schedule is published: %(count)s deadlines are official now, %(moved)s of them later."),
       { year: payload.year, count: (payload.deadlines || []).length, moved: moved }));
-  } else if (event.type === "ticket.changed" || event.type === "ticket.merged") {
+  } else if (event.type === "ticket.changed" || event.type === "ticket.merged" || event.type === "attachment.added") {
     if (state.detail && state.detail.wo && event.ticket_id === state.detail.wo.ticket.id) scheduleDetailReload();
   }
 }

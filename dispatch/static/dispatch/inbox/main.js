@@ -9,7 +9,9 @@
  *   time.js     times in the city's zone, deadlines and countdowns
  *   notify.js   toast, "new" badge, sound
  *   list.js     left: the work order list
- *   detail.js   right: the selected work order's details
+ *   map.js      right: the ticket's place on a small map (realtime/basemap.js)
+ *   photos.js   right: photos on the note and reply forms, the files in the details (../attachments.js)
+ *   detail.js   right: the selected work order's details (on a phone: over the list, with a way back)
  *   forms.js    right: the action forms and revealing the caller's number
  *   live.js     live events and snapshots
  *   main.js     this file: the hooks, keyboard and pointer, the clocks' tick, the start
@@ -29,7 +31,7 @@ import { badge, bindSound, showSoundState, unseenIds } from "./notify.js";
 import {
   filterState, listEl, moveCursor, paintCountdown, paintCursor, reloadList, renderList, searchEl,
 } from "./list.js";
-import { d, paintDetailCountdown, renderDetail, selectRow, updateDetailWorkOrder } from "./detail.js";
+import { closePane, d, NARROW, paintDetailCountdown, renderDetail, selectRow, updateDetailWorkOrder } from "./detail.js";
 import { bindReveal, closeForm, toggleForm } from "./forms.js";
 import { onEvent, onSnapshot } from "./live.js";
 
@@ -41,6 +43,7 @@ Object.assign(hooks, {
 });
 
 bindReveal();
+d.back.addEventListener("click", function () { closeForm(false); closePane(); });
 
 // --- keyboard and pointer -------------------------------------------------------------------------
 function typing(target) {
@@ -71,6 +74,7 @@ document.addEventListener("keydown", function (event) {
   if (event.key === "Escape") {
     if (state.openForm) { closeForm(true); event.preventDefault(); }
     else if (d.revealHost.firstChild) { d.revealHost.replaceChildren(); d.revealButton.focus(); }
+    else if (NARROW.matches && closePane()) event.preventDefault();  // a phone's details pane: back to the list
     return;
   }
   if (typing(event.target)) return;

@@ -3,7 +3,7 @@
  * the panels read and write, and the hooks through which a panel asks a higher one to act.
  */
 
-const config = JSON.parse(document.getElementById("screen-config").textContent);
+export const config = JSON.parse(document.getElementById("screen-config").textContent);
 export const AGENCY_ID = config.user.agency_id;
 export const TIME_ZONE = config.time_zone || "Asia/Shanghai";
 export const OPEN_STATES = ["pending_sign", "handling", "return_requested", "replied"];
@@ -32,7 +32,7 @@ export const state = {
   order: [],  // ids in display order (after filter)
   cursorId: null,  // the row the keyboard is on
   selectedId: null,  // the row whose details are open
-  detail: null,  // {wo, ticket, timeline, revealed}
+  detail: null,  // {wo, ticket, timeline, revealed, files}
   openForm: null,  // {action, form, button}: the action form open in the details
 };
 

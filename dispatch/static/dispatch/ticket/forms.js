@@ -8,6 +8,13 @@
 import { api, el, fmt, gettext, localInputToIso, toast } from "./helpers.js";
 import { actionLabel, hooks, state, TICKET } from "./state.js";
 import { prepare } from "./contexts.js";
+import { loadTimeline } from "./timeline.js";
+import { bindFormPhrases } from "./phrases.js";
+import { bindPhotoInput, releasePhotoInput, uploadPhotos } from "../inbox/photos.js";
+
+// Work-order forms whose photos (data-role="photo-input") are stored on the work order first, as this kind of
+// file: an agency may add files only while it handles the work order, and a reply ends that.
+const PHOTO_KINDS = { note: "note", reply: "reply" };
 
 function main() { return document.getElementById("ticket-main"); }
 
@@ -116,6 +123,7 @@ export function closeForm(restoreFocus) {
   const current = state.openForm;
   if (!current) return;
   state.openForm = null;
+  releasePhotoInput(current.form);
   current.form.remove();
   current.button.setAttribute("aria-expanded", "false");
   if (restoreFocus && document.body.contains(current.button)) current.button.focus();
@@ -149,9 +157,11 @@ export function toggleForm(button) {
   state.openForm = { key: key, machine: machine, action: action, workOrderId: workOrderId, form: form, button: button };
   button.setAttribute("aria-expanded", "true");
   prepare(form, workOrderId);
+  bindPhotoInput(form);
   form.addEventListener("submit", function (event) { event.preventDefault(); submit(form); });
   form.querySelector("[data-cancel]").addEventListener("click", function () { closeForm(true); });
   host.appendChild(form);
+  bindFormPhrases(form, machine, action, workOrderId);
   const first = form.querySelector("textarea, input, select") || form.querySelector("button[type=submit]");
   if (first) first.focus();
 }
@@ -173,6 +183,13 @@ async function submit(form) {
     if (collected.fields) {
       buttons.forEach(function (b) { b.disabled = false; });
       showErrors(form, { message: "", fields: collected.fields });
+      return;
+    }
+    const kind = current.machine === "work_order" ? PHOTO_KINDS[current.action] : null;
+    const refused = kind ? await uploadPhotos(form, current.workOrderId, kind) : null;
+    if (refused) {
+      buttons.forEach(function (b) { b.disabled = false; });
+      showErrors(form, refused);
       return;
     }
     await api("POST", actionUrl(current), collected.body);
@@ -207,9 +224,21 @@ export function applyRevealed() {
     li.querySelector(".caller-name").textContent = person.name || "—";
     li.querySelector(".caller-phone").textContent = person.phone || "";
   });
+  // Typed numbers in the free texts (title, description, work orders' texts), masked for agencies until now.
+  const texts = revealed.texts || {};
+  Object.entries(texts.ticket || {}).forEach(function ([key, text]) { showText(key, text); });
+  Object.entries(texts.work_orders || {}).forEach(function ([id, fields]) {
+    Object.entries(fields).forEach(function ([key, text]) { showText("wo:" + id + ":" + key, text); });
+  });
   if (button) button.hidden = true;
   const note = document.getElementById("reveal-note");
   if (note) note.hidden = false;
+}
+
+function showText(key, text) {
+  document.querySelectorAll("[data-text]").forEach(function (node) {
+    if (node.dataset.text === key) node.textContent = text;
+  });
 }
 
 export function toggleReveal(button) {
@@ -236,6 +265,7 @@ export function toggleReveal(button) {
       state.revealed = await api("POST", "/api/tickets/" + TICKET.id + "/reveal/", { reason: form.elements.namedItem("reason").value });
       host.replaceChildren();
       applyRevealed();
+      if (Object.keys(state.revealed.texts?.timeline || {}).length) loadTimeline();
       const list = document.getElementById("ticket-callers");
       list.setAttribute("tabindex", "-1");
       list.focus();

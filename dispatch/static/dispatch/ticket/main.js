@@ -10,7 +10,9 @@
  *   timeline.js  the timeline (GET /api/tickets/<id>/timeline/, labels from GET /api/workflow/)
  *   map.js       the ticket's place (Leaflet)
  *   contexts.js  what a form shows beside its fields (proposal, reasons, replies, ...)
- *   forms.js     the action forms and revealing the caller's number
+ *   files.js     the ticket's photos and documents (GET /api/tickets/<id>/attachments/)
+ *   forms.js     the action forms (photos of notes and replies: ../inbox/photos.js) and revealing the
+ *                caller's number
  *   main.js      this file: reload, live events, countdowns, the start
  *
  * Server text only reaches the page through textContent, or as the server's own escaped HTML (#ticket-main).
@@ -19,6 +21,7 @@
 import { $, countdown, gettext, noteServerDate } from "./helpers.js";
 import { hooks, readTicketData, state, TICKET } from "./state.js";
 import { loadTimeline } from "./timeline.js";
+import { loadFiles } from "./files.js";
 import { showPlace } from "./map.js";
 import { applyRevealed, closeForm, toggleForm, toggleReveal } from "./forms.js";
 
@@ -89,7 +92,7 @@ async function reload() {
       notice(gettext("The ticket could not be refreshed. It will try again on the next change."));
     }
     // After the part: the timeline names agencies by the work orders it shows.
-    await loadTimeline();
+    await Promise.all([loadTimeline(), loadFiles()]);
   })();
   await reloading;
   reloading = null;
@@ -123,6 +126,7 @@ function concerns(event) {
   if (event.type === "caller.revealed") return false;
   if (event.ticket_id === TICKET.id) return true;
   const p = event.payload || {};
+  if (p.ticket_id === TICKET.id) return true;  // attachment.added
   if ((p.ticket && p.ticket.id === TICKET.id) || (p.work_order && p.work_order.ticket_id === TICKET.id)) return true;
   if (p.duplicate_id === TICKET.id) return true;
   return (p.escalations || []).concat(p.deadlines || []).some(function (item) { return item.ticket_id === TICKET.id; });
@@ -139,4 +143,5 @@ if (window.HotlineLive) {
 // --- start ----------------------------------------------------------------------------------------
 afterRender();
 loadTimeline();
+loadFiles();
 setInterval(paintCountdowns, 1000);

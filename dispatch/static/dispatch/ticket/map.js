@@ -45,7 +45,8 @@ function ensureMap(box) {
   if (!mapReady) {
     mapReady = (async function () {
       const L = window.L;
-      map = L.map(box, { zoomControl: true, keyboard: true, attributionControl: false });
+      map = L.map(box, { zoomControl: false, keyboard: true, attributionControl: false });
+      L.control.zoom({ zoomInTitle: gettext("Zoom in"), zoomOutTitle: gettext("Zoom out") }).addTo(map);
       const basemap = await import("../../realtime/basemap.js").catch(function () { return null; });
       display = basemap ? basemap.addBasemap(map, config) : null;
       if (!display && config.tile_url) {

@@ -5,7 +5,7 @@
  */
 
 import { $, api, el, fmt, formatTime, gettext } from "./helpers.js";
-import { actionLabel, agencyName, label, TICKET, workflowLabels } from "./state.js";
+import { actionLabel, agencyName, label, state, TICKET, workflowLabels } from "./state.js";
 
 let table = null;
 function loadTable() {
@@ -83,7 +83,10 @@ export function renderTimeline(rows) {
       line.appendChild(ticketLink(data.master));
       li.appendChild(line);
     }
-    const text = [entry.note].concat(details(entry)).filter(Boolean).join("\n");
+    // After an audited reveal, a note's typed numbers in full (masked for agencies until then).
+    const revealed = ((state.revealed && state.revealed.texts && state.revealed.texts.timeline) || {})[entry.id];
+    const note = (revealed && revealed.note) || entry.note;
+    const text = [note].concat(details(entry)).filter(Boolean).join("\n");
     if (text) li.appendChild(el("span", "note", text));
     list.appendChild(li);
   });

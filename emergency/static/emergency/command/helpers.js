@@ -18,6 +18,8 @@ export function el(tag, attrs) {
       if (value === undefined || value === null || value === false) return;
       if (key === "text") node.textContent = String(value);
       else if (key === "class") node.className = value;
+      // A style goes through the CSSOM: the Content-Security-Policy refuses style attributes set as markup.
+      else if (key === "style") node.style.cssText = String(value);
       else node.setAttribute(key, value === true ? "" : String(value));
     });
   }

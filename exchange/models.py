@@ -1,0 +1,100 @@
+"""The outbox: one row per delivery to the outside, written in the transaction of the change that causes it.
+
+A worker (exchange/outbox.py, ``manage.py run_outbox``) claims due rows after commit, sends them and records
+every attempt. A delivery's id is stable across attempts and goes out as ``X-Hotline-Delivery``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core import clock
+
+
+class Subscription(models.Model):
+    """A webhook: events of the chosen types POSTed, signed, to an outside system's URL."""
+
+    name = models.CharField(_("name"), max_length=120)
+    target_url = models.URLField(_("target URL"), max_length=500)
+    # Event types it receives (e.g. "work_order.created"); empty: every type its scope may receive.
+    event_types = models.JSONField(_("event types"), default=list, blank=True)
+    # With an agency: only what that agency's live screens receive, phone numbers masked; without: the centre's view.
+    agency = models.ForeignKey(
+        "organisation.Agency", verbose_name=_("agency"), null=True, blank=True, on_delete=models.CASCADE
+    )
+    secret = models.CharField(_("signing secret"), max_length=200)
+    # Rotation: until previous_secret_until, the previous secret signs too (a second v1= in the header).
+    previous_secret = models.CharField(_("previous signing secret"), max_length=200, blank=True)
+    previous_secret_until = models.DateTimeField(_("previous secret valid until"), null=True, blank=True)
+    # Set by an administrator only: lets the URL resolve to loopback, private or link-local addresses.
+    allow_private_network = models.BooleanField(_("allow private network addresses"), default=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("pending")
+    DELIVERED = "delivered", _("delivered")
+    PARKED = "parked", _("parked")
+
+
+class Delivery(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("delivery kind"), max_length=20, default="webhook")
+    subscription = models.ForeignKey(
+        Subscription, verbose_name=_("subscription"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_type = models.CharField(_("event type"), max_length=40)
+    event_id = models.BigIntegerField(_("event"), null=True, blank=True)
+    body = models.TextField(_("request body"))
+    state = models.CharField(_("state"), max_length=12, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempt_count = models.PositiveIntegerField(_("attempts"), default=0)
+    # Failures since the delivery was created or last retried by an administrator; N of them park it.
+    failures = models.PositiveIntegerField(_("failures"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=clock.now)
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    parked_reason = models.CharField(_("reason parked"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.event_type}"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField(_("attempt"))
+    started_at = models.DateTimeField(_("started"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    # "" on success; otherwise what went wrong, as a code (see exchange/sending.py), never the response body.
+    error_kind = models.CharField(_("error"), max_length=40, blank=True)
+    ok = models.BooleanField(_("succeeded"), default=False)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_number")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.number}"
