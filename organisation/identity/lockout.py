@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 
 def _minutes() -> int:
@@ -27,3 +28,18 @@ def locked_out_response(request: HttpRequest, response: Any = None, credentials:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message(), "code": "locked_out"}, status=429)
     return render(request, "organisation/locked_out.html", {"message": message()}, status=429)
+
+
+#: django-axes ships no Chinese: its records' names in the admin come from these translations (the catalogue of
+#: this project is consulted before the library's).
+AXES_ADMIN_NAMES = (
+    gettext_noop("access failure"),
+    gettext_noop("access failures"),
+    gettext_noop("access attempt"),
+    gettext_noop("access attempts"),
+    gettext_noop("Access Attempt"),
+    gettext_noop("access attempt expiration"),
+    gettext_noop("access attempt expirations"),
+    gettext_noop("access log"),
+    gettext_noop("access logs"),
+)
