@@ -33,9 +33,11 @@ def needs_snapshot(last_event_id: int) -> bool:
     """Replay is impossible when the log was pruned past the client's position, or it is ahead of us; and it is
     not worth it when the client is further behind than REPLAY_MAX_EVENTS (a snapshot is one query per kind of
     open work, a replay one query per page of events, all on the process's one database thread)."""
-    latest = latest_event_id()
+    if last_event_id < pruned_through() or last_event_id > latest_event_id():
+        return True
+    # Counted in events, not in ids: ids have gaps (rolled-back transactions, another database's sequence).
     limit = int(settings.HOTLINE.get("REPLAY_MAX_EVENTS", 2000))
-    return last_event_id < pruned_through() or last_event_id > latest or latest - last_event_id > limit
+    return Event.objects.filter(id__gt=last_event_id).order_by("id")[limit : limit + 1].exists()
 
 
 #: name -> provider(audience): the rows of one kind of open work that the audience may see. The apps that
