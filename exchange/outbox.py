@@ -150,7 +150,7 @@ def send(delivery: Delivery, now: dt.datetime) -> Outcome:
 def _record(delivery_id: str, token: str, started: dt.datetime, duration_ms: int, outcome: Outcome) -> str:
     """Record the attempt and its consequence, if the row is still ours; returns the new state ("" if not ours)."""
     with transaction.atomic(durable=True):
-        delivery = Delivery.objects.select_for_update().filter(pk=delivery_id, claim_token=token).first()
+        delivery = Delivery.objects.select_for_update(of=("self",)).filter(pk=delivery_id, claim_token=token).first()
         if delivery is None:
             return ""  # our lease ran out and another worker has it now: its record counts
         number = delivery.attempt_count + 1
