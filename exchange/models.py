@@ -53,10 +53,18 @@ class DeliveryState(models.TextChoices):
 
 class Delivery(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # "webhook" (to its subscription's URL) or a kind whose sender another app registered (outbox.register_sender).
     kind = models.CharField(_("delivery kind"), max_length=20, default="webhook")
     subscription = models.ForeignKey(
-        Subscription, verbose_name=_("subscription"), on_delete=models.CASCADE, related_name="deliveries"
+        Subscription,
+        verbose_name=_("subscription"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
     )
+    # For kinds other than webhooks: where the registered sender delivers (a URL or a folder, as that kind reads it).
+    destination = models.CharField(_("destination"), max_length=500, blank=True)
     event_type = models.CharField(_("event type"), max_length=40)
     event_id = models.BigIntegerField(_("event"), null=True, blank=True)
     body = models.TextField(_("request body"))

@@ -20,6 +20,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,11 +45,25 @@ def max_failures() -> int:
     return int(setting("OUTBOX_MAX_FAILURES", 8))
 
 
-def enqueue(subscription: Subscription, event_type: str, body: str, *, event_id: int | None = None) -> Delivery:
-    """Write one delivery; call inside the transaction of the change that causes it."""
+def _require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("deliveries are enqueued inside the transaction of the change that causes them")
+
+
+def enqueue(subscription: Subscription, event_type: str, body: str, *, event_id: int | None = None) -> Delivery:
+    """Write one webhook delivery; call inside the transaction of the change that causes it."""
+    _require_transaction()
     return Delivery.objects.create(subscription=subscription, event_type=event_type, body=body, event_id=event_id)
+
+
+def enqueue_to(kind: str, destination: str, event_type: str, body: str, *, event_id: int | None = None) -> Delivery:
+    """Write one delivery of a registered kind (see register_sender) to a destination that kind understands."""
+    _require_transaction()
+    if kind not in _senders:
+        raise ValueError(f"no sender registered for delivery kind {kind!r}")
+    return Delivery.objects.create(
+        kind=kind, destination=destination, event_type=event_type, body=body, event_id=event_id
+    )
 
 
 def backoff_seconds(failures: int) -> float:
@@ -109,6 +124,7 @@ class Outcome:
 
 def headers_for(delivery: Delivery, body: bytes, now: dt.datetime) -> dict[str, str]:
     subscription = delivery.subscription
+    assert subscription is not None
     secrets = [subscription.secret]
     if subscription.previous_secret and subscription.previous_secret_until and subscription.previous_secret_until > now:
         secrets.append(subscription.previous_secret)
@@ -121,8 +137,14 @@ def headers_for(delivery: Delivery, body: bytes, now: dt.datetime) -> dict[str, 
     }
 
 
-def send(delivery: Delivery, now: dt.datetime) -> Outcome:
+Sender = Callable[[Delivery, dt.datetime], "Outcome"]
+
+
+def send_webhook(delivery: Delivery, now: dt.datetime) -> Outcome:
+    """POST the body, signed, to the subscription's URL (SSRF-checked, no redirects followed)."""
     subscription = delivery.subscription
+    if subscription is None:
+        return Outcome(None, "no_subscription")
     try:
         target = targets.resolve_target(subscription.target_url, allow_private=subscription.allow_private_network)
     except targets.TargetRefused as refused:
@@ -145,6 +167,25 @@ def send(delivery: Delivery, now: dt.datetime) -> Outcome:
     if 200 <= status < 300:
         return Outcome(status, "")
     return Outcome(status, "redirect" if 300 <= status < 400 else "http_status")
+
+
+_senders: dict[str, Sender] = {"webhook": send_webhook}
+
+
+def register_sender(kind: str, sender: Sender) -> None:
+    """Called from an app's ready(): how deliveries of ``kind`` are sent. A sender returns an Outcome and raises
+    nothing for a failure of the other side (an OSError is recorded as "connection")."""
+    _senders[kind] = sender
+
+
+def send(delivery: Delivery, now: dt.datetime) -> Outcome:
+    sender = _senders.get(delivery.kind)
+    if sender is None:
+        return Outcome(None, "unknown_kind")
+    try:
+        return sender(delivery, now)
+    except OSError:
+        return Outcome(None, "connection")
 
 
 def _record(delivery_id: str, token: str, started: dt.datetime, duration_ms: int, outcome: Outcome) -> str:
