@@ -6,38 +6,20 @@ Run any number of these beside the web processes; see dispatch/deadlines/escalat
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import datetime as dt
 import logging
-import os
-import signal
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
 
 from core import clock
+from core.worker import Round, run_loop
 from dispatch.deadlines.actions import do_fill_missing_deadlines
 from dispatch.deadlines.escalations import DEFAULT_BATCH, DEFAULT_LEASE_SECONDS, fire_due_timers, next_wake_at
 from dispatch.deadlines.timers import max_sleep_seconds, wake_bell
 from realtime.actions import do_beat
 
 logger = logging.getLogger(__name__)
-
-
-class _Stop(Exception):
-    pass
-
-
-def _term_when_parent_dies() -> None:
-    """Linux: the kernel sends SIGTERM when the parent ends; elsewhere the loop notices a new parent pid
-    within the longest sleep."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class Command(BaseCommand):
@@ -76,50 +58,26 @@ class Command(BaseCommand):
             self.stdout.write(f"fired {result.fired}, cancelled {result.cancelled}")
             return
         cap = options["max_sleep"] if options["max_sleep"] is not None else max_sleep_seconds()
-        stopping = sleeping = False
 
-        def stop(_signum: int, _frame: FrameType | None) -> None:
-            # Mid-round the flag ends the loop after the round; asleep, end the sleep now (a sleep would
-            # otherwise resume after the handler).
-            nonlocal stopping
-            stopping = True
-            if sleeping:
-                raise _Stop
+        def round_once() -> Round:
+            do_beat("timers")  # /health/ready: a timer worker is alive
+            result = fire_due_timers(batch=batch, lease_seconds=lease)
+            if result.claimed:
+                logger.info("fired %d, cancelled %d", result.fired, result.cancelled)
+            return Round(next_due_at=next_wake_at())
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        parent = os.getppid()
-        if options["stop_with_parent"]:
-            _term_when_parent_dies()
         self._fill_missing_deadlines()
         doorbell = wake_bell()
         self.stdout.write(f"run_timers: ready (batch {batch}, lease {lease:g}s, longest sleep {cap:g}s)")
         self.stdout.flush()
         try:
-            while not stopping:
-                try:
-                    do_beat("timers")  # /health/ready: a timer worker is alive
-                    result = fire_due_timers(batch=batch, lease_seconds=lease)
-                    if result.claimed:
-                        logger.info("fired %d, cancelled %d", result.fired, result.cancelled)
-                    wake_at = next_wake_at()
-                except Exception:
-                    # A database hiccup must not end the worker; the rows are still there next time.
-                    logger.exception("timer round failed")
-                    close_old_connections()
-                    wake_at = None
-                sleep = cap if wake_at is None else (wake_at - clock.now()).total_seconds()
-                sleep = min(max(sleep, 0.0), cap)
-                if sleep > 0 and not stopping:
-                    sleeping = True
-                    try:
-                        doorbell.wait(sleep)
-                    except _Stop:
-                        break
-                    finally:
-                        sleeping = False
-                if stopping or (options["stop_with_parent"] and os.getppid() != parent):
-                    break
+            run_loop(
+                "timers",
+                round_once=round_once,
+                wait=doorbell.wait,
+                longest_sleep=cap,
+                stop_with_parent=options["stop_with_parent"],
+            )
         finally:
             doorbell.close()
         self.stdout.write("run_timers: stopped")
