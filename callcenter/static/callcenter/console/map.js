@@ -10,26 +10,11 @@ import { $, api, el, errorText, fmt, show } from "./helpers.js";
 import { config, hooks, state } from "./state.js";
 import { markDirty } from "./fields.js";
 import { addBasemap } from "../../realtime/basemap.js";
+import { loadLeaflet } from "../../realtime/placemap.js";
 
 let map = null;
 let pinMarker = null;
 let ticketMarker = null;
-
-function loadLeaflet() {
-  return new Promise(function (resolve, reject) {
-    if (window.L) return resolve(window.L);
-    const leaflet = config.leaflet || {};
-    if (leaflet.css) document.head.appendChild(el("link", { rel: "stylesheet", href: leaflet.css }));
-    const script = el("script", { src: leaflet.js });
-    script.onload = function () {
-      resolve(window.L);
-    };
-    script.onerror = function () {
-      reject(new Error(gettext("The map library could not be loaded.")));
-    };
-    document.head.appendChild(script);
-  });
-}
 
 export function mapMessage(text) {
   const box = $("map-message");
@@ -76,9 +61,9 @@ function fitCity(layer, features) {
 
 export async function initMap() {
   try {
-    await loadLeaflet();
+    await loadLeaflet(config);
   } catch (error) {
-    mapMessage(errorText(error));
+    mapMessage(gettext("The map library could not be loaded."));
     return;
   }
   map = L.map("map", { zoomControl: false, keyboard: true, zoomSnap: 0.25, attributionControl: false });
