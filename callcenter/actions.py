@@ -34,11 +34,11 @@ from callcenter.models import (
     Urgency,
 )
 from callcenter.phones import InvalidPhone, is_known_region, normalise_phone
-from callcenter.placement import placement_summary, record_placement
+from callcenter.placement import check_service_area, placement_summary, record_placement
 from core import clock
 from core.clock import local_zone
 from core.errors import Conflict, InvalidInput, NotAllowed, Unprocessable
-from core.parsing import MAX_TEXT, require_reason, require_text
+from core.parsing import clean_text, require_reason, require_text
 from gis.coords import CoordinateSystem, convert_point
 from organisation import policy
 from organisation.actions import audit
@@ -67,23 +67,6 @@ class TicketInput:
     reported_at: dt.datetime | None = None
 
 
-def _text(
-    data: dict[str, Any], name: str, errors: dict[str, list[str]], *, required: bool = False, max_length: int = MAX_TEXT
-) -> str:
-    value = data.get(name, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        errors[name] = [_("This field must be text.")]
-        return ""
-    value = value.strip()
-    if required and not value:
-        errors[name] = [_("This field is required.")]
-    elif len(value) > max_length:
-        errors[name] = [_("At most %(n)d characters.") % {"n": max_length}]
-    return value
-
-
 def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     """Validate an intake form; every problem is reported against its field at once."""
     errors: dict[str, list[str]] = {}
@@ -93,7 +76,7 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     urgency = data.get("urgency", Urgency.NORMAL) or Urgency.NORMAL
     if urgency not in Urgency.values:
         errors["urgency"] = [_("One of: %(v)s") % {"v": ", ".join(Urgency.values)}]
-    raw_phone = _text(data, "phone", errors, max_length=40)
+    raw_phone = clean_text(data, "phone", errors, max_length=40)
     country = data.get("phone_country") or None
     if country is not None and not (isinstance(country, str) and is_known_region(country.strip().upper())):
         errors["phone_country"] = [_("A country code of two letters (ISO 3166), e.g. US or CN.")]
@@ -106,14 +89,14 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
             errors["phone"] = [_("Not a valid phone number.")]
     elif channel == Channel.PHONE:
         errors["phone"] = [_("A phone call needs the caller's number.")]
-    caller_name = _text(data, "caller_name", errors, max_length=60)
+    caller_name = clean_text(data, "caller_name", errors, max_length=60)
     confidential = data.get("caller_confidential", False)
     if not isinstance(confidential, bool):
         errors["caller_confidential"] = [_("Must be true or false.")]
         confidential = False
-    title = _text(data, "title", errors, max_length=120)
-    description = _text(data, "description", errors, required=True)
-    address = _text(data, "address", errors, max_length=200)
+    title = clean_text(data, "title", errors, max_length=120)
+    description = clean_text(data, "description", errors, required=True)
+    address = clean_text(data, "address", errors, max_length=200)
     source_system, external_id, reported_at = external.check_reference(data, errors)
 
     appeal_type = None
@@ -149,6 +132,7 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     if latitude is not None and longitude is not None:
         # Stored coordinates are always WGS84; Chinese map apps send GCJ-02 or BD-09.
         longitude, latitude = convert_point(float(longitude), float(latitude), str(system), CoordinateSystem.WGS84)
+        check_service_area(float(longitude), float(latitude))
     return TicketInput(
         channel=str(channel),
         phone=phone,
@@ -295,6 +279,7 @@ def _accept(
             address=intake.address,
             latitude=intake.latitude,
             longitude=intake.longitude,
+            city_id=actor.home_city_id,  # the accepting centre's, until the location names a city
             source_system=intake.source_system,
             external_id=intake.external_id,
             reported_at=intake.reported_at,
@@ -366,12 +351,12 @@ CALL_ORDER = {CallState.RINGING: 0, CallState.ANSWERED: 1, CallState.ENDED: 2}
 
 def check_call_event(data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
-    external_id = _text(data, "call_id", errors, required=True, max_length=64)
+    external_id = clean_text(data, "call_id", errors, required=True, max_length=64)
     event = data.get("event")
     if event not in CallState.values:
         errors["event"] = [_("One of: %(v)s") % {"v": ", ".join(CallState.values)}]
-    extension = _text(data, "extension", errors, max_length=20)
-    raw_phone = _text(data, "caller", errors, max_length=40)
+    extension = clean_text(data, "extension", errors, max_length=20)
+    raw_phone = clean_text(data, "caller", errors, max_length=40)
     phone = ""
     if raw_phone:
         try:
@@ -443,10 +428,10 @@ def _index_article(article: KnowledgeArticle) -> None:
 def check_save_article(data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {
-        "code": _text(data, "code", errors, required=True, max_length=40),
-        "title": _text(data, "title", errors, required=True, max_length=120),
-        "body": _text(data, "body", errors, required=True, max_length=20000),
-        "keywords": _text(data, "keywords", errors, max_length=300),
+        "code": clean_text(data, "code", errors, required=True, max_length=40),
+        "title": clean_text(data, "title", errors, required=True, max_length=120),
+        "body": clean_text(data, "body", errors, required=True, max_length=20000),
+        "keywords": clean_text(data, "keywords", errors, max_length=300),
     }
     for name in ("valid_from", "valid_to"):
         value = data.get(name)

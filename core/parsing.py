@@ -26,6 +26,24 @@ def validated(serializer_class: type[serializers.Serializer], request: Request) 
 MAX_TEXT = 5000
 
 
+def clean_text(
+    data: dict[str, Any], name: str, errors: dict[str, list[str]], *, required: bool = False, max_length: int = MAX_TEXT
+) -> str:
+    """The stripped text of ``data[name]`` (missing or null: ""); a problem goes into ``errors[name]``."""
+    value = data.get(name)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors[name] = [_("This field must be text.")]
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors[name] = [_("This field is required.")]
+    elif len(value) > max_length:
+        errors[name] = [_("At most %(n)d characters.") % {"n": max_length}]
+    return value
+
+
 def require_text(fields: dict[str, Any], *, required: Sequence[str] = (), optional: Sequence[str] = ()) -> None:
     errors: dict[str, list[str]] = {}
     for name in (*required, *optional):

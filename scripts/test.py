@@ -32,6 +32,7 @@ from environment import REPO_ROOT, ensure_venv
 
 EMBEDDED = "embedded"
 POSTGRES = "postgresql+redis"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
 SERVICE_ENV = ("DATABASE_URL", "REDIS_URL", "HOTLINE_TEST_BACKEND")
 PYTEST_NO_TESTS = 5
 
@@ -233,7 +234,8 @@ def _missing_service_binaries() -> str:
 def _pytest(name: str, python: Path, args: list[str], env: dict[str, str], tag: str = "") -> PassResult:
     with tempfile.TemporaryDirectory(prefix="hotline-junit-") as junit_dir:
         junit = Path(junit_dir) / "report.xml"
-        cmd = [str(python), "-m", "pytest", f"--junitxml={junit}", *args]
+        # --durations: the slowest tests are printed, to keep the whole run within CI's budget.
+        cmd = [str(python), "-m", "pytest", f"--junitxml={junit}", "--durations=15", *args]
         _say(f"$ {shlex.join(cmd)}", tag)
         if not tag:
             code = subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
@@ -245,6 +247,9 @@ def _pytest(name: str, python: Path, args: list[str], env: dict[str, str], tag: 
                     _say(line.rstrip("\n"), tag)
                 code = process.wait()
         passed, failed = _junit_counts(junit)
+        if junit.exists():  # kept for a look at every test's time: test-artifacts/junit-<pass>.xml
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copyfile(junit, ARTIFACTS / f"junit-{name.replace('+', '-')}.xml")
     if code == 0:
         return PassResult(name, "passed", passed=passed, failed=failed)
     if code == PYTEST_NO_TESTS:

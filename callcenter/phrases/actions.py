@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from callcenter.models import Phrase, PhraseKind
 from core import clock
 from core.errors import InvalidInput, NotAllowed, NotFound
+from core.parsing import clean_text
 from organisation import policy
 from organisation.actions import ReferenceChange, record_reference_change
 from organisation.models import Subject, User
@@ -63,21 +64,6 @@ def applicable_to(phrases: QuerySet[Phrase], subject: Subject) -> QuerySet[Phras
     return phrases.filter(Q(subject__isnull=True) | Q(subject_id__in=chain))
 
 
-def _text(data: dict[str, Any], name: str, errors: dict[str, list[str]], limit: int, *, required: bool) -> str:
-    value = data.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        errors[name] = [_("This field must be text.")]
-        return ""
-    value = value.strip()
-    if required and not value:
-        errors[name] = [_("This field is required.")]
-    elif len(value) > limit:
-        errors[name] = [_("At most %(n)d characters.") % {"n": limit}]
-    return value
-
-
 def check_save_phrase(data: dict[str, Any], *, current: Phrase | None = None) -> dict[str, Any]:
     """The cleaned fields of a phrase; on a change (``current`` given) a missing field keeps its value."""
 
@@ -102,9 +88,9 @@ def check_save_phrase(data: dict[str, Any], *, current: Phrase | None = None) ->
             else:
                 cleaned["subject"] = subject
     if given("title"):
-        cleaned["title"] = _text(data, "title", errors, TITLE_MAX, required=True)
+        cleaned["title"] = clean_text(data, "title", errors, required=True, max_length=TITLE_MAX)
     if given("body"):
-        body = _text(data, "body", errors, BODY_MAX, required=True)
+        body = clean_text(data, "body", errors, required=True, max_length=BODY_MAX)
         unknown = sorted({name for name in PLACEHOLDER.findall(body) if name not in PLACEHOLDERS})
         if unknown and "body" not in errors:
             errors["body"] = [
