@@ -22,21 +22,24 @@ from callcenter.serializers import (
     AppealTypeSerializer,
     ArticleInput,
     KnowledgeArticleSerializer,
+    PhoneField,
     SubjectSerializer,
     TicketListSerializer,
 )
 from core import clock
 from core.clock import local_zone
 from core.errors import InvalidInput, NotAllowed
+from core.pagination import BoundedLimitOffsetPagination
 from core.parsing import StrictFloatField, validated
 from gis.coords import CoordinateSystem, convert_point
+from organisation.fields import SubjectCodeField
 from organisation.models import AppealType, Subject
 from organisation.policy import current_user, may_edit_knowledge, may_read_caller_history
 
 
 class IntakeDuplicatesInput(serializers.Serializer):
-    subject = serializers.CharField(max_length=40)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    subject = SubjectCodeField(checked_by_action=True)
+    phone = PhoneField(required=False, allow_blank=True, max_length=40)
     latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90)
     longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180)
     coordinate_system = serializers.ChoiceField(
@@ -88,7 +91,7 @@ class IntakeDuplicatesView(APIView):
 
 
 class CallerHistoryInput(serializers.Serializer):
-    phone = serializers.CharField(max_length=40)
+    phone = PhoneField(max_length=40)
 
 
 class CallerHistoryView(APIView):
@@ -138,6 +141,10 @@ class KnowledgeArticleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         query = request.query_params.get("q", "").strip()
         if not query:
             return super().list(request, *args, **kwargs)
+        paginator = self.paginator
+        if isinstance(paginator, BoundedLimitOffsetPagination):  # a search is one page of all hits; bad paging: 400
+            paginator.get_limit(request)
+            paginator.get_offset(request)
         if len(query) > 200:
             raise InvalidInput(_("The query is too long."), fields={"q": [_("At most 200 characters.")]})
         subject_id = None

@@ -77,6 +77,10 @@ class Ticket(models.Model):
     address = models.CharField(_("address"), max_length=200, blank=True)
     latitude = models.FloatField(_("latitude (WGS84)"), null=True, blank=True)
     longitude = models.FloatField(_("longitude (WGS84)"), null=True, blank=True)
+    # The city whose service area holds the location (else the accepting centre's); empty: the default city.
+    city = models.ForeignKey(
+        "organisation.City", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("city")
+    )
     master = models.ForeignKey(
         "self",
         null=True,

@@ -5,9 +5,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.utils.translation import gettext as _
+
 from callcenter.models import Ticket, TicketPlacement
 from core import clock
+from core.errors import InvalidInput
 from gis.routing import decide, place
+
+
+def check_service_area(longitude: float, latitude: float) -> None:
+    """Refuse a location outside every city's service area when the installation says so
+    (HOTLINE["OUTSIDE_SERVICE_AREA"] = "refuse"); otherwise such a ticket is accepted unrouted and flagged."""
+    if settings.HOTLINE.get("OUTSIDE_SERVICE_AREA", "accept") != "refuse":
+        return
+    if place(longitude, latitude).outside_service_area:
+        problem = [_("Outside every city's service area.")]
+        raise InvalidInput(
+            _("The location is outside every city's service area; this installation does not accept it."),
+            code="outside_service_area",
+            fields={"latitude": problem, "longitude": problem},
+        )
 
 
 def record_placement(ticket: Ticket, *, exclude_agency_ids: frozenset[int] = frozenset()) -> TicketPlacement | None:
@@ -16,6 +34,10 @@ def record_placement(ticket: Ticket, *, exclude_agency_ids: frozenset[int] = fro
         return None
     placement = place(ticket.longitude, ticket.latitude)
     decision = decide(ticket.subject, placement, exclude_agency_ids=exclude_agency_ids)
+    if placement.city_id is not None and ticket.city_id != placement.city_id:
+        # The ticket belongs to the city whose service area holds it (outside every one: the accepting centre's).
+        ticket.city_id = placement.city_id
+        ticket.save(update_fields=["city"])
 
     def name_of(level: str) -> str:
         return placement.places[level].name if level in placement.places else ""

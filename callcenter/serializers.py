@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
+from phonenumbers import SUPPORTED_REGIONS
 from rest_framework import serializers
 
 from callcenter.models import Channel, KnowledgeArticle, Revisit, Ticket, TicketCaller, Urgency
-from callcenter.phones import mask_phone
+from callcenter.phones import PHONE_SCHEMA, mask_phone
 from core.parsing import IdField, StrictFloatField
+from organisation.fields import AppealTypeCodeField, SubjectCodeField
 from organisation.models import AppealType, Subject, User
 from organisation.policy import is_centre, sees_caller_details
 
@@ -187,13 +189,23 @@ class KnowledgeArticleSerializer(serializers.ModelSerializer):
 # --- inputs (types only; domain rules live in the check_* actions) --------------------------------
 
 
+@extend_schema_field(PHONE_SCHEMA)
+class PhoneField(serializers.CharField):
+    """A phone number (checked by the action against its numbering plan)."""
+
+
+@extend_schema_field({"type": "string", "enum": ["", *sorted(SUPPORTED_REGIONS)]})
+class RegionField(serializers.CharField):
+    """An ISO 3166 alpha-2 country whose numbering plan is known (checked by the action)."""
+
+
 class TicketCreateInput(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    phone = PhoneField(required=False, allow_blank=True, max_length=40)
     caller_name = serializers.CharField(required=False, allow_blank=True, max_length=60)
     caller_confidential = serializers.BooleanField(required=False, default=False)
-    appeal_type = serializers.CharField(max_length=30)
-    subject = serializers.CharField(max_length=40)
+    appeal_type = AppealTypeCodeField(checked_by_action=True)
+    subject = SubjectCodeField(active_only=True, checked_by_action=True)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=Urgency.NORMAL)
     title = serializers.CharField(required=False, allow_blank=True, max_length=120)
     description = serializers.CharField(max_length=5000)
@@ -209,7 +221,7 @@ class TicketCreateInput(serializers.Serializer):
     )
     latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90)
     longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180)
-    phone_country = serializers.CharField(
+    phone_country = RegionField(
         required=False,
         allow_blank=True,
         max_length=2,

@@ -87,7 +87,10 @@ INSTALLED_APPS = [
     "callcenter",
     "dispatch",
     "emergency.apps.EmergencyConfig",
+    "archive",
     "demo.apps.DemoConfig",
+    # Open311 GeoReport v2 at /open311/v2/ (open311/; README "Open311").
+    "open311",
 ]
 
 MIDDLEWARE = [
@@ -105,6 +108,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Logs every request made with an API key, with its status (exchange/keys/usage.py).
+    "exchange.keys.usage.ApiKeyUsageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     # A role that needs the second factor sees nothing but its enrolment or verification page until it is given.
     "organisation.identity.second_factor.SecondFactorMiddleware",
@@ -169,6 +174,16 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Django's cache: shared by every process in Redis when there is one (the API keys' per-key rate limits,
+# exchange/keys/auth.py, count across all web processes); otherwise per process, in memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "hotline",
+        }
+    }
 
 AUTH_USER_MODEL = "organisation.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -211,6 +226,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "knox.auth.TokenAuthentication",
+        # Other systems' keys: Authorization: ApiKey hk_... or X-Api-Key (exchange/keys/drf.py).
+        "exchange.keys.drf.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # Every operation's error statuses (400/401/403/404/409/413/429) documented once (core/openapi.py).
@@ -247,6 +264,7 @@ SPECTACULAR_SETTINGS = {
         "ExtensionStateEnum": "dispatch.models.ExtensionState",
         "SupervisionStateEnum": "dispatch.models.SupervisionState",
         "AgencyFunctionEnum": "organisation.models.AgencyFunction",
+        "AgencyKindEnum": "organisation.models.AgencyKind",  # the management API (#19)
         "ReplyOutcomeEnum": "dispatch.models.ReplyOutcome",
         "IncidentTypeEnum": "emergency.models.IncidentType",
         "IncidentStateEnum": "emergency.states.IncidentState",
@@ -334,6 +352,12 @@ HOTLINE: dict[str, Any] = {
     "TICKET_NUMBER_PREFIX": "12345",
     # Administrative code of the city the centre serves; agencies with it work city-wide.
     "CITY_ADCODE": os.environ.get("HOTLINE_CITY_ADCODE", "450200"),
+    # The city a single-city database's rows are put into when cities arrive (organisation migration 0003), and
+    # what intake does with a point outside every city's service area: "accept" it unrouted (the operator is
+    # warned) or "refuse" it (400 outside_service_area).
+    "CITY_CODE": os.environ.get("HOTLINE_CITY_CODE", "liuzhou"),
+    "CITY_NAME": os.environ.get("HOTLINE_CITY_NAME", "柳州市"),
+    "OUTSIDE_SERVICE_AREA": os.environ.get("HOTLINE_OUTSIDE_SERVICE_AREA", "accept"),
     # Optional base map tiles (map_tiles above); without them the jurisdictions are the base layer.
     "MAP_TILES": map_tiles(dict(os.environ)),
     "IDEMPOTENCY_KEY_TTL_HOURS": 24,
@@ -385,7 +409,21 @@ HOTLINE: dict[str, Any] = {
     "OUTBOX_MAX_SLEEP_SECONDS": float(os.environ.get("HOTLINE_OUTBOX_MAX_SLEEP_SECONDS", "5")),
     "WEBHOOK_CONNECT_TIMEOUT_SECONDS": 5.0,
     "WEBHOOK_READ_TIMEOUT_SECONDS": 10.0,
+    # API keys of other systems (exchange/keys/): the longest validity a new key may get, and the rate of a key
+    # without its own ("<n>/s|min|hour|day").
+    "API_KEY_MAX_DAYS": int(os.environ.get("HOTLINE_API_KEY_MAX_DAYS", "365")),
+    "API_KEY_DEFAULT_RATE": os.environ.get("HOTLINE_API_KEY_DEFAULT_RATE", "120/min"),
 }
+
+# --- Open311 GeoReport v2 (open311/; README "Open311") ----------------------------------------------------------
+# The jurisdiction_id this installation answers to; whether a POST is accepted at once or through a token (then
+# `manage.py run_open311_intake` accepts it); the appeal type of a request that names none; the appeal types that
+# are never public (reports, 举报: their reporters are protected); the contact shown by discovery.
+HOTLINE["OPEN311_JURISDICTION_ID"] = os.environ.get("HOTLINE_OPEN311_JURISDICTION_ID", "liuzhou.12345.gov.cn")
+HOTLINE["OPEN311_ASYNC"] = _env_bool("HOTLINE_OPEN311_ASYNC", False)
+HOTLINE["OPEN311_DEFAULT_APPEAL_TYPE"] = "help"
+HOTLINE["OPEN311_PRIVATE_APPEAL_TYPES"] = ["report"]
+HOTLINE["OPEN311_CONTACT"] = os.environ.get("HOTLINE_OPEN311_CONTACT", "")
 
 # --- Attachments (dispatch/attachments/, documented in its README.md) -----------------------------------------
 # Files go through Django's storage API only: STORAGES["default"] above (the file system under MEDIA_ROOT by
@@ -409,6 +447,21 @@ HOTLINE["ATTACHMENT_TYPES"] = [
 if isinstance(_enum_names := SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"], dict):
     _enum_names["AttachmentKindEnum"] = "dispatch.attachments.models.AttachmentKind"
 # --- end of attachments -------------------------------------------------------------------------------------
+
+# --- Archive (归档; archive/rules.py, docs/OPERATIONS.md "Archive") --------------------------------------------
+# Where closed tickets' and incidents' BagIt packages go through the outbox: an http(s) URL (a tar POSTed) or an
+# absolute folder (copied in atomically). Empty: archiving is off.
+HOTLINE["ARCHIVE_DESTINATION"] = os.environ.get("HOTLINE_ARCHIVE_DESTINATION", "")
+# "on_close": queued in the transaction that closes; "batch": only the records office's batches.
+HOTLINE["ARCHIVE_TRIGGER"] = os.environ.get("HOTLINE_ARCHIVE_TRIGGER", "on_close")
+# "masked" (default) or "full": callers' phone numbers in the package (confidential callers are always masked).
+HOTLINE["ARCHIVE_CALLER_PHONES"] = os.environ.get("HOTLINE_ARCHIVE_CALLER_PHONES", "masked")
+# Retention period (保管期限) per appeal type code, "incident" or "default": years, or "permanent" (永久).
+HOTLINE["ARCHIVE_RETENTION_YEARS"] = {"default": 10, "incident": 30}
+HOTLINE["ARCHIVE_ALLOW_PRIVATE_NETWORK"] = _env_bool("HOTLINE_ARCHIVE_ALLOW_PRIVATE_NETWORK", False)
+HOTLINE["ARCHIVE_SIGNING_SECRET"] = os.environ.get("HOTLINE_ARCHIVE_SIGNING_SECRET", "")
+HOTLINE["ARCHIVE_STAGING_DIR"] = os.environ.get("HOTLINE_ARCHIVE_STAGING_DIR", str(VAR_DIR / "archive-staging"))
+# --- end of archive -------------------------------------------------------------------------------------------
 
 # --- Identity (organisation/identity/, README "Logging in") ----------------------------------------------------
 import datetime as _dt  # noqa: E402
@@ -450,3 +503,20 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 # --- end of deploy security ------------------------------------------------------------------------------------
+
+# --- Incident exchange and public alerts (docs/OPERATIONS.md "Incident exchange (EIDO)", "Signing CAP alerts") ---
+import json as _json  # noqa: E402
+
+# The centre as an EIDO agency (a domain name) and its issuing element; the partner centres EIDOs go to, as JSON:
+# {"fire119": {"name": "119指挥中心", "url": "https://...", "secret": "...", "allow_private_network": false}}.
+HOTLINE["EIDO_AGENCY_ID"] = os.environ.get("HOTLINE_EIDO_AGENCY_ID", "yjld.12345.liuzhou.gov.cn")
+HOTLINE["EIDO_ELEMENT_ID"] = os.environ.get("HOTLINE_EIDO_ELEMENT_ID", "")
+HOTLINE["EIDO_PARTNERS"] = _json.loads(os.environ.get("HOTLINE_EIDO_PARTNERS", "{}") or "{}")
+# CAP: how long an Alert/Update and a Cancel stay current (<expires>; a Cancel stays in the Atom feed that long),
+# and the optional XML-DSig signing pair (PEM files; both unset: unsigned).
+HOTLINE["CAP_ALERT_EXPIRES_HOURS"] = float(os.environ.get("HOTLINE_CAP_ALERT_EXPIRES_HOURS", "48"))
+HOTLINE["CAP_CANCEL_EXPIRES_HOURS"] = float(os.environ.get("HOTLINE_CAP_CANCEL_EXPIRES_HOURS", "24"))
+HOTLINE["CAP_SIGNING_KEY_FILE"] = os.environ.get("HOTLINE_CAP_SIGNING_KEY_FILE", "")
+HOTLINE["CAP_SIGNING_CERT_FILE"] = os.environ.get("HOTLINE_CAP_SIGNING_CERT_FILE", "")
+HOTLINE["CAP_SIGNING_KEY_PASSWORD"] = os.environ.get("HOTLINE_CAP_SIGNING_KEY_PASSWORD", "")
+# --- end of incident exchange ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dispatch.api import work_orders as dispatch_api
 from dispatch.deadlines import api as deadlines_api
 from emergency import views as emergency_views
 from gis import api as gis_api
+from open311 import views as open311_views
 from organisation import audit_log
 from organisation.identity import second_factor, tokens
 
@@ -50,6 +51,8 @@ urlpatterns = [
     path("accounts/second-factor/enrol/", second_factor.enrol_view, name="second-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
+    path("api/manage/", include("organisation.manage_urls")),  # cities, agencies, users (#19)
+    path("api/manage/", include("gis.manage_urls")),  # routing rules, layers (#19)
     path("api/callers/history/", callcenter_api.CallerHistoryView.as_view(), name="caller-history"),
     path("api/intake/duplicates/", callcenter_api.IntakeDuplicatesView.as_view(), name="intake-duplicates"),
     path("api/me/", dispatch_api.MeView.as_view(), name="me"),
@@ -79,6 +82,12 @@ urlpatterns = [
     path("", include("dispatch.ticket_screen.urls")),
     path("", include("dispatch.attachments.urls")),
     path("", include("callcenter.phrases.urls")),
+    path("", include("archive.urls")),
+    path("", include("exchange.urls")),
+    # Open311 GeoReport v2 (open311/; README "Open311").
+    path("open311/v2/", include("open311.urls")),
+    path("open311/", open311_views.not_found),
+    path("open311/<path:rest>", open311_views.not_found),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI with its start-up script as a file of its own (?script): the CSP allows no inline script.
     path(

@@ -3,17 +3,20 @@ applied to the dispatch side's querysets. Every read path starts from these."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from callcenter.models import Ticket
 from dispatch.models import TimelineEntry, WorkOrder
-from organisation.models import User
-from organisation.policy import EVERY_AGENCY, is_agency, is_centre, work_order_scope
+from organisation.models import User, in_city
+from organisation.policy import EVERY_AGENCY, city_scope, is_agency, is_centre, work_order_scope
 
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     if is_centre(user):
-        return Ticket.objects.all()
+        # Centre staff of one city see that city's tickets, and those they accepted themselves (a call about a
+        # place in another city's service area belongs to that city).
+        city = city_scope(user)
+        return Ticket.objects.filter(in_city(city) | Q(created_by=user)) if city is not None else Ticket.objects.all()
     if is_agency(user):
         return Ticket.objects.filter(pk__in=work_orders_of_agency(user.agency_id or 0).values("ticket_id"))
     return Ticket.objects.none()
@@ -22,7 +25,12 @@ def visible_tickets(user: User) -> QuerySet[Ticket]:
 def visible_work_orders(user: User) -> QuerySet[WorkOrder]:
     scope = work_order_scope(user)
     if scope == EVERY_AGENCY:
-        return WorkOrder.objects.all()
+        city = city_scope(user)
+        return (
+            WorkOrder.objects.filter(in_city(city, field="ticket__city"))
+            if city is not None
+            else WorkOrder.objects.all()
+        )
     if isinstance(scope, int):
         return work_orders_of_agency(scope)
     return WorkOrder.objects.none()

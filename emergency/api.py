@@ -19,11 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import InvalidInput, NotFound
-from core.parsing import AwareDateTimeField
+from core.parsing import AwareDateTimeField, ReasonInput, validated
 from dispatch.access import visible_tickets
 from emergency import actions
 from emergency.access import visible_incident_timeline, visible_incidents
 from emergency.actions import transfer
+from emergency.actions.privacy import do_reveal_incident_texts
 from emergency.linkage import suggestions_for
 from emergency.models import (
     Incident,
@@ -33,6 +34,7 @@ from emergency.models import (
     IncidentType,
     TransferRule,
 )
+from emergency.revealed import revealed_incident_texts
 from emergency.serializers import (
     AgencyTaskSerializer,
     EscalateInput,
@@ -41,6 +43,7 @@ from emergency.serializers import (
     IncidentListSerializer,
     IncidentMergeInput,
     IncidentNoteInput,
+    IncidentNoteRequiredInput,
     IncidentTimelineSerializer,
     LinkAgencyInput,
     SuggestionSerializer,
@@ -51,6 +54,7 @@ from emergency.serializers import (
 )
 from emergency.states import ACTIVE_INCIDENT_STATES, IncidentState
 from organisation.policy import current_user
+from organisation.privacy import REVEALED
 
 
 def body_of(request: Request) -> dict[str, Any]:
@@ -60,7 +64,8 @@ def body_of(request: Request) -> dict[str, Any]:
 
 
 def note_of(request: Request, name: str = "note") -> str:
-    value = body_of(request).get(name) or ""
+    value = body_of(request).get(name)
+    value = "" if value is None else value  # [] or 0 is no text: refused below, not read as none
     if not isinstance(value, str):
         raise InvalidInput(_("Some fields are not valid."), fields={name: [_("This field must be text.")]})
     return value
@@ -197,12 +202,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def close(self, request: Request, pk: str) -> Response:
         return self._transition(request, "close")
 
-    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteRequiredInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         return self._transition(request, "cancel")
 
-    @extend_schema(request=IncidentNoteInput, responses=IncidentDetailSerializer)
+    @extend_schema(request=IncidentNoteRequiredInput, responses=IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def note(self, request: Request, pk: str) -> Response:
         return self._transition(request, "note")
@@ -263,6 +268,18 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident_id = self._visible_id()
         actions.do_set_public_alert(incident_id, actor=current_user(request), publish=False, note=note_of(request))
         return self._detail(incident_id)
+
+    @extend_schema(request=ReasonInput, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def reveal(self, request: Request, pk: str) -> Response:
+        """Show a linked agency's user the phone and ID-card numbers typed into the incident's free text, masked
+        for them elsewhere; the reason is audited (as a ticket's reveal)."""
+        data = validated(ReasonInput, request)
+        incident_id = self._visible_id()
+        do_reveal_incident_texts(incident_id, actor=current_user(request), reason=data["reason"])
+        response = Response({"texts": revealed_incident_texts(request, incident_id)})
+        setattr(response, REVEALED, True)  # the renderer leaves it unmasked (organisation/privacy.py)
+        return response
 
 
 class IncidentTaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

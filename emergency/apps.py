@@ -12,10 +12,12 @@ class EmergencyConfig(AppConfig):
         # and the live incidents of a screen's snapshot.
         from dispatch.ticket_screen import choices
         from emergency import queries, workflow
+        from emergency.eido import partners
         from emergency.models import EmergencyLine, IncidentLevel, IncidentType
         from realtime.queries import register_snapshot_part
 
         workflow.register()
+        partners.register()  # the outbox's "eido" deliveries (emergency/eido/partners.py)
         choices.register("incident_types", lambda: IncidentType.choices)
         choices.register("incident_levels", lambda: IncidentLevel.choices)
         choices.register("emergency_lines", lambda: EmergencyLine.choices)

@@ -2,12 +2,21 @@
 
 Mapping, documented here because it is a policy, not a fact:
 
-* ``msgType``: ``Alert`` for the first published revision (and for previews of unpublished incidents),
-  ``Update`` for later revisions (level, place, area or text changed while public), ``Cancel`` once the
-  incident is closed, cancelled or merged, or the commander withdrew the public alert. Updates and
-  cancels reference the first published message (``sender,identifier,sent``).
+* Previews: an incident that was never published is served as a ``Draft`` (``status``) with its own
+  identifier, ``<incident number>-draft-<last change, local time>``, and a ``note`` saying so: it never carries
+  the identifier or the ``Actual`` status that the real first message gets when the commander publishes.
+* ``msgType``: ``Alert`` for the first published revision (and for previews), ``Update`` for later revisions
+  (level, place, area or text changed while public), ``Cancel`` once the incident is closed, cancelled or
+  merged, or the commander withdrew the public alert. Every message issued is recorded (CapMessage); Updates
+  and Cancels reference the whole thread - every earlier message, ``sender,identifier,sent`` triples separated
+  by spaces.
 * ``identifier``: ``<incident number>-r<alert revision>``; ``sent`` is when that revision was made, in
   China Standard Time with an explicit ``+08:00`` offset and whole seconds (the XSD's pattern).
+* ``expires`` (in each ``info``): ``sent`` plus ``HOTLINE["CAP_ALERT_EXPIRES_HOURS"]`` (default 48) for
+  Alerts and Updates, plus ``HOTLINE["CAP_CANCEL_EXPIRES_HOURS"]`` (default 24) for a Cancel, which stays in the
+  Atom feed until then (emergency/feeds.py).
+* Signature: with ``HOTLINE["CAP_SIGNING_KEY_FILE"]`` and ``HOTLINE["CAP_SIGNING_CERT_FILE"]`` set, every
+  alert carries an enveloped XML-DSig signature (emergency/cap_signature.py); unset, none (the default).
 * Level -> urgency and severity (the national four grades of 突发事件分级):
 
   ====================  ===========  =========
@@ -41,7 +50,8 @@ from django.utils.translation import gettext as _
 from lxml import etree
 
 from core.clock import local_zone
-from emergency.models import AffectedAreaKind, Incident, IncidentLevel, IncidentType
+from emergency import cap_signature
+from emergency.models import AffectedAreaKind, CapMessage, Incident, IncidentLevel, IncidentType
 from emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -83,18 +93,56 @@ def cap_time(moment: dt.datetime) -> str:
     return moment.astimezone(local_zone()).replace(microsecond=0).isoformat()
 
 
+def is_preview(incident: Incident) -> bool:
+    """Never published: what the centre would send, not a message it sent."""
+    return incident.public_alert_at is None
+
+
+def status(incident: Incident) -> str:
+    return "Draft" if is_preview(incident) else "Actual"
+
+
 def message_type(incident: Incident) -> str:
+    if is_preview(incident):
+        return "Alert"
     if incident.state in TERMINAL_INCIDENT_STATES or (not incident.public_alert and incident.alert_revision > 0):
         return "Cancel"
     return "Update" if incident.alert_revision > 1 else "Alert"
 
 
 def identifier(incident: Incident, revision: int | None = None) -> str:
+    if revision is None and is_preview(incident):
+        return f"{incident.number}-draft-{incident.updated_at.astimezone(local_zone()):%Y%m%d%H%M%S}"
     return f"{incident.number}-r{max(revision if revision is not None else incident.alert_revision, 1)}"
 
 
 def sent_at(incident: Incident) -> dt.datetime:
+    if is_preview(incident):
+        return incident.updated_at
     return incident.alert_sent_at or incident.updated_at
+
+
+def _hours(name: str, default: float) -> dt.timedelta:
+    return dt.timedelta(hours=float(settings.HOTLINE.get(name, default)))
+
+
+def expires_at(incident: Incident) -> dt.datetime:
+    if message_type(incident) == "Cancel":
+        return sent_at(incident) + cancel_lifetime()
+    return sent_at(incident) + _hours("CAP_ALERT_EXPIRES_HOURS", 48)
+
+
+def cancel_lifetime() -> dt.timedelta:
+    """How long a Cancel is current (its ``expires``), and so how long it stays in the Atom feed."""
+    return _hours("CAP_CANCEL_EXPIRES_HOURS", 24)
+
+
+def references(incident: Incident) -> str:
+    """Every earlier message of the incident's thread, oldest first ("" for an Alert or a preview)."""
+    if is_preview(incident) or message_type(incident) == "Alert":
+        return ""
+    thread = CapMessage.objects.filter(incident=incident, revision__lt=incident.alert_revision).order_by("revision")
+    return " ".join(f"{cap_sender()},{message.identifier},{cap_time(message.sent_at)}" for message in thread)
 
 
 def certainty(incident: Incident) -> str:
@@ -155,6 +203,7 @@ def _info(alert: ET.Element, incident: Incident, language: str, cap_language: st
         _sub(code, "valueName", "incident_type")
         _sub(code, "value", incident.type)
         _sub(info, "onset", cap_time(incident.reported_at))
+        _sub(info, "expires", cap_time(expires_at(incident)))
         _sub(info, "senderName", cap_sender_name())
         place = incident.district_name or incident.address
         headline = (
@@ -188,12 +237,14 @@ def build_alert(incident: Incident) -> ET.Element:
     _sub(alert, "identifier", identifier(incident))
     _sub(alert, "sender", cap_sender())
     _sub(alert, "sent", cap_time(sent_at(incident)))
-    _sub(alert, "status", "Actual")
+    _sub(alert, "status", status(incident))
     _sub(alert, "msgType", kind)
     _sub(alert, "scope", "Public")
-    first_sent = incident.public_alert_at
-    if kind != "Alert" and first_sent is not None and incident.alert_revision > 1:
-        _sub(alert, "references", f"{cap_sender()},{identifier(incident, 1)},{cap_time(first_sent)}")
+    if is_preview(incident):
+        _sub(alert, "note", _("Preview of an incident that has not been published; not an alert."))
+    thread = references(incident)
+    if thread:
+        _sub(alert, "references", thread)
     _sub(alert, "incidents", incident.number)
     for language, cap_language in LANGUAGES:
         _info(alert, incident, language, cap_language)
@@ -201,7 +252,9 @@ def build_alert(incident: Incident) -> ET.Element:
 
 
 def alert_xml(incident: Incident) -> bytes:
-    return ET.tostring(build_alert(incident), encoding="utf-8", xml_declaration=True)
+    """The alert as sent: signed (enveloped XML-DSig) when a signing key is configured."""
+    document = ET.tostring(build_alert(incident), encoding="utf-8", xml_declaration=True)
+    return cap_signature.sign(document) if cap_signature.configured() else document
 
 
 @cache

@@ -1,4 +1,5 @@
-"""Public alert export: one incident's CAP 1.2 alert, and the Atom feed of active public alerts.
+"""Public alert export: one incident's CAP 1.2 alert, and the Atom feed of active public alerts (with the Cancels
+of finished or withdrawn ones until they expire).
 
 Public alerts are public information: the feed and the CAP documents of incidents a commander ever
 published need no login (the Atom feed links to them). Any other incident's CAP document is for the
@@ -35,6 +36,20 @@ def active_public_alerts() -> Any:
     return Incident.objects.filter(public_alert=True, state__in=ACTIVE_INCIDENT_STATES).order_by(
         "-alert_sent_at", "-id"
     )
+
+
+def feed_incidents(limit: int = FEED_LIMIT) -> list[Incident]:
+    """The active public alerts, and the Cancels (closed, cancelled, merged or withdrawn incidents) until their
+    ``expires``: a reader of the feed learns that an alert is over instead of seeing it vanish."""
+    active = list(active_public_alerts()[:limit])
+    recent = (
+        Incident.objects.filter(public_alert_at__isnull=False, alert_sent_at__gte=clock.now() - cap.cancel_lifetime())
+        .exclude(pk__in=[incident.pk for incident in active])
+        .order_by("-alert_sent_at", "-id")
+    )
+    cancels = [incident for incident in recent[:limit] if cap.message_type(incident) == "Cancel"]
+    entries = sorted(active + cancels, key=lambda incident: (cap.sent_at(incident), incident.pk), reverse=True)
+    return entries[:limit]
 
 
 class CapAlertView(APIView):
@@ -82,16 +97,17 @@ def build_feed(request: Request, incidents: list[Incident]) -> bytes:
             _atom(entry, "published", cap.cap_time(incident.public_alert_at))
         _atom(entry, "link", rel="alternate", href=cap_url, type=cap.CAP_CONTENT_TYPE)
         _atom(entry, "category", term=incident.type)
+        _atom(entry, "category", term=cap.message_type(incident), scheme=f"{cap.CAP_NAMESPACE}:msgType")
         _atom(entry, "summary", f"{incident.get_type_display()} · {incident.get_level_display()} · {incident.address}")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
 class AlertFeedView(APIView):
-    """Atom feed of the active public alerts, newest first; each entry links to its CAP alert."""
+    """Atom feed of the active public alerts and recent Cancels, newest first; each entry links to its CAP alert."""
 
     permission_classes = [AllowAny]
 
     @extend_schema(responses={(200, "application/atom+xml"): OpenApiTypes.STR})
     def get(self, request: Request) -> HttpResponse:
-        incidents = list(active_public_alerts()[:FEED_LIMIT])
+        incidents = feed_incidents()
         return HttpResponse(build_feed(request, incidents), content_type=ATOM_CONTENT_TYPE)

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from callcenter.phones import mask_phone
-from core.parsing import BoundedIntegerField, IdField
+from core.parsing import MAX_TEXT, BoundedIntegerField, IdField, StrictFloatField
 from dispatch import workflow
 from dispatch.workflow import Machine
 from emergency.access import sees_reporters, visible_agency_links, visible_incident_timeline
@@ -267,11 +267,11 @@ class IncidentInput(serializers.Serializer):
     level = serializers.ChoiceField(
         choices=IncidentLevel.choices, required=False, help_text="IV (一般), III (较大), II (重大), I (特别重大)"
     )
-    title = serializers.CharField(required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True)
-    address = serializers.CharField(required=False, allow_blank=True)
-    latitude = serializers.FloatField(required=False)
-    longitude = serializers.FloatField(required=False)
+    title = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT)
+    address = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    latitude = StrictFloatField(min_value=-90, max_value=90)
+    longitude = StrictFloatField(min_value=-180, max_value=180)
     coordinate_system = serializers.ChoiceField(choices=["wgs84", "gcj02", "bd09"], required=False)
     area_kind = serializers.ChoiceField(choices=AffectedAreaKind.choices, required=False)
     area_radius_m = serializers.FloatField(required=False)
@@ -282,12 +282,21 @@ class IncidentInput(serializers.Serializer):
 
 class EscalateInput(IncidentInput):
     type = serializers.ChoiceField(choices=IncidentType.choices, required=False)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=120, help_text="Default: the ticket's")
+    latitude = StrictFloatField(
+        required=False, min_value=-90, max_value=90, help_text="Required when the ticket has no location"
+    )
+    longitude = StrictFloatField(required=False, min_value=-180, max_value=180)
     incident_id = IdField(required=False, help_text="Join this live incident instead")
     note = serializers.CharField(required=False, allow_blank=True)
 
 
 class IncidentNoteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True)
+
+
+class IncidentNoteRequiredInput(serializers.Serializer):
+    note = serializers.CharField()
 
 
 class IncidentMergeInput(serializers.Serializer):

@@ -8,6 +8,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from emergency import api, feeds
+from emergency.eido import api as eido_api
 from emergency.units import api as units_api
 
 router = SimpleRouter()
@@ -18,6 +19,10 @@ router.register("units", units_api.UnitViewSet, basename="unit")
 urlpatterns = [
     path("incidents/alerts.atom", feeds.AlertFeedView.as_view(), name="incident-alerts-atom"),
     path("incidents/<int:pk>/cap/", feeds.CapAlertView.as_view(), name="incident-cap"),
+    path("incidents/eido/", eido_api.EidoImportView.as_view(), name="incident-eido-import"),
+    path("incidents/<int:pk>/eido/", eido_api.IncidentEidoView.as_view(), name="incident-eido"),
+    path("incidents/<int:pk>/eido/send/", eido_api.EidoSendView.as_view(), name="incident-eido-send"),
+    path("eido/partners/", eido_api.EidoPartnersView.as_view(), name="eido-partners"),
     path("tickets/<int:pk>/escalate/", api.EscalateTicketView.as_view(), name="ticket-escalate"),
     path("tickets/<int:pk>/transfer/", api.TransferTicketView.as_view(), name="ticket-transfer"),
     path("transfer-list/", api.TransferListView.as_view(), name="transfer-list"),

@@ -70,6 +70,11 @@ ROWS: tuple[Transition, ...] = (
                _("Publish a public alert (发布预警)")),
     Transition(Machine.INCIDENT, frozenset(LIVE_INCIDENT), "withdraw_alert", None, PUBLIC_ALERTERS,
                _("Withdraw the public alert")),
+    # Incident exchange (emergency/eido/): taken over from another centre's EIDO, or sent to a partner centre.
+    Transition(Machine.INCIDENT, frozenset({START}), "import_eido", I.REPORTED, COMMAND,
+               _("Taken over from another centre (EIDO)")),
+    Transition(Machine.INCIDENT, frozenset(I.values), "send_eido", None, COMMAND,
+               _("Sent to a partner centre (EIDO)")),
     # --- linked agencies' tasks on an incident ----------------------------------------------------------
     Transition(Machine.INCIDENT_TASK, frozenset({START}), "link", K.NOTIFIED, COMMAND, _("Link an agency (联动)")),
     Transition(Machine.INCIDENT_TASK, frozenset({K.DECLINED, K.WITHDRAWN, K.DONE}), "relink", K.NOTIFIED, COMMAND,

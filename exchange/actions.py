@@ -1,9 +1,10 @@
 """The exchange's writes (check_* / do_*): subscriptions (saved, audited; secrets generated and rotated here),
-retrying parked deliveries, checking a subscription's URL."""
+retrying parked deliveries, test deliveries, checking a subscription's URL. API keys: exchange/keys/actions.py."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -14,7 +15,9 @@ from django.utils.translation import gettext as _
 from core import clock
 from core.errors import InvalidInput, NotAllowed
 from exchange import targets
-from exchange.models import Delivery, DeliveryState, Subscription
+from exchange.keys.scopes import WEBHOOKS_MANAGE
+from exchange.models import ApiKey, Delivery, DeliveryState, Subscription
+from exchange.outbox import enqueue
 from organisation.actions import audit
 from organisation.models import User
 from realtime.schemas import EVENT_SCHEMAS
@@ -71,16 +74,40 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _may_manage_subscriptions(user: User | None) -> bool:
+def _key_manages(user: User | None, key: ApiKey | None, subscription: Subscription | None = None) -> bool:
+    """Whether ``user`` acts through ``key``, an agency's key holding webhooks:manage (and, given a saved
+    subscription, whether it is that agency's)."""
+    if user is None or key is None or key.user_id != user.pk or key.agency_id is None:
+        return False
+    if WEBHOOKS_MANAGE not in (key.scopes or ()) or key.revoked_at is not None:
+        return False
+    return subscription is None or subscription.pk is None or subscription.agency_id == key.agency_id
+
+
+def _may_manage_subscriptions(
+    user: User | None, key: ApiKey | None = None, subscription: Subscription | None = None
+) -> bool:
+    """Administrators and users given the permission; or an agency's key with webhooks:manage, for its own
+    agency's subscriptions (``key``: the key the request was made with, passed by the API)."""
+    if key is not None:
+        return _key_manages(user, key, subscription)
     return user is not None and (user.is_superuser or user.has_perm("exchange.change_subscription"))
 
 
-def check_save_subscription(actor: User | None, subscription: Subscription) -> dict[str, list[str]]:
+def check_save_subscription(
+    actor: User | None, subscription: Subscription, *, key: ApiKey | None = None
+) -> dict[str, list[str]]:
     """Field errors for saving a subscription (empty: it may be saved)."""
-    if not _may_manage_subscriptions(actor):
+    if not _may_manage_subscriptions(actor, key, subscription):
         return {"__all__": [_("You may not manage webhook subscriptions.")]}
     errors: dict[str, list[str]] = {}
-    if actor is not None and not actor.is_superuser:
+    if key is not None:
+        # A system's key: its own agency's view only, public URLs only, whatever its service account may do.
+        if subscription.agency_id != key.agency_id:
+            errors["agency"] = [_("A key subscribes its own agency only.")]
+        if subscription.allow_private_network:
+            errors["allow_private_network"] = [_("Only an administrator may allow private network addresses.")]
+    elif actor is not None and not actor.is_superuser:
         # Someone given the permission without being an administrator: its own agency's view only, public URLs.
         if actor.agency_id is None or subscription.agency_id != actor.agency_id:
             errors["agency"] = [_("Only an administrator may subscribe another scope than your own agency.")]
@@ -100,13 +127,13 @@ def check_save_subscription(actor: User | None, subscription: Subscription) -> d
 
 
 def do_save_subscription(
-    actor: User | None, subscription: Subscription, *, changed: Sequence[str] = ()
+    actor: User | None, subscription: Subscription, *, changed: Sequence[str] = (), key: ApiKey | None = None
 ) -> tuple[Subscription, str | None]:
     """Save a subscription, audited (field names only, never a secret). A new one gets a generated secret,
     returned here to be shown once; afterwards (None) the secret only changes by do_rotate_secret."""
-    if actor is None or not _may_manage_subscriptions(actor):
+    if actor is None or not _may_manage_subscriptions(actor, key, subscription):
         raise NotAllowed(_("You may not manage webhook subscriptions."))
-    errors = check_save_subscription(actor, subscription)
+    errors = check_save_subscription(actor, subscription, key=key)
     if errors:
         raise InvalidInput(_("The subscription cannot be saved."), fields=errors)
     created = subscription.pk is None
@@ -122,20 +149,22 @@ def do_save_subscription(
     return subscription, shown
 
 
-def check_rotate_secret(actor: User | None, subscription: Subscription) -> list[str]:
-    if not _may_manage_subscriptions(actor):
+def check_rotate_secret(actor: User | None, subscription: Subscription, *, key: ApiKey | None = None) -> list[str]:
+    if not _may_manage_subscriptions(actor, key, subscription):
         return [_("You may not manage webhook subscriptions.")]
     if subscription.pk is None:
         return [_("Save the subscription first.")]
     return []
 
 
-def do_rotate_secret(actor: User, subscription: Subscription, *, overlap: dt.timedelta = ROTATION_OVERLAP) -> str:
+def do_rotate_secret(
+    actor: User, subscription: Subscription, *, overlap: dt.timedelta = ROTATION_OVERLAP, key: ApiKey | None = None
+) -> str:
     """A new signing secret (returned, to be shown once); the current one becomes the previous one and keeps
     signing until the overlap ends."""
-    if not _may_manage_subscriptions(actor):
+    if not _may_manage_subscriptions(actor, key, subscription):
         raise NotAllowed(_("You may not manage webhook subscriptions."))
-    errors = check_rotate_secret(actor, subscription)
+    errors = check_rotate_secret(actor, subscription, key=key)
     if errors:
         raise InvalidInput(errors[0])
     secret = new_secret()
@@ -155,11 +184,43 @@ def do_rotate_secret(actor: User, subscription: Subscription, *, overlap: dt.tim
     return secret
 
 
-def do_delete_subscription(actor: User, subscription: Subscription) -> None:
+def do_delete_subscription(actor: User, subscription: Subscription, *, key: ApiKey | None = None) -> None:
     """Delete a subscription and its deliveries, audited."""
-    if not _may_manage_subscriptions(actor):
+    if not _may_manage_subscriptions(actor, key, subscription):
         raise NotAllowed(_("You may not manage webhook subscriptions."))
     with transaction.atomic():
         pk = subscription.pk
         subscription.delete()
         audit(actor, "subscription_deleted", target_type="subscription", target_id=pk)
+
+
+#: The event type of a test delivery (docs/EVENTS.md): a receiver answers it 2xx and otherwise ignores it.
+PING = "ping"
+
+
+def check_send_test_delivery(actor: User | None, subscription: Subscription, *, key: ApiKey | None = None) -> list[str]:
+    if not _may_manage_subscriptions(actor, key, subscription):
+        return [_("You may not manage webhook subscriptions.")]
+    if subscription.pk is None:
+        return [_("Save the subscription first.")]
+    return []
+
+
+def do_send_test_delivery(actor: User, subscription: Subscription, *, key: ApiKey | None = None) -> Delivery:
+    """Queue a signed ``ping`` to the subscription's URL through the outbox (even if it is paused), audited;
+    its attempts show in the delivery log like any other delivery's."""
+    errors = check_send_test_delivery(actor, subscription, key=key)
+    if errors:
+        raise NotAllowed(errors[0])
+    now = clock.now()
+    body = json.dumps(
+        {"kind": "event", "id": None, "type": PING, "at": now.isoformat(), "ticket_id": None, "payload": {}},
+        separators=(",", ":"),
+    )
+    with transaction.atomic():
+        delivery = enqueue(subscription, PING, body)
+        details = [{"delivery": str(delivery.pk)}]
+        audit(
+            actor, "subscription_test_delivery", target_type="subscription", target_id=subscription.pk, details=details
+        )
+    return delivery

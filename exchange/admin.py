@@ -4,7 +4,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -12,12 +14,15 @@ from core.admin import ReadOnlyAdmin
 from exchange.actions import (
     check_rotate_secret,
     check_save_subscription,
+    check_send_test_delivery,
     do_delete_subscription,
     do_retry_deliveries,
     do_rotate_secret,
     do_save_subscription,
+    do_send_test_delivery,
 )
-from exchange.models import Delivery, DeliveryAttempt, Subscription
+from exchange.keys.admin import ApiKeyAdmin, ApiKeyUseAdmin
+from exchange.models import ApiKey, ApiKeyUse, Delivery, DeliveryAttempt, Subscription
 from organisation.models import User
 from organisation.policy import acting_user
 from realtime.schemas import EVENT_SCHEMAS
@@ -93,13 +98,39 @@ def rotate_secrets(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset:
         )
 
 
+@admin.action(description=gettext_lazy("Send a test delivery to the selected subscriptions"))
+def send_test_deliveries(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Subscription]) -> None:
+    user = acting_user(request)
+    sent = 0
+    for subscription in queryset:
+        if user is not None and not check_send_test_delivery(user, subscription):
+            do_send_test_delivery(user, subscription)
+            sent += 1
+    modeladmin.message_user(
+        request,
+        _("%(count)d test deliveries queued: see each subscription's delivery log.") % {"count": sent},
+        messages.SUCCESS if sent else messages.WARNING,
+    )
+
+
+def delivery_log_url(subscription: Subscription) -> str:
+    return reverse("admin:exchange_delivery_changelist") + f"?subscription__id__exact={subscription.pk}"
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     form = SubscriptionForm
-    list_display = ["name", "target_url", "agency", "active", "allow_private_network"]
+    list_display = ["name", "target_url", "agency", "active", "allow_private_network", "delivery_log"]
     list_filter = ["active", "allow_private_network"]
     search_fields = ["name", "target_url"]
-    actions = [rotate_secrets]
+    actions = [rotate_secrets, send_test_deliveries]
+    readonly_fields = ["delivery_log"]
+
+    @admin.display(description=gettext_lazy("delivery log"))
+    def delivery_log(self, obj: Subscription) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html('<a href="{}">{}</a>', delivery_log_url(obj), _("Deliveries and their attempts"))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
         return _scoped(request, super().get_queryset(request), "agency")
@@ -165,3 +196,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
         return _scoped(request, super().get_queryset(request), "subscription__agency")
+
+
+admin.site.register(ApiKey, ApiKeyAdmin)
+admin.site.register(ApiKeyUse, ApiKeyUseAdmin)

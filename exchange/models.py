@@ -12,6 +12,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core import clock
+from core.models import AppendOnlyModel
 
 
 class Subscription(models.Model):
@@ -106,3 +107,77 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number}"
+
+
+class ApiKey(models.Model):
+    """A key for another system (not a person): an agency's business system or a named partner's.
+
+    The key acts as its own service account (``user``): an active user with an unusable password, holding
+    the role the key needs (an agency key: agency handler of its agency; a partner key: no staff role), so
+    every permission check, scope and masking of the API applies to it unchanged. Its ``scopes``
+    (exchange/keys/scopes.py) narrow further which endpoints it may call. The raw key
+    (``hk_<prefix>_<secret>``) is shown once; only the prefix (to find the row) and a keyed hash of the
+    secret are stored (exchange/keys/hashing.py).
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    agency = models.ForeignKey(
+        "organisation.Agency",
+        verbose_name=_("agency"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+    )
+    # A key without an agency belongs to a named partner (a citizens' app, a neighbouring centre).
+    partner = models.CharField(_("partner"), max_length=120, blank=True)
+    prefix = models.CharField(_("key prefix"), max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    user = models.OneToOneField(
+        "organisation.User",
+        verbose_name=_("service account"),
+        on_delete=models.PROTECT,
+        related_name="api_key",
+        editable=False,
+    )
+    # Requests per period, as "120/min" (s, min, hour, day); blank: HOTLINE["API_KEY_DEFAULT_RATE"].
+    rate = models.CharField(_("rate limit"), max_length=20, blank=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        "organisation.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), default=clock.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (hk_{self.prefix}_…)"
+
+    @property
+    def owner(self) -> str:
+        return self.agency.name if self.agency_id and self.agency else self.partner
+
+
+class ApiKeyUse(AppendOnlyModel):
+    """One request made with a key: which key, method, path (no query string), status. No personal data."""
+
+    key = models.ForeignKey(ApiKey, verbose_name=_("API key"), on_delete=models.CASCADE, related_name="uses")
+    at = models.DateTimeField(_("at"), default=clock.now)
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("path"), max_length=200)
+    status = models.PositiveSmallIntegerField(_("HTTP status"))
+
+    class Meta:
+        verbose_name = _("API key use")
+        verbose_name_plural = _("API key uses")
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["key", "at"], name="api_key_use_at")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

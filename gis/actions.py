@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import functools
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +17,9 @@ from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
 from gis.importer import PreparedLayer
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule
+from organisation import imports
 from organisation.actions import ReferenceChange, record_reference_change
-from organisation.models import Agency, AgencyFunction, Subject, User
+from organisation.models import Agency, AgencyFunction, City, Subject, User, default_city_id, in_city
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,23 @@ def do_replace_gazetteer(rows: Iterable[GazetteerRow], *, source: str) -> int:
 
 
 def do_import_layer(
-    prepared: PreparedLayer, *, level: str, name: str, source: str, generated: bool = False, activate: bool = True
+    prepared: PreparedLayer,
+    *,
+    level: str,
+    name: str,
+    source: str,
+    generated: bool = False,
+    activate: bool = True,
+    city: City | None = None,
 ) -> JurisdictionLayer:
-    """A new version of the level's layer; the active one stays until this one is activated."""
+    """A new version of the level's layer of one city (None: the default city); that city's active one stays
+    until this one is activated. Other cities' layers are never touched."""
     if level not in Level.values:
         raise InvalidInput(_("Unknown level."), fields={"level": [", ".join(Level.values)]})
     try:
-        return _import_layer(prepared, level=level, name=name, source=source, generated=generated, activate=activate)
+        return _import_layer(
+            prepared, level=level, name=name, source=source, generated=generated, activate=activate, city=city
+        )
     except IntegrityError as exc:
         # Two imports of one level took the same next version number; the unique constraint refused one.
         raise Conflict(
@@ -69,11 +80,14 @@ def do_import_layer(
 
 
 def _import_layer(
-    prepared: PreparedLayer, *, level: str, name: str, source: str, generated: bool, activate: bool
+    prepared: PreparedLayer, *, level: str, name: str, source: str, generated: bool, activate: bool, city: City | None
 ) -> JurisdictionLayer:
     with transaction.atomic(durable=True):
-        version = (JurisdictionLayer.objects.filter(level=level).aggregate(v=Max("version"))["v"] or 0) + 1
+        city = city or City.objects.order_by("pk").first()
+        same_city = in_city(city.pk if city else None)
+        version = (JurisdictionLayer.objects.filter(same_city, level=level).aggregate(v=Max("version"))["v"] or 0) + 1
         layer = JurisdictionLayer.objects.create(
+            city=city,
             level=level,
             version=version,
             name=name,
@@ -107,7 +121,11 @@ def _import_layer(
 
 
 def _activate(layer: JurisdictionLayer) -> None:
-    JurisdictionLayer.objects.filter(level=layer.level, active=True).exclude(pk=layer.pk).update(active=False)
+    """One active layer per city and level: the city's other version of the level is switched off."""
+    same_city = in_city(layer.city_id)
+    JurisdictionLayer.objects.filter(same_city, level=layer.level, active=True).exclude(pk=layer.pk).update(
+        active=False
+    )
     layer.active = True
     layer.activated_at = clock.now()
     layer.save(update_fields=["active", "activated_at"])
@@ -136,22 +154,49 @@ RULE_COLUMNS = (
 )
 
 
-def do_import_routing_rules(text: str, *, replace: bool = False, actor: User | None = None) -> int:
-    """Routing rules from CSV (columns: RULE_COLUMNS; agencies by code, several separated by '|').
+def do_import_routing_rules(
+    text: str, *, replace: bool = False, actor: User | None = None, city: City | None = None
+) -> int:
+    """Routing rules from CSV text (the command and the admin); returns how many were created."""
+    header, rows = imports.read_table(text.encode("utf-8"))
+    plan = do_import_routing_rule_rows(header, rows, replace=replace, actor=actor, city=city, dry_run=False)
+    return plan.counts()["create"]
 
-    Every row is checked before anything is written; errors name their line numbers.
-    """
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("subject", "lead_agency", "lead_function") if c not in (reader.fieldnames or [])]
+
+def do_import_routing_rule_rows(
+    header: list[str],
+    rows: list[imports.Row],
+    *,
+    replace: bool = False,
+    actor: User | None = None,
+    city: City | None = None,
+    dry_run: bool = False,
+) -> imports.ImportPlan:
+    """Routing rules from a table (columns: RULE_COLUMNS; agencies by code, several separated by '|'; ``city``
+    by code, else ``city``, else the default city). ``replace`` first deletes the rules of the cities the file
+    names, no other city's. Every row is checked before anything is written; errors name their line numbers; an
+    agency must belong to the rule's city."""
+    missing = [c for c in ("subject", "lead_agency", "lead_function") if c not in header]
     if missing:
         raise InvalidInput(_("Missing columns."), fields={"columns": missing})
+    plan = imports.ImportPlan("routing_rules", dry_run=dry_run)
+    plan.errors += [f"unknown column {c}" for c in imports.unknown_columns(header, (*RULE_COLUMNS, "city"))]
+    default_id = default_city_id()
     agencies = {a.code: a for a in Agency.objects.all()}
     subjects = {s.code: s for s in Subject.objects.filter(is_leaf=True)}
-    errors: list[str] = []
+    cities = {c.code: c for c in City.objects.all()}
+    fallback_city = city or next((c for c in cities.values() if c.pk == default_id), None)
     prepared: list[tuple[dict[str, Any], list[Agency]]] = []
-    for line, row in enumerate(reader, start=2):
-        row = {k: (v or "").strip() for k, v in row.items() if k}
+    for line, row in rows:
         problems = []
+        rule_city = cities.get(row["city"]) if row.get("city") else fallback_city
+        if row.get("city") and rule_city is None:
+            problems.append(f"unknown city {row['city']}")
+        city_id = rule_city.pk if rule_city else None
+
+        def foreign(agency: Agency, city_id: int | None = city_id) -> bool:
+            return (agency.city_id or default_id) != (city_id or default_id)
+
         subject = subjects.get(row["subject"]) if row.get("subject") else None
         if row.get("subject") and subject is None:
             problems.append(f"unknown subject {row['subject']}")
@@ -163,49 +208,65 @@ def do_import_routing_rules(text: str, *, replace: bool = False, actor: User | N
         lead = agencies.get(row["lead_agency"]) if row.get("lead_agency") else None
         if row.get("lead_agency") and lead is None:
             problems.append(f"unknown agency {row['lead_agency']}")
+        elif lead is not None and foreign(lead):
+            problems.append(f"agency {lead.code} belongs to another city")
         function = row.get("lead_function", "")
         if function and function not in AgencyFunction.values:
             problems.append(f"unknown function {function}")
         if lead is None and not function:
             problems.append("name a lead_agency or a lead_function")
-        co_codes = [c for c in row.get("co_agencies", "").split("|") if c]
+        co_codes = imports.split_codes(row.get("co_agencies", ""))
         unknown = [c for c in co_codes if c not in agencies]
         if unknown:
             problems.append(f"unknown co-handling agencies {', '.join(unknown)}")
+        elsewhere = [c for c in co_codes if c in agencies and foreign(agencies[c])]
+        if elsewhere:
+            problems.append(f"co-handling agencies of another city {', '.join(elsewhere)}")
         try:
             priority = int(row.get("priority") or 0)
+            if not -(2**31) <= priority < 2**31:
+                raise ValueError
         except ValueError:
             problems.append(f"priority is not a number: {row.get('priority')}")
             priority = 0
         if problems:
-            errors.append(f"line {line}: " + "; ".join(problems))
+            plan.errors.append(f"line {line}: " + "; ".join(problems))
             continue
-        prepared.append(
-            (
-                {
-                    "subject": subject,
-                    "jurisdiction_code": row.get("jurisdiction_code", ""),
-                    "level": level,
-                    "lead_agency": lead,
-                    "lead_function": function,
-                    "priority": priority,
-                    "prefer": row.get("prefer", "").lower() in ("1", "true", "yes"),
-                    "note": row.get("note", "")[:200],
-                },
-                [agencies[c] for c in co_codes],
-            )
+        values = {
+            "city": rule_city,
+            "subject": subject,
+            "jurisdiction_code": row.get("jurisdiction_code", "")[:20],
+            "level": level,
+            "lead_agency": lead,
+            "lead_function": function,
+            "priority": priority,
+            "prefer": row.get("prefer", "").lower() in ("1", "true", "yes"),
+            "note": row.get("note", "")[:200],
+        }
+        shown = {k: (getattr(v, "code", v) if v is not None else "") for k, v in values.items()}
+        plan.rows.append(
+            imports.RowPlan(line, "", "create", {**imports.changes_of(None, shown), "co_agencies": [None, co_codes]})
         )
-    if errors:
-        raise InvalidInput(_("The routing rules were not imported."), fields={"rows": errors})
+        prepared.append((values, [agencies[c] for c in co_codes]))
+    plan.refuse_if_invalid()
+    doomed = RoutingRule.objects.none()
+    if replace:
+        named = {values["city"].pk if values["city"] else None for values, _co in prepared} or {
+            fallback_city.pk if fallback_city else None
+        }
+        queries = [in_city(city_id, default_id=default_id) for city_id in named]
+        doomed = RoutingRule.objects.filter(functools.reduce(operator.or_, queries))
+        plan.rows[:0] = [imports.RowPlan(0, str(rule), "delete") for rule in doomed]
+    if dry_run:
+        return plan
     with transaction.atomic(durable=True):
-        if replace:
-            RoutingRule.objects.all().delete()
+        doomed.delete()
         for values, co_agencies in prepared:
             rule = RoutingRule.objects.create(**values)
             rule.co_agencies.set(co_agencies)
         action = "replaced" if replace else "imported"
         record_reference_change(actor, ReferenceChange("routing_rule", 0, action, ("count",)), details=[len(prepared)])
-    return len(prepared)
+    return plan
 
 
 def do_save_routing_rule(rule: RoutingRule, *, actor: User | None, changed: Sequence[str]) -> RoutingRule:

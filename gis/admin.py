@@ -40,7 +40,7 @@ from gis.actions import (
 from gis.importer import LayerRefused, approximate_area_m2, read_layer
 from gis.management.commands.import_jurisdictions import refused_problems, report_lines
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule
-from organisation.models import AgencyFunction
+from organisation.models import AgencyFunction, City
 from organisation.policy import acting_user
 
 LAYER_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip")
@@ -119,6 +119,12 @@ class LayerUploadForm(forms.Form):
         initial=True,
         help_text=_("Switch routing to this version at once."),
     )
+    city = forms.ModelChoiceField(
+        label=capfirst(_("city")),
+        queryset=City.objects.all(),
+        required=False,
+        help_text=_("Empty: the default city (the first one)."),
+    )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -165,9 +171,9 @@ def _add_refusal(form: LayerUploadForm, exc: LayerRefused) -> None:
 
 @admin.register(JurisdictionLayer)
 class JurisdictionLayerAdmin(ReadOnlyAdmin):
-    list_display = ["level", "version", "name", "generated", "active", "feature_count", "created_at"]
+    list_display = ["level", "version", "city", "name", "generated", "active", "feature_count", "created_at"]
     list_display_links = ["level", "version"]
-    list_filter = ["level", "active", "generated"]
+    list_filter = ["city", "level", "active", "generated"]
     search_fields = ["name", "source"]
     ordering = ["level", "-version"]
     actions = ["activate_layer"]
@@ -291,6 +297,7 @@ class JurisdictionLayerAdmin(ReadOnlyAdmin):
                 name=data["name"].strip() or original.name[:LAYER_NAME_MAX_LENGTH],
                 source=original.name[:SOURCE_MAX_LENGTH],
                 activate=data["activate"],
+                city=data.get("city"),
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -375,6 +382,7 @@ class RoutingRuleForm(forms.ModelForm):
             "prefer",
             "active",
             "note",
+            "city",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -404,7 +412,7 @@ class RoutingRulesImportForm(forms.Form):
     replace = forms.BooleanField(
         label=capfirst(_("replace all existing rules")),
         required=False,
-        help_text=_("Delete every routing rule before importing these."),
+        help_text=_("Delete the routing rules of the cities the file names (no city column: the default city's)."),
     )
 
     def clean_file(self) -> str:
@@ -432,10 +440,11 @@ class RoutingRuleAdmin(admin.ModelAdmin):
         "priority",
         "prefer",
         "active",
+        "city",
     ]
     list_display_links = ["id"]
     list_editable = ["priority", "prefer", "active"]
-    list_filter = ["active", "prefer", "level", "lead_function"]
+    list_filter = ["city", "active", "prefer", "level", "lead_function"]
     search_fields = ["jurisdiction_code", "note", "subject__code", "subject__name", "lead_agency__code"]
     autocomplete_fields = ["subject", "lead_agency"]
     filter_horizontal = ["co_agencies"]

@@ -18,15 +18,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import InvalidInput, NotAllowed
-from core.parsing import validated
+from core.parsing import query_int, validated
 from gis.coords import CoordinateSystem, convert_point
 from gis.models import Jurisdiction, JurisdictionLayer, Level
 from gis.routing import decide, place
-from organisation.models import Subject
+from organisation.fields import SubjectCodeField
+from organisation.models import Subject, in_city
 from organisation.policy import current_user, is_centre
 
 SYSTEMS = [s.value for s in CoordinateSystem]
 SYSTEM_PARAM = OpenApiParameter("coordinate_system", str, enum=SYSTEMS, description="Default wgs84.")
+LATITUDE = {"type": "number", "minimum": -90, "maximum": 90}
+LONGITUDE = {"type": "number", "minimum": -180, "maximum": 180}
 
 
 def requested_system(request: Request) -> str:
@@ -65,7 +68,7 @@ class RouteInput(serializers.Serializer):
     latitude = serializers.FloatField(min_value=-90, max_value=90)
     longitude = serializers.FloatField(min_value=-180, max_value=180)
     coordinate_system = serializers.ChoiceField(choices=SYSTEMS, default="wgs84")
-    subject = serializers.CharField(max_length=40)
+    subject = SubjectCodeField()
 
 
 class RouteView(APIView):
@@ -89,8 +92,8 @@ class ReverseGeocodeView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("latitude", float, required=True),
-            OpenApiParameter("longitude", float, required=True),
+            OpenApiParameter("latitude", LATITUDE, required=True),
+            OpenApiParameter("longitude", LONGITUDE, required=True),
             SYSTEM_PARAM,
         ],
         responses={200: dict},
@@ -105,12 +108,20 @@ class ReverseGeocodeView(APIView):
 class GeocodeView(APIView):
     """Address text -> scored candidate points from the gazetteer."""
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, required=True), SYSTEM_PARAM], responses={200: dict})
+    @extend_schema(
+        parameters=[
+            # Some text that is not only spaces, at most 200 characters.
+            OpenApiParameter("q", {"type": "string", "maxLength": 200, "pattern": r"\S"}, required=True),
+            SYSTEM_PARAM,
+        ],
+        responses={200: dict},
+    )
     def get(self, request: Request) -> Response:
         from gis.geocoding import geocode
 
-        query = request.query_params.get("q", "").strip()
-        if not query or len(query) > 200:
+        raw = request.query_params.get("q", "")
+        query = raw.strip()
+        if not query or len(raw) > 200:
             raise InvalidInput(_("Give an address of at most 200 characters."), fields={"q": [_("1..200 characters.")]})
         system = requested_system(request)
         results = []
@@ -185,14 +196,21 @@ class LayerGeoJSONView(APIView):
 
     @extend_schema(
         operation_id="geo_layer_geojson",  # not geo_layers_retrieve, the list's (check --deploy warned of both)
-        parameters=[OpenApiParameter("zoom", int, description="0-20, default 12"), SYSTEM_PARAM],
+        parameters=[
+            OpenApiParameter("level", str, OpenApiParameter.PATH, enum=Level.values),
+            OpenApiParameter("zoom", {"type": "integer", "minimum": 0, "maximum": 20}, description="Default 12"),
+            SYSTEM_PARAM,
+        ],
         responses={200: dict},
     )
     def get(self, request: Request, level: str) -> Response:
         if level not in Level.values:
             raise InvalidInput(_("Unknown level."), fields={"level": Level.values})
-        zoom = int(_float(request, "zoom", 0, 20)) if "zoom" in request.query_params else 12
-        layer = JurisdictionLayer.objects.filter(level=level, active=True).first()
+        zoom = query_int(request, "zoom", minimum=0, maximum=20)
+        zoom = 12 if zoom is None else zoom
+        # The viewer's city's layer (staff of no city: the default city's), one of the cities' active ones.
+        city = in_city(current_user(request).home_city_id)
+        layer = JurisdictionLayer.objects.filter(city, level=level, active=True).first()
         if layer is None:
             return Response({"type": "FeatureCollection", "features": [], "layer": None})
         body = json.loads(layer_geojson(layer.pk, zoom, requested_system(request)))

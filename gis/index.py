@@ -1,4 +1,5 @@
-"""Point-in-polygon over the active jurisdiction layers: one Shapely STRtree per layer version.
+"""Point-in-polygon over the active jurisdiction layers: one Shapely STRtree per layer version, grouped by city
+(each city's active layers and its service area, CityIndex).
 
 Each process builds the trees once and keeps them until the set of active layer versions changes
 (one cheap query tells), so activating a new version switches routing without a restart.
@@ -18,6 +19,7 @@ import numpy.typing as npt
 import shapely
 
 from gis.models import LEVELS, Jurisdiction, JurisdictionLayer
+from organisation.models import City, default_city_id
 
 METRES_PER_DEGREE = 111_320.0
 OUTSIDE = -1
@@ -235,23 +237,99 @@ class LayerIndex:
 
 
 @dataclass
-class SpatialIndex:
-    key: tuple[tuple[str, int, str], ...]
+class CityIndex:
+    """One city's active layers (coarsest first) and its service area: an explicit boundary, else the union of its
+    top active layer's polygons."""
+
+    city_id: int | None
+    code: str
+    name: str
+    name_en: str
     layers: dict[str, LayerIndex]
+    boundary: shapely.Geometry | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.boundary is not None or bool(self.layers)
+
+    def covers(self, longitude: float, latitude: float) -> bool:
+        if self.boundary is not None:
+            return bool(self.boundary.intersects(shapely.Point(longitude, latitude)))
+        top = next(iter(self.layers.values()), None)
+        return top is not None and top.locate_one(longitude, latitude) != OUTSIDE
+
+
+@dataclass
+class SpatialIndex:
+    key: tuple[tuple[str, int, str, str], ...]
+    cities: list[CityIndex]
+    default_city_id: int | None = None
+
+    @property
+    def layers(self) -> dict[str, LayerIndex]:
+        """The default city's layers (the single city of a one-city installation)."""
+        return next((c.layers for c in self.cities if c.city_id == self.default_city_id), {})
+
+    def city_at(self, longitude: float, latitude: float) -> CityIndex | None:
+        """The city whose service area holds the point (the first in the cities' order where areas overlap), or
+        None outside every one. While no city has a service area at all (no layer imported, no boundary), the
+        default city takes every point, as a single-city installation without a map always did."""
+        for city in self.cities:
+            if city.covers(longitude, latitude):
+                return city
+        if not any(city.bounded for city in self.cities):
+            return next((c for c in self.cities if c.city_id == self.default_city_id), None)
+        return None
 
 
 _lock = threading.Lock()
 _current: SpatialIndex | None = None
 
 
-def active_layer_key() -> tuple[tuple[str, int, str], ...]:
-    # The activation time is part of the key: a reused id (SQLite after a rollback) is not the same layer.
-    rows = JurisdictionLayer.objects.filter(active=True).values_list("level", "id", "activated_at")
-    return tuple(sorted((level, pk, str(activated)) for level, pk, activated in rows))
+def active_layer_key() -> tuple[tuple[str, int, str, str], ...]:
+    # The activation time is part of the key: a reused id (SQLite after a rollback) is not the same layer. So are
+    # the cities (their boundaries and whether they are active), under the level "".
+    rows = JurisdictionLayer.objects.filter(active=True).values_list("level", "id", "activated_at", "city_id")
+    cities = City.objects.values_list("id", "updated_at", "active")
+    return tuple(
+        sorted(
+            [(level, pk, str(activated), str(city)) for level, pk, activated, city in rows]
+            + [("", pk, str(updated), str(active)) for pk, updated, active in cities]
+        )
+    )
+
+
+def _build(key: tuple[tuple[str, int, str, str], ...]) -> SpatialIndex:
+    layer_ids = [pk for level, pk, _at, _city in key if level]
+    default_id = default_city_id()
+    by_city: dict[int | None, dict[str, LayerIndex]] = {}
+    for layer in JurisdictionLayer.objects.filter(pk__in=layer_ids):
+        by_city.setdefault(layer.city_id or default_id, {})[layer.level] = LayerIndex.build(layer)
+    cities: list[CityIndex] = []
+    rows = list(City.objects.filter(active=True).order_by("sort_order", "pk"))
+    candidates: list[City | None] = [*rows] or [None]  # before any city exists: the one unnamed city
+    for city in candidates:
+        city_id = city.pk if city is not None else None
+        layers = by_city.get(city_id, {})
+        boundary = None
+        if city is not None and city.boundary_wkb:
+            boundary = shapely.from_wkb(bytes(city.boundary_wkb))
+            shapely.prepare(boundary)
+        cities.append(
+            CityIndex(
+                city_id=city_id,
+                code=city.code if city else "",
+                name=city.name if city else "",
+                name_en=city.name_en if city else "",
+                layers={lvl: layers[lvl] for lvl in LEVELS if lvl in layers},
+                boundary=boundary,
+            )
+        )
+    return SpatialIndex(key=key, cities=cities, default_city_id=default_id)
 
 
 def current_index() -> SpatialIndex:
-    """The index of the active layers, rebuilt when an activation changed them."""
+    """The index of the active layers of every active city, rebuilt when an activation changed them."""
     global _current
     key = active_layer_key()
     index = _current
@@ -259,9 +337,5 @@ def current_index() -> SpatialIndex:
         return index
     with _lock:
         if _current is None or _current.key != key:
-            layers = {
-                layer.level: LayerIndex.build(layer)
-                for layer in JurisdictionLayer.objects.filter(pk__in=[pk for _level, pk, _at in key])
-            }
-            _current = SpatialIndex(key=key, layers={lvl: layers[lvl] for lvl in LEVELS if lvl in layers})
+            _current = _build(key)
         return _current

@@ -23,8 +23,18 @@ LEVELS = (Level.DISTRICT, Level.STREET, Level.GRID)
 
 
 class JurisdictionLayer(models.Model):
-    """One imported version of one level's polygons. Activating a version switches routing."""
+    """One imported version of one level's polygons for one city. Activating a version switches that city's
+    routing; each city has at most one active layer per level, and its top active layer is its service area."""
 
+    city = models.ForeignKey(
+        "organisation.City",
+        verbose_name=_("city"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="layers",
+        help_text=_("Empty: the default city."),
+    )
     level = models.CharField(_("level"), max_length=10, choices=Level.choices)
     version = models.PositiveIntegerField(_("version"))
     name = models.CharField(_("name"), max_length=120)
@@ -44,8 +54,16 @@ class JurisdictionLayer(models.Model):
         verbose_name_plural = _("jurisdiction layers")
         ordering = ["level", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["level", "version"], name="one_version_number_per_level"),
-            models.UniqueConstraint(fields=["level"], condition=Q(active=True), name="one_active_layer_per_level"),
+            models.UniqueConstraint(fields=["city", "level", "version"], name="one_version_number_per_city_level"),
+            models.UniqueConstraint(
+                fields=["level", "version"], condition=Q(city__isnull=True), name="one_version_number_per_level"
+            ),
+            models.UniqueConstraint(
+                fields=["city", "level"], condition=Q(active=True), name="one_active_layer_per_city_level"
+            ),
+            models.UniqueConstraint(
+                fields=["level"], condition=Q(active=True, city__isnull=True), name="one_active_layer_per_level"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -81,6 +99,15 @@ class RoutingRule(models.Model):
     function, resolved to the agency serving the containing jurisdiction of that level.
     """
 
+    city = models.ForeignKey(
+        "organisation.City",
+        verbose_name=_("city"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="routing_rules",
+        help_text=_("Empty: the default city."),
+    )
     subject = models.ForeignKey(
         "organisation.Subject",
         null=True,

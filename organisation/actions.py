@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core import clock
 from core.errors import InvalidInput, NotFound
-from organisation.models import Agency, AppealType, AuditEntry, Role, Subject, User
+from organisation import imports
+from organisation.models import Agency, AppealType, AuditEntry, City, Role, Subject, User
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ def do_upsert_agency(
     adcode: str = "",
     active: bool = True,
     sort_order: int = 0,
+    city: City | None = None,
 ) -> Agency:
     with transaction.atomic():
         parent = None
@@ -134,6 +137,7 @@ def do_upsert_agency(
                 "adcode": adcode,
                 "active": active,
                 "sort_order": sort_order,
+                **({"city": city} if city is not None else {}),  # no city given: the agency's stays
             },
         )
         return agency
@@ -142,8 +146,9 @@ def do_upsert_agency(
 AGENCIES_FILE = Path(__file__).resolve().parent / "data" / "agencies.json"
 
 
-def do_load_agencies(path: Path = AGENCIES_FILE) -> int:
-    """Upsert the agency tree from a JSON list (parents before children), keeping the file's order."""
+def do_load_agencies(path: Path = AGENCIES_FILE, *, city: City | None = None) -> int:
+    """Upsert the agency tree from a JSON list (parents before children), keeping the file's order; with
+    ``city``, the agencies are that city's."""
     rows = json.loads(path.read_text(encoding="utf-8"))
     with transaction.atomic():
         for order, row in enumerate(rows):
@@ -156,6 +161,7 @@ def do_load_agencies(path: Path = AGENCIES_FILE) -> int:
                 parent_code=row.get("parent"),
                 adcode=row.get("adcode", ""),
                 sort_order=order,
+                city=city,
             )
     return len(rows)
 
@@ -277,3 +283,214 @@ def _save_subject_tree(subject: Subject) -> None:
         Subject.objects.filter(pk=subject.parent_id).update(is_leaf=False)
     for child in Subject.objects.filter(parent=subject):
         _save_subject_tree(child)
+
+
+# --- cities and bulk imports (the management API and the admin) --------------------------------------
+
+
+def do_save_city(city: City, *, actor: User | None, changed: Sequence[str]) -> City:
+    """A city created or edited by a person: saved (its change time tells every process's routing index to
+    rebuild), audited, announced. The first city created is the default one: rows naming no city belong to it."""
+    with transaction.atomic():
+        created = city.pk is None
+        city.updated_at = clock.now()
+        city.save()
+        record_reference_change(
+            actor, ReferenceChange("city", city.pk, "created" if created else "changed", tuple(changed))
+        )
+    return city
+
+
+def do_ensure_city(*, code: str, name: str, name_en: str = "", adcode: str = "") -> City:
+    """A city for a loader (no person acts): created once, left as it is afterwards (an administrator's edits
+    stay)."""
+    with transaction.atomic():
+        city, _created = City.objects.get_or_create(
+            code=code, defaults={"name": name, "name_en": name_en, "adcode": adcode, "updated_at": clock.now()}
+        )
+        return city
+
+
+AGENCY_COLUMNS = ("code", "name", "name_en", "kind", "function", "parent", "adcode", "city", "active", "sort_order")
+USER_COLUMNS = ("username", "first_name", "last_name", "email", "roles", "agency", "city", "extension", "active")
+
+
+def _agency_values(agency: Agency) -> dict[str, Any]:
+    return {
+        "name": agency.name,
+        "name_en": agency.name_en,
+        "kind": agency.kind,
+        "function": agency.function,
+        "parent": agency.parent.code if agency.parent else "",
+        "adcode": agency.adcode,
+        "city": agency.city.code if agency.city else "",
+        "active": agency.active,
+        "sort_order": agency.sort_order,
+    }
+
+
+def _model_errors(obj: Any, line: int, exclude: list[str], errors: list[str]) -> None:
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=False)
+    except ValidationError as error:
+        for name, messages in error.message_dict.items():
+            errors.append(f"line {line}: {name}: {' '.join(messages)}")
+
+
+def _cell_values(
+    header: list[str], row: dict[str, str], line: int, columns: Sequence[str], errors: list[str]
+) -> dict[str, Any]:
+    wanted: dict[str, Any] = {}
+    for name in header:
+        if name not in columns or name == columns[0]:
+            continue
+        value = row.get(name, "")
+        if name == "active":
+            parsed = imports.flag(value, line, name, errors)
+            if parsed is not None:
+                wanted[name] = parsed
+        elif name == "sort_order":
+            if value:
+                try:
+                    wanted[name] = int(value)
+                except ValueError:
+                    errors.append(f"line {line}: sort_order is not a whole number: {value}")
+        elif name == "roles":
+            wanted[name] = sorted(set(imports.split_codes(value)))
+        else:
+            wanted[name] = value
+    return wanted
+
+
+def do_import_agencies(
+    header: list[str], rows: list[imports.Row], *, actor: User, dry_run: bool, city: City | None = None
+) -> imports.ImportPlan:
+    """Agencies from a table (columns AGENCY_COLUMNS; ``code`` is the key; parents by code, before their
+    children; ``city`` by code, else ``city`` for new agencies). Only the columns in the file are changed."""
+    if "code" not in header:
+        raise InvalidInput(_("Missing columns."), fields={"columns": ["code"]})
+    plan = imports.ImportPlan("agencies", dry_run=dry_run)
+    plan.errors += [f"unknown column {c}" for c in imports.unknown_columns(header, AGENCY_COLUMNS)]
+    existing = {a.code: a for a in Agency.objects.select_related("parent", "city")}
+    cities = {c.code: c for c in City.objects.all()}
+    pending: list[tuple[imports.RowPlan, Agency, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for line, row in rows:
+        code = row.get("code", "")
+        errors: list[str] = []
+        if code in seen:
+            errors.append(f"line {line}: code {code} appears twice")
+        seen.add(code)
+        wanted = _cell_values(header, row, line, AGENCY_COLUMNS, errors)
+        agency = existing.get(code)
+        if agency is None and "city" not in wanted and city is not None:
+            wanted["city"] = city.code
+        if wanted.get("parent") and wanted["parent"] not in existing and wanted["parent"] not in seen - {code}:
+            errors.append(f"line {line}: unknown parent agency {wanted['parent']}")
+        if wanted.get("city") and wanted["city"] not in cities:
+            errors.append(f"line {line}: unknown city {wanted['city']}")
+        current = _agency_values(agency) if agency else None
+        target = agency or Agency(code=code)
+        for name in ("name", "name_en", "kind", "function", "adcode", "active", "sort_order"):
+            if name in wanted:
+                setattr(target, name, wanted[name])
+        _model_errors(target, line, ["parent", "city"], errors)
+        plan.errors += errors
+        changes = imports.changes_of(current, wanted)
+        action = "create" if agency is None else ("update" if changes else "unchanged")
+        step = imports.RowPlan(line, code, action, changes)
+        plan.rows.append(step)
+        pending.append((step, target, wanted))
+    plan.refuse_if_invalid()
+    if dry_run:
+        return plan
+    with transaction.atomic():
+        for step, target, wanted in pending:
+            if step.action == "unchanged":
+                continue
+            if "parent" in wanted:
+                target.parent = Agency.objects.get(code=wanted["parent"]) if wanted["parent"] else None
+            if "city" in wanted:
+                target.city = cities.get(wanted["city"]) if wanted["city"] else None
+            do_save_agency(target, actor=actor, changed=sorted(step.changes))
+    return plan
+
+
+def _user_values(user: User) -> dict[str, Any]:
+    return {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "roles": sorted(user.roles or ()),
+        "agency": user.agency.code if user.agency else "",
+        "city": user.city.code if user.city else "",
+        "extension": user.extension,
+        "active": user.is_active,
+    }
+
+
+def do_import_users(
+    header: list[str], rows: list[imports.Row], *, actor: User, dry_run: bool, city: City | None = None
+) -> imports.ImportPlan:
+    """Users from a table (columns USER_COLUMNS; ``username`` is the key; roles separated by '|'; agency and city
+    by code). Passwords are never imported: a new user has none until an administrator sets one."""
+    if "username" not in header:
+        raise InvalidInput(_("Missing columns."), fields={"columns": ["username"]})
+    plan = imports.ImportPlan("users", dry_run=dry_run)
+    plan.errors += [f"unknown column {c}" for c in imports.unknown_columns(header, USER_COLUMNS)]
+    existing = {u.username: u for u in User.objects.select_related("agency", "city")}
+    agencies = {a.code: a for a in Agency.objects.all()}
+    cities = {c.code: c for c in City.objects.all()}
+    pending: list[tuple[imports.RowPlan, User, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for line, row in rows:
+        username = row.get("username", "")
+        errors: list[str] = []
+        if username in seen:
+            errors.append(f"line {line}: username {username} appears twice")
+        seen.add(username)
+        wanted = _cell_values(header, row, line, USER_COLUMNS, errors)
+        user = existing.get(username)
+        if user is None and "city" not in wanted and city is not None:
+            wanted["city"] = city.code
+        bad_roles = [r for r in wanted.get("roles", []) if r not in Role.values]
+        if bad_roles:
+            errors.append(f"line {line}: unknown roles {', '.join(bad_roles)}")
+        if wanted.get("agency") and wanted["agency"] not in agencies:
+            errors.append(f"line {line}: unknown agency {wanted['agency']}")
+        if wanted.get("city") and wanted["city"] not in cities:
+            errors.append(f"line {line}: unknown city {wanted['city']}")
+        current = _user_values(user) if user else None
+        target = user or User(username=username)
+        for name in ("first_name", "last_name", "email", "extension"):
+            if name in wanted:
+                setattr(target, name, wanted[name])
+        if not bad_roles and "roles" in wanted:
+            target.roles = wanted["roles"]
+        if "active" in wanted:
+            target.is_active = wanted["active"]
+        _model_errors(target, line, ["password", "agency", "city", "roles"], errors)
+        plan.errors += errors
+        changes = imports.changes_of(current, wanted)
+        action = "create" if user is None else ("update" if changes else "unchanged")
+        step = imports.RowPlan(line, username, action, changes)
+        plan.rows.append(step)
+        pending.append((step, target, wanted))
+    plan.refuse_if_invalid()
+    if dry_run:
+        return plan
+    with transaction.atomic():
+        for step, target, wanted in pending:
+            if step.action == "unchanged":
+                continue
+            roles_before: list[str] = []
+            if target.pk:  # the roles as stored (the plan's "before" where the file changes them)
+                roles_before = list(step.changes["roles"][0] if "roles" in step.changes else target.roles or ())
+            if "agency" in wanted:
+                target.agency = agencies.get(wanted["agency"]) if wanted["agency"] else None
+            if "city" in wanted:
+                target.city = cities.get(wanted["city"]) if wanted["city"] else None
+            if target.pk is None:
+                target.set_unusable_password()
+            do_save_user(target, actor=actor, changed=sorted(step.changes), roles_before=roles_before)
+    return plan

@@ -13,15 +13,26 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdmin
-from organisation.actions import do_save_agency, do_save_appeal_type, do_save_subject, do_save_user
-from organisation.models import Agency, AppealType, AuditEntry, Role, Subject, User
+from organisation.actions import do_save_agency, do_save_appeal_type, do_save_city, do_save_subject, do_save_user
+from organisation.models import Agency, AppealType, AuditEntry, City, Role, Subject, User
 from organisation.policy import acting_user
+
+
+@admin.register(City)
+class CityAdmin(admin.ModelAdmin):
+    """Cities served by this installation (bulk data: the management API, docs/OPERATIONS.md "Cities")."""
+
+    list_display = ["code", "name", "name_en", "adcode", "active", "sort_order"]
+    search_fields = ["code", "name", "name_en", "adcode"]
+
+    def save_model(self, request: HttpRequest, obj: City, form: Any, change: bool) -> None:
+        do_save_city(obj, actor=acting_user(request), changed=form.changed_data)
 
 
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "kind", "function", "parent", "adcode", "active"]
-    list_filter = ["kind", "function", "active"]
+    list_display = ["code", "name", "kind", "function", "parent", "adcode", "city", "active"]
+    list_filter = ["city", "kind", "function", "active"]
     search_fields = ["code", "name", "name_en", "adcode"]
     autocomplete_fields = ["parent"]
 
@@ -57,10 +68,10 @@ class UserRolesCreationForm(AdminUserCreationForm):
 class HotlineUserAdmin(UserAdmin):
     form = UserRolesChangeForm
     add_form = UserRolesCreationForm
-    list_display = ["username", "first_name", "agency", "roles", "is_active"]
-    list_filter = ["is_active", "agency__kind"]
+    list_display = ["username", "first_name", "agency", "city", "roles", "is_active"]
+    list_filter = ["is_active", "agency__kind", "city"]
     autocomplete_fields = ["agency"]
-    fieldsets = (*(UserAdmin.fieldsets or ()), (_("Hotline"), {"fields": ("agency", "roles", "extension")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), (_("Hotline"), {"fields": ("agency", "city", "roles", "extension")}))
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
         (_("Hotline"), {"fields": ("agency", "roles", "extension")}),

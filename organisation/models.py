@@ -90,6 +90,56 @@ class AgencyFunction(models.TextChoices):
     EMERGENCY_MEDICAL = "emergency_medical", _("Emergency medical service")
 
 
+class City(NamedInTwoLanguages):
+    """A city (a centre) served by this installation ("一套程序，多套应用"): its agencies, centre staff,
+    jurisdiction layers and routing rules belong to it, and so do the tickets placed in it. Its service area is
+    the union of its active top jurisdiction layer, or an explicit boundary. A row with no city belongs to the
+    default city: the first one created (docs/ARCHITECTURE.md "Cities")."""
+
+    code = models.SlugField(
+        _("code"), max_length=40, unique=True, help_text=_("Stable identifier, e.g. the Open311 jurisdiction id.")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=150, blank=True)
+    adcode = models.CharField(
+        _("administrative code"),
+        max_length=12,
+        blank=True,
+        help_text=_("The city's administrative code: its agencies with this code work city-wide."),
+    )
+    boundary_wkb = models.BinaryField(_("service area boundary (WKB, WGS84)"), null=True, blank=True, editable=False)
+    active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveIntegerField(_("sort order"), default=0)
+    updated_at = models.DateTimeField(default=clock.now, editable=False)
+
+    class Meta:
+        verbose_name = _("city")
+        verbose_name_plural = _("cities")
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_city_id() -> int | None:
+    """The city of rows that name none: the first city created (None before any city exists)."""
+    return City.objects.order_by("pk").values_list("pk", flat=True).first()
+
+
+def in_city(city_id: int | None, *, field: str = "city", default_id: int | bool | None = False) -> models.Q:
+    """Rows of one city (None: the default city): its own, and for the default city those naming none too.
+    Before any city exists every row belongs to the one city there is. ``default_id`` saves the query when the
+    caller knows it."""
+    default = default_city_id() if default_id is False else default_id
+    target = default if city_id is None else city_id
+    if target is None:
+        return models.Q()
+    q = models.Q(**{f"{field}_id": target})
+    if target == default:
+        q |= models.Q(**{f"{field}__isnull": True})
+    return q
+
+
 class Agency(NamedInTwoLanguages):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -109,6 +159,15 @@ class Agency(NamedInTwoLanguages):
         max_length=12,
         blank=True,
         help_text=_("Administrative code of the area served: the city code for city-wide agencies."),
+    )
+    city = models.ForeignKey(
+        City,
+        verbose_name=_("city"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="agencies",
+        help_text=_("Empty: the default city."),
     )
     active = models.BooleanField(_("active"), default=True)
     sort_order = models.PositiveIntegerField(_("sort order"), default=0)
@@ -134,6 +193,15 @@ class User(AbstractUser):
     )
     roles = models.JSONField(_("roles"), default=list, blank=True, validators=[_validate_roles])
     extension = models.CharField(_("phone extension"), max_length=20, blank=True)
+    city = models.ForeignKey(
+        City,
+        verbose_name=_("city"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
+        help_text=_("The city whose centre the user works for; empty: the agency's city."),
+    )
 
     class Meta:
         verbose_name = _("user")
@@ -145,6 +213,13 @@ class User(AbstractUser):
     @property
     def is_centre_staff(self) -> bool:
         return self.has_role(*CENTRE_ROLES)
+
+    @property
+    def home_city_id(self) -> int | None:
+        """The city the user works for: their own, else their agency's (None: no city named)."""
+        if self.city_id is not None:
+            return self.city_id
+        return self.agency.city_id if self.agency_id is not None and self.agency is not None else None
 
     @property
     def is_agency_staff(self) -> bool:

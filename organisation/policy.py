@@ -50,6 +50,12 @@ def work_order_scope(user: User) -> str | int | None:
     return None
 
 
+def city_scope(user: User) -> int | None:
+    """Which city's tickets centre staff see: the city they work for (their own, else their agency's), or None
+    for every city (staff named to no city, e.g. an installation-wide administrator)."""
+    return user.home_city_id if is_centre(user) else None
+
+
 def sees_caller_details(user: User) -> bool:
     """Centre staff see callers' numbers and names; agencies see them masked unless revealed."""
     return is_centre(user)
@@ -73,6 +79,20 @@ def may_edit_phrases(user: User) -> bool:
 
 def may_read_audit(user: User) -> bool:
     return user.has_role(Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN)
+
+
+#: The archive register (归档, archive/): read by those who read the audit log; batches of transfers are queued
+#: by administrators only (the auditor stays read-only).
+ARCHIVE_READERS = frozenset({Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN})
+ARCHIVE_RUNNERS = frozenset({Role.ADMIN})
+
+
+def may_read_archive(user: User) -> bool:
+    return user.is_authenticated and user.has_role(*ARCHIVE_READERS)
+
+
+def may_run_archive(user: User) -> bool:
+    return user.is_authenticated and user.has_role(*ARCHIVE_RUNNERS)
 
 
 # Screens.

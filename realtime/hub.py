@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import time
@@ -35,6 +36,7 @@ from django.contrib.sessions.models import Session
 from django.core.serializers.json import DjangoJSONEncoder
 
 from core import clock
+from organisation.identity.second_factor import needs_second_factor, session_is_verified
 from organisation.models import User
 from organisation.privacy import mask_free_text
 from realtime import doorbell
@@ -357,9 +359,19 @@ def _revoked(subscribers: list[Subscriber]) -> list[Subscriber]:
             or (subscriber.session_key and subscriber.session_key not in live_sessions)
             or (subscriber.token_digest and subscriber.token_digest not in live_tokens)
             or (user is not None and subscriber.auth_hash and subscriber.auth_hash != user.get_session_auth_hash())
+            or (user is not None and _owes_second_factor(user, subscriber))
         ):
             revoked.append(subscriber)
     return revoked
+
+
+def _owes_second_factor(user: User, subscriber: Subscriber) -> bool:
+    """A session's connection whose user needs the second factor now (a new role, say) but whose session was
+    never verified with it: it could not open today, so it does not stay open either."""
+    if subscriber.token_digest or not subscriber.session_key or not needs_second_factor(user):
+        return False
+    engine = importlib.import_module(settings.SESSION_ENGINE)
+    return not session_is_verified(user, engine.SessionStore(session_key=subscriber.session_key))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -17,8 +17,14 @@ def test_schema_lists_every_public_workflow_action(world: World) -> None:
         for action in workflow.actions(machine):
             assert f"/api/{base}/{{id}}/{action}/" in paths, action
     assert "/api/tickets/" in paths and "post" in paths["/api/tickets/"]
-    # Incidents (emergency): attach_ticket is the ticket's escalate, relink the agencies route.
-    routes = {"attach_ticket": "/api/tickets/{id}/escalate/", "relink": "/api/incidents/{id}/agencies/"}
+    # Incidents (emergency): attach_ticket is the ticket's escalate, relink the agencies route, send_eido the
+    # incident's EIDO sending (import_eido has no incident yet: it is the collection's EIDO import).
+    routes = {
+        "attach_ticket": "/api/tickets/{id}/escalate/",
+        "relink": "/api/incidents/{id}/agencies/",
+        "send_eido": "/api/incidents/{id}/eido/send/",
+        "import_eido": "/api/incidents/eido/",
+    }
     for machine, base in ((Machine.INCIDENT, "incidents"), (Machine.INCIDENT_TASK, "incident-tasks")):
         for action in workflow.actions(machine):
             assert routes.get(action, f"/api/{base}/{{id}}/{action}/") in paths, action

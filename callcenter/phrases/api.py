@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from callcenter.models import Phrase, PhraseKind
 from callcenter.phrases import actions
 from core.errors import InvalidInput, NotAllowed, NotFound
+from organisation.fields import SubjectCodeField
 from organisation.models import Subject, User
 from organisation.policy import current_user, may_edit_phrases
 
@@ -24,8 +25,10 @@ LIST_LIMIT = 1000
 
 
 class PhraseInput(serializers.Serializer):
-    kind = serializers.CharField(max_length=10)
-    subject = serializers.CharField(max_length=40, allow_null=True, allow_blank=True, required=False)
+    kind = serializers.ChoiceField(choices=PhraseKind.choices)  # the action names a bad one too
+    subject = SubjectCodeField(
+        leaf_only=False, checked_by_action=True, allow_null=True, allow_blank=True, required=False
+    )
     title = serializers.CharField(max_length=actions.TITLE_MAX)
     body = serializers.CharField(max_length=actions.BODY_MAX)
     sort_order = serializers.IntegerField(required=False, min_value=0, max_value=9999)

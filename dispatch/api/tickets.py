@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -69,7 +70,7 @@ TICKET_FILTERS = [
     OpenApiParameter("urgency", str),
     OpenApiParameter("number", str, description="Exact ticket number"),
     OpenApiParameter("mine", str, description="1: only tickets the current user accepted"),
-    OpenApiParameter("since", str, description="Accepted at or after this ISO 8601 time"),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Accepted at or after this ISO 8601 time"),
     OpenApiParameter("source_system", str, description="Sending system's code (with external_id: lookup)"),
     OpenApiParameter("external_id", str, description="Case id in the sending system"),
 ]

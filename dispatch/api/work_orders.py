@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -12,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import InvalidInput
+from core.openapi import TEXT_PARAMETER
 from core.parsing import AwareDateTimeField, NoteInput, ReasonInput, RequiredNoteInput, validated
 from dispatch import actions, workflow
 from dispatch.access import visible_work_orders
@@ -201,6 +204,9 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if self.action == "list":
             params = self.request.query_params
             for name, lookup in (("state", "state"), ("agency", "agency__code"), ("ticket", "ticket__number")):
+                if "\x00" in params.get(name, ""):  # PostgreSQL takes no NUL in text: a 400, never a 500
+                    refusal = _("Null characters are not allowed.")
+                    raise InvalidInput(refusal, fields={name: [refusal]})
                 if params.get(name):
                     rows = rows.filter(**{lookup: params[name]})
             return rows.order_by("-id")
@@ -211,9 +217,9 @@ class WorkOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("state", str),
-            OpenApiParameter("agency", str),
-            OpenApiParameter("ticket", str, description="Ticket number"),
+            OpenApiParameter("state", TEXT_PARAMETER),
+            OpenApiParameter("agency", TEXT_PARAMETER),
+            OpenApiParameter("ticket", TEXT_PARAMETER, description="Ticket number"),
         ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

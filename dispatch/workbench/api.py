@@ -132,7 +132,7 @@ class TicketExportView(APIView):
 
 
 class BulkUrgeInput(serializers.Serializer):
-    work_order_ids = serializers.ListField(child=IdField(), help_text="At most 200")
+    work_order_ids = serializers.ListField(child=IdField(), min_length=1, max_length=actions.MAX_BULK)
     note = serializers.CharField(max_length=5000)
 
 

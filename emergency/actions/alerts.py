@@ -12,7 +12,7 @@ from core.errors import Conflict
 from core.parsing import require_text
 from dispatch import workflow
 from dispatch.workflow import Machine
-from emergency.actions.incidents import transition_incident
+from emergency.actions.incidents import record_cap_message, transition_incident
 from emergency.locks import lock_incident
 from emergency.models import Incident
 from organisation.models import User
@@ -47,4 +47,5 @@ def do_set_public_alert(incident_id: int, *, actor: User, publish: bool, note: s
             data={"revision": incident.alert_revision + 1},
             changes=changes,
         )
+        record_cap_message(incident)
     return incident

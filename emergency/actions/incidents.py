@@ -15,12 +15,14 @@ from callcenter.models import Call
 from core import clock
 from core.clock import local_zone
 from core.errors import Conflict, InvalidInput, NotFound
-from core.parsing import MAX_TEXT, require_text
+from core.parsing import clean_text, require_text
 from dispatch import workflow
 from dispatch.workflow import Machine
+from emergency import cap
 from emergency.areas import AffectedArea, Location, check_area, check_location, coordinate_system
 from emergency.locks import lock_incident
 from emergency.models import (
+    CapMessage,
     Incident,
     IncidentAgency,
     IncidentCall,
@@ -221,17 +223,6 @@ class IncidentInput:
     call_ids: list[int]
 
 
-def _text(data: dict[str, Any], name: str, errors: dict[str, list[str]], *, max_length: int = MAX_TEXT) -> str:
-    value = data.get(name) or ""
-    if not isinstance(value, str):
-        errors[name] = [_("This field must be text.")]
-        return ""
-    value = value.strip()
-    if len(value) > max_length:
-        errors[name] = [_("At most %(n)d characters.") % {"n": max_length}]
-    return value
-
-
 def _commander(value: Any, errors: dict[str, list[str]]) -> User | None:
     if value is None:
         return None
@@ -253,9 +244,9 @@ def check_report_incident(data: Any, *, location_required: bool = True) -> Incid
     level = data.get("level") or IncidentLevel.GENERAL
     if level not in IncidentLevel.values:
         errors["level"] = [_("One of: %(v)s") % {"v": ", ".join(IncidentLevel.values)}]
-    title = _text(data, "title", errors, max_length=120)
-    description = _text(data, "description", errors)
-    address = _text(data, "address", errors, max_length=200)
+    title = clean_text(data, "title", errors, max_length=120)
+    description = clean_text(data, "description", errors)
+    address = clean_text(data, "address", errors, max_length=200)
     system = coordinate_system(data, errors)
     location: Location | None = None
     if location_required or data.get("latitude") is not None or data.get("longitude") is not None:
@@ -293,9 +284,17 @@ def _number_for(incident_id: int, at: dt.datetime) -> str:
 
 
 def create_incident(
-    form: IncidentInput, action: str, *, actor: User, at: dt.datetime, reported_at: dt.datetime, title: str
+    form: IncidentInput,
+    action: str,
+    *,
+    actor: User,
+    at: dt.datetime,
+    reported_at: dt.datetime,
+    title: str,
+    cascaded: bool = False,
 ) -> Incident:
-    workflow.authorise(Machine.INCIDENT, workflow.START, action, actor=actor, obj=None)
+    """``cascaded``: the caller already decided the actor may (an exchange key's service account)."""
+    workflow.authorise(Machine.INCIDENT, workflow.START, action, actor=actor, obj=None, cascaded=cascaded)
     assert form.location is not None
     district_code, district_name = _district(form.location)
     incident = Incident.objects.create(
@@ -388,6 +387,19 @@ def _bump_alert(incident: Incident, at: dt.datetime) -> None:
     incident.alert_revision += 1
     incident.alert_sent_at = at
     incident.save(update_fields=["alert_revision", "alert_sent_at"])
+    record_cap_message(incident)
+
+
+def record_cap_message(incident: Incident) -> CapMessage:
+    """Write down the CAP message of the incident's current alert revision (saved, locked), so that later
+    Updates and Cancels reference the whole thread."""
+    return CapMessage.objects.create(
+        incident=incident,
+        revision=incident.alert_revision,
+        identifier=cap.identifier(incident),
+        msg_type=cap.message_type(incident),
+        sent_at=cap.sent_at(incident),
+    )
 
 
 def check_update_incident(incident: Incident, data: Any) -> dict[str, Any]:

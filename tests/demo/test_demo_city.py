@@ -43,10 +43,32 @@ def test_demo_city_covers_every_state_and_is_idempotent(db: object) -> None:
             rows = list(ticket.timeline.order_by("id"))
             assert rows[0].action == "accept"
             assert [r.created_at for r in rows] == sorted(r.created_at for r in rows)
+        _second_city_runs_beside_liuzhou()
         before = _dump()
         call_command("load_demo_city", tickets=40, stdout=io.StringIO())
         assert _dump() == before
         assert WorkOrderState.CLOSED in Ticket.objects.values_list("work_orders__state", flat=True)
+
+
+def _second_city_runs_beside_liuzhou() -> None:
+    from gis.models import JurisdictionLayer, RoutingRule
+    from gis.routing import decide, place
+    from organisation.models import City
+
+    liuzhou, guilin = City.objects.get(code="liuzhou"), City.objects.get(code="guilin")
+    assert liuzhou.pk < guilin.pk  # Liuzhou is the default city
+    assert JurisdictionLayer.objects.filter(city=guilin, level="district", active=True).exists()
+    assert JurisdictionLayer.objects.filter(city=liuzhou, level="district", active=True).exists()
+    assert RoutingRule.objects.filter(city=guilin).exists()
+    in_guilin = place(110.29, 25.28)  # 秀峰区, central Guilin
+    assert in_guilin.city_id == guilin.pk and in_guilin.code("district").startswith("4503")
+    garbage = decide(Subject.objects.get(code="garbage-collection"), in_guilin)
+    assert garbage.lead is not None and garbage.lead.city_id == guilin.pk
+    in_liuzhou = place(109.4112, 24.3126)
+    assert in_liuzhou.city_id == liuzhou.pk
+    assert decide(Subject.objects.get(code="garbage-collection"), in_liuzhou).lead.city_id == liuzhou.pk  # type: ignore[union-attr]
+    assert place(116.39, 39.91).outside_service_area  # Beijing
+    assert User.objects.get(username="gl-operator").home_city_id == guilin.pk
 
 
 def test_demo_city_refuses_a_now_without_a_time_zone(db: object) -> None:

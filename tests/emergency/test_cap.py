@@ -50,7 +50,8 @@ def test_every_level_maps_and_validates(linkage: World, level: str, urgency: str
     with clock.pinned_at(T0):
         incident = create_incident(linkage, level=level, area_kind="circle", area_radius_m=1500)
     alert = _cap(linkage, incident["id"])
-    assert _text(alert, "cap:msgType") == ["Alert"] and _text(alert, "cap:status") == ["Actual"]
+    # Never published: a preview, a Draft (its Actual first message comes when the commander publishes).
+    assert _text(alert, "cap:msgType") == ["Alert"] and _text(alert, "cap:status") == ["Draft"]
     assert _text(alert, "cap:scope") == ["Public"]
     assert _text(alert, "cap:sent") == ["2026-11-21T09:00:07+08:00"]
     assert _text(alert, "cap:info/cap:language") == ["zh-CN", "en-US"]
@@ -75,16 +76,21 @@ def test_polygon_area_is_a_closed_lat_lon_ring(linkage: World) -> None:
     assert _text(alert, "cap:info/cap:category") == ["Met", "Infra", "Met", "Infra"]
 
 
-def test_update_and_cancel_reference_the_first_alert(linkage: World) -> None:
+def test_update_and_cancel_reference_the_whole_thread(linkage: World) -> None:
     world = linkage
     with clock.pinned_at(T0):
         incident = create_incident(world)
         _post(world, f"/api/incidents/{incident['id']}/publish_alert/")
     first = _cap(world, incident["id"])
     assert _text(first, "cap:msgType") == ["Alert"] and _text(first, "cap:references") == []
+    assert _text(first, "cap:status") == ["Actual"]
     identifier = _text(first, "cap:identifier")[0]
+    sender = "yjld@12345.liuzhou.gov.cn"
     with clock.pinned_at(T0 + dt.timedelta(minutes=30)):
         _post(world, f"/api/incidents/{incident['id']}/confirm/")
+    confirmed = _cap(world, incident["id"])
+    assert _text(confirmed, "cap:references") == [f"{sender},{identifier},2026-11-21T09:00:07+08:00"]
+    with clock.pinned_at(T0 + dt.timedelta(minutes=40)):
         _post(
             world,
             f"/api/incidents/{incident['id']}/update/",
@@ -93,16 +99,23 @@ def test_update_and_cancel_reference_the_first_alert(linkage: World) -> None:
     update = _cap(world, incident["id"])
     assert _text(update, "cap:msgType") == ["Update"]
     assert _text(update, "cap:identifier") != [identifier]
-    assert _text(update, "cap:references") == [f"yjld@12345.liuzhou.gov.cn,{identifier},2026-11-21T09:00:07+08:00"]
+    # Every earlier message, oldest first, space-separated sender,identifier,sent triples.
+    assert _text(update, "cap:references") == [
+        f"{sender},{identifier},2026-11-21T09:00:07+08:00 "
+        f"{sender},{_text(confirmed, 'cap:identifier')[0]},2026-11-21T09:30:07+08:00"
+    ]
     assert _text(update, "cap:info/cap:severity") == ["Severe", "Severe"]
     assert _text(update, "cap:info/cap:certainty") == ["Observed", "Observed"]
     _post(world, f"/api/incidents/{incident['id']}/cancel/", {"note": "误报"})
     cancel = _cap(world, incident["id"])
     assert _text(cancel, "cap:msgType") == ["Cancel"]
-    assert _text(cancel, "cap:references") == _text(update, "cap:references")
+    assert _text(cancel, "cap:references") == [
+        _text(update, "cap:references")[0]
+        + f" {sender},{_text(update, 'cap:identifier')[0]},{_text(update, 'cap:sent')[0]}"
+    ]
     assert _text(cancel, "cap:info/cap:responseType") == ["AllClear", "AllClear"]
     # Every message has its own identifier.
-    assert len({_text(m, "cap:identifier")[0] for m in (first, update, cancel)}) == 3
+    assert len({_text(m, "cap:identifier")[0] for m in (first, confirmed, update, cancel)}) == 4
 
 
 def test_closing_a_public_incident_sends_a_new_cancel_message(linkage: World) -> None:
@@ -150,7 +163,7 @@ def test_cap_of_unpublished_incidents_is_not_public(linkage: World) -> None:
     assert response.status_code == 200 and schema_errors(response.content) == []
 
 
-def test_atom_feed_lists_exactly_the_active_public_alerts(linkage: World) -> None:
+def test_atom_feed_lists_the_active_public_alerts_and_recent_cancels(linkage: World) -> None:
     from rest_framework.test import APIClient
 
     world = linkage
@@ -165,10 +178,19 @@ def test_atom_feed_lists_exactly_the_active_public_alerts(linkage: World) -> Non
     feed = etree.fromstring(response.content)
     assert feed.tag == f"{{{ATOM_NAMESPACE}}}feed"
     entries = feed.findall("atom:entry", NS)
-    assert [e.findtext("atom:title", namespaces=NS) for e in entries] == [published["title"]]
-    link = entries[0].find("atom:link[@rel='alternate']", NS)
+    by_title = {e.findtext("atom:title", namespaces=NS): e for e in entries}
+    # The closed and the withdrawn incident stay in the feed with their Cancel; the unpublished one never enters.
+    assert set(by_title) == {published["title"], closed_one["title"], withdrawn["title"]}
+    scheme = f"{CAP_NAMESPACE}:msgType"
+    kinds = {
+        title: [c.get("term") for c in entry.findall("atom:category", NS) if c.get("scheme") == scheme]
+        for title, entry in by_title.items()
+    }
+    assert kinds == {published["title"]: ["Alert"], closed_one["title"]: ["Cancel"], withdrawn["title"]: ["Cancel"]}
+    entry = by_title[published["title"]]
+    link = entry.find("atom:link[@rel='alternate']", NS)
     assert link is not None and link.get("type") == "application/cap+xml"
     assert link.get("href", "").endswith(f"/api/incidents/{published['id']}/cap/")
     for required in ("atom:id", "atom:title", "atom:updated"):
-        assert feed.find(required, NS) is not None and entries[0].find(required, NS) is not None
+        assert feed.find(required, NS) is not None and entry.find(required, NS) is not None
     assert never["public_alert"] is False

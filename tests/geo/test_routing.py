@@ -72,11 +72,12 @@ def test_a_point_on_the_shared_edge_goes_to_exactly_one_district(city: World) ->
 
 
 def test_a_point_outside_every_polygon_gets_a_clear_answer(city: World) -> None:
+    # Outside the service area (the district layer's polygons): not routed, not even to a city-wide agency.
     decision = decide(_subject("t-garbage"), place(100.0, 30.0))
     assert decision.placement is not None and decision.placement.places == {}
-    assert decision.reasons[0]["code"] == "outside"
-    assert decision.lead is not None and decision.lead.code == "cgj"  # the city-wide urban management
-    assert decision.reasons[-1]["code"] == "fallback_city_function"
+    assert [r["code"] for r in decision.reasons] == ["outside_service_area"]
+    assert decision.lead is None and decision.candidates == []
+    assert decision.as_dict()["outside_service_area"] is True
 
 
 def test_fallbacks_district_function_then_district_government(city: World) -> None:

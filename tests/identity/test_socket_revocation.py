@@ -20,7 +20,7 @@ from knox.models import AuthToken
 from config.asgi import application
 from core import clock
 from organisation.identity.tokens import issue_token
-from organisation.models import User
+from organisation.models import Role, User
 from realtime.hub import _hubs
 from tests.conftest import World
 from tests.second_factor import confirmed_device, verified_login
@@ -149,3 +149,28 @@ async def test_a_session_that_owes_the_second_factor_opens_no_socket(world: Worl
     assert not connected and code == 4001
     verified = await _open([(await database_sync_to_async(_session)(supervisor))[1]])
     await verified.disconnect()
+
+
+def _add_role(user_id: int, role: str) -> None:
+    user = User.objects.get(pk=user_id)
+    user.roles = [*user.roles, role]
+    user.save()
+
+
+async def test_a_session_socket_closes_when_a_new_role_needs_the_second_factor(world: World) -> None:
+    """The operator's socket sees the same events as a supervisor's (both centre), but a supervisor needs the
+    second factor, which this session never gave: the socket closes, as it could not open now."""
+    operator = world.users["operator"]
+
+    def plain_session() -> tuple[bytes, bytes]:
+        client = Client()
+        client.force_login(operator)  # an operator needs no second factor and has no device
+        return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+    socket = await _open([await database_sync_to_async(plain_session)()])
+    bystander = await _open([(await database_sync_to_async(_session)(world.users["dispatcher"]))[1]])
+    await database_sync_to_async(_add_role)(operator.pk, Role.SUPERVISOR)
+    assert await _closed(socket) == CLOSED
+    await bystander.send_to(text_data=json.dumps({"type": "ping"}))
+    assert json.loads(await bystander.receive_from(timeout=WAIT))["kind"] == "pong"
+    await bystander.disconnect()

@@ -15,7 +15,7 @@ from tests.conftest import World, ticket_payload
 from tests.second_factor import verified_login
 
 #: Paths that are not pages (APIs, files, redirects): left out of the walk over the URL configuration.
-NOT_PAGES = ("api/", "jsi18n/", "i18n/", "accounts/logout/", "static/", "health/", "metrics")
+NOT_PAGES = ("api/", "open311/", "jsi18n/", "i18n/", "accounts/logout/", "static/", "health/", "metrics")
 #: Pages under a prefix the walk does not enter.
 MORE_PAGES = ["/admin/", "/admin/organisation/user/", "/admin/organisation/user/add/", "/api/docs/"]
 

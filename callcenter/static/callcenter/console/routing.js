@@ -66,9 +66,15 @@ export function renderRouting() {
     : gettext("Routing proposal");
   const warning = $("boundary-warning");
   const near = Boolean((proposal && proposal.near_boundary) || (placement && placement.near_boundary));
-  show(warning, near);
+  const outside = Boolean((proposal && proposal.outside_service_area) || (placement && placement.outside_service_area));
+  show(warning, near || outside);
   clear(warning);
-  if (near) {
+  if (outside) {
+    // Outside every city's service area: nothing is routed (the intake may be refused, by setting).
+    warning.appendChild(
+      el("strong", { text: "⚠ " + gettext("Outside every service area: this place is not routed. Check the location.") })
+    );
+  } else if (near) {
     warning.appendChild(el("strong", { text: "⚠ " + gettext("Near a jurisdiction boundary: please confirm the location") }));
     const neighbours = ((placement && placement.near) || []).map(
       (n) => n.name + (n.metres !== undefined ? " (" + Math.round(n.metres) + " m)" : "")
