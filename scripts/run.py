@@ -10,6 +10,7 @@ Usage: python3 scripts/run.py [--host 127.0.0.1] [--port 8000]
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import subprocess
@@ -19,9 +20,19 @@ from environment import REPO_ROOT, ensure_venv
 from supervise import Supervisor, grace_from_environment
 
 
+def demo_archive_folder() -> None:
+    """The demo's records office is a folder: var/archive/ receives a BagIt package for every closed ticket and
+    incident (docs/OPERATIONS.md "Archive"), unless HOTLINE_ARCHIVE_DESTINATION names another destination."""
+    if os.environ.get("HOTLINE_ARCHIVE_DESTINATION") is None:
+        folder = (REPO_ROOT / os.environ.get("HOTLINE_VAR_DIR", "var") / "archive").resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ["HOTLINE_ARCHIVE_DESTINATION"] = str(folder)
+
+
 def main(argv: list[str]) -> int:
     options = parse_args(argv)
     python = str(ensure_venv())
+    demo_archive_folder()
     manage(python, "migrate", "--noinput")
     if _can_compile_messages():
         # The tree walk would otherwise compile every package's catalogs inside .venv.

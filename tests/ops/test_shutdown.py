@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import bagit
 import pytest
 from websockets.sync.client import connect
 
@@ -102,6 +103,24 @@ def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) 
     pytest.fail("the run command did not start serving")
 
 
+def _wait_for_a_demo_archive_package(process: subprocess.Popen[bytes], log: Path) -> None:
+    """The run command's records office is var/archive/: its outbox worker leaves there a valid BagIt package
+    of a closed demo ticket (the demo history closes some)."""
+    folder = log.parent / "var" / "archive"
+    for _ in range(STARTUP_GUARD_SECONDS * 5):
+        packages = [p for p in folder.glob("*") if p.is_dir() and not p.name.startswith(".")]
+        if packages:
+            bag = bagit.Bag(str(packages[0]))
+            assert bag.is_valid(), packages[0]
+            assert bag.info["External-Identifier"] == packages[0].name
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the run command ended:\n{log.read_text(errors='replace')[-3000:]}")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.2)  # waiting on the process doubles as the pause between polls
+    pytest.fail(f"no archive package reached {folder}")
+
+
 def _session_cookie(port: int) -> str:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -122,6 +141,7 @@ def test_sigterm_stops_daphne_and_every_child_while_requests_are_in_flight(
 ) -> None:
     process, port, log = running_demo
     _wait_until_serving(process, port, log)
+    _wait_for_a_demo_archive_package(process, log)
     children = _children(process.pid)
     assert len(children) >= 2, "the timer worker and the unit simulator (and Daphne) run under the run command"
 
