@@ -180,7 +180,7 @@ def do_import_routing_rule_rows(
     if missing:
         raise InvalidInput(_("Missing columns."), fields={"columns": missing})
     plan = imports.ImportPlan("routing_rules", dry_run=dry_run)
-    plan.errors += [f"unknown column {c}" for c in imports.unknown_columns(header, (*RULE_COLUMNS, "city"))]
+    plan.errors += imports.unknown_column_problems(header, (*RULE_COLUMNS, "city"))
     default_id = default_city_id()
     agencies = {a.code: a for a in Agency.objects.all()}
     subjects = {s.code: s for s in Subject.objects.filter(is_leaf=True)}
@@ -191,7 +191,7 @@ def do_import_routing_rule_rows(
         problems = []
         rule_city = cities.get(row["city"]) if row.get("city") else fallback_city
         if row.get("city") and rule_city is None:
-            problems.append(f"unknown city {row['city']}")
+            problems.append(_("unknown city %(code)s") % {"code": row["city"]})
         city_id = rule_city.pk if rule_city else None
 
         def foreign(agency: Agency, city_id: int | None = city_id) -> bool:
@@ -199,38 +199,38 @@ def do_import_routing_rule_rows(
 
         subject = subjects.get(row["subject"]) if row.get("subject") else None
         if row.get("subject") and subject is None:
-            problems.append(f"unknown subject {row['subject']}")
+            problems.append(_("unknown subject %(code)s") % {"code": row["subject"]})
         level = row.get("level", "")
         if level and level not in Level.values:
-            problems.append(f"unknown level {level}")
+            problems.append(_("unknown level %(level)s") % {"level": level})
         if not row.get("jurisdiction_code") and not level:
-            problems.append("name a jurisdiction_code or a level")
+            problems.append(_("name a jurisdiction_code or a level"))
         lead = agencies.get(row["lead_agency"]) if row.get("lead_agency") else None
         if row.get("lead_agency") and lead is None:
-            problems.append(f"unknown agency {row['lead_agency']}")
+            problems.append(_("unknown agency %(code)s") % {"code": row["lead_agency"]})
         elif lead is not None and foreign(lead):
-            problems.append(f"agency {lead.code} belongs to another city")
+            problems.append(_("agency %(code)s belongs to another city") % {"code": lead.code})
         function = row.get("lead_function", "")
         if function and function not in AgencyFunction.values:
-            problems.append(f"unknown function {function}")
+            problems.append(_("unknown function %(function)s") % {"function": function})
         if lead is None and not function:
-            problems.append("name a lead_agency or a lead_function")
+            problems.append(_("name a lead_agency or a lead_function"))
         co_codes = imports.split_codes(row.get("co_agencies", ""))
         unknown = [c for c in co_codes if c not in agencies]
         if unknown:
-            problems.append(f"unknown co-handling agencies {', '.join(unknown)}")
+            problems.append(_("unknown co-handling agencies %(codes)s") % {"codes": ", ".join(unknown)})
         elsewhere = [c for c in co_codes if c in agencies and foreign(agencies[c])]
         if elsewhere:
-            problems.append(f"co-handling agencies of another city {', '.join(elsewhere)}")
+            problems.append(_("co-handling agencies of another city %(codes)s") % {"codes": ", ".join(elsewhere)})
         try:
             priority = int(row.get("priority") or 0)
             if not -(2**31) <= priority < 2**31:
                 raise ValueError
         except ValueError:
-            problems.append(f"priority is not a number: {row.get('priority')}")
+            problems.append(_("priority is not a number: %(value)s") % {"value": row.get("priority")})
             priority = 0
         if problems:
-            plan.errors.append(f"line {line}: " + "; ".join(problems))
+            plan.errors.append(imports.line_problem(line, "; ".join(problems)))
             continue
         values = {
             "city": rule_city,

@@ -270,6 +270,11 @@ class SpatialIndex:
         """The default city's layers (the single city of a one-city installation)."""
         return next((c.layers for c in self.cities if c.city_id == self.default_city_id), {})
 
+    def layers_of(self, city_id: int | None) -> dict[str, LayerIndex]:
+        """One city's layers (None: the default city's)."""
+        wanted = self.default_city_id if city_id is None else city_id
+        return next((c.layers for c in self.cities if c.city_id == wanted), {})
+
     def city_at(self, longitude: float, latitude: float) -> CityIndex | None:
         """The city whose service area holds the point (the first in the cities' order where areas overlap), or
         None outside every one. While no city has a service area at all (no layer imported, no boundary), the

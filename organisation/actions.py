@@ -334,7 +334,7 @@ def _model_errors(obj: Any, line: int, exclude: list[str], errors: list[str]) ->
         obj.full_clean(exclude=exclude, validate_unique=False)
     except ValidationError as error:
         for name, messages in error.message_dict.items():
-            errors.append(f"line {line}: {name}: {' '.join(messages)}")
+            errors.append(imports.line_problem(line, f"{name}: {' '.join(messages)}"))
 
 
 def _cell_values(
@@ -354,7 +354,8 @@ def _cell_values(
                 try:
                     wanted[name] = int(value)
                 except ValueError:
-                    errors.append(f"line {line}: sort_order is not a whole number: {value}")
+                    problem = _("sort_order is not a whole number: %(value)s") % {"value": value}
+                    errors.append(imports.line_problem(line, problem))
         elif name == "roles":
             wanted[name] = sorted(set(imports.split_codes(value)))
         else:
@@ -370,7 +371,7 @@ def do_import_agencies(
     if "code" not in header:
         raise InvalidInput(_("Missing columns."), fields={"columns": ["code"]})
     plan = imports.ImportPlan("agencies", dry_run=dry_run)
-    plan.errors += [f"unknown column {c}" for c in imports.unknown_columns(header, AGENCY_COLUMNS)]
+    plan.errors += imports.unknown_column_problems(header, AGENCY_COLUMNS)
     existing = {a.code: a for a in Agency.objects.select_related("parent", "city")}
     cities = {c.code: c for c in City.objects.all()}
     pending: list[tuple[imports.RowPlan, Agency, dict[str, Any]]] = []
@@ -379,16 +380,16 @@ def do_import_agencies(
         code = row.get("code", "")
         errors: list[str] = []
         if code in seen:
-            errors.append(f"line {line}: code {code} appears twice")
+            errors.append(imports.line_problem(line, _("code %(code)s appears twice") % {"code": code}))
         seen.add(code)
         wanted = _cell_values(header, row, line, AGENCY_COLUMNS, errors)
         agency = existing.get(code)
         if agency is None and "city" not in wanted and city is not None:
             wanted["city"] = city.code
         if wanted.get("parent") and wanted["parent"] not in existing and wanted["parent"] not in seen - {code}:
-            errors.append(f"line {line}: unknown parent agency {wanted['parent']}")
+            errors.append(imports.line_problem(line, _("unknown parent agency %(code)s") % {"code": wanted["parent"]}))
         if wanted.get("city") and wanted["city"] not in cities:
-            errors.append(f"line {line}: unknown city {wanted['city']}")
+            errors.append(imports.line_problem(line, _("unknown city %(code)s") % {"code": wanted["city"]}))
         current = _agency_values(agency) if agency else None
         target = agency or Agency(code=code)
         for name in ("name", "name_en", "kind", "function", "adcode", "active", "sort_order"):
@@ -437,7 +438,7 @@ def do_import_users(
     if "username" not in header:
         raise InvalidInput(_("Missing columns."), fields={"columns": ["username"]})
     plan = imports.ImportPlan("users", dry_run=dry_run)
-    plan.errors += [f"unknown column {c}" for c in imports.unknown_columns(header, USER_COLUMNS)]
+    plan.errors += imports.unknown_column_problems(header, USER_COLUMNS)
     existing = {u.username: u for u in User.objects.select_related("agency", "city")}
     agencies = {a.code: a for a in Agency.objects.all()}
     cities = {c.code: c for c in City.objects.all()}
@@ -447,7 +448,7 @@ def do_import_users(
         username = row.get("username", "")
         errors: list[str] = []
         if username in seen:
-            errors.append(f"line {line}: username {username} appears twice")
+            errors.append(imports.line_problem(line, _("username %(username)s appears twice") % {"username": username}))
         seen.add(username)
         wanted = _cell_values(header, row, line, USER_COLUMNS, errors)
         user = existing.get(username)
@@ -455,11 +456,11 @@ def do_import_users(
             wanted["city"] = city.code
         bad_roles = [r for r in wanted.get("roles", []) if r not in Role.values]
         if bad_roles:
-            errors.append(f"line {line}: unknown roles {', '.join(bad_roles)}")
+            errors.append(imports.line_problem(line, _("unknown roles %(roles)s") % {"roles": ", ".join(bad_roles)}))
         if wanted.get("agency") and wanted["agency"] not in agencies:
-            errors.append(f"line {line}: unknown agency {wanted['agency']}")
+            errors.append(imports.line_problem(line, _("unknown agency %(code)s") % {"code": wanted["agency"]}))
         if wanted.get("city") and wanted["city"] not in cities:
-            errors.append(f"line {line}: unknown city {wanted['city']}")
+            errors.append(imports.line_problem(line, _("unknown city %(code)s") % {"code": wanted["city"]}))
         current = _user_values(user) if user else None
         target = user or User(username=username)
         for name in ("first_name", "last_name", "email", "extension"):

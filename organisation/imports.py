@@ -146,10 +146,18 @@ def flag(value: str, line: int, name: str, errors: list[str]) -> bool | None:
         return True
     if lowered in ("0", "false", "no", "n", "否"):
         return False
-    errors.append(
-        _("line %(line)d: %(name)s is not yes or no: %(value)s") % {"line": line, "name": name, "value": value}
-    )
+    errors.append(line_problem(line, _("%(name)s is not yes or no: %(value)s") % {"name": name, "value": value}))
     return None
+
+
+def line_problem(line: int, problem: str) -> str:
+    """A bad row's problem (already translated) as the refusal names it: "line 7: ..." in the active language."""
+    return _("line %(line)d: %(problem)s") % {"line": line, "problem": problem}
+
+
+def unknown_column_problems(header: Iterable[str], known: Iterable[str]) -> list[str]:
+    """One translated problem per column of the file that the import does not know."""
+    return [_("unknown column %(column)s") % {"column": name} for name in unknown_columns(header, known)]
 
 
 def split_codes(value: str) -> list[str]:

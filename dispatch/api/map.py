@@ -142,7 +142,8 @@ class MapTicketsView(APIView):
 
 
 class HotspotsView(APIView):
-    """Ticket counts per grid cell or district for a time window (a spatial join on the active layer)."""
+    """Ticket counts per grid cell or district for a time window (a spatial join on the viewer's city's active
+    layer)."""
 
     @extend_schema(
         parameters=[
@@ -160,7 +161,8 @@ class HotspotsView(APIView):
             raise InvalidInput(_("Unknown level."), fields={"level": Level.values})
         system = requested_system(request)
         tickets, since, until = _filtered_tickets(request)
-        index = current_index().layers.get(level)
+        # The viewer's city's layer (staff of no city: the default city's), as the map's outlines are.
+        index = current_index().layers_of(current_user(request).home_city_id).get(level)
         if index is None:
             return Response({"type": "FeatureCollection", "features": [], "level": level})
         points = list(tickets.values_list("longitude", "latitude"))

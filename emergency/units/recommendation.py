@@ -103,9 +103,12 @@ def _in_district(
     incident: Any, lon: float, lat: float, lons: npt.NDArray[np.float64], lats: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.bool_]:
     """Per candidate: inside the incident's district (its stored code, else where its point falls) on the
-    active district layer. All False when there is no layer or the incident is outside every district."""
+    active district layer of the incident's city. All False when there is no layer or the incident is outside
+    every district."""
     inside = np.zeros(len(lons), dtype=bool)
-    layer = current_index().layers.get("district")
+    index = current_index()
+    city = index.city_at(lon, lat)  # the districts of the city whose service area holds the incident
+    layer = city.layers.get("district") if city is not None else None
     if layer is None:
         return inside
     district = getattr(incident, "district_code", "") or ""

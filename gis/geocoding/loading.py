@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from gis.actions import GazetteerRow, do_replace_gazetteer
 from gis.geocoding.address import canonical_district, normalize_address
 from gis.models import PlaceKind
@@ -39,19 +41,26 @@ _MAX_LISTED_PROBLEMS = 20
 
 
 class GazetteerFileRefused(ValueError):
-    """The file had bad rows; nothing was written. ``problems`` names each one by line or feature number."""
+    """The file had bad rows; nothing was written. ``problems`` names each one by line or feature number (in the
+    language active when the file was read)."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
         listed = "; ".join(problems[:_MAX_LISTED_PROBLEMS])
         more = len(problems) - _MAX_LISTED_PROBLEMS
-        suffix = f"; and {more} more" if more > 0 else ""
-        super().__init__(f"{path.name}: {len(problems)} problem(s), nothing loaded: {listed}{suffix}")
+        if more > 0:
+            listed += _("; and %(count)d more") % {"count": more}
+        message = _("%(file)s: %(count)d problem(s), nothing loaded: %(problems)s") % {
+            "file": path.name,
+            "count": len(problems),
+            "problems": listed,
+        }
+        super().__init__(message)
         self.problems = problems
 
 
 @dataclasses.dataclass(frozen=True)
 class _RawRecord:
-    where: str  # "line 7" or "feature 3", for error messages
+    where: str  # "line 7" or "feature 3" (translated), for error messages
     fields: Mapping[str, Any]
     latitude: Any
     longitude: Any
@@ -82,13 +91,17 @@ def _flag(value: Any) -> bool | None:
 
 
 def _coordinate(value: Any, label: str, bound: float, problems: list[str]) -> float:
+    """``label``: the coordinate's translated name."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        problems.append(f"{label} {value!r} is not a number")
+        problems.append(_("%(label)s %(value)s is not a number") % {"label": label, "value": repr(value)})
         return math.nan
     if not math.isfinite(number) or not -bound <= number <= bound:
-        problems.append(f"{label} {value!r} out of range [-{bound:g}, {bound:g}]")
+        problems.append(
+            _("%(label)s %(value)s out of range [-%(bound)s, %(bound)s]")
+            % {"label": label, "value": repr(value), "bound": f"{bound:g}"}
+        )
     return number
 
 
@@ -99,33 +112,40 @@ def _check(
     name = str(record.fields.get("name") or "").strip()
     normalized = normalize_address(name)
     if not name:
-        problems.append("missing name")
+        problems.append(_("missing name"))
     elif len(name) > _NAME_MAX_LENGTH:
-        problems.append(f"name longer than {_NAME_MAX_LENGTH} characters")
+        problems.append(_("name longer than %(count)d characters") % {"count": _NAME_MAX_LENGTH})
     elif not normalized:
-        problems.append(f"name {name!r} has nothing left to match after normalisation")
+        problems.append(_("name %(name)s has nothing left to match after normalisation") % {"name": repr(name)})
     elif len(normalized) > _NORMALIZED_MAX_LENGTH:
-        problems.append(f"normalised name longer than {_NORMALIZED_MAX_LENGTH} characters")
+        problems.append(_("normalised name longer than %(count)d characters") % {"count": _NORMALIZED_MAX_LENGTH})
     kind = str(record.fields.get("kind") or "").strip().lower()
     if kind not in PlaceKind.values:
-        problems.append(f"unknown kind {kind!r} (expected one of {', '.join(sorted(PlaceKind.values))})")
+        expected = ", ".join(sorted(PlaceKind.values))
+        problems.append(
+            _("unknown kind %(kind)s (expected one of %(expected)s)") % {"kind": repr(kind), "expected": expected}
+        )
     latitude = longitude = math.nan
     if record.problem:
         problems.append(record.problem)
     else:
-        latitude = _coordinate(record.latitude, "latitude", 90.0, problems)
-        longitude = _coordinate(record.longitude, "longitude", 180.0, problems)
+        latitude = _coordinate(record.latitude, _("latitude"), 90.0, problems)
+        longitude = _coordinate(record.longitude, _("longitude"), 180.0, problems)
     raw_generated = record.fields.get("generated")
     generated: bool | None = default_generated
     if raw_generated not in (None, ""):
         generated = _flag(raw_generated)
         if generated is None:
-            problems.append(f"generated {raw_generated!r} is not true/false")
+            problems.append(_("generated %(value)s is not true/false") % {"value": repr(raw_generated)})
     system = default_system
     if raw_system := str(record.fields.get("crs") or "").strip():
         system = _coordinate_system(raw_system) or ""
         if not system:
-            problems.append(f"unknown crs {raw_system!r} (expected one of {', '.join(sorted(_COORDINATE_SYSTEMS))})")
+            expected = ", ".join(sorted(_COORDINATE_SYSTEMS))
+            problems.append(
+                _("unknown crs %(crs)s (expected one of %(expected)s)")
+                % {"crs": repr(raw_system), "expected": expected}
+            )
     checked = _CheckedRecord(
         name=name,
         normalized=normalized,
@@ -136,7 +156,11 @@ def _check(
         generated=bool(generated),
         system=system,
     )
-    return checked, [f"{record.where}: {problem}" for problem in problems]
+    return checked, [_where(record.where, problem) for problem in problems]
+
+
+def _where(where: str, problem: str) -> str:
+    return _("%(where)s: %(problem)s") % {"where": where, "problem": problem}
 
 
 def _decoded(path: Path) -> str:
@@ -150,7 +174,7 @@ def _decoded(path: Path) -> str:
         # Excel on a Chinese Windows saves "CSV" in the ANSI code page, GBK, of which GB18030 is a superset.
         return raw.decode("gb18030")
     except UnicodeDecodeError:
-        raise GazetteerFileRefused(path, ["neither UTF-8 nor GB18030 text"]) from None
+        raise GazetteerFileRefused(path, [_("neither UTF-8 nor GB18030 text")]) from None
 
 
 def _csv_records(path: Path) -> Iterator[_RawRecord]:
@@ -159,26 +183,28 @@ def _csv_records(path: Path) -> Iterator[_RawRecord]:
         columns = [column.strip().lower() for column in reader.fieldnames or []]
         missing = [column for column in _REQUIRED_CSV_COLUMNS if column not in columns]
         if missing:
-            raise GazetteerFileRefused(path, [f"line 1: missing column(s) {', '.join(missing)}"])
+            problem = _("missing column(s) %(columns)s") % {"columns": ", ".join(missing)}
+            raise GazetteerFileRefused(path, [_where(_("line %(line)d") % {"line": 1}, problem)])
         reader.fieldnames = columns
         for row in reader:
             fields = {key: value for key, value in row.items() if key is not None}
             # line_num is the last physical line read, right even when a quoted field spans lines.
-            yield _RawRecord(f"line {reader.line_num}", fields, fields.get("latitude"), fields.get("longitude"))
+            where = _("line %(line)d") % {"line": reader.line_num}
+            yield _RawRecord(where, fields, fields.get("latitude"), fields.get("longitude"))
 
 
 def _geojson_records(path: Path) -> Iterator[_RawRecord]:
     try:
         document = json.loads(_decoded(path))
     except json.JSONDecodeError as error:
-        raise GazetteerFileRefused(path, [f"not valid GeoJSON: {error}"]) from None
+        raise GazetteerFileRefused(path, [_("not valid GeoJSON: %(error)s") % {"error": error}]) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise GazetteerFileRefused(path, ["not a GeoJSON FeatureCollection"])
+        raise GazetteerFileRefused(path, [_("not a GeoJSON FeatureCollection")])
     for number, feature in enumerate(document.get("features") or [], start=1):
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         properties = (feature.get("properties") if isinstance(feature, dict) else None) or {}
         coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        where = f"feature {number}"
+        where = _("feature %(number)d") % {"number": number}
         if not (
             isinstance(geometry, dict)
             and geometry.get("type") == "Point"
@@ -187,7 +213,7 @@ def _geojson_records(path: Path) -> Iterator[_RawRecord]:
             and isinstance(properties, dict)
         ):
             fields = properties if isinstance(properties, dict) else {}
-            yield _RawRecord(where, fields, None, None, problem="geometry is not a Point with two coordinates")
+            yield _RawRecord(where, fields, None, None, problem=_("geometry is not a Point with two coordinates"))
             continue
         yield _RawRecord(where, properties, coordinates[1], coordinates[0])
 
@@ -221,7 +247,7 @@ def _rows(
         raise GazetteerFileRefused(path, problems)
     if not checked:
         # Loading an empty file would silently delete everything the source had.
-        raise GazetteerFileRefused(path, ["no entries"])
+        raise GazetteerFileRefused(path, [_("no entries")])
     return [
         GazetteerRow(
             name=entry.name,
@@ -260,13 +286,13 @@ def load_gazetteer_file(
     file_path = Path(path)
     default_system = _coordinate_system(coordinate_system or "wgs84")
     if default_system is None:
-        raise ValueError(f"unknown coordinate system {coordinate_system!r}")
+        raise ValueError(_("unknown coordinate system %(crs)s") % {"crs": repr(coordinate_system)})
     suffix = file_path.suffix.lower()
     if suffix == ".csv":
         records = _csv_records(file_path)
     elif suffix in (".geojson", ".json"):
         records = _geojson_records(file_path)
     else:
-        raise ValueError(f"{file_path.name}: expected a .csv, .geojson or .json file")
+        raise ValueError(_("%(file)s: expected a .csv, .geojson or .json file") % {"file": file_path.name})
     rows = _rows(records, file_path, generated=generated, coordinate_system=default_system)
     return do_replace_gazetteer(rows, source=source or file_path.name)

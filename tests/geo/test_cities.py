@@ -197,3 +197,28 @@ def test_intake_records_the_city_and_centre_staff_see_only_their_city(cities: Ci
     # Staff named to no city (an installation-wide administrator) see every city's tickets.
     assert cities.world.client("admin").get(f"/api/tickets/{ticket.pk}/").status_code == 200
     assert Agency.objects.get(code="beta-gov").city_id == cities.beta.pk
+
+
+def test_hotspots_and_unit_districts_use_the_city_of_the_viewer_and_of_the_incident(cities: Cities) -> None:
+    from types import SimpleNamespace
+
+    import numpy as np
+    from rest_framework.test import APIClient
+
+    from callcenter.actions import do_create_ticket
+    from emergency.units.recommendation import _in_district
+
+    world = cities.world
+    beta_operator = do_upsert_user(username="beta-operator", password=None, roles=[Role.OPERATOR], agency_code=None)
+    beta_operator.city = cities.beta
+    beta_operator.save(update_fields=["city"])
+    lon, lat = IN_BETA
+    do_create_ticket(ticket_payload(longitude=lon, latitude=lat), actor=world.users["operator"])
+    client = APIClient()
+    client.force_authenticate(beta_operator)
+    hot = client.get("/api/geo/hotspots/?level=district").json()
+    # Beta's staff see beta's districts (the default city is alpha, which holds no such ticket).
+    assert [(f["id"], f["properties"]["count"]) for f in hot["features"]] == [("B1", 1)]
+    # A unit beside a beta incident is in its district: beta's district layer, not the default city's.
+    inside = _in_district(SimpleNamespace(district_code=""), lon, lat, np.array([lon + 0.001]), np.array([lat]))
+    assert inside.tolist() == [True]

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
@@ -147,13 +148,26 @@ def test_import_agencies_with_a_dry_run(world: World, beta: City) -> None:
     bad = "code,name,kind,function,parent,city,colour\nnew-one,新,castle,housing,missing,nowhere,red\nnew-one,,,,,,\n"
     refused = admin.post("/api/manage/import/agencies/", {"file": _upload(bad.encode())})
     assert refused.status_code == 400
+    # The rows' problems in the default language, Chinese...
+    problems = " ".join(refused.json()["fields"]["rows"])
+    for expected in (
+        "未知列 colour",
+        "第 2 行：未知上级单位 missing",
+        "第 2 行：未知城市 nowhere",
+        "第 3 行：代码 new-one 出现了两次",
+    ):
+        assert expected in problems, expected
+    # ... and in English for an administrator who chose it.
+    admin.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    refused = admin.post("/api/manage/import/agencies/", {"file": _upload(bad.encode())})
+    assert refused.status_code == 400
     problems = " ".join(refused.json()["fields"]["rows"])
     for expected in (
         "unknown column colour",
-        "line 2: unknown parent",
-        "line 2: unknown city",
+        "line 2: unknown parent agency missing",
+        "line 2: unknown city nowhere",
         "line 2: kind",
-        "line 3",
+        "line 3: code new-one appears twice",
     ):
         assert expected in problems, expected
     assert not Agency.objects.filter(code="new-one").exists()
@@ -200,9 +214,12 @@ def test_import_users_and_routing_rules_from_xlsx(world: World, beta: City) -> N
         ]
     )
     refused = admin.post("/api/manage/import/routing-rules/", {"file": _upload(rules, "rules.xlsx")})
-    assert (
-        refused.status_code == 400 and "line 3: agency cgj belongs to another city" in refused.json()["fields"]["rows"]
-    )
+    assert refused.status_code == 400 and refused.json()["fields"]["rows"] == ["第 3 行：单位 cgj 属于其他城市"]
+    admin.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    refused = admin.post("/api/manage/import/routing-rules/", {"file": _upload(rules, "rules.xlsx")})
+    assert refused.status_code == 400 and refused.json()["fields"]["rows"] == [
+        "line 3: agency cgj belongs to another city"
+    ]
     good = _xlsx(
         [
             ["city", "subject", "level", "jurisdiction_code", "lead_agency", "lead_function", "priority"],

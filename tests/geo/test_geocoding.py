@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from gis.geocoding import (
     DEMO_GAZETTEER_PATH,
@@ -334,7 +335,7 @@ def test_bad_csv_rows_are_refused_by_line_and_nothing_is_written(small_gazetteer
             ("飞鹅路", "road", "柳南区", 24.30, 109.38, "true"),  # line 7: fine
         ],
     )
-    with pytest.raises(ValueError, match="nothing loaded") as refused:
+    with translation.override("en"), pytest.raises(ValueError, match="nothing loaded") as refused:
         load_gazetteer_file(path, source="test-small")
     message = str(refused.value)
     for problem in (
@@ -346,6 +347,17 @@ def test_bad_csv_rows_are_refused_by_line_and_nothing_is_written(small_gazetteer
     ):
         assert problem in message
     assert "line 2" not in message and "line 7" not in message
+    # In the default language (Chinese) the same refusal reads in Chinese.
+    with pytest.raises(ValueError) as refused_in_chinese:
+        load_gazetteer_file(path, source="test-small")
+    chinese = str(refused_in_chinese.value)
+    for problem in (
+        "5 个问题，未导入任何内容",
+        "第 3 行：缺少名称",
+        "第 5 行：纬度 '109.42' 超出范围",
+        "第 6 行：纬度 '' 不是数字",
+    ):
+        assert problem in chinese, problem
     assert list(GazetteerEntry.objects.order_by("pk").values_list("pk", "name")) == before
 
 
@@ -360,7 +372,7 @@ def test_bad_geojson_features_are_refused_by_number(db: Any, tmp_path: Path) -> 
             point_feature(109.4, 24.3, kind="landmark"),
         ],
     )
-    with pytest.raises(ValueError) as refused:
+    with translation.override("en"), pytest.raises(ValueError) as refused:
         load_gazetteer_file(path)
     message = str(refused.value)
     assert "feature 2: geometry is not a Point" in message
@@ -372,12 +384,14 @@ def test_bad_geojson_features_are_refused_by_number(db: Any, tmp_path: Path) -> 
 
 def test_files_without_required_columns_or_rows_are_refused(db: Any, tmp_path: Path) -> None:
     no_kind = write_csv(tmp_path / "no_kind.csv", ["name", "latitude", "longitude"], [("文惠路", 24.31, 109.41)])
-    with pytest.raises(ValueError, match="missing column"):
+    with translation.override("en"), pytest.raises(ValueError, match="line 1: missing column"):
+        load_gazetteer_file(no_kind)
+    with pytest.raises(ValueError, match="第 1 行：缺少列 kind"):
         load_gazetteer_file(no_kind)
     empty = write_csv(tmp_path / "empty.csv", ["name", "kind", "district", "latitude", "longitude"], [])
-    with pytest.raises(ValueError, match="no entries"):
+    with translation.override("en"), pytest.raises(ValueError, match="no entries"):
         load_gazetteer_file(empty)
-    with pytest.raises(ValueError, match="unknown coordinate system"):
+    with translation.override("en"), pytest.raises(ValueError, match="unknown coordinate system"):
         load_gazetteer_file(no_kind, coordinate_system="utm")
     assert not GazetteerEntry.objects.exists()
 
@@ -456,6 +470,6 @@ def test_unknown_crs_in_a_row_is_refused(db: Any, tmp_path: Path) -> None:
         ["name", "kind", "latitude", "longitude", "crs"],
         [("文惠路", "road", 24.31, 109.41, "wgs84"), ("五一路", "road", 24.31, 109.41, "utm")],
     )
-    with pytest.raises(ValueError, match="line 3: unknown crs 'utm'"):
+    with translation.override("en"), pytest.raises(ValueError, match="line 3: unknown crs 'utm'"):
         load_gazetteer_file(path)
     assert not GazetteerEntry.objects.exists()
