@@ -19,6 +19,8 @@ from typing import Any
 import geopandas
 import numpy as np
 import shapely
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext_lazy
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
@@ -30,6 +32,16 @@ MAX_REPAIR_AREA_CHANGE = 0.01
 #: Overlaps and gaps below this many square metres are numeric noise, not findings.
 MIN_REPORTED_AREA_M2 = 1.0
 METRES_PER_DEGREE = 111_320.0
+
+#: Geometry types as a refusal names them ("a Point, not a polygon"); a type not listed is shown as GEOS names it.
+GEOMETRY_TYPES = {
+    "Point": pgettext_lazy("geometry type", "Point"),
+    "MultiPoint": pgettext_lazy("geometry type", "MultiPoint"),
+    "LineString": pgettext_lazy("geometry type", "LineString"),
+    "MultiLineString": pgettext_lazy("geometry type", "MultiLineString"),
+    "LinearRing": pgettext_lazy("geometry type", "LinearRing"),
+    "GeometryCollection": pgettext_lazy("geometry type", "GeometryCollection"),
+}
 
 
 class LayerRefused(InvalidInput):
@@ -69,9 +81,11 @@ def _zip_target(path: Path, layer: str | None) -> str:
     if layer and any(Path(name).stem == layer for name in shapefiles):
         return f"zip://{path}!{next(name for name in shapefiles if Path(name).stem == layer)}"
     if len(shapefiles) > 1:
-        raise LayerRefused(
-            f"{path.name} holds several Shapefiles; name one: {', '.join(shapefiles)}", fields={"layer": shapefiles}
-        )
+        message = _("%(file)s holds several Shapefiles; name one: %(names)s") % {
+            "file": path.name,
+            "names": ", ".join(shapefiles),
+        }
+        raise LayerRefused(message, fields={"layer": shapefiles})
     return f"zip://{path}"
 
 
@@ -84,9 +98,11 @@ def _open(path: Path, layer: str | None, encoding: str | None) -> geopandas.GeoD
     except LayerRefused:
         raise
     except zipfile.BadZipFile as exc:
-        raise LayerRefused(f"{path.name} is not a zip archive.", fields={"file": [str(exc)]}) from exc
+        message = _("%(file)s is not a zip archive.") % {"file": path.name}
+        raise LayerRefused(message, fields={"file": [str(exc)]}) from exc
     except Exception as exc:  # pyogrio raises several error types for unreadable input
-        raise LayerRefused(f"Cannot read {path.name}: {exc}", fields={"file": [str(exc)]}) from exc
+        message = _("Cannot read %(file)s: %(error)s") % {"file": path.name, "error": exc}
+        raise LayerRefused(message, fields={"file": [str(exc)]}) from exc
 
 
 def _plain(value: Any) -> Any:
@@ -127,18 +143,18 @@ def read_layer(
     frame = _open(path, layer, encoding)
     if frame.crs is None:
         if assume_crs is None:
-            raise LayerRefused(
-                f"{path.name} does not say its coordinate system; name it (e.g. EPSG:4326).",
-                fields={"crs": ["unknown"]},
-            )
+            message = _("%(file)s does not say its coordinate system; name it (e.g. EPSG:4326).") % {"file": path.name}
+            raise LayerRefused(message, fields={"crs": ["unknown"]})
         try:
             frame = frame.set_crs(CRS.from_user_input(assume_crs))
         except CRSError as exc:
-            raise LayerRefused(f"Unknown coordinate system {assume_crs!r}.", fields={"crs": [str(exc)]}) from exc
+            message = _("Unknown coordinate system %(crs)s.") % {"crs": repr(assume_crs)}
+            raise LayerRefused(message, fields={"crs": [str(exc)]}) from exc
     source_crs = frame.crs.to_string()
     for needed in filter(None, (code_field, name_field, parent_field)):
         if needed not in frame.columns:
-            raise LayerRefused(f"{path.name} has no attribute '{needed}'.", fields={"fields": [needed]})
+            message = _("%(file)s has no attribute %(name)s.") % {"file": path.name, "name": repr(needed)}
+            raise LayerRefused(message, fields={"fields": [needed]})
     if keep is not None:
         frame = frame[[keep(dict(row)) for _, row in frame.drop(columns="geometry").iterrows()]]
     if not CRS(frame.crs).equals(WGS84):
@@ -159,19 +175,24 @@ def read_layer(
     for number, (row, geometry) in enumerate(zip(attributes, geometries, strict=True), start=1):
         raw_code, name = row.get(code_field), row.get(name_field)
         code = code_of(raw_code) if raw_code is not None else ""
-        label = f"feature {number} ({code or '?'} {name or '?'})"
+        label = _("feature %(number)d (%(code)s %(name)s)") % {
+            "number": number,
+            "code": code or "?",
+            "name": name or "?",
+        }
         if not code:
-            problems.append(f"{label}: no code")
+            problems.append(_("%(feature)s: no code") % {"feature": label})
             continue
         if code in seen:
-            problems.append(f"{label}: code used twice")
+            problems.append(_("%(feature)s: code used twice") % {"feature": label})
             continue
         seen.add(code)
         if geometry is None or geometry.is_empty:
-            problems.append(f"{label}: no geometry")
+            problems.append(_("%(feature)s: no geometry") % {"feature": label})
             continue
         if geometry.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(f"{label}: a {geometry.geom_type}, not a polygon")
+            kind = GEOMETRY_TYPES.get(geometry.geom_type, geometry.geom_type)
+            problems.append(_("%(feature)s: a %(kind)s, not a polygon") % {"feature": label, "kind": kind})
             continue
         if not geometry.is_valid:
             reason = shapely.is_valid_reason(geometry)
@@ -179,7 +200,10 @@ def read_layer(
             before, after = approximate_area_m2(geometry.buffer(0)), approximate_area_m2(fixed)
             change = abs(after - before) / before if before else 1.0
             if fixed.is_empty or not fixed.is_valid or change > MAX_REPAIR_AREA_CHANGE:
-                problems.append(f"{label}: invalid ({reason}) and cannot be repaired safely")
+                problems.append(
+                    _("%(feature)s: invalid (%(reason)s) and cannot be repaired safely")
+                    % {"feature": label, "reason": reason}
+                )
                 continue
             repaired.append({"feature": number, "code": code, "reason": reason, "area_change": round(change, 6)})
             geometry = fixed
@@ -189,12 +213,15 @@ def read_layer(
             Feature(code=code, name=str(name or code), geometry=geometry, parent_code=parent, properties=properties)
         )
     if problems:
-        raise LayerRefused(
-            f"{path.name}: {len(problems)} feature(s) refused: " + "; ".join(problems),
-            fields={"features": problems},
-        )
+        message = ngettext(
+            "%(file)s: %(count)d feature refused: %(problems)s",
+            "%(file)s: %(count)d features refused: %(problems)s",
+            len(problems),
+        ) % {"file": path.name, "count": len(problems), "problems": "; ".join(problems)}
+        raise LayerRefused(message, fields={"features": problems})
     if not features:
-        raise LayerRefused(f"{path.name} has no features to import.", fields={"features": ["empty"]})
+        message = _("%(file)s has no features to import.") % {"file": path.name}
+        raise LayerRefused(message, fields={"features": ["empty"]})
     report = {"repaired": repaired, **overlaps_and_gaps(features)}
     return PreparedLayer(features=features, source_crs=source_crs, report=report)
 

@@ -11,6 +11,7 @@ from typing import Any
 import bagit
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from archive.actions import do_archive_batch
 from archive.models import ArchiveRecord, ArchiveState
@@ -99,8 +100,45 @@ def test_verify_finds_a_tampered_file(world: World, settings: Any, tmp_path: Pat
     findings = {finding.package: finding for finding in verify_folder(tmp_path)}
     assert findings[first.number].ok
     assert not findings[second.number].ok and any("record.json" in p for p in findings[second.number].problems)
+    # Payload-Oxum (bagit's own words, behind a translated lead-in) and the changed file, in Chinese by default.
+    problems = findings[second.number].problems
+    assert problems[0].startswith("BagIt 校验未通过：Payload-Oxum validation failed.")
+    assert problems[1:] == ("data/record.json：sha256 与清单不一致",)
+    with translation.override("en"):
+        [english] = [finding.problems for finding in verify_folder(tmp_path) if not finding.ok]
+    assert english[0].startswith("BagIt check failed: Payload-Oxum validation failed.")
+    assert english[1:] == ("data/record.json: sha256 differs from the manifest",)
     with pytest.raises(CommandError):
         call_command("archive_verify", "--folder", str(tmp_path))
+
+
+def test_verify_names_each_kind_of_problem_in_the_active_language(world: World, settings: Any, tmp_path: Path) -> None:
+    archive_settings(settings, destination=str(tmp_path))
+    edited, renamed, recorded = closed_ticket(world), closed_ticket(world), closed_ticket(world)
+    assert outbox.drain().delivered == 3
+    # The same number of bytes: only the checksums tell.
+    record_json = tmp_path / edited.number / "data" / "record.json"
+    record_json.write_text(record_json.read_text("utf-8").replace("群众满意", "群众不满"), "utf-8")
+    (tmp_path / renamed.number / "data" / "record.json").rename(tmp_path / renamed.number / "data" / "renamed.json")
+    ArchiveRecord.objects.filter(ticket=recorded).update(package_sha256="0" * 64)
+
+    findings = {finding.package: finding.problems for finding in verify_folder(tmp_path)}
+    assert findings[edited.number][0].startswith("data/record.json 的 sha256 校验失败：应为“")
+    assert findings[edited.number][-1] == "data/record.json：sha256 与清单不一致"
+    assert findings[renamed.number] == (
+        "data/record.json 列在清单中，但在文件系统中找不到",
+        "data/renamed.json 存在于文件系统中，但不在清单中",
+    )
+    assert findings[recorded.number] == ("tagmanifest-sha256.txt 与移交时记录的校验和不一致",)
+
+    with translation.override("en"):
+        english = {finding.package: finding.problems for finding in verify_folder(tmp_path)}
+    assert english[edited.number][0].startswith('data/record.json sha256 validation failed: expected="')
+    assert english[renamed.number] == (
+        "data/record.json exists in manifest but was not found on filesystem",
+        "data/renamed.json exists on filesystem but is not in the manifest",
+    )
+    assert english[recorded.number] == ("tagmanifest-sha256.txt differs from the checksum recorded at transfer",)
 
 
 def test_a_worker_killed_after_delivering_repeats_harmlessly(world: World, settings: Any, tmp_path: Path) -> None:

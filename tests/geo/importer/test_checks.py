@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import shapely
+from django.utils import translation
 
 from gis.actions import do_import_layer
 from gis.importer import MAX_REPAIR_AREA_CHANGE, Feature, approximate_area_m2, overlaps_and_gaps, read_layer
@@ -38,8 +39,10 @@ def test_bow_tie_is_refused_naming_the_feature(db: Any, tmp_path: Path) -> None:
         tmp_path / "bad.geojson",
         [({"code": "GOOD", "name": "好"}, cell(5, 5)), ({"code": "BOWTIE", "name": "领结"}, BOW_TIE)],
     )
-    refused = refusal(path)
+    with translation.override("en"):
+        refused = refusal(path)
     [problem] = refused.fields["features"]
+    assert refused.message.startswith("bad.geojson: 1 feature refused: feature 2")
     assert problem.startswith("feature 2 (BOWTIE 领结): invalid (Self-intersection")
     assert problem.endswith("cannot be repaired safely")
     assert "BOWTIE" in refused.message and "GOOD" not in refused.message
@@ -67,8 +70,8 @@ def test_tiny_self_touching_defect_is_repaired_and_reported(db: Any, tmp_path: P
     assert stored_geometry(layer, "NOTCH").is_valid
 
 
-def test_every_bad_feature_is_named_and_nothing_is_kept(db: Any, tmp_path: Path) -> None:
-    path = write_geojson(
+def mixed_layer(tmp_path: Path) -> Path:
+    return write_geojson(
         tmp_path / "mixed.geojson",
         [
             ({"code": "A", "name": "甲"}, cell(0, 0)),
@@ -79,7 +82,11 @@ def test_every_bad_feature_is_named_and_nothing_is_kept(db: Any, tmp_path: Path)
             ({"code": "LINE", "name": "线"}, shapely.LineString([(LON, LAT), (LON + STEP, LAT)])),
         ],
     )
-    refused = refusal(path)
+
+
+def test_every_bad_feature_is_named_and_nothing_is_kept(db: Any, tmp_path: Path) -> None:
+    with translation.override("en"):
+        refused = refusal(mixed_layer(tmp_path))
     assert refused.fields["features"] == [
         "feature 2 (PT 点): a Point, not a polygon",
         "feature 3 (A 重复): code used twice",
@@ -87,7 +94,24 @@ def test_every_bad_feature_is_named_and_nothing_is_kept(db: Any, tmp_path: Path)
         "feature 5 (EMPTY 空): no geometry",
         "feature 6 (LINE 线): a LineString, not a polygon",
     ]
+    assert refused.message.startswith("mixed.geojson: 5 features refused: feature 2 (PT 点)")
     assert JurisdictionLayer.objects.count() == 0
+
+
+def test_refusals_are_in_chinese_by_default(db: Any, tmp_path: Path) -> None:
+    refused = refusal(mixed_layer(tmp_path))
+    assert refused.fields["features"] == [
+        "第 2 个要素（PT 点）：是点，不是多边形",
+        "第 3 个要素（A 重复）：代码重复",
+        "第 4 个要素（? 无码）：缺少代码",
+        "第 5 个要素（EMPTY 空）：没有几何图形",
+        "第 6 个要素（LINE 线）：是线，不是多边形",
+    ]
+    assert refused.message.startswith("mixed.geojson：5 个要素被拒绝：第 2 个要素")
+    path = three_streets(tmp_path)
+    assert refusal(path, code_field="adcode").message == "streets.geojson 没有属性 'adcode'。"
+    empty = refusal(path, keep=lambda row: False)
+    assert empty.message == "streets.geojson 中没有可导入的要素。"
 
 
 @pytest.mark.parametrize("missing", ["code_field", "name_field", "parent_field"])
@@ -101,10 +125,15 @@ def test_missing_attribute_is_refused(db: Any, tmp_path: Path, missing: str) -> 
 
 def test_empty_layer_and_unreadable_file_are_refused(db: Any, tmp_path: Path) -> None:
     empty = write_geojson(tmp_path / "empty.geojson", [({"code": "A", "name": "甲"}, cell(0, 0))])
-    assert refusal(empty, keep=lambda row: False).fields == {"features": ["empty"]}
-    garbage = tmp_path / "garbage.gpkg"
-    garbage.write_bytes(b"not a geopackage at all")
-    assert set(refusal(garbage).fields) == {"file"}
+    with translation.override("en"):
+        nothing = refusal(empty, keep=lambda row: False)
+        garbage = tmp_path / "garbage.gpkg"
+        garbage.write_bytes(b"not a geopackage at all")
+        unreadable = refusal(garbage)
+    assert nothing.fields == {"features": ["empty"]}
+    assert nothing.message == "empty.geojson has no features to import."
+    assert set(unreadable.fields) == {"file"} and unreadable.message.startswith("Cannot read garbage.gpkg: ")
+    assert refusal(garbage).message.startswith("无法读取 garbage.gpkg：")
 
 
 # --- (f) overlaps and gaps ----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 import shapely
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from gis.models import Jurisdiction, JurisdictionLayer
 from tests.geo.importer.helpers import (
@@ -77,7 +78,7 @@ def test_refused_import_command_fails_and_writes_nothing(db: Any, tmp_path: Path
         [({"code": "A", "name": "甲"}, BOW_TIE), ({"code": "P", "name": "点"}, shapely.Point(LON, LAT))],
     )
     err = StringIO()
-    with pytest.raises(CommandError, match=r"bad\.geojson"):
+    with translation.override("en"), pytest.raises(CommandError, match=r"bad\.geojson"):
         call_command("import_jurisdictions", str(path), level="grid", code_field="code", name_field="name", stderr=err)
     lines = err.getvalue().splitlines()
     assert len(lines) == 2 and "(A 甲)" in lines[0] and "(P 点)" in lines[1]

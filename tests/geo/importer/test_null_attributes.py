@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from gis.actions import do_import_layer
 from gis.importer import read_layer
@@ -37,7 +38,8 @@ def test_null_code_is_refused_as_no_code(db: Any, tmp_path: Path, code: Any) -> 
         tmp_path / "codes.geojson",
         [({"code": code, "name": "城中区"}, cell(0, 0)), ({"code": None, "name": "无码"}, cell(1, 0))],
     )
-    assert refusal(path).fields["features"] == ["feature 2 (? 无码): no code"]
+    with translation.override("en"):
+        assert refusal(path).fields["features"] == ["feature 2 (? 无码): no code"]
 
 
 def test_null_name_falls_back_to_the_code_and_null_parent_is_empty(db: Any, tmp_path: Path) -> None:
