@@ -71,6 +71,8 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 #: The placeholders of canned phrases ({address}, {date}): what their editors type, shown as typed.
 PHRASE_TOKEN = re.compile(r"\{[a-z_]+\}")
 URL = re.compile(r"\b(?:https?://|/)[\w./?=&%#:-]+")
+#: Names of standards, kept as their owners write them in Chinese text too (like OTP): Open311 GeoReport v2.
+STANDARD_NAMES = re.compile(r"\bOpen311(?: GeoReport v2)?\b")
 CODE_PATTERNS = {
     "identifier": re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b"),
     "event type": re.compile(r"\b(?:ticket|work_order|incident|unit|caller|reference|escalation)\.[a-z_]+\b"),
@@ -121,7 +123,7 @@ PHRASE_PATTERNS = [(p, re.compile(r"(?<![A-Za-z])" + re.escape(p) + r"(?![A-Za-z
 
 def leaks(text: str, agency_codes: set[str]) -> list[str]:
     """Each leak with a few characters around it, so that a failure says where it is."""
-    cleaned = PHRASE_TOKEN.sub(" ", URL.sub(" ", EMAIL.sub(" ", text)))
+    cleaned = STANDARD_NAMES.sub(" ", PHRASE_TOKEN.sub(" ", URL.sub(" ", EMAIL.sub(" ", text))))
     words = set(re.findall(r"[A-Za-z]{3,}", cleaned))
 
     def where(match: re.Match[str]) -> str:
