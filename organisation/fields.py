@@ -85,7 +85,10 @@ class CodeChoiceFieldExtension(OpenApiSerializerFieldExtension):
             values.append("")
         # No reference data yet (a database just migrated): no enum, which would have to be empty, and which
         # drf-spectacular would then take for one choice set under several names.
-        schema: dict[str, Any] = {"type": "string", "enum": values} if values else {"type": "string"}
+        # The enum sits inside allOf: drf-spectacular lifts enums that are a property's own keys into named
+        # components by the field's name, and two fields named "subject" with different sets (leaves, every
+        # subject) would then collide (a warning that fails `check --deploy` on a database with data).
+        schema: dict[str, Any] = {"allOf": [{"type": "string", "enum": values}]} if values else {"type": "string"}
         if field.allow_null:
             schema["nullable"] = True
         return schema

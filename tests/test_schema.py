@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from dispatch import workflow
 from dispatch.workflow import Machine
+from organisation.models import Subject
 from tests.conftest import World
 
 
@@ -42,3 +44,13 @@ def test_docs_page_loads_its_assets_locally(world: World) -> None:
     for asset in assets:
         assert asset.startswith("/static/"), asset
         assert client.get(asset).status_code == 200
+
+
+def test_the_schema_builds_without_warnings_when_reference_data_exists(world: World, tmp_path: Any) -> None:
+    """Fields whose enum is the reference data (subjects: leaves, or every one) must not collide by name: a
+    drf-spectacular warning fails `check --deploy` in production, where the data exists."""
+    from django.core.management import call_command
+
+    assert Subject.objects.filter(is_leaf=False).exists() and Subject.objects.filter(is_leaf=True).exists()
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "t-garbage" in (tmp_path / "schema.yaml").read_text(encoding="utf-8")
