@@ -195,6 +195,25 @@ def day_range(closed_from: dt.date, closed_to: dt.date) -> tuple[dt.datetime, dt
     return start, end
 
 
+def _queue_closed(
+    model: Any, closed: str, lock: Any, field: str, queue: Any, start: Any, end: Any, actor: User | None
+) -> int:
+    """Queue every row of ``model`` closed in [start, end) and not archived yet, in chunks of locked rows."""
+    ids = list(
+        model.objects.filter(state=closed, closed_at__gte=start, closed_at__lt=end, archive_record__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    queued = 0
+    for chunk_start in range(0, len(ids), BATCH_CHUNK):
+        with transaction.atomic(durable=True):
+            for pk in ids[chunk_start : chunk_start + BATCH_CHUNK]:
+                row = lock(pk)
+                if not ArchiveRecord.objects.filter(**{field: row}).exists() and queue(row, actor=actor):
+                    queued += 1
+    return queued
+
+
 def do_archive_batch(closed_from: Any, closed_to: Any, *, kind: Any = "all", actor: User | None) -> BatchResult:
     """Queue every closed ticket and/or incident closed in the range that is not archived yet.
 
@@ -210,35 +229,13 @@ def do_archive_batch(closed_from: Any, closed_to: Any, *, kind: Any = "all", act
     start, end = day_range(first, last)
     result = BatchResult()
     if which in ("tickets", "all"):
-        ids = list(
-            Ticket.objects.filter(
-                state=TicketState.CLOSED, closed_at__gte=start, closed_at__lt=end, archive_record__isnull=True
-            )
-            .order_by("id")
-            .values_list("id", flat=True)
+        result.tickets = _queue_closed(
+            Ticket, TicketState.CLOSED, lock_ticket, "ticket", queue_ticket, start, end, actor
         )
-        for chunk_start in range(0, len(ids), BATCH_CHUNK):
-            with transaction.atomic(durable=True):
-                for ticket_id in ids[chunk_start : chunk_start + BATCH_CHUNK]:
-                    ticket = lock_ticket(ticket_id)
-                    if not ArchiveRecord.objects.filter(ticket=ticket).exists() and queue_ticket(ticket, actor=actor):
-                        result.tickets += 1
     if which in ("incidents", "all"):
-        ids = list(
-            Incident.objects.filter(
-                state=IncidentState.CLOSED, closed_at__gte=start, closed_at__lt=end, archive_record__isnull=True
-            )
-            .order_by("id")
-            .values_list("id", flat=True)
+        result.incidents = _queue_closed(
+            Incident, IncidentState.CLOSED, lock_incident, "incident", queue_incident, start, end, actor
         )
-        for chunk_start in range(0, len(ids), BATCH_CHUNK):
-            with transaction.atomic(durable=True):
-                for incident_id in ids[chunk_start : chunk_start + BATCH_CHUNK]:
-                    incident = lock_incident(incident_id)
-                    if not ArchiveRecord.objects.filter(incident=incident).exists() and queue_incident(
-                        incident, actor=actor
-                    ):
-                        result.incidents += 1
     if actor is not None:
         with transaction.atomic(durable=True):
             audit(
@@ -270,7 +267,7 @@ def do_record_transfer(delivery_id: str, *, package_sha256: str, payload_oxum: s
         # The lock order: tickets (or incidents) before anything of theirs.
         ticket = lock_ticket(ticket_id) if ticket_id else None
         incident = lock_incident(incident_id) if incident_id else None
-        record = ArchiveRecord.objects.select_for_update().get(pk=record_id)
+        record = ArchiveRecord.objects.select_for_update(of=("self",)).get(pk=record_id)
         if record.state == ArchiveState.TRANSFERRED:
             return record  # a repeat (the worker died after sending): already recorded
         at = clock.now()
