@@ -103,12 +103,14 @@ def _in_district(
     incident: Any, lon: float, lat: float, lons: npt.NDArray[np.float64], lats: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.bool_]:
     """Per candidate: inside the incident's district (its stored code, else where its point falls) on the
-    active district layer of the incident's city. All False when there is no layer or the incident is outside
-    every district."""
+    active district layer of the incident's city (the default city's outside every service area). All False when
+    there is no layer or the incident is outside every district."""
     inside = np.zeros(len(lons), dtype=bool)
     index = current_index()
-    city = index.city_at(lon, lat)  # the districts of the city whose service area holds the incident
-    layer = city.layers.get("district") if city is not None else None
+    # The districts of the city whose service area holds the incident; outside every service area (a stored
+    # district code can still name one), the default city's.
+    city = index.city_at(lon, lat)
+    layer = (city.layers if city is not None else index.layers_of(None)).get("district")
     if layer is None:
         return inside
     district = getattr(incident, "district_code", "") or ""
