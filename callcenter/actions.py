@@ -42,7 +42,7 @@ from core.parsing import clean_text, require_reason, require_text
 from gis.coords import CoordinateSystem, convert_point
 from organisation import policy
 from organisation.actions import audit
-from organisation.models import AppealType, Role, Subject, User
+from organisation.models import AppealType, Role, Subject, User, city_or_default
 from realtime.events import append_event
 
 # --- intake ----------------------------------------------------------------------------------------
@@ -65,6 +65,7 @@ class TicketInput:
     source_system: str = ""
     external_id: str = ""
     reported_at: dt.datetime | None = None
+    media_url: str = ""
 
 
 def check_create_ticket(data: dict[str, Any]) -> TicketInput:
@@ -98,6 +99,7 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
     description = clean_text(data, "description", errors, required=True)
     address = clean_text(data, "address", errors, max_length=200)
     source_system, external_id, reported_at = external.check_reference(data, errors)
+    media_url = external.check_media_url(data, errors)
 
     appeal_type = None
     appeal_code = data.get("appeal_type")
@@ -149,6 +151,7 @@ def check_create_ticket(data: dict[str, Any]) -> TicketInput:
         source_system=source_system,
         external_id=external_id,
         reported_at=reported_at,
+        media_url=media_url,
     )
 
 
@@ -283,6 +286,7 @@ def _accept(
             source_system=intake.source_system,
             external_id=intake.external_id,
             reported_at=intake.reported_at,
+            media_url=intake.media_url,
             intake_fingerprint=fingerprint,
             created_by=actor,
             created_at=at,
@@ -334,7 +338,12 @@ def do_reveal_caller(ticket_id: int, *, actor: User, reason: str) -> dict[str, A
             # The typed numbers in the ticket's free text too (organisation/privacy.py), shown beside.
             details=["phone", "caller_name", "free_text"],
         )
-        append_event("caller.revealed", {"ticket_id": ticket.pk, "actor_id": actor.pk}, ticket_id=ticket.pk)
+        append_event(
+            "caller.revealed",
+            {"ticket_id": ticket.pk, "actor_id": actor.pk},
+            ticket_id=ticket.pk,
+            city_id=city_or_default(ticket.city_id),
+        )
     return {
         "phone": ticket.caller.phone if ticket.caller else "",
         "caller_name": ticket.caller_name,
@@ -403,6 +412,8 @@ def do_record_call_event(data: dict[str, Any], *, actor: User) -> Call:
                     "ticket_id": call.ticket_id,
                 }
             },
+            # The answering operator's city's centre sees the call (no operator yet: every city's).
+            city_id=call.operator.home_city_id if call.operator is not None else None,
         )
     return call
 

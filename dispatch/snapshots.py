@@ -9,6 +9,7 @@ from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from callcenter.models import TERMINAL_TICKET_STATES, Ticket
 from dispatch.models import INACTIVE_WORK_ORDER_STATES, Escalation, WorkOrder, WorkOrderState
+from organisation.models import in_city
 from realtime.audience import Audience
 
 SNAPSHOT_LIMIT = 2000
@@ -18,6 +19,8 @@ def _open_work_orders(audience: Audience) -> QuerySet[WorkOrder]:
     work_orders = WorkOrder.objects.exclude(state__in=[*INACTIVE_WORK_ORDER_STATES, WorkOrderState.CLOSED])
     if not audience.centre:
         work_orders = work_orders.filter(agency_id=audience.agency_id or 0)
+    elif audience.city_id is not None:
+        work_orders = work_orders.filter(in_city(audience.city_id, field="ticket__city"))
     return work_orders
 
 
@@ -32,6 +35,9 @@ def open_tickets(audience: Audience) -> list[dict[str, Any]]:
     tickets = Ticket.objects.exclude(state__in=TERMINAL_TICKET_STATES)
     if not audience.centre:
         tickets = tickets.filter(Q(pk__in=_open_work_orders(audience).values("ticket_id")))
+    elif audience.city_id is not None:
+        # The city's centre: its city's tickets, as its socket receives their events (realtime/audience.py).
+        tickets = tickets.filter(in_city(audience.city_id))
     fields = ("id", "number", "state", "urgency", "subject_id", "latitude", "longitude", "created_at")
     return list(tickets.order_by("-id").values(*fields)[:SNAPSHOT_LIMIT])
 

@@ -126,6 +126,11 @@ def default_city_id() -> int | None:
     return City.objects.order_by("pk").values_list("pk", flat=True).first()
 
 
+def city_or_default(city_id: int | None) -> int | None:
+    """A row's city, the default city when it names none (None only before any city exists)."""
+    return city_id if city_id is not None else default_city_id()
+
+
 def in_city(city_id: int | None, *, field: str = "city", default_id: int | bool | None = False) -> models.Q:
     """Rows of one city (None: the default city): its own, and for the default city those naming none too.
     Before any city exists every row belongs to the one city there is. ``default_id`` saves the query when the

@@ -16,11 +16,15 @@ class Audience:
     user_id: int
     centre: bool
     agency_id: int | None
+    #: Centre staff of one city (None: of every city, e.g. an installation-wide administrator).
+    city_id: int | None = None
 
     @property
     def group_key(self) -> str:
         """Connections with the same key receive exactly the same events (one encoding serves them all)."""
-        return "centre" if self.centre else f"agency:{self.agency_id}"
+        if self.centre:
+            return "centre" if self.city_id is None else f"centre:{self.city_id}"
+        return f"agency:{self.agency_id}"
 
 
 def audience_of(user: User) -> Audience | None:
@@ -28,7 +32,7 @@ def audience_of(user: User) -> Audience | None:
     if not user.is_authenticated or not user.is_active:
         return None
     if user.has_role(*CENTRE_ROLES):
-        return Audience(user.pk, centre=True, agency_id=user.agency_id)
+        return Audience(user.pk, centre=True, agency_id=user.agency_id, city_id=user.home_city_id)
     if user.is_agency_staff:
         return Audience(user.pk, centre=False, agency_id=user.agency_id)
     return None
@@ -36,7 +40,7 @@ def audience_of(user: User) -> Audience | None:
 
 def may_receive(audience: Audience, event: Event) -> bool:
     if audience.centre:
-        return True
+        return audience.city_id is None or event.city_id is None or event.city_id == audience.city_id
     if event.type in CENTRE_ONLY_TYPES:
         return False
     return audience.agency_id is not None and audience.agency_id in (event.agency_ids or [])

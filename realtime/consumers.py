@@ -54,7 +54,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        audience = audience_of(user) if user is not None else None
+        # In a thread: the audience reads the user's agency (its city) from the database.
+        audience = await database_sync_to_async(audience_of)(user) if user is not None else None
         if audience is None:
             await self.close(code=4001)
             return
@@ -86,6 +87,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
                     "user_id": audience.user_id,
                     "centre": audience.centre,
                     "agency_id": audience.agency_id,
+                    "city_id": audience.city_id,
                 }
             )
         )

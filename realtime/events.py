@@ -21,27 +21,47 @@ from realtime.schemas import validate_payload
 
 
 def append_event(
-    event_type: str, payload: dict[str, Any], *, ticket_id: int | None = None, agency_ids: Iterable[int] = ()
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    ticket_id: int | None = None,
+    agency_ids: Iterable[int] = (),
+    city_id: int | None = None,
 ) -> Event:
+    """``city_id``: the city whose centre sees the event (None: every city's)."""
     _require_transaction()
     validate_payload(event_type, payload)
     agencies = sorted(set(agency_ids))
-    event = Event.objects.create(type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=agencies)
+    event = Event.objects.create(
+        type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=agencies, city_id=city_id
+    )
     EventAgency.objects.bulk_create([EventAgency(event=event, agency_id=agency) for agency in agencies])
     notify_written([event])
     _ring_after_commit()
     return event
 
 
-def append_events(event_type: str, items: list[tuple[dict[str, Any], int | None, Iterable[int]]]) -> list[Event]:
-    """append_event for many events of one type at once (payload, ticket_id, agency_ids): two bulk inserts."""
+#: One event of append_events: payload, ticket id, agency ids and city id (as append_event takes them).
+EventItem = tuple[dict[str, Any], int | None, Iterable[int], int | None]
+
+
+def append_events(event_type: str, items: list[EventItem]) -> list[Event]:
+    """append_event for many events of one type at once: two bulk inserts."""
     _require_transaction()
     if not items:
         return []
     rows = []
-    for payload, ticket_id, agency_ids in items:
+    for payload, ticket_id, agency_ids, city_id in items:
         validate_payload(event_type, payload)
-        rows.append(Event(type=event_type, payload=payload, ticket_id=ticket_id, agency_ids=sorted(set(agency_ids))))
+        rows.append(
+            Event(
+                type=event_type,
+                payload=payload,
+                ticket_id=ticket_id,
+                agency_ids=sorted(set(agency_ids)),
+                city_id=city_id,
+            )
+        )
     events = Event.objects.bulk_create(rows, batch_size=1000)
     EventAgency.objects.bulk_create(
         [EventAgency(event_id=event.pk, agency_id=agency) for event in events for agency in event.agency_ids],

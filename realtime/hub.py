@@ -338,7 +338,7 @@ def _revoked(subscribers: list[Subscriber]) -> list[Subscriber]:
     password (a session's), or whose token was revoked or expired."""
     from organisation.identity.tokens import live_token_digests
 
-    users = User.objects.in_bulk({s.audience.user_id for s in subscribers})
+    users = User.objects.select_related("agency").in_bulk({s.audience.user_id for s in subscribers})
     keys = {s.session_key for s in subscribers if s.session_key}
     live_sessions = (
         set(

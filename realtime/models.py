@@ -12,8 +12,11 @@ class Event(models.Model):
     id = models.BigAutoField(primary_key=True)
     type = models.CharField(_("type"), max_length=40)
     payload = models.JSONField(_("payload"), default=dict)
-    # Audience scope: centre staff see every event; agency staff only events naming their agency.
+    # Audience scope: centre staff see every event of their city; agency staff only events naming their agency.
     agency_ids = models.JSONField(_("agencies in scope"), default=list)
+    # The city the event belongs to (a ticket's, an incident's, a unit's agency's): centre staff of one city see
+    # their city's events and those of no city (installation-wide: reference data, the calendar).
+    city_id = models.BigIntegerField(_("city"), null=True, blank=True)
     ticket_id = models.BigIntegerField(_("ticket"), null=True, blank=True)
     created_at = models.DateTimeField(_("time"), default=clock.now, db_index=True)
 

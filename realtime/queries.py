@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from organisation.privacy import mask_free_text
 from realtime.audience import CENTRE_ONLY_TYPES, Audience
@@ -14,8 +14,11 @@ from realtime.models import Event, PruneMark
 
 
 def events_for(audience: Audience) -> QuerySet[Event]:
+    """The events an audience may receive (realtime/audience.py may_receive, as a query)."""
     if audience.centre:
-        return Event.objects.all()
+        if audience.city_id is None:
+            return Event.objects.all()
+        return Event.objects.filter(Q(city_id__isnull=True) | Q(city_id=audience.city_id))
     return Event.objects.exclude(type__in=CENTRE_ONLY_TYPES).filter(audiences__agency_id=audience.agency_id or 0)
 
 

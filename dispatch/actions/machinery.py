@@ -13,7 +13,7 @@ from dispatch.deadlines.policies import Deadline, deadline_for, warning_for_exte
 from dispatch.deadlines.timers import arm_clock, cancel_clocks, fired_levels
 from dispatch.models import Stage, StageClock, TimelineEntry, WorkOrder, WorkOrderState
 from dispatch.workflow import Machine, Transition
-from organisation.models import Agency, User
+from organisation.models import Agency, User, city_or_default
 from realtime.events import append_event
 
 # --- shared machinery ------------------------------------------------------------------------------
@@ -82,6 +82,7 @@ def emit_ticket_event(ticket: Ticket, event_type: str, **details: Any) -> None:
         {"ticket": ticket_summary(ticket), **details},
         ticket_id=ticket.pk,
         agency_ids=agency_ids_of_ticket(ticket),
+        city_id=city_or_default(ticket.city_id),
     )
 
 
@@ -91,6 +92,7 @@ def emit_work_order_event(work_order: WorkOrder, event_type: str, **details: Any
         {"work_order": work_order_summary(work_order), **details},
         ticket_id=work_order.ticket_id,
         agency_ids=[work_order.agency_id],
+        city_id=city_or_default(work_order.ticket.city_id),
     )
 
 
@@ -157,6 +159,7 @@ def start_stage_clock(
             },
             ticket_id=ticket.pk,
             agency_ids=[work_order.agency_id] if work_order else [],
+            city_id=city_or_default(ticket.city_id),
         )
     return started
 

@@ -38,7 +38,7 @@ from dispatch.attachments.models import Attachment, AttachmentKind
 from dispatch.locks import lock_ticket, lock_work_order
 from dispatch.models import WorkOrder
 from dispatch.workflow import Machine
-from organisation.models import User
+from organisation.models import User, city_or_default
 from realtime.events import append_event
 
 logger = logging.getLogger(__name__)
@@ -195,4 +195,5 @@ def _record(
         },
         ticket_id=ticket.pk,
         agency_ids=[work_order.agency_id] if work_order else agency_ids_of_ticket(ticket),
+        city_id=city_or_default(ticket.city_id),
     )

@@ -42,7 +42,7 @@ from dispatch.models import (
     WorkingPeriod,
 )
 from organisation.actions import audit
-from organisation.models import AppealType, Subject, User
+from organisation.models import AppealType, Subject, User, default_city_id
 from realtime.events import append_event, append_events
 
 STAGES = ("sign", "handle", "review", "revisit")
@@ -243,7 +243,9 @@ def recompute_provisional_deadlines(
     calendar) get one. Each clock changed gets a timeline row; each agency one event with its clocks.
     """
     result = Recomputed()
-    per_agency: dict[int | None, list[dict[str, Any]]] = {}
+    default_city = default_city_id()
+    # One event per agency and city (the tickets' city: that city's centre sees it).
+    per_agency: dict[tuple[int | None, int | None], list[dict[str, Any]]] = {}
     wanted = Q(due_error=CalendarYearUnknown.code) if undated_only else Q(due_provisional=True)
     clocks = (
         StageClock.objects.select_for_update(of=("self",))
@@ -317,12 +319,17 @@ def recompute_provisional_deadlines(
             created_at=at,
         )
         agency_id = work_order.agency_id if work_order is not None and clock_row.stage in AGENCY_STAGES else None
-        per_agency.setdefault(agency_id, []).append(item)
+        per_agency.setdefault((agency_id, ticket.city_id or default_city), []).append(item)
     append_events(
         "work_order.deadlines_recomputed",
         [
-            ({"agency_id": agency, "year": year, "deadlines": items}, None, [agency] if agency is not None else [])
-            for agency, items in sorted(per_agency.items(), key=lambda pair: pair[1][0]["clock_id"])
+            (
+                {"agency_id": agency, "year": year, "deadlines": items},
+                None,
+                [agency] if agency is not None else [],
+                city,
+            )
+            for (agency, city), items in sorted(per_agency.items(), key=lambda pair: pair[1][0]["clock_id"])
         ],
     )
     return result

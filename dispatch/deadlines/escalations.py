@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -43,7 +42,8 @@ from dispatch.models import (
     Timer,
     TimerOutcome,
 )
-from realtime.events import append_events
+from organisation.models import default_city_id
+from realtime.events import EventItem, append_events
 
 DEFAULT_BATCH = 500
 DEFAULT_LEASE_SECONDS = 60.0
@@ -130,6 +130,7 @@ class Due(NamedTuple):
     work_order_state: str | None
     ticket_state: str
     provisional: bool
+    city_id: int | None  # the ticket's city (None: the default city)
 
     @property
     def deadline(self) -> dt.datetime:
@@ -150,6 +151,7 @@ _FIELDS = (
     "clock__work_order__state",
     "clock__ticket__state",
     "clock__due_provisional",
+    "clock__ticket__city_id",
 )
 
 
@@ -228,7 +230,8 @@ def _escalate(rows: list[Due], now: dt.datetime, result: FireResult) -> None:
     serious_errors = _arm_red_cards([r for _id, r in fired if r.level == EscalationLevel.OVERDUE])
 
     timeline = []
-    per_agency: dict[int | None, list[dict[str, Any]]] = {}
+    default_city = default_city_id()
+    per_agency: dict[tuple[int | None, int | None], list[dict[str, Any]]] = {}
     for esc_id, r in fired:
         state = r.work_order_state or r.ticket_state
         data: dict[str, Any] = {
@@ -253,7 +256,7 @@ def _escalate(rows: list[Due], now: dt.datetime, result: FireResult) -> None:
                 created_at=now,
             )
         )
-        per_agency.setdefault(r.agency_id, []).append(
+        per_agency.setdefault((r.agency_id, r.city_id or default_city), []).append(
             {
                 "escalation_id": esc_id,
                 "clock_id": r.clock_id,
@@ -274,16 +277,16 @@ def _escalate(rows: list[Due], now: dt.datetime, result: FireResult) -> None:
 
 
 def escalation_events(
-    per_agency: dict[int | None, list[dict[str, Any]]], fired_at: dt.datetime
-) -> list[tuple[dict[str, Any], int | None, Iterable[int]]]:
-    """One ``work_order.escalated`` event per agency, in the order of each agency's first escalation; the event
-    names the ticket when all its escalations share one."""
-    events: list[tuple[dict[str, Any], int | None, Iterable[int]]] = []
-    for agency_id, items in sorted(per_agency.items(), key=lambda pair: pair[1][0]["escalation_id"]):
+    per_agency: dict[tuple[int | None, int | None], list[dict[str, Any]]], fired_at: dt.datetime
+) -> list[EventItem]:
+    """One ``work_order.escalated`` event per agency and city (the tickets' city: that city's centre sees it), in
+    the order of each group's first escalation; the event names the ticket when all its escalations share one."""
+    events: list[EventItem] = []
+    for (agency_id, city_id), items in sorted(per_agency.items(), key=lambda pair: pair[1][0]["escalation_id"]):
         tickets = {item["ticket_id"] for item in items}
         payload: dict[str, Any] = {"agency_id": agency_id, "fired_at": fired_at.isoformat(), "escalations": items}
         ticket_id = next(iter(tickets)) if len(tickets) == 1 else None
-        events.append((payload, ticket_id, [agency_id] if agency_id is not None else []))
+        events.append((payload, ticket_id, [agency_id] if agency_id is not None else [], city_id))
     return events
 
 

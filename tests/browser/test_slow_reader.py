@@ -32,7 +32,7 @@ for burst in range({BURSTS}):
     with transaction.atomic():
         events = append_events("call.ringing", [
             ({{"call": {{"id": n, "state": "ringing", "extension": "{PADDING}", "operator_id": None,
-                        "ticket_id": None}}}}, None, [])
+                        "ticket_id": None}}}}, None, [], None)
             for n in range({EVENTS_PER_BURST})
         ])
     written += [event.pk for event in events]

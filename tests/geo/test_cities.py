@@ -45,6 +45,11 @@ def _subject(code: str) -> Subject:
 
 @pytest.fixture
 def cities(world: World) -> Cities:
+    return two_cities(world)
+
+
+def two_cities(world: World) -> Cities:
+    """Alpha and beta side by side, each with its agencies, district layer and routing rules."""
     alpha = do_save_city(City(code="alpha", name="甲市", adcode="100100"), actor=None, changed=["code"])
     beta = do_save_city(City(code="beta", name="乙市", name_en="Beta", adcode="200100"), actor=None, changed=["code"])
     for code, name, function, adcode, kind, city in [

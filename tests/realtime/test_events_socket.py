@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from dispatch.models import WorkOrder
 from organisation.models import User
 from realtime import doorbell
 from realtime.actions import do_prune_events
-from realtime.events import append_events
+from realtime.events import EventItem, append_events
 from realtime.hub import _hubs
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
@@ -202,9 +202,7 @@ async def test_events_committed_together_reach_a_socket_as_one_message_in_id_ord
 
     def burst() -> list[int]:
         with transaction.atomic():
-            items: list[tuple[dict[str, Any], int | None, Iterable[int]]] = [
-                ({"ticket_id": n, "actor_id": 1}, n, []) for n in (1, 2, 3)
-            ]
+            items: list[EventItem] = [({"ticket_id": n, "actor_id": 1}, n, [], None) for n in (1, 2, 3)]
             return [event.pk for event in append_events("caller.revealed", items)]
 
     ids = await database_sync_to_async(burst)()

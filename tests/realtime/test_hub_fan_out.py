@@ -119,7 +119,9 @@ async def test_a_backlog_bigger_than_one_read_is_read_on_at_once(world: World, m
 
     def commit_five() -> list[int]:
         with transaction.atomic():
-            events = append_events("caller.revealed", [({"ticket_id": n, "actor_id": 1}, n, []) for n in range(5)])
+            events = append_events(
+                "caller.revealed", [({"ticket_id": n, "actor_id": 1}, n, [], None) for n in range(5)]
+            )
         return [event.pk for event in events]
 
     hub = Hub()

@@ -74,7 +74,7 @@ def test_a_transaction_rings_once_after_commit_however_many_events_it_appends(wo
     with transaction.atomic():
         for ticket_id in (1, 2, 3):
             append_event("caller.revealed", _revealed(ticket_id), ticket_id=ticket_id)
-        append_events("caller.revealed", [(_revealed(4), 4, []), (_revealed(5), 5, [])])
+        append_events("caller.revealed", [(_revealed(4), 4, [], None), (_revealed(5), 5, [], None)])
         ring_after_commit()  # as a set-based SQL writer does
         assert rings == []
     assert rings == [5]  # once, and every event was readable elsewhere when it rang
