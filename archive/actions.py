@@ -5,7 +5,10 @@
   a second call finds the record and does nothing.
 - ``queue_for_events``: registered with the event log's after-write seam; when ARCHIVE_TRIGGER is ``on_close``,
   the event a closing writes queues the archive in the closing transaction (committed or rolled back with it).
-- ``do_archive_batch``: the records office's batch over a range of closing dates (a management command, an API).
+- ``do_archive_batch``: the records office's batch over a range of closing dates (a management command, an API,
+  the records office's page); ``check_archive_batch_count`` counts what it would queue and changes nothing.
+- ``do_verify_record``: re-check one delivered package in the archive folder (archive/verify.py) from the page,
+  keeping when it was checked and whether it passed.
 - ``do_record_transfer``: the worker's confirmation after the package arrived; the ticket's (or incident's)
   timeline gets its "archive" row here, exactly once however often the package was sent.
 """
@@ -16,6 +19,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -23,10 +27,11 @@ from django.utils.translation import gettext as _
 
 from archive import rules
 from archive.models import ArchiveRecord, ArchiveState
+from archive.verify import Finding, check_bag
 from archive.workflow import ARCHIVE
 from callcenter.models import Ticket, TicketState
 from core import clock
-from core.errors import Conflict, InvalidInput, NotAllowed
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from dispatch import workflow
 from dispatch.actions.machinery import emit_ticket_event, write_timeline
 from dispatch.locks import lock_ticket
@@ -195,15 +200,15 @@ def day_range(closed_from: dt.date, closed_to: dt.date) -> tuple[dt.datetime, dt
     return start, end
 
 
+def _closed_not_archived(model: Any, closed: str, start: Any, end: Any) -> Any:
+    return model.objects.filter(state=closed, closed_at__gte=start, closed_at__lt=end, archive_record__isnull=True)
+
+
 def _queue_closed(
     model: Any, closed: str, lock: Any, field: str, queue: Any, start: Any, end: Any, actor: User | None
 ) -> int:
     """Queue every row of ``model`` closed in [start, end) and not archived yet, in chunks of locked rows."""
-    ids = list(
-        model.objects.filter(state=closed, closed_at__gte=start, closed_at__lt=end, archive_record__isnull=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    ids = list(_closed_not_archived(model, closed, start, end).order_by("id").values_list("id", flat=True))
     queued = 0
     for chunk_start in range(0, len(ids), BATCH_CHUNK):
         with transaction.atomic(durable=True):
@@ -212,6 +217,20 @@ def _queue_closed(
                 if not ArchiveRecord.objects.filter(**{field: row}).exists() and queue(row, actor=actor):
                     queued += 1
     return queued
+
+
+def check_archive_batch_count(closed_from: Any, closed_to: Any, *, kind: Any = "all", actor: User) -> BatchResult:
+    """The dry run of a batch: how many tickets and incidents ``do_archive_batch`` would queue now. Writes nothing."""
+    if not may_run_archive(actor):
+        raise NotAllowed(_("Your role may not queue archive transfers."))
+    first, last, which = check_archive_batch(closed_from, closed_to, kind)
+    start, end = day_range(first, last)
+    result = BatchResult()
+    if which in ("tickets", "all"):
+        result.tickets = _closed_not_archived(Ticket, TicketState.CLOSED, start, end).count()
+    if which in ("incidents", "all"):
+        result.incidents = _closed_not_archived(Incident, IncidentState.CLOSED, start, end).count()
+    return result
 
 
 def do_archive_batch(closed_from: Any, closed_to: Any, *, kind: Any = "all", actor: User | None) -> BatchResult:
@@ -299,3 +318,42 @@ def do_record_transfer(delivery_id: str, *, package_sha256: str, payload_oxum: s
         elif incident is not None:
             record_incident_step(incident, actor=None, action=ARCHIVE, machine=Machine.INCIDENT.value, at=at, data=data)
         return record
+
+
+# --- re-checking a delivered package --------------------------------------------------------------------------
+
+
+def do_verify_record(record_id: Any, *, actor: User) -> Finding:
+    """Validate one transferred package where it was delivered (a folder) and keep when and whether it passed.
+
+    A package delivered to a web address is re-checked where the records office keeps it (``manage.py
+    archive_verify --folder``): refused here, nothing recorded. A package missing from its folder fails.
+    """
+    if not may_run_archive(actor):
+        raise NotAllowed(_("Your role may not verify archive packages."))
+    record = ArchiveRecord.objects.filter(pk=record_id).first() if isinstance(record_id, int) else None
+    if record is None:
+        raise NotFound(_("No such archive record."))
+    if record.state != ArchiveState.TRANSFERRED:
+        raise Conflict(_("This package has not been transferred yet."), code="archive_not_transferred")
+    if rules.is_url(record.destination) or not Path(record.destination).is_absolute():
+        raise Conflict(
+            _("This package went to a web address; verify it where the records office keeps it."),
+            code="archive_not_in_folder",
+        )
+    path = Path(record.destination) / record.package_name
+    if (path / "bagit.txt").is_file():
+        finding = check_bag(path, expected_sha256=record.package_sha256)
+    else:
+        finding = Finding(record.package_name, False, (_("The package is not in the archive folder."),))
+    with transaction.atomic(durable=True):
+        at = clock.now()
+        ArchiveRecord.objects.filter(pk=record.pk).update(verified_at=at, verified_ok=finding.ok)
+        audit(
+            actor,
+            "archive_verify",
+            target_type="archive",
+            target_id=record.pk,
+            details={"package": record.package_name, "ok": finding.ok},
+        )
+    return finding

@@ -2,7 +2,8 @@
 
 Written only through archive/actions.py: queued (with its outbox delivery and its retention date) in the
 transaction that closes the ticket or in a records-office batch, transferred when the worker delivered the
-package (the ticket's or incident's timeline gets its "archive" row then, once).
+package (the ticket's or incident's timeline gets its "archive" row then, once), verified when the records office
+re-checks the package from its page.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class ArchiveRecord(models.Model):
     #: SHA-256 of the bag's tagmanifest-sha256.txt (which covers every manifest, which covers every file).
     package_sha256 = models.CharField(_("package checksum (SHA-256)"), max_length=64, blank=True)
     payload_oxum = models.CharField(_("payload size and file count"), max_length=40, blank=True)
+    #: The last re-check of the delivered package from the records office's page (archive.actions.do_verify_record):
+    #: when, and whether it passed (None: never checked). The problems are shown when it runs, not kept.
+    verified_at = models.DateTimeField(_("last verified at"), null=True, blank=True)
+    verified_ok = models.BooleanField(_("last verification passed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("archive record")

@@ -1,5 +1,6 @@
 """External references on intake: a ticket sent by another system (a WeChat mini-program, a city's 311, a
-partner's case system) names that system, its case id there and when it was reported there. A repeated
+partner's case system) names that system, its case id there and when it was reported there, and may give a link
+to a photo of the problem (``media_url``: an http(s) address, stored, never fetched). A repeated
 (source_system, external_id) returns the first ticket, forever (unlike an Idempotency-Key, which expires); a
 repeat with another intake is refused. The ticket row carries a fingerprint of the normalised intake for that."""
 
@@ -10,18 +11,25 @@ import hashlib
 import json
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from core import clock
+from core.redaction import mask_personal_numbers
 
 if TYPE_CHECKING:
     from callcenter.actions import TicketInput
 
 SOURCE_SYSTEM = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 MAX_EXTERNAL_ID = 100
+#: A link to a photo of the problem (Open311's media_url): http or https only, stored as given, never fetched.
+MAX_MEDIA_URL = 500
+_MEDIA_URL = URLValidator(schemes=["http", "https"])
 # A sending system's clock may run a little ahead of ours.
 ALLOWED_SKEW = dt.timedelta(minutes=5)
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -50,6 +58,35 @@ def check_reference(data: dict[str, Any], errors: dict[str, list[str]]) -> tuple
     elif external_id and not source and "source_system" not in errors:
         errors["source_system"] = [_("An external id needs the system it comes from.")]
     return source, external_id, _reported_at(data.get("reported_at"), errors)
+
+
+def check_media_url(data: dict[str, Any], errors: dict[str, list[str]]) -> str:
+    """The sender's link to a photo of the problem: an http(s) URL of at most MAX_MEDIA_URL characters, or ""."""
+    raw = data.get("media_url") or ""
+    if not isinstance(raw, str):
+        errors["media_url"] = [_("This field must be text.")]
+        return ""
+    value = raw.strip()
+    if not value:
+        return ""
+    if len(value) > MAX_MEDIA_URL:
+        errors["media_url"] = [_("At most %(n)d characters.") % {"n": MAX_MEDIA_URL}]
+        return ""
+    try:
+        _MEDIA_URL(value)
+    except ValidationError:
+        errors["media_url"] = [_("A web address starting with http:// or https://.")]
+        return ""
+    if urlsplit(value).username is not None:
+        errors["media_url"] = [_("A web address without a user name or password.")]
+        return ""
+    return value
+
+
+def shareable_media_url(url: str) -> str:
+    """The photo link as those outside the centre (agencies, the public) may see it: "" when the address itself
+    holds something that reads as a phone or ID-card number (a sender's app may put the reporter's in a query)."""
+    return url if url and mask_personal_numbers(url) == url else ""
 
 
 def _reported_at(raw: Any, errors: dict[str, list[str]]) -> dt.datetime | None:
@@ -93,5 +130,8 @@ def fingerprint(intake: TicketInput) -> str:
         "external_id": intake.external_id,
         "reported_at": intake.reported_at.astimezone(dt.UTC).isoformat() if intake.reported_at else None,
     }
+    if intake.media_url:
+        # Only when given, so the fingerprints of intakes from before the field stay as they were.
+        canonical["media_url"] = intake.media_url
     text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

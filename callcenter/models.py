@@ -108,6 +108,8 @@ class Ticket(models.Model):
     source_system = models.CharField(_("source system"), max_length=40, blank=True)
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
     reported_at = models.DateTimeField(_("reported at (in the source system)"), null=True, blank=True)
+    # A link to a photo of the problem the sender gave (Open311's media_url): stored, never fetched by us.
+    media_url = models.URLField(_("photo link"), max_length=500, blank=True)
     # A hash of the normalised intake that carried the external reference; a repeat must match it.
     intake_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 

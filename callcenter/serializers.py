@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from phonenumbers import SUPPORTED_REGIONS
 from rest_framework import serializers
 
+from callcenter import external
 from callcenter.models import Channel, KnowledgeArticle, Revisit, Ticket, TicketCaller, Urgency
 from callcenter.phones import PHONE_SCHEMA, mask_phone
 from core.parsing import IdField, StrictFloatField
@@ -88,6 +89,9 @@ class TicketListSerializer(serializers.ModelSerializer):
     source_system = serializers.SerializerMethodField(help_text="Sending system's code (centre only; else empty).")
     external_id = serializers.SerializerMethodField(help_text="Case id in the sending system (centre only).")
     reported_at = serializers.SerializerMethodField(help_text="Report time in the sending system (centre only).")
+    media_url = serializers.SerializerMethodField(
+        help_text="Link to a photo of the problem given by the sender (Open311 media_url); never fetched by us."
+    )
 
     class Meta:
         model = Ticket
@@ -113,6 +117,7 @@ class TicketListSerializer(serializers.ModelSerializer):
             "source_system",
             "external_id",
             "reported_at",
+            "media_url",
         ]
 
     def get_coordinate_system(self, ticket: Ticket) -> str:
@@ -129,6 +134,9 @@ class TicketListSerializer(serializers.ModelSerializer):
 
     def get_external_id(self, ticket: Ticket) -> str:
         return ticket.external_id if self._shows_reference() else ""
+
+    def get_media_url(self, ticket: Ticket) -> str:
+        return ticket.media_url if self._shows_reference() else external.shareable_media_url(ticket.media_url)
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_reported_at(self, ticket: Ticket) -> str | None:

@@ -51,8 +51,8 @@ urlpatterns = [
     path("accounts/second-factor/enrol/", second_factor.enrol_view, name="second-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
-    path("api/manage/", include("organisation.manage_urls")),  # cities, agencies, users (#19)
-    path("api/manage/", include("gis.manage_urls")),  # routing rules, layers (#19)
+    path("api/manage/", include("organisation.manage_urls")),  # agencies, users (#19)
+    path("api/manage/", include("gis.manage_urls")),  # cities (with boundaries), routing rules, layers (#19)
     path("api/callers/history/", callcenter_api.CallerHistoryView.as_view(), name="caller-history"),
     path("api/intake/duplicates/", callcenter_api.IntakeDuplicatesView.as_view(), name="intake-duplicates"),
     path("api/me/", dispatch_api.MeView.as_view(), name="me"),

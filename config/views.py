@@ -3,7 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from organisation.models import Role, User
-from organisation.policy import may_open, may_read_audit
+from organisation.policy import may_open, may_read_archive, may_read_audit
 
 
 @login_required
@@ -21,6 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "perms_workbench": may_open(user, "workbench"),
             "perms_phrases": may_open(user, "phrases"),
             "perms_audit": may_read_audit(user),
+            "perms_archive": may_read_archive(user),
             "role_labels": [str(Role(role).label) for role in user.roles or () if role in Role.values],
         },
     )

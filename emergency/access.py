@@ -1,19 +1,25 @@
 """Who may see which incident. Every read path for incidents starts here: the centre sees all of
-them; an agency sees only incidents it is (or was) linked to - any other incident does not exist for it
+them (centre staff of one city: that city's, and those they reported themselves; staff named to no city: every
+city's); an agency sees only incidents it is (or was) linked to - any other incident does not exist for it
 (404); users with neither role see none."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from emergency.models import Incident, IncidentAgency, IncidentTimelineEntry
-from organisation.models import User
-from organisation.policy import is_agency, is_centre
+from organisation.models import User, in_city
+from organisation.policy import city_scope, is_agency, is_centre
 
 
 def visible_incidents(user: User) -> QuerySet[Incident]:
     if is_centre(user):
-        return Incident.objects.all()
+        # As with tickets (dispatch/access.py): an incident at a place in another city's service area belongs to
+        # that city, and its reporter keeps reading it.
+        city = city_scope(user)
+        if city is None:
+            return Incident.objects.all()
+        return Incident.objects.filter(in_city(city) | Q(created_by=user))
     if is_agency(user):
         linked = IncidentAgency.objects.filter(agency_id=user.agency_id or 0).values("incident_id")
         return Incident.objects.filter(pk__in=linked)

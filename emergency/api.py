@@ -53,6 +53,7 @@ from emergency.serializers import (
     TransferSerializer,
 )
 from emergency.states import ACTIVE_INCIDENT_STATES, IncidentState
+from organisation.models import User
 from organisation.policy import current_user
 from organisation.privacy import REVEALED
 
@@ -69,6 +70,13 @@ def note_of(request: Request, name: str = "note") -> str:
     if not isinstance(value, str):
         raise InvalidInput(_("Some fields are not valid."), fields={name: [_("This field must be text.")]})
     return value
+
+
+def require_visible_incident(user: User, value: Any) -> None:
+    """An incident a request body names (merge into, escalate or transfer into) must be one the user sees: another
+    city's answers as a missing one does."""
+    if actions.is_row_id(value) and not visible_incidents(user).filter(pk=value).exists():
+        raise NotFound(_("No such incident."))
 
 
 def parse_bbox(raw: str) -> tuple[float, float, float, float]:
@@ -153,8 +161,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return super().list(request, *args, **kwargs)
 
     def _detail(self, incident_id: int, code: int = status.HTTP_200_OK) -> Response:
-        incident = visible_incidents(current_user(self.request)).select_related("commander", "merged_into")
-        serializer = IncidentDetailSerializer(incident.get(pk=incident_id), context=self.get_serializer_context())
+        """The incident the user has just reported or acted on (it was visible to them: a move into another city's
+        service area hands it to that city, but the answer still shows the result)."""
+        incident = Incident.objects.select_related("commander", "merged_into").get(pk=incident_id)
+        serializer = IncidentDetailSerializer(incident, context=self.get_serializer_context())
         return Response(serializer.data, status=code)
 
     def _visible_id(self) -> int:
@@ -225,6 +235,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """Merge this incident into ``into_id``; answers with the survivor."""
         incident_id = self._visible_id()
         data = body_of(request)
+        require_visible_incident(current_user(request), data.get("into_id"))
         survivor = actions.do_merge_incident(
             incident_id, actor=current_user(request), into_id=data.get("into_id"), note=note_of(request)
         )
@@ -352,6 +363,7 @@ class EscalateTicketView(APIView):
         ticket = visible_tickets(user).filter(pk=pk).first()
         if ticket is None:
             raise NotFound(_("Not found."))
+        require_visible_incident(user, body_of(request).get("incident_id"))
         incident = actions.do_escalate_ticket(ticket.pk, body_of(request), actor=user)
         serializer = IncidentDetailSerializer(
             Incident.objects.select_related("commander", "merged_into").get(pk=incident.pk),
@@ -376,6 +388,7 @@ class TransferTicketView(APIView):
         ticket = visible_tickets(user).filter(pk=pk).first()
         if ticket is None:
             raise NotFound(_("Not found."))
+        require_visible_incident(user, body_of(request).get("incident_id"))
         record = transfer.do_transfer_ticket(ticket.pk, body_of(request), actor=user)
         return Response({"id": ticket.pk, "ticket": ticket.number, "transfer": TransferSerializer(record).data})
 

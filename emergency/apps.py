@@ -23,5 +23,7 @@ class EmergencyConfig(AppConfig):
         choices.register("emergency_lines", lambda: EmergencyLine.choices)
         register_snapshot_part(
             "incidents",
-            lambda audience: queries.live_incidents_snapshot(centre=audience.centre, agency_id=audience.agency_id),
+            lambda audience: queries.live_incidents_snapshot(
+                centre=audience.centre, agency_id=audience.agency_id, city_id=audience.city_id
+            ),
         )

@@ -73,6 +73,8 @@ ROWS: tuple[Transition, ...] = (
     # Incident exchange (emergency/eido/): taken over from another centre's EIDO, or sent to a partner centre.
     Transition(Machine.INCIDENT, frozenset({START}), "import_eido", I.REPORTED, COMMAND,
                _("Taken over from another centre (EIDO)")),
+    Transition(Machine.INCIDENT, frozenset(LIVE_INCIDENT), "update_eido", None, COMMAND,
+               _("Updated by the partner centre (EIDO)")),
     Transition(Machine.INCIDENT, frozenset(I.values), "send_eido", None, COMMAND,
                _("Sent to a partner centre (EIDO)")),
     # --- linked agencies' tasks on an incident ----------------------------------------------------------

@@ -15,8 +15,10 @@ from django.utils.translation import gettext as _
 
 from core import clock
 from core.errors import Conflict, InvalidInput, NotFound
+from gis.boundaries import BoundaryProblem, read_boundary
 from gis.importer import PreparedLayer
 from gis.models import GazetteerEntry, Jurisdiction, JurisdictionLayer, Level, RoutingRule
+from organisation import actions as organisation_actions
 from organisation import imports
 from organisation.actions import ReferenceChange, record_reference_change
 from organisation.models import Agency, AgencyFunction, City, Subject, User, default_city_id, in_city
@@ -289,3 +291,33 @@ def do_delete_routing_rules(rules: Iterable[RoutingRule], *, actor: User | None)
             record_reference_change(actor, ReferenceChange("routing_rule", rule_id, "deleted", ()))
             count += 1
     return count
+
+
+# --- a city's explicit service area (the management API) ----------------------------------------------
+
+#: ``do_save_city``'s boundary argument when the boundary stays as it is.
+KEEP_BOUNDARY = object()
+
+
+def check_city_boundary(geojson: Any) -> bytes | None:
+    """The boundary to store (WKB, WGS84) for a GeoJSON Polygon/MultiPolygon, or None for null (no explicit
+    boundary); a 400 naming the ``boundary`` field when it is not a valid, non-empty area in lon/lat ranges."""
+    if geojson is None:
+        return None
+    try:
+        return bytes(shapely.to_wkb(read_boundary(geojson)))
+    except BoundaryProblem as problem:
+        raise InvalidInput(_("Some fields are not valid."), fields={"boundary": [str(problem)]}) from None
+
+
+def do_save_city(city: City, *, actor: User | None, changed: Sequence[str], boundary: Any = KEEP_BOUNDARY) -> City:
+    """A city's fields and, unless KEEP_BOUNDARY, its explicit boundary (WKB from check_city_boundary, or None to
+    clear it): saved, audited and announced by organisation's action, whose new change time switches every
+    process's routing to the new service area at its next lookup (gis/index.py active_layer_key)."""
+    fields = list(changed)
+    if boundary is not KEEP_BOUNDARY:
+        old = bytes(city.boundary_wkb) if city.boundary_wkb else None
+        if city.pk is None or old != boundary:
+            fields.append("boundary")
+        city.boundary_wkb = boundary
+    return organisation_actions.do_save_city(city, actor=actor, changed=sorted(set(fields)))

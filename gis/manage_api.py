@@ -1,6 +1,9 @@
-"""Management API of the map side (administrators only): routing rules and jurisdiction layers per city, and
-routing rules imported in bulk from CSV/XLSX with a dry run. Every write goes through gis.actions (audited).
+"""Management API of the map side (administrators only): cities with their service-area boundary, routing rules
+and jurisdiction layers per city, and routing rules imported in bulk from CSV/XLSX with a dry run. Every write
+goes through gis.actions or organisation.actions (audited).
 
+    GET/POST /api/manage/cities/            GET/PATCH/PUT/DELETE /api/manage/cities/{id}/
+        (boundary: a GeoJSON Polygon/MultiPolygon in WGS84, or null; DELETE only while nothing refers to the city)
     GET/POST /api/manage/routing-rules/     GET/PATCH/PUT/DELETE /api/manage/routing-rules/{id}/   (?city=<code>)
     GET /api/manage/layers/  (?city=<code>)  GET /api/manage/layers/{id}/  POST /api/manage/layers/{id}/activate/
     POST /api/manage/layers/import/         (file, level, city, code_field, name_field, dry_run, activate)
@@ -16,7 +19,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -26,14 +29,68 @@ from rest_framework.views import APIView
 
 from core.errors import InvalidInput
 from gis import actions
+from gis.boundaries import BOUNDARY_SCHEMA, boundary_as_geojson
 from gis.importer import read_layer
 from gis.models import JurisdictionLayer, Level, RoutingRule
+from organisation import actions as organisation_actions
 from organisation import imports
-from organisation.manage_api import CITY_PARAM, AdministratorsOnly, ImportInput, by_city, read_upload
+from organisation.manage_api import (
+    CITY_PARAM,
+    AdministratorsOnly,
+    ImportInput,
+    ManagedCitySerializer,
+    ManagedViewSet,
+    by_city,
+    read_upload,
+)
 from organisation.models import Agency, City, Subject, default_city_id
 from organisation.policy import current_user
 
 CODE = "code"
+
+
+@extend_schema_field(BOUNDARY_SCHEMA)
+class BoundaryField(serializers.Field):
+    """The stored WKB as GeoJSON; GeoJSON in, checked by gis.actions.check_city_boundary (null clears it)."""
+
+    def to_internal_value(self, data: Any) -> bytes | None:
+        try:
+            return actions.check_city_boundary(data)
+        except InvalidInput as refused:
+            raise serializers.ValidationError(refused.fields["boundary"]) from None
+
+    def to_representation(self, value: Any) -> dict[str, Any] | None:
+        return boundary_as_geojson(value)
+
+
+class ManagedCityWithBoundarySerializer(ManagedCitySerializer):
+    """A city: its code, names, administrative code and explicit service area (boundary)."""
+
+    boundary = BoundaryField(source="boundary_wkb", allow_null=True, required=False)
+
+    class Meta(ManagedCitySerializer.Meta):
+        fields = [*ManagedCitySerializer.Meta.fields, "boundary"]
+
+
+class CityViewSet(mixins.DestroyModelMixin, ManagedViewSet):
+    """Cities: their codes, names and explicit service areas. A new boundary routes the next lookup in every
+    process; a city is deleted only while nothing refers to it (409 naming what does), else deactivated."""
+
+    serializer_class = ManagedCityWithBoundarySerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[City]:
+        return City.objects.order_by("sort_order", "pk")
+
+    def _apply(self, instance: City, data: dict[str, Any]) -> None:
+        self._boundary = data.pop("boundary_wkb", actions.KEEP_BOUNDARY)
+        super()._apply(instance, data)
+
+    def save(self, instance: City, changed: list[str], request: Request) -> None:
+        actions.do_save_city(instance, actor=current_user(request), changed=changed, boundary=self._boundary)
+
+    def perform_destroy(self, instance: City) -> None:
+        organisation_actions.do_delete_city(instance.pk, actor=current_user(self.request))
 
 
 class ManagedRoutingRuleSerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from gis import manage_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.register("cities", manage_api.CityViewSet, basename="manage-city")
 router.register("routing-rules", manage_api.RoutingRuleViewSet, basename="manage-routing-rule")
 router.register("layers", manage_api.LayerViewSet, basename="manage-layer")
 

@@ -7,8 +7,9 @@ converted at intake), ``address_string`` the address, ``first_name``/``last_name
 the caller's number (read in ``phone_country`` if given, else the installation's region), ``attribute[...]``
 the service definition's attributes. The channel is the partner app's (``app``). ``external_id`` (an
 extension: the case id in the sending system) makes a repeat return the first ticket for ever; the sending
-system is named by the key (its agency or partner), never by the request. ``email``, ``device_id``,
-``account_id``, ``address_id`` and ``media_url`` have no place in a ticket and are not kept.
+system is named by the key (its agency or partner), never by the request. ``media_url`` (a link to a photo of
+the problem) is kept with the ticket as an http(s) address, never fetched. ``email``, ``device_id``,
+``account_id`` and ``address_id`` have no place in a ticket and are not kept.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ def intake_data(params: Any, *, source_system: str) -> dict[str, Any]:
     if external_id:
         data["source_system"] = source_system
         data["external_id"] = external_id
+    if _single(params, "media_url"):
+        data["media_url"] = _single(params, "media_url")
     if _single(params, "requested_datetime"):
         data["reported_at"] = _single(params, "requested_datetime")
     return data

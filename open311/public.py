@@ -5,8 +5,9 @@ and those of the appeal types in ``HOTLINE["OPEN311_PRIVATE_APPEAL_TYPES"]`` (de
 reporters are protected). Of a public ticket the world sees the subject, the description and the agency's
 approved reply with phone and ID-card numbers masked (core/redaction.py), the address and the WGS84 position,
 the times and the responsible agency; never a caller's number, name or anything else about the caller, never
-internal notes, never who in the centre did what. Photos are not public (attachments are served only to
-the roles that see the ticket), so ``media_url`` is left out.
+internal notes, never who in the centre did what. Attachments are not public (they are served only to the
+roles that see the ticket); ``media_url`` is the link to a photo the sender gave with the request (stored, never
+fetched), or empty, also when the address itself holds a phone or ID-card number.
 
 Status: closed, cancelled and merged tickets are ``closed``; every other state is ``open``.
 """
@@ -22,6 +23,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from callcenter.external import shareable_media_url
 from callcenter.models import TERMINAL_TICKET_STATES, Ticket, TicketState
 from core import clock
 from core.clock import local_zone
@@ -271,6 +273,7 @@ def request_row(ticket: Ticket, *, extensions: bool = False) -> dict[str, Any]:
         # Stored in WGS84 whatever the sender used (callcenter converts GCJ-02 and BD-09 at intake).
         "lat": None if ticket.latitude is None else round(ticket.latitude, 6),
         "long": None if ticket.longitude is None else round(ticket.longitude, 6),
+        "media_url": shareable_media_url(ticket.media_url),
     }
     if extensions:
         row["extended_attributes"] = {

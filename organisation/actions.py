@@ -8,6 +8,7 @@ same transaction: the realtime layer registers one at start-up that appends a ``
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,12 +17,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ForeignObjectRel, Q
 from django.utils.translation import gettext as _
 
 from core import clock
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from organisation import imports
-from organisation.models import Agency, AppealType, AuditEntry, City, Role, Subject, User
+from organisation.models import Agency, AppealType, AuditEntry, City, Role, Subject, User, default_city_id
 
 
 @dataclass(frozen=True)
@@ -293,12 +295,51 @@ def do_save_city(city: City, *, actor: User | None, changed: Sequence[str]) -> C
     rebuild), audited, announced. The first city created is the default one: rows naming no city belong to it."""
     with transaction.atomic():
         created = city.pk is None
-        city.updated_at = clock.now()
+        # Later than the stored time even under a pinned clock: the routing index's key must change.
+        stored = None if created else City.objects.filter(pk=city.pk).values_list("updated_at", flat=True).first()
+        now = clock.now()
+        city.updated_at = now if stored is None or now > stored else stored + dt.timedelta(microseconds=1)
         city.save()
         record_reference_change(
             actor, ReferenceChange("city", city.pk, "created" if created else "changed", tuple(changed))
         )
     return city
+
+
+def check_delete_city(city: City) -> None:
+    """A city is deleted only while nothing refers to it: agencies, staff, layers, routing rules, tickets, ...
+    (every relation to City, whichever app holds it), and for the default city also the rows that name no city
+    while another city exists (they would silently move to the next default city). Conflict names them."""
+    default_id = default_city_id()
+    others = City.objects.exclude(pk=city.pk).exists()
+    found = []
+    for relation in City._meta.get_fields(include_hidden=True):
+        if not isinstance(relation, ForeignObjectRel) or not isinstance(relation.related_model, type):
+            continue
+        model, name = relation.related_model, relation.field.name
+        rows = model._default_manager.filter(**{name: city})
+        if city.pk == default_id and others and relation.field.null:
+            rows = model._default_manager.filter(Q(**{name: city}) | Q(**{f"{name}__isnull": True}))
+        count = rows.count()
+        if count:
+            found.append(f"{model._meta.verbose_name_plural} ({count})")
+    if found:
+        raise Conflict(
+            _("The city is still in use and cannot be deleted: %(uses)s. Deactivate it instead.")
+            % {"uses": ", ".join(found)},
+            code="city_in_use",
+        )
+
+
+def do_delete_city(city_id: int, *, actor: User | None) -> None:
+    """Delete a city nothing refers to (check_delete_city), audited and announced."""
+    with transaction.atomic():
+        city = City.objects.select_for_update().filter(pk=city_id).first()
+        if city is None:
+            raise NotFound(_("No such city."))
+        check_delete_city(city)
+        city.delete()
+        record_reference_change(actor, ReferenceChange("city", city_id, "deleted", ()))
 
 
 def do_ensure_city(*, code: str, name: str, name_en: str = "", adcode: str = "") -> City:

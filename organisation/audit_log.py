@@ -43,6 +43,13 @@ ACTION_LABELS = {
     "second_factor_enrolled": gettext_lazy("Set up the second factor"),
     "second_factor_failed": gettext_lazy("Wrong one-time code"),
     "role_changed": gettext_lazy("Changed a user's roles"),
+    "reveal_incident_text": gettext_lazy("Revealed the numbers in an incident's text"),
+    # Data exchange (exchange/, archive/).
+    "delivery_retry": gettext_lazy("Retried a parked delivery"),
+    "subscription_secret_rotated": gettext_lazy("Rotated a webhook subscription's secret"),
+    "subscription_test_delivery": gettext_lazy("Sent a test delivery to a webhook subscription"),
+    "archive_batch": gettext_lazy("Queued a batch for the archive"),
+    "archive_verify": gettext_lazy("Verified an archive package"),
 }
 KIND_LABELS = {
     "agency": gettext_lazy("agency"),
@@ -53,6 +60,12 @@ KIND_LABELS = {
     "ticket": gettext_lazy("ticket"),
     "calendar_year": gettext_lazy("calendar year"),
     "phrase": gettext_lazy("canned phrase"),
+    "city": gettext_lazy("city"),
+    "api_key": gettext_lazy("API key"),
+    "subscription": gettext_lazy("webhook subscription"),
+    "delivery": gettext_lazy("delivery"),
+    "archive": gettext_lazy("archive record"),
+    "incident": gettext_lazy("incident"),
 }
 CHANGE_LABELS = {
     "created": gettext_lazy("created"),
@@ -60,6 +73,8 @@ CHANGE_LABELS = {
     "deleted": gettext_lazy("deleted"),
     "imported": gettext_lazy("imported"),
     "replaced": gettext_lazy("replaced"),
+    "revoked": gettext_lazy("revoked"),
+    "rotated": gettext_lazy("rotated"),
 }
 
 

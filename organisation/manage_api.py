@@ -1,7 +1,7 @@
-"""Management API of the organisation (administrators only): cities, agencies and users, one at a time or
+"""Management API of the organisation (administrators only): agencies and users, one at a time or
 imported in bulk from CSV/XLSX with a dry run. Every write goes through organisation.actions (audited, announced).
 
-    GET/POST /api/manage/cities/            GET/PATCH/PUT /api/manage/cities/{id}/
+    (cities, with their service-area boundary: gis/manage_api.py)
     GET/POST /api/manage/agencies/          GET/PATCH/PUT /api/manage/agencies/{id}/   (?city=<code>)
     GET/POST /api/manage/users/             GET/PATCH/PUT /api/manage/users/{id}/      (?city=<code>)
     POST /api/manage/import/agencies/       POST /api/manage/import/users/   (file, dry_run, city)
@@ -41,6 +41,8 @@ class AdministratorsOnly(BasePermission):
 
 
 class ManagedCitySerializer(serializers.ModelSerializer):
+    """A city's plain fields (gis/manage_api.py adds its boundary and serves /api/manage/cities/)."""
+
     class Meta:
         model = City
         fields = ["id", "code", "name", "name_en", "adcode", "active", "sort_order"]
@@ -119,7 +121,7 @@ def by_city(queryset: QuerySet[Any], request: Request, *, through_agency: bool =
 CITY_PARAM = OpenApiParameter("city", str, description="Only this city's rows (its code).")
 
 
-class _ManagedViewSet(
+class ManagedViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -155,19 +157,8 @@ class _ManagedViewSet(
         self.save(instance, changed, self.request)
 
 
-class CityViewSet(_ManagedViewSet):
-    serializer_class = ManagedCitySerializer
-    pagination_class = None
-
-    def get_queryset(self) -> QuerySet[City]:
-        return City.objects.order_by("sort_order", "pk")
-
-    def save(self, instance: City, changed: list[str], request: Request) -> None:
-        actions.do_save_city(instance, actor=current_user(request), changed=changed)
-
-
 @extend_schema(parameters=[CITY_PARAM])
-class ManagedAgencyViewSet(_ManagedViewSet):
+class ManagedAgencyViewSet(ManagedViewSet):
     serializer_class = ManagedAgencySerializer
 
     def get_queryset(self) -> QuerySet[Agency]:
@@ -178,7 +169,7 @@ class ManagedAgencyViewSet(_ManagedViewSet):
 
 
 @extend_schema(parameters=[CITY_PARAM])
-class ManagedUserViewSet(_ManagedViewSet):
+class ManagedUserViewSet(ManagedViewSet):
     serializer_class = ManagedUserSerializer
 
     def get_queryset(self) -> QuerySet[User]:

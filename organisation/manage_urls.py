@@ -9,7 +9,6 @@ from organisation import manage_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
-router.register("cities", manage_api.CityViewSet, basename="manage-city")
 router.register("agencies", manage_api.ManagedAgencyViewSet, basename="manage-agency")
 router.register("users", manage_api.ManagedUserViewSet, basename="manage-user")
 

@@ -3,6 +3,8 @@ and CSV/XLSX exports of each table.
 
 Who may read: supervisors, auditors and administrators. Agency staff may not, not even for their own
 agency: the board compares agencies and its drill-down is the centre's view (docs/KPIS.md says why).
+Staff of one city read that city's board (dispatch/supervision/scope.py); another city's agency named as a
+filter answers 404 like any foreign object.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,7 +31,9 @@ from core.clock import local_zone
 from core.parsing import IdField
 from dispatch.supervision import board, kpis, tables
 from dispatch.supervision.exports import Table, to_csv, to_xlsx
+from dispatch.supervision.scope import CityScope
 from organisation.models import Agency, Role
+from organisation.policy import city_scope, current_user
 
 READER_ROLES = (Role.SUPERVISOR, Role.AUDITOR, Role.COMMANDER, Role.ADMIN)
 MAX_PERIOD_DAYS = 366
@@ -47,6 +53,22 @@ class IsSupervisionReader(permissions.BasePermission):
 
 
 # --- query parameters --------------------------------------------------------------------------------
+
+
+def viewer_city(request: Request) -> CityScope:
+    """The city whose board the viewer reads (every city for staff named to none)."""
+    return CityScope.of(city_scope(current_user(request)))
+
+
+def agency_exists(agency_id: int, city: CityScope) -> bool:
+    """Whether the agency exists (one query); another city's raises NotFound: a foreign object (404)."""
+    agencies = Agency.objects.filter(pk=agency_id)
+    if city.every_city:
+        return agencies.exists()
+    found = agencies.aggregate(known=Count("pk"), mine=Count("pk", filter=city.q("city")))
+    if found["known"] and not found["mine"]:
+        raise NotFound()
+    return bool(found["known"])
 
 
 class PeriodQuery(serializers.Serializer):
@@ -71,7 +93,7 @@ class PeriodQuery(serializers.Serializer):
                 {"to": [_("A period is at most %(days)d days.") % {"days": MAX_PERIOD_DAYS}]}
             )
         agency_id = attrs.get("agency")
-        if agency_id is not None and not Agency.objects.filter(pk=agency_id).exists():
+        if agency_id is not None and not agency_exists(agency_id, self.context["city"]):
             raise serializers.ValidationError({"agency": [_("Unknown agency.")]})
         attrs["period"] = kpis.Period(start, end)
         return attrs
@@ -91,15 +113,17 @@ class EscalationQuery(serializers.Serializer):
     agency = IdField(required=False)
 
     def validate_agency(self, value: int) -> int:
-        if not Agency.objects.filter(pk=value).exists():
+        if not agency_exists(value, self.context["city"]):
             raise serializers.ValidationError(_("Unknown agency."))
         return value
 
 
 def parse(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.query_params.dict())
+    """The validated query, with ``city``: the viewer's (a CityScope) that every read below is narrowed to."""
+    city = viewer_city(request)
+    serializer = serializer_class(data=request.query_params.dict(), context={"city": city})
     serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
+    return {**serializer.validated_data, "city": city}
 
 
 PERIOD_PARAMETERS = [
@@ -130,14 +154,14 @@ def metric_catalogue() -> list[dict[str, Any]]:
 
 def _kpi_rows(query: dict[str, Any], as_of: dt.datetime) -> list[kpis.AgencyKpis]:
     agency = query.get("agency")
-    return kpis.agency_kpis(query["period"], as_of=as_of, agency_ids=[agency] if agency else None)
+    return kpis.agency_kpis(query["period"], as_of=as_of, agency_ids=[agency] if agency else None, city=query["city"])
 
 
 def _ranking(query: dict[str, Any], as_of: dt.datetime) -> dict[str, Any]:
     min_volume = query.get("min_volume")
     min_volume = default_min_volume() if min_volume is None else min_volume
     by = query.get("by") or kpis.RANKING_KEYS[0]
-    rows = kpis.agency_kpis(query["period"], as_of=as_of)
+    rows = kpis.agency_kpis(query["period"], as_of=as_of, city=query["city"])
     excluded = [
         {"id": r.agency_id, "code": r.agency_code, "name": r.agency_name, "volume": r.volume}
         for r in rows
@@ -153,7 +177,9 @@ def _ranking(query: dict[str, Any], as_of: dt.datetime) -> dict[str, Any]:
 
 def _drilldown(query: dict[str, Any], as_of: dt.datetime) -> dict[str, Any]:
     metric = kpis.METRICS_BY_CODE[query["metric"]]
-    items = kpis.drilldown(metric.code, query["part"], query["period"], as_of=as_of, agency_id=query.get("agency"))
+    items = kpis.drilldown(
+        metric.code, query["part"], query["period"], as_of=as_of, agency_id=query.get("agency"), city=query["city"]
+    )
     return {
         "metric": metric.code,
         "label": str(metric.label),
@@ -163,6 +189,14 @@ def _drilldown(query: dict[str, Any], as_of: dt.datetime) -> dict[str, Any]:
         "count": len(items),
         "items": items,
     }
+
+
+def _trend(query: dict[str, Any], as_of: dt.datetime) -> list[dict[str, Any]]:
+    return kpis.daily_trend(query["period"], as_of=as_of, agency_id=query.get("agency"), city=query["city"])
+
+
+def _lists(query: dict[str, Any]) -> dict[str, Any]:
+    return board.board_lists(agency_id=query.get("agency"), city=query["city"])
 
 
 class SupervisionView(APIView):
@@ -224,7 +258,7 @@ class TrendView(SupervisionView):
     def get(self, request: Request) -> Response:
         query = parse(PeriodQuery, request)
         as_of = clock.now()
-        days = kpis.daily_trend(query["period"], as_of=as_of, agency_id=query.get("agency"))
+        days = _trend(query, as_of)
         return Response({"period": period_body(query["period"], as_of), "days": days})
 
 
@@ -236,7 +270,7 @@ class EscalationsView(SupervisionView):
     )
     def get(self, request: Request) -> Response:
         query = parse(EscalationQuery, request)
-        return Response({"as_of": clock.now(), **board.board_lists(agency_id=query.get("agency"))})
+        return Response({"as_of": clock.now(), **_lists(query)})
 
 
 # --- exports -----------------------------------------------------------------------------------------
@@ -267,16 +301,17 @@ def export_table(name: str, request: Request) -> Table:
         return tables.ranking_table(_ranking(query, as_of)["ranking"])
     if name == "trend":
         query = parse(PeriodQuery, request)
-        return tables.trend_table(kpis.daily_trend(query["period"], as_of=as_of, agency_id=query.get("agency")))
+        return tables.trend_table(_trend(query, as_of))
     if name == "drilldown":
         query = parse(DrilldownQuery, request)
         return tables.drilldown_table(query["metric"], query["part"], _drilldown(query, as_of)["items"])
-    agency_id = parse(EscalationQuery, request).get("agency")
+    query = parse(EscalationQuery, request)
+    agency_id, city = query.get("agency"), query["city"]
     if name == "cases":
-        return tables.cases_table(board.open_cases(agency_id=agency_id))
+        return tables.cases_table(board.open_cases(agency_id=agency_id, city=city))
     if name == "reprimands":
-        return tables.reprimands_table(board.reprimand_list(agency_id=agency_id))
-    return tables.escalation_table(board.board_lists(agency_id=agency_id))
+        return tables.reprimands_table(board.reprimand_list(agency_id=agency_id, city=city))
+    return tables.escalation_table(_lists(query))
 
 
 class ExportView(SupervisionView):

@@ -17,6 +17,7 @@ from dispatch.models import (
     SupervisionCase,
     SupervisionState,
 )
+from dispatch.supervision.scope import EVERY_CITY, CityScope
 
 #: A clock shows only its highest fired level: a red card hides the same clock's yellow card and warning.
 _HIGHER = {
@@ -27,8 +28,9 @@ _HIGHER = {
 LEVEL_ORDER = (EscalationLevel.SERIOUS, EscalationLevel.OVERDUE, EscalationLevel.WARNING)
 
 
-def live_escalations(*, agency_id: int | None = None) -> QuerySet[Escalation]:
-    """Escalations whose stage clock still runs, each clock at its highest level, most serious first."""
+def live_escalations(*, agency_id: int | None = None, city: CityScope = EVERY_CITY) -> QuerySet[Escalation]:
+    """Escalations whose stage clock still runs, each clock at its highest level, most serious first (of the
+    tickets of ``city``)."""
     superseded = Q()
     for level, higher in _HIGHER.items():
         if higher:
@@ -36,7 +38,7 @@ def live_escalations(*, agency_id: int | None = None) -> QuerySet[Escalation]:
                 Exists(Escalation.objects.filter(clock_id=OuterRef("clock_id"), level__in=higher))
             )
     rows = (
-        Escalation.objects.filter(clock__stopped_at__isnull=True)
+        Escalation.objects.filter(city.q("ticket__city"), clock__stopped_at__isnull=True)
         .exclude(superseded)
         .select_related("agency", "ticket", "work_order", "clock")
     )
@@ -64,10 +66,9 @@ def escalation_row(escalation: Escalation) -> dict[str, Any]:
     }
 
 
-def open_cases(*, agency_id: int | None = None) -> list[dict[str, Any]]:
-    cases = SupervisionCase.objects.filter(state=SupervisionState.OPEN).select_related(
-        "work_order", "work_order__agency", "work_order__ticket"
-    )
+def open_cases(*, agency_id: int | None = None, city: CityScope = EVERY_CITY) -> list[dict[str, Any]]:
+    cases = SupervisionCase.objects.filter(city.q("work_order__ticket__city"), state=SupervisionState.OPEN)
+    cases = cases.select_related("work_order", "work_order__agency", "work_order__ticket")
     if agency_id is not None:
         cases = cases.filter(work_order__agency_id=agency_id)
     return [
@@ -90,9 +91,10 @@ def open_cases(*, agency_id: int | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def reprimand_list(*, agency_id: int | None = None) -> list[dict[str, Any]]:
-    """Agencies currently on the reprimand list, with the entries that put them there."""
-    entries = Reprimand.objects.filter(cleared_at__isnull=True).select_related("agency", "work_order")
+def reprimand_list(*, agency_id: int | None = None, city: CityScope = EVERY_CITY) -> list[dict[str, Any]]:
+    """Agencies (of ``city``) currently on the reprimand list, with the entries that put them there."""
+    entries = Reprimand.objects.filter(city.q("agency__city"), cleared_at__isnull=True)
+    entries = entries.select_related("agency", "work_order")
     if agency_id is not None:
         entries = entries.filter(agency_id=agency_id)
     return [
@@ -108,10 +110,10 @@ def reprimand_list(*, agency_id: int | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def provisional_deadlines(*, agency_id: int | None = None) -> dict[str, Any]:
-    """Open deadlines computed on the provisional calendar, and the unpublished years they touch: the board's
-    banner asks an administrator to publish those years."""
-    clocks = StageClock.objects.filter(stopped_at__isnull=True, due_provisional=True)
+def provisional_deadlines(*, agency_id: int | None = None, city: CityScope = EVERY_CITY) -> dict[str, Any]:
+    """Open deadlines (of the tickets of ``city``) computed on the provisional calendar, and the unpublished
+    years they touch: the board's banner asks an administrator to publish those years."""
+    clocks = StageClock.objects.filter(city.q("ticket__city"), stopped_at__isnull=True, due_provisional=True)
     if agency_id is not None:
         clocks = clocks.filter(work_order__agency_id=agency_id)
     span = clocks.aggregate(count=Count("id"), first=Min("started_at"), last=Max("due_at"))
@@ -120,9 +122,9 @@ def provisional_deadlines(*, agency_id: int | None = None) -> dict[str, Any]:
     return {"count": span["count"], "years": provisional_years_between(span["first"], span["last"])}
 
 
-def board_lists(*, agency_id: int | None = None) -> dict[str, Any]:
-    """Everything the live half of the board shows, grouped as the screen needs it."""
-    escalations = [escalation_row(e) for e in live_escalations(agency_id=agency_id)]
+def board_lists(*, agency_id: int | None = None, city: CityScope = EVERY_CITY) -> dict[str, Any]:
+    """Everything the live half of the board shows (of ``city``), grouped as the screen needs it."""
+    escalations = [escalation_row(e) for e in live_escalations(agency_id=agency_id, city=city)]
     by_level: dict[str, list[dict[str, Any]]] = {level.value: [] for level in LEVEL_ORDER}
     counts: Counter[tuple[int | None, str, str]] = Counter()
     for row in escalations:
@@ -137,7 +139,7 @@ def board_lists(*, agency_id: int | None = None) -> dict[str, Any]:
         "yellow": by_level[EscalationLevel.OVERDUE],
         "warning": by_level[EscalationLevel.WARNING],
         "by_agency_stage": summary,
-        "cases": open_cases(agency_id=agency_id),
-        "reprimands": reprimand_list(agency_id=agency_id),
-        "provisional_deadlines": provisional_deadlines(agency_id=agency_id),
+        "cases": open_cases(agency_id=agency_id, city=city),
+        "reprimands": reprimand_list(agency_id=agency_id, city=city),
+        "provisional_deadlines": provisional_deadlines(agency_id=agency_id, city=city),
     }

@@ -33,6 +33,7 @@ from dispatch.models import (
     WorkOrder,
     WorkOrderState,
 )
+from dispatch.supervision.scope import EVERY_CITY, CityScope
 from organisation.models import Agency, in_language
 
 Unit = Literal["work_order", "ticket"]
@@ -160,8 +161,9 @@ def _late(as_of: dt.datetime) -> Q:
     return Q(due_at__isnull=False) & (Q(stopped_at__gt=F("due_at")) | Q(stopped_at__isnull=True, due_at__lt=as_of))
 
 
-def cohort(period: Period, as_of: dt.datetime) -> QuerySet[WorkOrder]:
-    """The period's work orders with the facts every metric filters on (``kpi_*`` annotations)."""
+def cohort(period: Period, as_of: dt.datetime, *, city: CityScope = EVERY_CITY) -> QuerySet[WorkOrder]:
+    """The period's work orders (to agencies of ``city``) with the facts every metric filters on (``kpi_*``
+    annotations). Judged per agency, so by the agency's city: a figure and its drill-down always agree."""
 
     def clocks(stage: str) -> QuerySet[StageClock]:
         return StageClock.objects.filter(work_order=OuterRef("pk"), stage=stage)
@@ -169,7 +171,7 @@ def cohort(period: Period, as_of: dt.datetime) -> QuerySet[WorkOrder]:
     latest_revisit = Revisit.objects.filter(ticket=OuterRef("ticket_id")).order_by("-id")
     overdue_open = Q(stopped_at__isnull=True, due_at__lt=as_of)
     return (
-        WorkOrder.objects.filter(created_at__gte=period.start_at, created_at__lt=period.end_at)
+        WorkOrder.objects.filter(city.q("agency__city"), created_at__gte=period.start_at, created_at__lt=period.end_at)
         .exclude(state=WorkOrderState.CANCELLED)
         .annotate(
             kpi_sign_late=Exists(clocks(Stage.SIGN).filter(_late(as_of))),
@@ -248,9 +250,12 @@ def _handling_hours(rows: Iterable[tuple[int, dt.datetime | None, dt.datetime | 
     return hours
 
 
-def agency_kpis(period: Period, *, as_of: dt.datetime, agency_ids: Sequence[int] | None = None) -> list[AgencyKpis]:
-    """Every metric for every agency with work in the period: three queries whatever the agency count."""
-    work_orders = cohort(period, as_of)
+def agency_kpis(
+    period: Period, *, as_of: dt.datetime, agency_ids: Sequence[int] | None = None, city: CityScope = EVERY_CITY
+) -> list[AgencyKpis]:
+    """Every metric for every agency (of ``city``) with work in the period: three queries whatever the agency
+    count."""
+    work_orders = cohort(period, as_of, city=city)
     if agency_ids is not None:
         work_orders = work_orders.filter(agency_id__in=agency_ids)
     aggregates: dict[str, Count] = {}
@@ -327,11 +332,18 @@ def ranking(kpis: Iterable[AgencyKpis], *, min_volume: int, by: str = RANKING_KE
 
 
 def drilldown(
-    metric_code: str, part: Part, period: Period, *, as_of: dt.datetime, agency_id: int | None
+    metric_code: str,
+    part: Part,
+    period: Period,
+    *,
+    as_of: dt.datetime,
+    agency_id: int | None,
+    city: CityScope = EVERY_CITY,
 ) -> list[dict[str, Any]]:
-    """Exactly the work orders (or tickets) counted in one part of one agency's figure."""
+    """Exactly the work orders (or tickets) counted in one part of one agency's figure (or of every agency's
+    of ``city``)."""
     metric = METRICS_BY_CODE[metric_code]
-    work_orders = cohort(period, as_of).filter(metric.part(part))
+    work_orders = cohort(period, as_of, city=city).filter(metric.part(part))
     if agency_id is not None:
         work_orders = work_orders.filter(agency_id=agency_id)
     if metric.unit == "ticket":
@@ -386,9 +398,12 @@ def drilldown(
 TREND_CODES = ("on_time_sign_rate", "on_time_completion_rate")
 
 
-def daily_trend(period: Period, *, as_of: dt.datetime, agency_id: int | None = None) -> list[dict[str, Any]]:
-    """Per dispatch day: the on-time rates of the work orders dispatched that day (one query)."""
-    work_orders = cohort(period, as_of)
+def daily_trend(
+    period: Period, *, as_of: dt.datetime, agency_id: int | None = None, city: CityScope = EVERY_CITY
+) -> list[dict[str, Any]]:
+    """Per dispatch day: the on-time rates of the work orders (to agencies of ``city``) dispatched that day (one
+    query)."""
+    work_orders = cohort(period, as_of, city=city)
     if agency_id is not None:
         work_orders = work_orders.filter(agency_id=agency_id)
     aggregates: dict[str, Count] = {"volume": Count("pk")}

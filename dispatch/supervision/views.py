@@ -9,12 +9,15 @@ from callcenter.models import Satisfaction, TicketState
 from dispatch.models import EscalationLevel, Stage, WorkOrderState
 from dispatch.supervision import kpis
 from dispatch.supervision.api import DEFAULT_PERIOD_DAYS, EXPORT_TABLES, default_min_volume
-from organisation.models import Agency
+from dispatch.supervision.scope import EVERY_CITY, CityScope
+from organisation.models import Agency, User
+from organisation.policy import city_scope
 from realtime.pages import render_screen
 
 
 @login_required
 def board(request: HttpRequest) -> HttpResponse:
+    city = CityScope.of(city_scope(request.user)) if isinstance(request.user, User) else EVERY_CITY
     return render_screen(
         request,
         "supervision",
@@ -29,7 +32,8 @@ def board(request: HttpRequest) -> HttpResponse:
             "ticket_states": {s.value: str(s.label) for s in TicketState},
             "satisfaction": {s.value: str(s.label) for s in Satisfaction},
             "agencies": [
-                {"id": a.pk, "code": a.code, "name": a.display_name} for a in Agency.objects.filter(active=True)
+                {"id": a.pk, "code": a.code, "name": a.display_name}
+                for a in Agency.objects.filter(city.q("city"), active=True)
             ],
             "min_volume": default_min_volume(),
             "default_period_days": DEFAULT_PERIOD_DAYS,

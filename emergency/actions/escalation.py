@@ -155,6 +155,7 @@ def create_incident_from_ticket(
         at=at,
         reported_at=ticket.created_at,
         title=form.title or ticket.title or ticket.description[:120],
+        ticket=ticket,
     )
     link_ticket(incident, ticket, at)
     write_incident_timeline(

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from callcenter.models import Call
+from callcenter.models import Call, Ticket
 from core import clock
 from core.clock import local_zone
 from core.errors import Conflict, InvalidInput, NotFound
@@ -19,6 +19,7 @@ from core.parsing import clean_text, require_text
 from dispatch import workflow
 from dispatch.workflow import Machine
 from emergency import cap
+from emergency.actions.cities import city_for, city_of_moved, event_city_id
 from emergency.areas import AffectedArea, Location, check_area, check_location, coordinate_system
 from emergency.locks import lock_incident
 from emergency.models import (
@@ -83,8 +84,12 @@ def linked_agency_ids(incident: Incident) -> list[int]:
 
 
 def emit_incident_event(incident: Incident, event_type: str, **details: Any) -> None:
+    """To the centre of the incident's city and every agency linked to it."""
     append_event(
-        event_type, {"incident": incident_summary(incident), **details}, agency_ids=linked_agency_ids(incident)
+        event_type,
+        {"incident": incident_summary(incident), **details},
+        agency_ids=linked_agency_ids(incident),
+        city_id=event_city_id(incident.city_id),
     )
 
 
@@ -292,11 +297,16 @@ def create_incident(
     reported_at: dt.datetime,
     title: str,
     cascaded: bool = False,
+    ticket: Ticket | None = None,
 ) -> Incident:
-    """``cascaded``: the caller already decided the actor may (an exchange key's service account)."""
+    """``cascaded``: the caller already decided the actor may (an exchange key's service account). ``ticket``:
+    the ticket the incident is escalated from (its city counts when the point is outside every service area)."""
     workflow.authorise(Machine.INCIDENT, workflow.START, action, actor=actor, obj=None, cascaded=cascaded)
     assert form.location is not None
     district_code, district_name = _district(form.location)
+    city_id = city_for(
+        longitude=form.location.longitude, latitude=form.location.latitude, ticket=ticket, reporter=actor
+    )
     incident = Incident.objects.create(
         number=f"new-{uuid.uuid4().hex[:28]}",  # replaced below; fits the 32 characters
         type=form.type,
@@ -313,6 +323,7 @@ def create_incident(
         area_radius_m=form.area.radius_m,
         area_geojson=form.area.geojson,
         commander=form.commander,
+        city_id=city_id,
         reported_at=reported_at,
         created_by=actor,
         created_at=at,
@@ -466,6 +477,9 @@ def check_update_incident(incident: Incident, data: Any) -> dict[str, Any]:
         raise InvalidInput(_("Nothing to change."), fields={"body": [_("No field differs from the incident.")]})
     if "latitude" in changed or "longitude" in changed:
         changed["district_code"], changed["district_name"] = _district(location)
+        city_id = city_of_moved(incident, location.longitude, location.latitude)
+        if city_id != incident.city_id:
+            changed["city_id"] = city_id
     return changed
 
 

@@ -2,9 +2,12 @@
 
 * ``GET /api/incidents/<id>/eido/``: the incident as an EIDO (centre users; anyone else: 404).
 * ``POST /api/incidents/eido/``: take over an incident from another centre's EIDO (command desk). 201 with the
-  new incident, 200 with the one the same tracking identifier already made; an invalid document is a 400 whose
-  ``fields.eido`` lists the schema errors ("<JSON pointer>: <message>").
-* ``POST /api/incidents/<id>/eido/send/`` ``{"partner": key}``: queue the EIDO for a partner centre (202).
+  new incident, 200 with the one the same tracking identifier already made, updated when the document is a later
+  version (``eido_import``: created, updated or unchanged); an invalid document is a 400 whose ``fields.eido``
+  lists the schema errors ("<JSON pointer>: <message>"), an older version than the one applied a 400 naming
+  ``lastUpdateTimeStamp``.
+* ``POST /api/incidents/<id>/eido/send/`` ``{"partner": key}``: queue the EIDO for a partner centre (202, with
+  the delivery, its partner and its state in the outbox).
 * ``GET /api/eido/partners/``: the configured partner centres (key and name).
 """
 
@@ -15,7 +18,7 @@ import json
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -51,22 +54,35 @@ class IncidentEidoView(APIView):
         return response
 
 
+class EidoImportSerializer(IncidentDetailSerializer):
+    """The incident an import created, updated or left unchanged, and which of the three."""
+
+    eido_import = serializers.SerializerMethodField()
+
+    class Meta(IncidentDetailSerializer.Meta):
+        fields = [*IncidentDetailSerializer.Meta.fields, "eido_import"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=[exchange.CREATED, exchange.UPDATED, exchange.UNCHANGED]))
+    def get_eido_import(self, _incident: object) -> str:
+        return str(self.context["eido_import"])
+
+
 class EidoImportView(APIView):
-    """Take over an incident from another centre's EIDO; idempotent on the incident tracking identifier. A
-    command-desk user, or a partner centre's API key with the ``incidents:exchange`` scope."""
+    """Take over an incident from another centre's EIDO, or update our copy from a later version of it; keyed on
+    the incident tracking identifier. A command-desk user, or a partner centre's API key with the
+    ``incidents:exchange`` scope."""
 
     api_key_scope = "incidents:exchange"  # exchange/keys/scopes.py
 
-    @extend_schema(
-        request=OpenApiTypes.OBJECT, responses={201: IncidentDetailSerializer, 200: IncidentDetailSerializer}
-    )
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: EidoImportSerializer, 200: EidoImportSerializer})
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise InvalidInput(
                 _("The request body must be a JSON object."), fields={"body": [_("Expected an object.")]}
             )
         result = exchange.do_import_eido(dict(request.data), actor=current_user(request))
-        data = IncidentDetailSerializer(result.incident, context={"request": request, "view": self}).data
+        context = {"request": request, "view": self, "eido_import": result.outcome}
+        data = EidoImportSerializer(result.incident, context=context).data
         return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
@@ -77,7 +93,13 @@ class EidoSendView(APIView):
         request=inline_serializer("EidoSendInput", {"partner": serializers.CharField()}),
         responses={
             202: inline_serializer(
-                "EidoSent", {"delivery": serializers.UUIDField(), "partner": serializers.CharField()}
+                "EidoSent",
+                {
+                    "delivery": serializers.UUIDField(),
+                    "partner": serializers.CharField(),
+                    # The outbox's delivery state (exchange.models.DeliveryState): pending, delivered or parked.
+                    "state": serializers.CharField(),
+                },
             )
         },
     )
@@ -86,7 +108,8 @@ class EidoSendView(APIView):
         partner = request.data.get("partner") if isinstance(request.data, dict) else None
         delivery = exchange.do_send_eido(incident_id, partner, actor=current_user(request))
         return Response(
-            {"delivery": str(delivery.pk), "partner": delivery.destination}, status=status.HTTP_202_ACCEPTED
+            {"delivery": str(delivery.pk), "partner": delivery.destination, "state": delivery.state},
+            status=status.HTTP_202_ACCEPTED,
         )
 
 

@@ -84,6 +84,10 @@ class Incident(models.Model):
     commander = models.ForeignKey(
         User, verbose_name=_("commander"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    #: The city whose command desk runs the incident (None: the default city), set by emergency/actions/cities.py.
+    city = models.ForeignKey(
+        "organisation.City", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("city")
+    )
     tickets: models.ManyToManyField[Any, Any] = models.ManyToManyField(
         "callcenter.Ticket",
         through="IncidentTicket",

@@ -37,7 +37,7 @@ from emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
 from emergency.units.avl import Fix
 from emergency.units.measures import distance_m, hotline_setting, rough_eta_seconds, stale_after
 from organisation import policy
-from organisation.models import Agency, Role, User
+from organisation.models import Agency, Role, User, default_city_id
 from realtime.events import append_event
 
 #: Roles that may send positions for any unit with their own token (an AVL gateway's account).
@@ -104,10 +104,26 @@ def audiences(units: Sequence[Unit], incident_of: dict[int, int]) -> dict[int, l
     return result
 
 
+def centre_cities(units: Sequence[Unit]) -> dict[int, int | None]:
+    """unit id -> the city whose centre receives its events: its agency's (an agency naming none: the default
+    city's). Two queries, however many units."""
+    agency_city = dict(Agency.objects.filter(pk__in={unit.agency_id for unit in units}).values_list("pk", "city_id"))
+    default = default_city_id() if None in agency_city.values() else None
+    return {unit.pk: agency_city.get(unit.agency_id) or default for unit in units}
+
+
 def emit_unit_event(
-    unit: Unit, event_type: str, incident_id: int | None, agency_ids: list[int], **details: Any
+    unit: Unit,
+    event_type: str,
+    incident_id: int | None,
+    agency_ids: list[int],
+    *,
+    city_id: int | None,
+    **details: Any,
 ) -> None:
-    append_event(event_type, {"unit": unit_summary(unit, incident_id), **details}, agency_ids=agency_ids)
+    append_event(
+        event_type, {"unit": unit_summary(unit, incident_id), **details}, agency_ids=agency_ids, city_id=city_id
+    )
 
 
 # --- registering units (demo loader, admin) -----------------------------------------------------------
@@ -274,8 +290,9 @@ def do_record_positions(fixes: Sequence[Fix], *, actor: User | None, device_key:
         if moved:
             incident_of = open_incident_of(u.pk for u in moved)
             scopes = audiences(moved, incident_of)
+            cities = centre_cities(moved)
             for unit in moved:
-                emit_unit_event(unit, "unit.moved", incident_of.get(unit.pk), scopes[unit.pk])
+                emit_unit_event(unit, "unit.moved", incident_of.get(unit.pk), scopes[unit.pk], city_id=cities[unit.pk])
         result.events = len(moved)
         result.unit_ids = sorted(newest)
     return result
@@ -413,6 +430,7 @@ def do_change_unit_status(unit_id: int, action: Any, *, actor: User, note: Any =
             "unit.status_changed",
             None if action == "clear" else incident_id,
             scopes[unit.pk],
+            city_id=centre_cities([unit])[unit.pk],
             action=action,
             from_state=from_state,
             to_state=to_state,
@@ -495,12 +513,14 @@ def do_assign_units(incident_id: int, unit_ids: Any, *, actor: User, note: Any =
         if incident.state in (IncidentState.REPORTED, IncidentState.CONFIRMED):
             transition_incident(incident, "dispatch", actor=actor, at=at, cascaded=True)
         scopes = audiences(list(units.values()), {unit_id: incident.pk for unit_id in units})
+        cities = centre_cities(list(units.values()))
         for unit in units.values():
             emit_unit_event(
                 unit,
                 "unit.status_changed",
                 incident.pk,
                 scopes[unit.pk],
+                city_id=cities[unit.pk],
                 action="dispatch",
                 from_state=UnitStatus.AVAILABLE,
                 to_state=unit.status,

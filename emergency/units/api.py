@@ -275,7 +275,14 @@ class RecommendationsView(APIView):
             )
         district_first = _flag(params.get("district_first", "0"), "district_first")
         now = clock.now()
-        found = recommend(incident, types=types, per_type=int(raw_per_type), district_first=district_first, now=now)
+        found = recommend(
+            incident,
+            types=types,
+            per_type=int(raw_per_type),
+            district_first=district_first,
+            now=now,
+            among=visible_units(current_user(request)),
+        )
         context = {"request": request, "now": now}
         return Response(
             {
@@ -304,6 +311,10 @@ class AssignView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         incident = _incident_for_command(request, pk)
         data = validated(AssignInput, request)
+        # Only units the user commands (another city's are unknown to them, as a missing unit is).
+        wanted = set(data["unit_ids"])
+        if visible_units(current_user(request)).filter(pk__in=wanted).count() != len(wanted):
+            raise InvalidInput(_("Some fields are not valid."), fields={"unit_ids": [_("Unknown unit.")]})
         assignments = unit_actions.do_assign_units(
             incident.pk, data["unit_ids"], actor=current_user(request), note=data["note"]
         )

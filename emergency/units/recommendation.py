@@ -132,11 +132,15 @@ def recommend(
     per_type: int = 3,
     district_first: bool = False,
     now: dt.datetime | None = None,
+    among: QuerySet[Unit] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Per type, up to ``per_type`` candidates nearest first: unit, distance_m, eta_seconds, in_district."""
+    """Per type, up to ``per_type`` candidates nearest first: unit, distance_m, eta_seconds, in_district.
+    ``among``: only these units (the ones the asking command desk commands: its city's), default every unit."""
     now = now or clock.now()
     lon, lat = float(incident.longitude), float(incident.latitude)
     rows = candidate_units(types, getattr(incident, "type", ""), now).order_by()
+    if among is not None:
+        rows = rows.filter(pk__in=among.values("pk"))
     table = np.array(list(rows.values_list("id", "unit_type", "longitude", "latitude")), dtype=CANDIDATE_ROW)
     ids, unit_types, lons, lats = table["id"], table["unit_type"], table["lon"], table["lat"]
     metres = distances_m(lons, lats, lon, lat)

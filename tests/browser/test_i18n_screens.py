@@ -197,6 +197,8 @@ def screens_of(role: str) -> list[str]:
     screens = [screen for screen in policy.SCREENS if policy.may_open(user, screen)]
     if policy.may_read_audit(user):
         screens.append("audit")
+    if policy.may_read_archive(user):
+        screens.append("archive")  # the records office's page
     return screens
 
 
@@ -222,6 +224,8 @@ def _paths(role: str, facts: dict[str, Any]) -> list[str]:
     for screen in screens_of(role):
         if screen == "audit":
             paths.append("/audit/")
+        elif screen == "archive":
+            paths.append("/archive/")
         elif screen == "ticket":
             # Every state the role meets, for the ones who act on tickets most; one ticket for the others.
             numbers = sorted(set(tickets.values()))

@@ -44,6 +44,7 @@ def test_demo_city_covers_every_state_and_is_idempotent(db: object) -> None:
             assert rows[0].action == "accept"
             assert [r.created_at for r in rows] == sorted(r.created_at for r in rows)
         _second_city_runs_beside_liuzhou()
+        _guilin_has_its_own_history()
         before = _dump()
         call_command("load_demo_city", tickets=40, stdout=io.StringIO())
         assert _dump() == before
@@ -69,6 +70,31 @@ def _second_city_runs_beside_liuzhou() -> None:
     assert decide(Subject.objects.get(code="garbage-collection"), in_liuzhou).lead.city_id == liuzhou.pk  # type: ignore[union-attr]
     assert place(116.39, 39.91).outside_service_area  # Beijing
     assert User.objects.get(username="gl-operator").home_city_id == guilin.pk
+
+
+def _guilin_has_its_own_history() -> None:
+    from dispatch.access import visible_tickets
+    from dispatch.models import WorkOrder
+    from gis.index import current_index
+    from organisation.models import City
+
+    guilin = City.objects.get(code="guilin")
+    tickets = list(Ticket.objects.filter(city=guilin))
+    assert len(tickets) >= 12 and len({t.state for t in tickets}) >= 6  # in various states
+    index = current_index()
+    for ticket in tickets:  # every one placed inside Guilin's service area
+        assert ticket.longitude is not None and ticket.latitude is not None
+        found = index.city_at(ticket.longitude, ticket.latitude)
+        assert found is not None and found.city_id == guilin.pk, ticket.pk
+    # Routed only to Guilin's agencies, and Liuzhou's tickets only to Liuzhou's (or no city's: the default's).
+    orders = WorkOrder.objects.filter(ticket__city=guilin).select_related("agency")
+    assert orders.exists() and {o.agency.city_id for o in orders} == {guilin.pk}
+    assert not WorkOrder.objects.exclude(ticket__city=guilin).filter(agency__city=guilin).exists()
+    assert Ticket.objects.exclude(city=guilin).exists()
+    # Guilin's centre sees Guilin's tickets and none of Liuzhou's; Liuzhou's centre none of Guilin's.
+    seen = set(visible_tickets(User.objects.get(username="gl-operator")).values_list("pk", flat=True))
+    assert seen == {t.pk for t in tickets}
+    assert not visible_tickets(User.objects.get(username="operator")).filter(city=guilin).exists()
 
 
 def test_demo_city_refuses_a_now_without_a_time_zone(db: object) -> None:

@@ -5,6 +5,7 @@ errors, and an EIDO reaches a partner centre through the outbox."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from typing import Any
 
@@ -94,11 +95,13 @@ def test_a_foreign_eido_becomes_one_incident_whatever_the_repeats(linkage: World
     assert (imported.tracking_id, imported.sending_agency) == (FOREIGN, "zhzx.119.example.cn")
     step = IncidentTimelineEntry.objects.get(incident_id=created["id"], action="import_eido")
     assert step.data["tracking_id"] == FOREIGN
-    # The same document again, and a later version of it: the same incident, nothing new.
+    # The same document again, and a later version saying the same: the same incident, nothing new.
     again = ok(linkage.client("commander").post("/api/incidents/eido/", foreign, format="json"), 200)
-    foreign["lastUpdateTimeStamp"] = "2026-11-21T10:00:00+08:00"
+    sent_at = dt.datetime.fromisoformat(foreign["lastUpdateTimeStamp"])
+    foreign["lastUpdateTimeStamp"] = (sent_at + dt.timedelta(hours=1)).isoformat()
     later = ok(linkage.client("commander").post("/api/incidents/eido/", foreign, format="json"), 200)
     assert again["id"] == later["id"] == created["id"] and Incident.objects.count() == before + 1
+    assert again["eido_import"] == later["eido_import"] == "unchanged"
     # Our own EIDO coming back (a partner echoing it) finds the incident it describes.
     echoed = ok(linkage.client("commander").post("/api/incidents/eido/", _eido(linkage, source["id"]), format="json"))
     assert echoed["id"] == source["id"] and Incident.objects.count() == before + 1

@@ -6,6 +6,7 @@ Pairs the table allows succeed and write a command-timeline row; every other pai
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from organisation.models import Role
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
 from tests.emergency.incident_fixtures import agency, create_incident, linkage_fixture, ok  # noqa: F401
+from tests.emergency.test_eido import _eido, _foreign
 
 INCIDENT_PATHS = {
     "reported": [],
@@ -42,8 +44,8 @@ def _post(world: World, who: str, url: str, body: dict[str, Any] | None = None, 
     return ok(world.client(who).post(url, body or {}, format="json"), code)
 
 
-def build_incident(world: World, state: str, *, published: bool = False) -> int:
-    incident_id = create_incident(world)["id"]
+def build_incident(world: World, state: str, *, published: bool = False, incident_id: int | None = None) -> int:
+    incident_id = incident_id or create_incident(world)["id"]
     if published:
         _post(world, "commander", f"/api/incidents/{incident_id}/publish_alert/")
     if state == "merged":
@@ -70,6 +72,16 @@ def build_task(world: World, state: str) -> int:
         body = {"note": "另有安排"} if step in ("decline", "withdraw") else {}
         _post(world, who, f"/api/incident-tasks/{link['id']}/{step}/", body)
     return int(link["id"])
+
+
+def _imported_incident(world: World, state: str) -> tuple[int, dict[str, Any]]:
+    """An incident taken over from another centre's EIDO, in ``state``, and a later version of that EIDO."""
+    document = _foreign(_eido(world, create_incident(world)["id"]))
+    incident_id = _post(world, "commander", "/api/incidents/eido/", document, 201)["id"]
+    later = copy.deepcopy(document)
+    later["lastUpdateTimeStamp"] = "2099-01-01T08:00:00+08:00"
+    later["notesComponent"][0]["notesActionComments"] = "伙伴中心更新：火势扩大"
+    return build_incident(world, state, incident_id=incident_id), later
 
 
 def _incident_call(world: World, incident_id: int, action: str) -> tuple[str, str, dict[str, Any]]:
@@ -117,7 +129,10 @@ PAIRS = [case for machine in (Machine.INCIDENT, Machine.INCIDENT_TASK) for case 
 @pytest.mark.parametrize("case", PAIRS, ids=[f"{c.machine.value}:{c.state}:{c.action}" for c in PAIRS])
 def test_every_incident_state_action_pair(linkage: World, case: workflow.TableWalkCase, settings: Any) -> None:
     world = linkage
-    if case.machine == Machine.INCIDENT:
+    if case.machine == Machine.INCIDENT and case.action == "update_eido":  # a later EIDO of an imported incident
+        object_id, later = _imported_incident(world, case.state)
+        url, who, body, success = "/api/incidents/eido/", "commander", later, 200
+    elif case.machine == Machine.INCIDENT:
         object_id = build_incident(world, case.state, published=case.action == "withdraw_alert")
         url, who, body = _incident_call(world, object_id, case.action)
         success = 202 if case.action == "send_eido" else 200

@@ -2,8 +2,9 @@
  * The incident details panel of the commander's map (emergency.js holds the shared namespace; see its list
  * of modules). The panel takes over the command map's details box (HotlineCommand.releaseDetails) and shows the
  * incident's state, level and type, the workflow buttons the API allows, linked agencies with their tasks,
- * the assigned units, the recommended units (emergency-assign.js), the command timeline and the CAP export
- * link, all kept current by live events. The forms live in emergency-forms.js.
+ * the assigned units, the recommended units (emergency-assign.js), sending to a partner centre
+ * (emergency-eido.js), the command timeline and the CAP export link, all kept current by live events. The
+ * forms live in emergency-forms.js.
  */
 (function () {
   "use strict";
@@ -169,6 +170,9 @@
     p.recsSection.appendChild(p.recs);
     detailsBody.appendChild(p.recsSection);
 
+    p.sendHost = el("div", { class: "emg-send", id: "emg-send", hidden: true });  // emergency-eido.js
+    detailsBody.appendChild(p.sendHost);
+
     detailsBody.appendChild(el("h3", { class: "cmd-subtitle", text: gettext("Command timeline") }));
     p.timeline = el("ol", { class: "cmd-timeline", id: "emg-timeline" });
     detailsBody.appendChild(p.timeline);
@@ -304,6 +308,7 @@
       p.timeline.appendChild(item);
     });
     if (!p.timeline.children.length) p.timeline.appendChild(el("li", { class: "cmd-hint", text: gettext("No entries.") }));
+    S.fillSendToPartner(p, d);
   }
 
   function runAction(p, action, node) {

@@ -6,6 +6,7 @@
  *   emergency-units.js      units moving live with status colours, the unit status board and the unit list
  *   emergency-panel.js      the incident details panel (takes over the command map's details box)
  *   emergency-assign.js     recommendations with one-click assignment, linking an agency
+ *   emergency-eido.js       the incident panel's "send to a partner centre" (NENA EIDO through the outbox)
  *   emergency-forms.js      "create incident from ticket" and "new incident" at a point on the map
  *   emergency-feed.js       incident and unit lines in the live feed
  *   emergency-live.js       live events, loading, the map panes; plugs everything into the command map (emergency/command/)
@@ -259,6 +260,7 @@
     onUnitSummary: noop,
     selectIncident: noop,
     onPanelEvent: noop,
+    fillSendToPartner: noop,
     reloadPanel: noop,
     onTicketDetails: noop,
     onTicketSelected: noop,
