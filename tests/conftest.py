@@ -14,6 +14,9 @@ from callcenter.actions import do_save_article
 from organisation.actions import do_load_taxonomy, do_upsert_agency, do_upsert_user
 from organisation.models import Agency, Role, User
 
+#: Shared fixtures kept in their own modules (the live-socket ones: stop_hubs).
+pytest_plugins = ["tests.sockets"]
+
 TAXONOMY = {
     "appeal_types": [
         {"code": "consultation", "name": "咨询", "name_en": "Consultation"},

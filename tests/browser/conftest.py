@@ -7,6 +7,7 @@ server of its own, so that a test can restart Redis under the running screens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -73,7 +74,11 @@ class DemoServer:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # Daphne sometimes lingers over a closing socket: this one is ours
+            self.process.kill()
+            self.process.wait(timeout=30)
 
     def start(self) -> None:
         port = int(self.url.rsplit(":", 1)[1])
@@ -91,6 +96,20 @@ class DemoServer:
         assert self.redis_port is not None, "Redis restarts only on the PostgreSQL + Redis pass"
         self.redis_stop()
         _url, self.redis_stop = services.start_redis(port=self.redis_port)
+
+
+@contextlib.contextmanager
+def server_beside(demo_server: DemoServer, settings: dict[str, str]) -> Iterator[DemoServer]:
+    """A second server of the same demo city (same database and Redis) with other settings (environment
+    variables), stopped afterwards."""
+    port = free_port()
+    env = {**demo_server.env, "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}", **settings}
+    server = DemoServer(f"http://127.0.0.1:{port}", env, None, demo_server.redis_port, None)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:

@@ -5,14 +5,21 @@ says so (issue #19, item 7)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import DemoServer, api_request, api_token, free_port, logged_in, screenshot
+from tests.browser.conftest import (
+    DemoServer,
+    api_request,
+    api_token,
+    free_port,
+    logged_in,
+    screenshot,
+    server_beside,
+)
 
 pytestmark = pytest.mark.browser
 LIVE = 30_000  # milliseconds a screen may take to show what must appear (a failure bound, not a sleep)
@@ -30,27 +37,16 @@ print(json.dumps(sorted(rows)))
 def partner_server(demo_server: DemoServer) -> Iterator[DemoServer]:
     """A second server of the same demo city (same database) with two partner centres configured; nothing listens
     at their addresses, and no outbox worker runs here, so a queued EIDO stays queued."""
-    port, nothing_there = free_port(), free_port()
+    nothing_there = free_port()
     partners = {
         "fire119": {"name": "119指挥中心", "url": f"http://127.0.0.1:{nothing_there}/eido"},
         "rescue120": {"name": "120急救中心", "url": f"http://127.0.0.1:{nothing_there}/eido"},
     }
-    env = {
-        **demo_server.env,
-        "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}",
+    settings = {
         "HOTLINE_EIDO_PARTNERS": json.dumps(partners, ensure_ascii=False),
     }
-    server = DemoServer(f"http://127.0.0.1:{port}", env, None, demo_server.redis_port, None)  # type: ignore[arg-type]
-    server.start()
-    try:
+    with server_beside(demo_server, settings) as server:
         yield server
-    finally:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # Daphne sometimes lingers over a closing socket: this one is ours
-            server.process.kill()
-            server.process.wait(timeout=30)
 
 
 def _api(server: DemoServer, method: str, path: str, token: str, body: Any = None) -> Any:

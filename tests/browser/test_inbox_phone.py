@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,15 @@ from PIL import Image
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from gis.coords import wgs84_to_gcj02
-from tests.browser.conftest import DemoServer, api_request, api_token, free_port, logged_in, screenshot
+from tests.browser.conftest import (
+    DemoServer,
+    api_request,
+    api_token,
+    free_port,
+    logged_in,
+    screenshot,
+    server_beside,
+)
 
 pytestmark = pytest.mark.browser
 LIVE = 30_000  # milliseconds a screen may take to show what must appear (a failure bound, not a sleep)
@@ -208,25 +215,14 @@ def test_the_inbox_works_on_a_phone_with_map_and_photo_reply(demo_server: DemoSe
 @pytest.fixture(scope="module")
 def gcj_server(demo_server: DemoServer) -> Iterator[DemoServer]:
     """A second server of the same demo city (same database) whose base map is GCJ-02 tiles (that never load)."""
-    port, nothing_there = free_port(), free_port()
-    env = {
-        **demo_server.env,
-        "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}",
+    nothing_there = free_port()
+    settings = {
         "HOTLINE_MAP_TILES": "custom",
         "HOTLINE_MAP_TILE_URL": f"http://127.0.0.1:{nothing_there}/{{z}}/{{x}}/{{y}}.png",
         "HOTLINE_MAP_TILE_COORDINATE_SYSTEM": "gcj02",
     }
-    server = DemoServer(f"http://127.0.0.1:{port}", env, None, demo_server.redis_port, None)  # type: ignore[arg-type]
-    server.start()
-    try:
+    with server_beside(demo_server, settings) as server:
         yield server
-    finally:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # Daphne sometimes lingers over a closing socket: this one is ours
-            server.process.kill()
-            server.process.wait(timeout=30)
 
 
 def test_on_gcj02_tiles_the_inbox_map_shows_the_place_shifted(gcj_server: DemoServer, browser: Browser) -> None:

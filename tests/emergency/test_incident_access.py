@@ -12,7 +12,7 @@ from realtime.models import Event
 from realtime.schemas import IncidentSummary
 from tests.conftest import World, ticket_payload
 from tests.emergency.incident_fixtures import agency, create_incident, linkage_fixture, ok  # noqa: F401
-from tests.realtime.test_events_socket import WAIT, _connect, _events, _next_events, _until, stop_hubs  # noqa: F401
+from tests.realtime.test_events_socket import _connect, _events, _next_events, _until
 
 
 def _link(world: World, incident_id: int, code: str, task: str = "处置") -> dict:
@@ -114,6 +114,7 @@ def _incident_scenario(world: World) -> dict[str, int]:
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("stop_hubs")
 async def test_sockets_receive_only_incident_events_of_linked_agencies(linkage: World) -> None:
     world = linkage
     ids = await database_sync_to_async(_incident_scenario)(world)

@@ -3,27 +3,22 @@ the API and over the live socket."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from config.asgi import application
 from core import clock
 from emergency.models import Unit
 from emergency.units.actions import do_change_unit_status
-from realtime.hub import _hubs
 from realtime.models import Event
 from tests.conftest import World
 from tests.emergency.unit_fixtures import CENTRE_LAT, CENTRE_LON, NOW, east_of, make_unit, place_unit
-from tests.second_factor import verified_login
+from tests.sockets import ORIGIN, session_cookie
 
 
 @pytest.fixture
@@ -129,26 +124,11 @@ def test_status_board_counts_by_type_status_and_agency(world: World, fleet: dict
 
 # --- the live socket --------------------------------------------------------------------------------------
 
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 WAIT = 10
 
 
-@pytest_asyncio.fixture
-async def stop_hubs() -> AsyncIterator[None]:
-    yield
-    hub = _hubs.pop(asyncio.get_running_loop(), None)
-    if hub is not None:
-        await hub.stop()
-
-
-def _cookie_for(user: Any) -> tuple[bytes, bytes]:
-    client = Client()
-    verified_login(client, user)
-    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-
-
 async def _live_events(user: Any) -> list[dict[str, Any]]:
-    cookie = await database_sync_to_async(_cookie_for)(user)
+    cookie = await database_sync_to_async(session_cookie)(user)
     socket = WebsocketCommunicator(application, "/ws/events/?last_event_id=0", headers=[ORIGIN, cookie])
     connected, _code = await socket.connect(timeout=WAIT)
     assert connected

@@ -4,14 +4,12 @@ PostgreSQL + Redis pass); each test waits for the close itself."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -21,22 +19,13 @@ from config.asgi import application
 from core import clock
 from organisation.identity.tokens import issue_token
 from organisation.models import Role, User
-from realtime.hub import _hubs
 from tests.conftest import World
 from tests.second_factor import confirmed_device, verified_login
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stop_hubs")]
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 WAIT = 20  # the longest a test waits for the close that must come (a failure, not a sleep)
 CLOSED = {"type": "websocket.close", "code": 4003}
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def stop_hubs() -> AsyncIterator[None]:
-    yield
-    hub = _hubs.pop(asyncio.get_running_loop(), None)
-    if hub is not None:
-        await hub.stop()
 
 
 async def _open(headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
@@ -57,8 +46,7 @@ async def _closed(socket: WebsocketCommunicator) -> dict[str, Any]:
 
 
 def _session(user: User) -> tuple[Client, tuple[bytes, bytes]]:
-    client = Client()
-    verified_login(client, user)
+    client = verified_login(Client(), user)
     return client, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 

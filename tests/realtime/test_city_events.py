@@ -3,18 +3,14 @@ installation-wide events reach every city, and staff named to no city see every 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
-from django.test import Client
 
 from callcenter.actions import do_create_ticket
 from callcenter.models import Ticket
@@ -25,12 +21,11 @@ from organisation.actions import do_upsert_agency, do_upsert_user
 from organisation.models import Role, User
 from realtime.audience import audience_of, may_receive
 from realtime.events import append_event
-from realtime.hub import _hubs
 from realtime.models import Event
 from realtime.queries import events_for, snapshot
 from tests.conftest import World, ticket_payload
 from tests.geo.test_cities import IN_ALPHA_WEST, IN_BETA, Cities, two_cities
-from tests.second_factor import verified_login
+from tests.sockets import ORIGIN, session_cookie
 
 
 @pytest.fixture
@@ -39,7 +34,6 @@ def cities(world: World) -> Cities:
 
 
 WAIT = 10  # seconds a test waits for a message that must come (a failure, not a sleep)
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 AT = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
@@ -117,22 +111,8 @@ def test_escalations_are_announced_per_agency_and_city() -> None:
 # --- the sockets themselves ---------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture
-async def stop_hubs() -> AsyncIterator[None]:
-    yield
-    hub = _hubs.pop(asyncio.get_running_loop(), None)
-    if hub is not None:
-        await hub.stop()
-
-
-def _cookie_for(user: User) -> tuple[bytes, bytes]:
-    client = Client()
-    verified_login(client, user)
-    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
-
-
 async def _live_socket(user: User) -> WebsocketCommunicator:
-    cookie = await database_sync_to_async(_cookie_for)(user)
+    cookie = await database_sync_to_async(session_cookie)(user)
     socket = WebsocketCommunicator(application, "/ws/events/", headers=[ORIGIN, cookie])
     connected, _ = await socket.connect(timeout=WAIT)
     assert connected

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
@@ -26,25 +24,10 @@ from realtime.hub import _hubs
 from realtime.models import Event
 from tests.conftest import World, ticket_payload
 from tests.second_factor import verified_login
+from tests.sockets import ORIGIN, session_cookie
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stop_hubs")]
 WAIT = 10  # seconds a test waits for a message that must come (a failure, not a sleep)
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def stop_hubs() -> AsyncIterator[None]:
-    yield
-    loop = asyncio.get_running_loop()
-    hub = _hubs.pop(loop, None)
-    if hub is not None:
-        await hub.stop()
-
-
-def _cookie_for(user: User) -> tuple[bytes, bytes]:
-    client = Client()
-    verified_login(client, user)
-    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
 async def _connect(
@@ -52,7 +35,7 @@ async def _connect(
 ) -> tuple[WebsocketCommunicator, bool, Any]:
     headers = [origin]
     if user is not None:
-        headers.append(await database_sync_to_async(_cookie_for)(user))
+        headers.append(await database_sync_to_async(session_cookie)(user))
     communicator = WebsocketCommunicator(application, f"/ws/events/{query}", headers=headers)
     connected, code = await communicator.connect(timeout=WAIT)
     return communicator, connected, code
@@ -311,7 +294,7 @@ async def test_an_agency_acts_over_the_socket_with_the_apis_rules(
 
 
 async def test_many_sockets_connecting_at_once_start_one_hub(world: World) -> None:
-    cookie = await database_sync_to_async(_cookie_for)(world.users["operator"])
+    cookie = await database_sync_to_async(session_cookie)(world.users["operator"])
     sockets = [WebsocketCommunicator(application, "/ws/events/", headers=[ORIGIN, cookie]) for _ in range(8)]
     results = await asyncio.gather(*(s.connect(timeout=WAIT) for s in sockets))
     assert all(connected for connected, _ in results)

@@ -9,9 +9,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from tests.conftest import World
-from tests.realtime.test_events_socket import _connect, _events, _next_events, _until, stop_hubs  # noqa: F401
+from tests.realtime.test_events_socket import _connect, _events, _next_events, _until
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stop_hubs")]
 
 TITLE = "火情 报警人139-1234-5678"
 TITLE_MASKED = "火情 报警人139****5678"

@@ -9,10 +9,9 @@ from channels.db import database_sync_to_async
 
 from realtime.models import Event
 from tests.conftest import World
-from tests.realtime.test_events_socket import _connect, _events, _scenario, _until, stop_hubs
+from tests.realtime.test_events_socket import _connect, _events, _scenario, _until
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-__all__ = ["stop_hubs"]  # the autouse fixture that stops the test loop's hub
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("stop_hubs")]
 
 
 async def test_a_user_holds_at_most_the_configured_number_of_live_sockets(world: World, settings: Any) -> None:
