@@ -2,14 +2,14 @@
 every service area, the city of the ticket it was escalated from; else the reporting user's home city; else none
 (the default city). Every path that creates or moves an incident sets ``Incident.city`` through ``city_for``
 (report, escalation and transfer of a ticket, EIDO import, an update that moves the point), and its events name
-the city whose centre sees them (``event_city_id``)."""
+the city whose centre sees them (``organisation.models.city_or_default``)."""
 
 from __future__ import annotations
 
 from callcenter.models import Ticket
 from emergency.models import Incident, IncidentTimelineEntry
 from gis.index import current_index
-from organisation.models import User, default_city_id
+from organisation.models import User
 
 
 def city_at_point(longitude: float | None, latitude: float | None) -> int | None:
@@ -54,7 +54,3 @@ def city_of_moved(incident: Incident, longitude: float, latitude: float) -> int 
     reporter = User.objects.filter(pk=incident.created_by_id).first() if incident.created_by_id else None
     return city_for(longitude=None, latitude=None, ticket=ticket, reporter=reporter)
 
-
-def event_city_id(city_id: int | None) -> int | None:
-    """The city an event names for the centre's sockets: a row naming none is the default city's."""
-    return city_id if city_id is not None else default_city_id()

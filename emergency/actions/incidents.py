@@ -19,7 +19,7 @@ from core.parsing import clean_text, require_text
 from dispatch import workflow
 from dispatch.workflow import Machine
 from emergency import cap
-from emergency.actions.cities import city_for, city_of_moved, event_city_id
+from emergency.actions.cities import city_for, city_of_moved
 from emergency.areas import AffectedArea, Location, check_area, check_location, coordinate_system
 from emergency.locks import lock_incident
 from emergency.models import (
@@ -34,7 +34,7 @@ from emergency.models import (
 from emergency.states import TERMINAL_INCIDENT_STATES, IncidentState
 from gis.routing import place
 from organisation import policy
-from organisation.models import User
+from organisation.models import User, city_or_default
 from realtime.events import append_event
 
 #: Timestamps an incident takes when it first enters a state.
@@ -89,7 +89,7 @@ def emit_incident_event(incident: Incident, event_type: str, **details: Any) -> 
         event_type,
         {"incident": incident_summary(incident), **details},
         agency_ids=linked_agency_ids(incident),
-        city_id=event_city_id(incident.city_id),
+        city_id=city_or_default(incident.city_id),
     )
 
 
