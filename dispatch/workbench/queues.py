@@ -36,7 +36,7 @@ from dispatch.models import (
     WorkOrderState,
 )
 from organisation.models import Role, User
-from organisation.policy import is_agency, is_centre
+from organisation.policy import city_scope, is_agency, is_centre
 
 TICKET, WORK_ORDER, CLOCK = "ticket", "work_order", "clock"
 
@@ -54,11 +54,12 @@ AGENCY_STAFF = frozenset({Role.AGENCY_HANDLER, Role.AGENCY_ADMIN})
 
 
 def running_clocks(user: User) -> QuerySet[StageClock]:
-    """Running stage clocks in the viewer's scope: every one for the centre; an agency's sign and handle
-    clocks of its own work orders (never another agency's, never the centre's review or revisit)."""
+    """Running stage clocks in the viewer's scope: the centre's, those of the tickets it sees (a city's centre:
+    its city's, dispatch/access.py); an agency's sign and handle clocks of its own work orders (never another
+    agency's, never the centre's review or revisit)."""
     clocks = StageClock.objects.filter(stopped_at__isnull=True)
     if is_centre(user):
-        return clocks  # the centre sees every ticket (dispatch/access.py)
+        return clocks if city_scope(user) is None else clocks.filter(ticket__in=visible_tickets(user))
     if is_agency(user):
         return clocks.filter(work_order__in=visible_work_orders(user), stage__in=AGENCY_STAGES)
     return clocks.none()

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import dj_database_url
 from django.db import connections
-from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
@@ -35,7 +35,7 @@ from dispatch.models import (
     TimelineEntry,
     WorkOrder,
 )
-from organisation.models import User
+from organisation.models import Agency, City, User
 from tests.browser.conftest import PASSWORD, DemoServer, logged_in, screenshot
 
 LIVE = 30_000  # milliseconds a screen may take to show what must appear (a failure bound, not a sleep)
@@ -119,21 +119,35 @@ class QueueOracle:
         self.db, self.user = db, user
         self.centre = user.is_centre_staff
         self.agency_id = user.agency_id or 0
+        # Centre staff of one city see its tickets (a row naming no city is the first city's) and those they
+        # accepted themselves; staff named to no city see every city's.
+        self.city: Q | None = db.read(lambda: self._city_rows(user))
+
+    def _city_rows(self, user: User) -> Q | None:
+        agency = self.db.rows(Agency).filter(pk=user.agency_id).first() if user.agency_id else None
+        city_id = user.city_id or (agency.city_id if agency is not None else None)
+        if not self.centre or city_id is None:
+            return None
+        first = self.db.rows(City).order_by("pk").values_list("pk", flat=True).first()
+        own = Q(city_id=city_id) | Q(city__isnull=True) if city_id == first else Q(city_id=city_id)
+        return own | Q(created_by_id=user.pk)
 
     def _work_orders(self) -> QuerySet[WorkOrder]:
         rows = self.db.rows(WorkOrder)
-        return rows if self.centre else rows.filter(agency_id=self.agency_id)
+        if self.centre:
+            return rows if self.city is None else rows.filter(ticket__in=self._tickets())
+        return rows.filter(agency_id=self.agency_id)
 
     def _tickets(self) -> QuerySet[Ticket]:
         rows = self.db.rows(Ticket)
         if self.centre:
-            return rows
+            return rows if self.city is None else rows.filter(self.city)
         return rows.filter(pk__in=self.db.rows(WorkOrder).filter(agency_id=self.agency_id).values("ticket_id"))
 
     def _clocks(self) -> QuerySet[StageClock]:
         rows = self.db.rows(StageClock).filter(stopped_at__isnull=True)
         if self.centre:
-            return rows
+            return rows if self.city is None else rows.filter(ticket__in=self._tickets())
         return rows.filter(work_order__agency_id=self.agency_id, stage__in=self.AGENCY_STAGES)
 
     def _sent_back(self) -> int:

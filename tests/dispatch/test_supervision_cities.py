@@ -222,3 +222,19 @@ def test_the_board_page_offers_only_the_viewers_citys_agencies(cities: TwoCities
     assert agency_codes("gl-supervisor") == ["gl-centre", "gl-cgj"]
     assert "gl-cgj" not in agency_codes("lz-supervisor")
     assert {"cgj", "gl-cgj"} <= set(agency_codes("supervisor"))
+
+
+def test_the_workbench_counts_only_the_viewers_citys_deadlines(cities: TwoCities) -> None:
+    """The workbench's overdue, yellow and red queues (running stage clocks) follow the viewer's city as its
+    ticket queues do: Guilin's dispatcher never counts Liuzhou's red card, nor the other way round."""
+    from dispatch.workbench.queues import counts, running_clocks
+
+    guilin = set(Ticket.objects.filter(city__code="guilin").values_list("pk", flat=True))
+    liuzhou = cities.tickets["liuzhou"].pk
+    with clock.pinned_at(AS_OF):
+        seen = {who: set(running_clocks(cities.users[who]).values_list("ticket_id", flat=True)) for who in cities.users}
+        red = {who: {q["name"]: q["count"] for q in counts(cities.users[who])}.get("red") for who in cities.users}
+    assert seen["gl-dispatcher"] and seen["gl-dispatcher"] <= guilin
+    assert liuzhou in seen["lz-supervisor"] and not seen["lz-supervisor"] & guilin
+    assert {liuzhou, *guilin} <= seen["supervisor"]  # named to no city: every city's
+    assert (red["gl-dispatcher"], red["lz-supervisor"], red["supervisor"]) == (1, 1, 2)
