@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 from callcenter import actions
 from callcenter.duplicates import candidate_row, find_duplicates
 from callcenter.knowledge import search_articles
-from callcenter.models import Caller, KnowledgeArticle, Ticket
+from callcenter.models import Caller, KnowledgeArticle
 from callcenter.phones import InvalidPhone, normalise_phone
-from callcenter.queries import caller_history
+from callcenter.queries import caller_history, centre_tickets
 from callcenter.serializers import (
     AppealTypeSerializer,
     ArticleInput,
@@ -79,8 +79,8 @@ class IntakeDuplicatesView(APIView):
             longitude, latitude = convert_point(longitude, latitude, data["coordinate_system"], "wgs84")
         assert subject is not None
         found = find_duplicates(
-            # Centre staff only (may_read_caller_history): they see every ticket.
-            tickets=Ticket.objects.all(),
+            # Centre staff only (may_read_caller_history): the tickets of their city.
+            tickets=centre_tickets(user),
             subject_id=subject.pk,
             at=clock.now(),
             latitude=latitude,
@@ -112,8 +112,8 @@ class CallerHistoryView(APIView):
             raise InvalidInput(
                 _("Not a valid phone number."), fields={"phone": [_("Not a valid phone number.")]}
             ) from None
-        # Caller histories are for centre staff only (may_read_caller_history), who see every ticket.
-        tickets = caller_history(phone, Ticket.objects.select_related("caller"))[:200]
+        # Caller histories are for centre staff only (may_read_caller_history): the tickets of their city.
+        tickets = caller_history(phone, centre_tickets(user).select_related("caller"))[:200]
         data = TicketListSerializer(tickets, many=True, context={"request": request}).data
         return Response({"phone": phone, "count": len(data), "tickets": data})
 

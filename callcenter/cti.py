@@ -21,8 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from callcenter.actions import do_record_call_event
-from callcenter.models import Call, CallState, Ticket
-from callcenter.queries import caller_history
+from callcenter.models import Call, CallState
+from callcenter.queries import caller_history, centre_tickets
 from callcenter.serializers import TicketListSerializer
 from core.errors import NotAllowed, NotFound
 from core.parsing import validated
@@ -70,7 +70,7 @@ class CallDetailView(APIView):
         call = Call.objects.filter(pk=pk).first()
         if call is None:
             raise NotFound(_("No such call."))
-        # Centre staff only (may_read_caller_history): they see every ticket.
-        history = caller_history(call.phone, Ticket.objects.select_related("caller"))[:50] if call.phone else []
+        # Centre staff only (may_read_caller_history): the tickets of their city.
+        history = caller_history(call.phone, centre_tickets(user).select_related("caller"))[:50] if call.phone else []
         tickets = TicketListSerializer(history, many=True, context={"request": request}).data
         return Response({**call_body(call), "history": tickets})

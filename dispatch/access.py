@@ -3,9 +3,10 @@ applied to the dispatch side's querysets. Every read path starts from these."""
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from callcenter.models import Ticket
+from callcenter.queries import centre_tickets
 from dispatch.models import TimelineEntry, WorkOrder
 from organisation.models import User, in_city
 from organisation.policy import EVERY_AGENCY, city_scope, is_agency, is_centre, work_order_scope
@@ -13,10 +14,7 @@ from organisation.policy import EVERY_AGENCY, city_scope, is_agency, is_centre, 
 
 def visible_tickets(user: User) -> QuerySet[Ticket]:
     if is_centre(user):
-        # Centre staff of one city see that city's tickets, and those they accepted themselves (a call about a
-        # place in another city's service area belongs to that city).
-        city = city_scope(user)
-        return Ticket.objects.filter(in_city(city) | Q(created_by=user)) if city is not None else Ticket.objects.all()
+        return centre_tickets(user)
     if is_agency(user):
         return Ticket.objects.filter(pk__in=work_orders_of_agency(user.agency_id or 0).values("ticket_id"))
     return Ticket.objects.none()

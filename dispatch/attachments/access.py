@@ -22,12 +22,12 @@ from django.utils.translation import gettext as _
 from callcenter.models import TERMINAL_TICKET_STATES, Ticket
 from core.errors import Conflict, DomainError, NotAllowed
 from dispatch import workflow
-from dispatch.access import work_orders_of_agency
+from dispatch.access import visible_tickets, work_orders_of_agency
 from dispatch.attachments.models import Attachment, AttachmentKind
 from dispatch.models import INACTIVE_WORK_ORDER_STATES, WorkOrder, WorkOrderState
 from dispatch.workflow import Machine
 from organisation.models import User
-from organisation.policy import DISPATCHERS, INTAKE, is_agency, is_centre
+from organisation.policy import DISPATCHERS, INTAKE, city_scope, is_agency, is_centre
 
 TICKET_KINDS = (AttachmentKind.INTAKE, AttachmentKind.OTHER)
 WORK_ORDER_KINDS = (AttachmentKind.NOTE, AttachmentKind.REPLY, AttachmentKind.OTHER)
@@ -38,7 +38,12 @@ CLOSED_WORK_ORDER_STATES = INACTIVE_WORK_ORDER_STATES | {WorkOrderState.CLOSED}
 
 def visible_attachments(user: User) -> QuerySet[Attachment]:
     if is_centre(user):
-        return Attachment.objects.all()
+        # A city's centre: the files of the tickets it sees (its city's, dispatch/access.py); a foreign one is 404.
+        return (
+            Attachment.objects.all()
+            if city_scope(user) is None
+            else Attachment.objects.filter(ticket__in=visible_tickets(user))
+        )
     if is_agency(user):
         own = work_orders_of_agency(user.agency_id or 0)
         return Attachment.objects.filter(

@@ -238,3 +238,37 @@ def test_the_workbench_counts_only_the_viewers_citys_deadlines(cities: TwoCities
     assert liuzhou in seen["lz-supervisor"] and not seen["lz-supervisor"] & guilin
     assert {liuzhou, *guilin} <= seen["supervisor"]  # named to no city: every city's
     assert (red["gl-dispatcher"], red["lz-supervisor"], red["supervisor"]) == (1, 1, 2)
+
+
+def test_a_citys_centre_cannot_open_another_citys_files(cities: TwoCities, settings: Any, tmp_path: Any) -> None:
+    """A file is read through the ticket it belongs to: Guilin's operator gets 404 for a Liuzhou ticket's photo, as
+    for the ticket itself; Liuzhou's staff and staff named to no city open it."""
+    from dispatch.attachments import actions as attach
+    from tests.dispatch.test_attachments import png_with_text, upload
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    ticket = cities.tickets["liuzhou"]
+    photo = upload("现场.png", png_with_text())
+    attachment = attach.do_attach_to_ticket(ticket.pk, photo, actor=cities.users["operator"])
+    for who, status in (("gl-operator", 404), ("gl-dispatcher", 404), ("lz-supervisor", 200), ("operator", 200)):
+        cities.get(who, f"/api/attachments/{attachment.pk}/file/", status)
+        listed = cities.get(who, f"/api/tickets/{ticket.pk}/attachments/", status)
+        if status == 200:
+            assert attachment.pk in {row["id"] for row in listed.json()}
+
+
+def test_a_caller_history_holds_only_the_viewers_citys_tickets(cities: TwoCities) -> None:
+    """The screen pop of one caller who called both cities: each city's centre reads its own tickets only."""
+    Ticket.objects.filter(pk=cities.tickets["guilin"].pk).update(caller=cities.tickets["liuzhou"].caller)
+    both = {cities.tickets["liuzhou"].pk, cities.tickets["guilin"].pk}
+
+    def history(who: str) -> set[int]:
+        client = APIClient()
+        client.force_authenticate(cities.users[who])
+        response = client.post("/api/callers/history/", {"phone": "13812340001"}, format="json")
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["tickets"]} & both
+
+    assert history("gl-dispatcher") == {cities.tickets["guilin"].pk}
+    assert history("lz-supervisor") == {cities.tickets["liuzhou"].pk}
+    assert history("supervisor") == both  # named to no city
