@@ -53,4 +53,3 @@ def city_of_moved(incident: Incident, longitude: float, latitude: float) -> int 
     ticket = Ticket.objects.filter(pk=ticket_id).first() if isinstance(ticket_id, int) else None
     reporter = User.objects.filter(pk=incident.created_by_id).first() if incident.created_by_id else None
     return city_for(longitude=None, latitude=None, ticket=ticket, reporter=reporter)
-
