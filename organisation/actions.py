@@ -334,7 +334,7 @@ def check_delete_city(city: City) -> None:
 def do_delete_city(city_id: int, *, actor: User | None) -> None:
     """Delete a city nothing refers to (check_delete_city), audited and announced."""
     with transaction.atomic():
-        city = City.objects.select_for_update().filter(pk=city_id).first()
+        city = City.objects.select_for_update(of=("self",)).filter(pk=city_id).first()
         if city is None:
             raise NotFound(_("No such city."))
         check_delete_city(city)

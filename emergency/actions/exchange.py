@@ -173,7 +173,7 @@ def _reimport(known: Incident, eido: ImportedEido, *, actor: User, by_key: bool)
     with transaction.atomic(durable=True):
         at = clock.now()
         incident = lock_incident(known.pk)
-        imported = ImportedIncident.objects.select_for_update().get(incident_id=incident.pk)
+        imported = ImportedIncident.objects.select_for_update(of=("self",)).get(incident_id=incident.pk)
         if not check_newer_eido(imported, eido):
             return ImportResult(incident, UNCHANGED)
         try:
